@@ -1,0 +1,642 @@
+/*
+ * core/io_sim_disk.c - the disk half of the simulator (world and event heap in
+ * io_sim.c, sockets in io_sim_net.c, shared types in io_sim_internal.h): real
+ * files whose unsynced writes are remembered, seeded disk faults, and power
+ * loss.
+ *
+ * Start reading at sb_sim_disk_execute (a due disk op), then disk_write and
+ * sb_sim_power_loss.
+ *
+ * sb_sim_disk_open does a real open(2) without O_DIRECT (so pre-images can be
+ * read back; O_DIRECT alignment is still asserted per op) and tracks the file
+ * by inode, with a private O_RDWR "shadow" descriptor that outlives the
+ * caller's, so a closed file's unsynced data is still lost at power loss.
+ * READ, WRITE, WRITEV, FSYNC, FDATASYNC and FALLOCATE run as real syscalls on
+ * the caller's descriptor when their event fires, after a seeded disk latency.
+ *
+ * Before a write lands, the bytes it will overwrite are read (bytes past EOF
+ * are remembered as absent) and the write is remembered with its data, until
+ * an fsync of that inode succeeds (a failed fsync makes nothing durable).
+ * sb_sim_power_loss undoes the remembered writes newest first (bytes that were
+ * past EOF become zeros), re-applies the kept 512-byte-aligned prefixes oldest
+ * first (TEAR mode only), then truncates to max(synced size, end of kept
+ * prefixes). Each byte so ends as the newest kept write covering it, else its
+ * synced value: a state a real power cut can leave.
+ *
+ * Not simulated: durability of names (create, rename, unlink) and truncations
+ * done outside the simulator; the size seen at the first open (or after
+ * O_TRUNC) counts as durable. O_APPEND is refused with -EINVAL (pwrite would
+ * ignore the offset the pre-image was read at).
+ *
+ * Fault order for one op: armed one-shot faults are counted first (the nth
+ * matching op fails with its error, nothing written), then the rates:
+ * write -EIO, write -ENOSPC, short write; read -EIO; fsync -EIO. A rate of 0
+ * draws nothing from the generator.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/io_sim_internal.h"
+#include "core/limits.h"
+#include "core/sim.h"
+
+/* Disk sector: O_DIRECT alignment, short-write and torn-write granularity. */
+#define SIM_SECTOR_BYTES 512u
+/* Largest write the simulator accepts (Linux caps one syscall at 0x7ffff000 bytes). */
+#define SIM_WRITE_BYTES_MAX 0x7ffff000u
+
+static_assert(SB_SIM_FILES_MAX < SB_SIM_SOCKET_FD_BASE, "file slots never look like sockets");
+static_assert(SB_SIM_FAULTS_ONCE_MAX >= 16, "core/sim.h promises 16 armed one-shot faults");
+
+static void file_forget_writes(struct sb_sim *sim, struct sim_file *file);
+static void file_release_if_idle(struct sim_file *file);
+
+/* One-shot faults match by family: WRITEV counts as WRITE, FDATASYNC as FSYNC. */
+static enum sb_io_op_kind
+fault_kind_fold(enum sb_io_op_kind kind)
+{
+    if (kind == SB_IO_OP_WRITEV) {
+        return SB_IO_OP_WRITE;
+    }
+    if (kind == SB_IO_OP_FDATASYNC) {
+        return SB_IO_OP_FSYNC;
+    }
+    return kind;
+}
+
+int
+sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
+{
+    enum sb_io_op_kind kind = fault_kind_fold(fault->kind);
+    SB_ASSERT(kind == SB_IO_OP_WRITE || kind == SB_IO_OP_READ || kind == SB_IO_OP_FSYNC);
+    SB_ASSERT(fault->nth >= 1);
+    SB_ASSERT(fault->error < 0);
+    for (uint32_t index = 0; index < SB_SIM_FAULTS_ONCE_MAX; index++) {
+        struct sim_fault_once *slot = &sim->once[index];
+        if (!slot->armed) {
+            slot->armed = true;
+            slot->kind = (uint8_t)kind;
+            slot->remaining = fault->nth;
+            slot->error = fault->error;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+static int power_loss_file(struct sb_sim *sim, struct sim_file *file,
+                           enum sb_sim_power_loss_mode mode);
+
+int
+sb_sim_power_loss(struct sb_sim *sim, enum sb_sim_power_loss_mode mode)
+{
+    SB_ASSERT(mode == SB_SIM_LOSE_UNSYNCED || mode == SB_SIM_TEAR_UNSYNCED);
+    int result = 0;
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        struct sim_file *file = &sim->files[index];
+        if (!file->used || !file->regular || file->shadow_fd < 0) {
+            continue;
+        }
+        int file_result = power_loss_file(sim, file, mode);
+        if (result == 0) {
+            result = file_result;
+        }
+        file_forget_writes(sim, file);
+        file_release_if_idle(file);
+    }
+    /* Nothing in flight survives: ops are dropped, never completed. */
+    for (uint32_t index = 0; index < sim->io_count; index++) {
+        sim->ios[index]->dead = true;
+        sim->ios[index]->event_count = 0;
+    }
+    sb_sim_net_wipe(sim->net);
+    return result;
+}
+
+static int
+power_loss_write(int fd, const uint8_t *bytes, uint32_t length, uint64_t offset)
+{
+    ssize_t written = pwrite(fd, bytes, length, (off_t)offset);
+    if (written < 0) {
+        return -errno;
+    }
+    return (uint32_t)written == length ? 0 : -EIO;
+}
+
+/* Puts one file back the way a power cut could leave it (see the file comment). */
+static int
+power_loss_file(struct sb_sim *sim, struct sim_file *file, enum sb_sim_power_loss_mode mode)
+{
+    struct stat status;
+    if (fstat(file->shadow_fd, &status) != 0) {
+        return -errno;
+    }
+    int result = 0;
+    uint32_t visited = 0;
+    for (struct sim_write *record = file->newest; record != NULL; record = record->older) {
+        SB_ASSERT(visited++ < SB_SIM_UNSYNCED_WRITES_MAX);
+        record->kept_bytes = 0;
+        if (mode == SB_SIM_TEAR_UNSYNCED) {
+            uint64_t sectors = sb_sim_uniform(sim, 0, record->length / SIM_SECTOR_BYTES);
+            record->kept_bytes = (uint32_t)sectors * SIM_SECTOR_BYTES;
+        }
+        /* Bytes that were past EOF are zero in `before`: a hole reads as zeros. */
+        int undo = power_loss_write(file->shadow_fd, record->before, record->length,
+                                    record->offset);
+        result = result != 0 ? result : undo;
+    }
+    uint64_t size = file->synced_size;
+    visited = 0;
+    for (struct sim_write *record = file->oldest; record != NULL; record = record->newer) {
+        SB_ASSERT(visited++ < SB_SIM_UNSYNCED_WRITES_MAX);
+        SB_ASSERT(record->kept_bytes <= record->length);
+        if (record->kept_bytes > 0) {
+            int redo = power_loss_write(file->shadow_fd, record->after, record->kept_bytes,
+                                        record->offset);
+            result = result != 0 ? result : redo;
+            size = sb_max_u64(size, record->offset + record->kept_bytes);
+        }
+    }
+    /* A truncation done outside the simulator may have made the file smaller still. */
+    size = sb_min_u64(size, (uint64_t)status.st_size);
+    if (ftruncate(file->shadow_fd, (off_t)size) != 0) {
+        return -errno;
+    }
+    file->synced_size = size;
+    return result;
+}
+
+void
+sb_sim_disk_destroy(struct sb_sim *sim)
+{
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        struct sim_file *file = &sim->files[index];
+        if (file->used) {
+            file_forget_writes(sim, file);
+            if (file->shadow_fd >= 0) {
+                close(file->shadow_fd);
+            }
+            memset(file, 0, sizeof(*file));
+            file->shadow_fd = -1;
+        }
+    }
+    SB_ASSERT(sim->unsynced_writes == 0);
+    SB_ASSERT(sim->unsynced_bytes == 0);
+}
+
+struct sim_fd *
+sb_sim_disk_fd_find(struct sb_sim *sim, int fd)
+{
+    if (fd < 0 || fd >= SB_SIM_SOCKET_FD_BASE) {
+        return NULL;
+    }
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        if (sim->fds[index].used && sim->fds[index].fd == fd) {
+            return &sim->fds[index];
+        }
+    }
+    return NULL;
+}
+
+static int open_track(struct sb_sim *sim, const char *path, int fd, int flags);
+
+int
+sb_sim_disk_open(struct sim_io *io, const char *path, int flags, unsigned mode)
+{
+    struct sb_sim *sim = io->sim;
+    SB_ASSERT(path != NULL);
+    if ((flags & O_APPEND) != 0) {
+        return -EINVAL;
+    }
+    int fd = open(path, (flags & ~O_DIRECT) | O_CLOEXEC, mode);
+    if (fd < 0) {
+        return -errno;
+    }
+    SB_ASSERT(fd < SB_SIM_SOCKET_FD_BASE);
+    int result = open_track(sim, path, fd, flags);
+    if (result < 0) {
+        close(fd);
+        return result;
+    }
+    return fd;
+}
+
+static int open_file(struct sb_sim *sim, const struct stat *status, uint32_t *file_index_out);
+static int open_shadow(const char *path, const struct stat *status, int *shadow_fd_out);
+
+static int
+open_track(struct sb_sim *sim, const char *path, int fd, int flags)
+{
+    uint32_t fd_index = 0;
+    while (fd_index < SB_SIM_FILES_MAX && sim->fds[fd_index].used) {
+        fd_index++;
+    }
+    struct stat status;
+    if (fd_index == SB_SIM_FILES_MAX) {
+        return -EMFILE;
+    }
+    if (fstat(fd, &status) != 0) {
+        return -errno;
+    }
+    uint32_t file_index = 0;
+    int result = open_file(sim, &status, &file_index);
+    if (result < 0) {
+        return result;
+    }
+    struct sim_file *file = &sim->files[file_index];
+    if ((flags & O_ACCMODE) != O_RDONLY && file->regular && file->shadow_fd < 0) {
+        result = open_shadow(path, &status, &file->shadow_fd);
+        if (result < 0) {
+            file_release_if_idle(file);
+            return result;
+        }
+    }
+    if ((flags & O_TRUNC) != 0) {
+        /* The truncation counts as durable: nothing before it can come back. */
+        file_forget_writes(sim, file);
+        file->synced_size = (uint64_t)status.st_size;
+    }
+    file->fd_count++;
+    struct sim_fd *entry = &sim->fds[fd_index];
+    entry->used = true;
+    entry->direct = (flags & O_DIRECT) != 0;
+    entry->fd = fd;
+    entry->file_index = file_index;
+    return 0;
+}
+
+/* Finds the inode's slot, or takes a free one (its current size counts as synced). */
+static int
+open_file(struct sb_sim *sim, const struct stat *status, uint32_t *file_index_out)
+{
+    uint32_t free_index = SB_SIM_FILES_MAX;
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        struct sim_file *file = &sim->files[index];
+        if (!file->used) {
+            free_index = sb_min_u64(free_index, index);
+        } else if (file->device == status->st_dev && file->inode == status->st_ino) {
+            *file_index_out = index;
+            return 0;
+        }
+    }
+    if (free_index == SB_SIM_FILES_MAX) {
+        return -EMFILE;
+    }
+    struct sim_file *file = &sim->files[free_index];
+    memset(file, 0, sizeof(*file));
+    file->used = true;
+    file->regular = S_ISREG(status->st_mode);
+    file->device = status->st_dev;
+    file->inode = status->st_ino;
+    file->shadow_fd = -1;
+    file->synced_size = (uint64_t)status->st_size;
+    *file_index_out = free_index;
+    return 0;
+}
+
+/* Our own descriptor on the same inode, independent of the caller's flags and lifetime. */
+static int
+open_shadow(const char *path, const struct stat *status, int *shadow_fd_out)
+{
+    int shadow_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (shadow_fd < 0) {
+        return -errno;
+    }
+    struct stat shadow_status;
+    if (fstat(shadow_fd, &shadow_status) != 0 || shadow_status.st_dev != status->st_dev ||
+        shadow_status.st_ino != status->st_ino) {
+        close(shadow_fd);
+        return -ESTALE;
+    }
+    *shadow_fd_out = shadow_fd;
+    return 0;
+}
+
+/* Closing a file keeps its remembered writes (power loss still undoes them through the
+ * shadow descriptor). Closing a file with disk ops in flight is a bug (asserted): the
+ * descriptor number could be reused before they run. */
+int
+sb_sim_disk_close(struct sim_io *io, int fd)
+{
+    struct sb_sim *sim = io->sim;
+    struct sim_fd *entry = sb_sim_disk_fd_find(sim, fd);
+    if (entry == NULL) {
+        return -EBADF;
+    }
+    for (uint32_t io_index = 0; io_index < sim->io_count; io_index++) {
+        const struct sim_io *other = sim->ios[io_index];
+        for (uint32_t index = 0; index < other->event_count; index++) {
+            SB_ASSERT(other->events[index].op->fd != fd && "closing a file with ops in flight");
+        }
+    }
+    struct sim_file *file = &sim->files[entry->file_index];
+    SB_ASSERT(file->fd_count > 0);
+    file->fd_count--;
+    memset(entry, 0, sizeof(*entry));
+    file_release_if_idle(file);
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+static void queue_check_direct(struct sb_sim *sim, const struct sb_io_op *op);
+
+void
+sb_sim_disk_queue(struct sim_io *io, struct sb_io_op *op)
+{
+    struct sb_sim *sim = io->sim;
+    SB_ASSERT(op->state == SB_IO_OP_IN_FLIGHT);
+    queue_check_direct(sim, op);
+    uint64_t latency_ns = sb_sim_uniform(sim, sim->faults.disk_latency_min_ns,
+                                         sim->faults.disk_latency_max_ns);
+    sb_sim_event_push(io, op, sim->now_ns + latency_ns, SIM_EVENT_EXECUTE, 0);
+}
+
+/* O_DIRECT users must keep offsets, lengths and buffers 512-byte aligned (asserted at submit,
+ * as the kernel would refuse them with -EINVAL). */
+static void
+queue_check_direct(struct sb_sim *sim, const struct sb_io_op *op)
+{
+    struct sim_fd *entry = sb_sim_disk_fd_find(sim, op->fd);
+    if (entry == NULL || !entry->direct) {
+        return;
+    }
+    SB_ASSERT(op->offset % SIM_SECTOR_BYTES == 0 && "O_DIRECT offset not 512-aligned");
+    if (op->kind == SB_IO_OP_READ || op->kind == SB_IO_OP_WRITE) {
+        SB_ASSERT(op->length % SIM_SECTOR_BYTES == 0 && "O_DIRECT length not 512-aligned");
+        SB_ASSERT((uintptr_t)op->u.source % SIM_SECTOR_BYTES == 0 && "O_DIRECT buffer");
+    } else if (op->kind == SB_IO_OP_WRITEV) {
+        SB_ASSERT(op->length <= SB_SIM_VECTORS_MAX);
+        for (uint32_t index = 0; index < op->length; index++) {
+            const struct iovec *vector = &op->u.vectors[index];
+            SB_ASSERT(vector->iov_len % SIM_SECTOR_BYTES == 0 && "O_DIRECT length");
+            SB_ASSERT((uintptr_t)vector->iov_base % SIM_SECTOR_BYTES == 0 && "O_DIRECT buffer");
+        }
+    }
+}
+
+static int32_t disk_read(struct sb_sim *sim, struct sb_io_op *op);
+static int32_t disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
+static int32_t disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
+
+void
+sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
+{
+    struct sb_sim *sim = io->sim;
+    struct sim_fd *entry = sb_sim_disk_fd_find(sim, op->fd);
+    int32_t result = -EBADF;
+    if (entry != NULL) {
+        struct sim_file *file = &sim->files[entry->file_index];
+        SB_ASSERT(file->used);
+        switch (op->kind) {
+        case SB_IO_OP_READ:
+            result = disk_read(sim, op);
+            break;
+        case SB_IO_OP_WRITE:
+        case SB_IO_OP_WRITEV:
+            result = disk_write(sim, file, op);
+            break;
+        case SB_IO_OP_FSYNC:
+        case SB_IO_OP_FDATASYNC:
+            result = disk_fsync(sim, file, op);
+            break;
+        case SB_IO_OP_FALLOCATE:
+            result = fallocate(op->fd, 0, (off_t)op->offset, (off_t)op->length_wide) == 0
+                         ? 0 : -errno;
+            break;
+        default:
+            SB_ASSERT(false && "not a disk op");
+        }
+    }
+    sb_sim_complete(io, op, result, false, false, 0);
+}
+
+/* Counts this op against every armed one-shot fault of its family; returns the error of the
+ * first one that reaches its nth op (all that reach it are used up), or 0. */
+static int32_t
+disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind)
+{
+    enum sb_io_op_kind family = fault_kind_fold(kind);
+    int32_t error = 0;
+    for (uint32_t index = 0; index < SB_SIM_FAULTS_ONCE_MAX; index++) {
+        struct sim_fault_once *fault = &sim->once[index];
+        if (!fault->armed || fault->kind != family) {
+            continue;
+        }
+        SB_ASSERT(fault->remaining > 0);
+        fault->remaining--;
+        if (fault->remaining == 0) {
+            fault->armed = false;
+            error = error != 0 ? error : fault->error;
+        }
+    }
+    return error;
+}
+
+static int32_t
+disk_read(struct sb_sim *sim, struct sb_io_op *op)
+{
+    int32_t error = disk_fault_once(sim, SB_IO_OP_READ);
+    if (error == 0 && sb_sim_chance(sim, sim->faults.read_error_ppm)) {
+        error = -EIO;
+    }
+    if (error != 0) {
+        return error;
+    }
+    ssize_t count = pread(op->fd, op->u.buffer, op->length, (off_t)op->offset);
+    return count >= 0 ? (int32_t)count : -errno;
+}
+
+static int disk_write_record(struct sb_sim *sim, const struct sim_file *file,
+                             const struct sb_io_op *op, uint32_t length,
+                             struct sim_write **record_out);
+static void disk_write_link(struct sb_sim *sim, struct sim_file *file, struct sim_write *record);
+
+static uint64_t
+disk_write_total(const struct sb_io_op *op)
+{
+    if (op->kind == SB_IO_OP_WRITE) {
+        return op->length;
+    }
+    SB_ASSERT(op->length <= SB_SIM_VECTORS_MAX);
+    uint64_t total = 0;
+    for (uint32_t index = 0; index < op->length; index++) {
+        total += op->u.vectors[index].iov_len;
+    }
+    return total;
+}
+
+/* Fails whole (one-shot, -EIO, -ENOSPC), shortens (a 512-byte multiple, written), or writes;
+ * a write that lands is remembered until an fsync covers it. */
+static int32_t
+disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
+{
+    int32_t error = disk_fault_once(sim, op->kind);
+    if (error == 0 && sb_sim_chance(sim, sim->faults.write_error_ppm)) {
+        error = -EIO;
+    }
+    if (error == 0 && sb_sim_chance(sim, sim->faults.write_nospace_ppm)) {
+        error = -ENOSPC;
+    }
+    if (error != 0) {
+        return error;
+    }
+    uint64_t total = disk_write_total(op);
+    if (file->shadow_fd < 0 || total > SIM_WRITE_BYTES_MAX) {
+        return file->shadow_fd < 0 ? -EBADF : -EINVAL;
+    }
+    uint32_t length = (uint32_t)total;
+    if (length > SIM_SECTOR_BYTES && sb_sim_chance(sim, sim->faults.write_short_ppm)) {
+        uint64_t sectors = sb_sim_uniform(sim, 1, (length - 1) / SIM_SECTOR_BYTES);
+        length = (uint32_t)sectors * SIM_SECTOR_BYTES;
+    }
+    if (length == 0) {
+        return 0;
+    }
+    struct sim_write *record = NULL;
+    int result = disk_write_record(sim, file, op, length, &record);
+    if (result < 0) {
+        return result;
+    }
+    ssize_t written = pwrite(op->fd, record->after, length, (off_t)op->offset);
+    if (written <= 0) {
+        sb_free(record);
+        return written == 0 ? 0 : -errno;
+    }
+    SB_ASSERT((uint64_t)written <= length);
+    record->length = (uint32_t)written;
+    record->before_bytes = (uint32_t)sb_min_u64(record->before_bytes, (uint64_t)written);
+    disk_write_link(sim, file, record);
+    return (int32_t)written;
+}
+
+static void
+disk_write_gather(const struct sb_io_op *op, uint8_t *destination, uint32_t length)
+{
+    if (op->kind == SB_IO_OP_WRITE) {
+        memcpy(destination, op->u.source, length);
+        return;
+    }
+    uint32_t copied = 0;
+    for (uint32_t index = 0; index < op->length && copied < length; index++) {
+        const struct iovec *vector = &op->u.vectors[index];
+        uint32_t part = (uint32_t)sb_min_u64(vector->iov_len, length - copied);
+        if (part > 0) {
+            memcpy(destination + copied, vector->iov_base, part);
+            copied += part;
+        }
+    }
+    SB_ASSERT(copied == length);
+}
+
+/* Allocates the record of a write about to land: its data and the bytes it will overwrite.
+ * -ENOMEM when the world already remembers SB_SIM_UNSYNCED_WRITES_MAX writes or
+ * SB_SIM_UNSYNCED_BYTES_MAX bytes (the write then fails whole: nothing is written). */
+static int
+disk_write_record(struct sb_sim *sim, const struct sim_file *file, const struct sb_io_op *op,
+                  uint32_t length, struct sim_write **record_out)
+{
+    SB_ASSERT(length > 0);
+    SB_ASSERT(file->shadow_fd >= 0);
+    if (sim->unsynced_writes >= SB_SIM_UNSYNCED_WRITES_MAX ||
+        sim->unsynced_bytes + length > SB_SIM_UNSYNCED_BYTES_MAX) {
+        return -ENOMEM;
+    }
+    struct sim_write *record = sb_alloc(sizeof(*record) + 2 * (size_t)length);
+    if (record == NULL) {
+        return -ENOMEM;
+    }
+    record->before = (uint8_t *)(record + 1);
+    record->after = record->before + length;
+    record->offset = op->offset;
+    record->length = length;
+    disk_write_gather(op, record->after, length);
+    /* A regular file returns everything up to EOF in one pread: a short count means EOF. */
+    ssize_t count = pread(file->shadow_fd, record->before, length, (off_t)op->offset);
+    if (count < 0) {
+        int error = -errno;
+        sb_free(record);
+        return error;
+    }
+    record->before_bytes = (uint32_t)count;
+    *record_out = record;
+    return 0;
+}
+
+static void
+disk_write_link(struct sb_sim *sim, struct sim_file *file, struct sim_write *record)
+{
+    record->older = file->newest;
+    record->newer = NULL;
+    if (file->newest != NULL) {
+        file->newest->newer = record;
+    } else {
+        file->oldest = record;
+    }
+    file->newest = record;
+    sim->unsynced_writes++;
+    sim->unsynced_bytes += record->length;
+    SB_ASSERT(sim->unsynced_writes <= SB_SIM_UNSYNCED_WRITES_MAX);
+}
+
+/* On success every remembered write of the inode becomes durable; on failure none does. */
+static int32_t
+disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
+{
+    int32_t error = disk_fault_once(sim, op->kind);
+    if (error == 0 && sb_sim_chance(sim, sim->faults.fsync_error_ppm)) {
+        error = -EIO;
+    }
+    if (error != 0) {
+        return error;
+    }
+    int synced = op->kind == SB_IO_OP_FDATASYNC ? fdatasync(op->fd) : fsync(op->fd);
+    struct stat status;
+    if (synced != 0 || fstat(op->fd, &status) != 0) {
+        return -errno;
+    }
+    file_forget_writes(sim, file);
+    file->synced_size = (uint64_t)status.st_size;
+    return 0;
+}
+
+static void
+file_forget_writes(struct sb_sim *sim, struct sim_file *file)
+{
+    struct sim_write *record = file->oldest;
+    for (uint32_t index = 0; record != NULL; index++) {
+        SB_ASSERT(index < SB_SIM_UNSYNCED_WRITES_MAX);
+        struct sim_write *newer = record->newer;
+        SB_ASSERT(sim->unsynced_writes > 0);
+        sim->unsynced_writes--;
+        sim->unsynced_bytes -= record->length;
+        sb_free(record);
+        record = newer;
+    }
+    file->oldest = NULL;
+    file->newest = NULL;
+}
+
+/* Frees the slot of a file nobody holds and nothing is left to undo (no remembered write,
+ * and no size change since the last fsync, e.g. from FALLOCATE). */
+static void
+file_release_if_idle(struct sim_file *file)
+{
+    SB_ASSERT(file->used);
+    if (file->fd_count > 0 || file->oldest != NULL) {
+        return;
+    }
+    if (file->shadow_fd >= 0) {
+        struct stat status;
+        if (fstat(file->shadow_fd, &status) == 0 &&
+            (uint64_t)status.st_size != file->synced_size) {
+            return;
+        }
+        close(file->shadow_fd);
+    }
+    memset(file, 0, sizeof(*file));
+    file->shadow_fd = -1;
+}
