@@ -3,7 +3,9 @@
  *   1. SPSC ring throughput between two pinned threads (messages/s);
  *   2. cross-shard round-trip latency (p50/p99/p99.9) through the runtime,
  *      one message in flight, so every hop finds the receiver asleep and
- *      must ring its doorbell - once with MSG_RING, once with eventfd.
+ *      must ring its doorbell - once with MSG_RING, once with eventfd;
+ *   3. the same ping-pong between two pinned threads blocking on pipes, the
+ *      kernel's own cross-thread wake-up cost, as the baseline for ratios.
  * Usage: bench_ring [--messages N] [--round-trips N]
  * Run by `meson test --benchmark` (or directly); figures go to BENCHMARKS.md.
  */
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -192,6 +195,62 @@ bench_round_trip(uint64_t round_trips, enum sb_io_doorbell doorbell, const char 
     free(app.samples_ns);
 }
 
+struct pipe_pong {
+    int ping[2];         /* Main thread -> ponger. */
+    int pong[2];         /* Ponger -> main thread. */
+    uint64_t round_trips; /* How many to bounce. */
+};
+
+static void *
+pipe_ponger(void *argument)
+{
+    struct pipe_pong *pong = argument;
+    pin_to(sb_runtime_cpus_allowed() > 1 ? 1 : 0);
+    uint64_t value;
+    for (uint64_t round = 0; round < pong->round_trips; round++) {
+        if (read(pong->ping[0], &value, sizeof(value)) != sizeof(value) ||
+            write(pong->pong[1], &value, sizeof(value)) != sizeof(value)) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void
+bench_pipe_baseline(uint64_t round_trips)
+{
+    struct pipe_pong pong = {.round_trips = round_trips};
+    uint64_t *samples = calloc(round_trips, sizeof(uint64_t));
+    if (pipe(pong.ping) != 0 || pipe(pong.pong) != 0 || samples == NULL) {
+        fprintf(stderr, "pipe baseline failed to start\n");
+        exit(1);
+    }
+    pin_to(0);
+    pthread_t ponger;
+    pthread_create(&ponger, NULL, pipe_ponger, &pong);
+    for (uint64_t round = 0; round < round_trips; round++) {
+        uint64_t start_ns = sb_clock_monotonic_ns();
+        if (write(pong.ping[1], &round, sizeof(round)) != sizeof(round) ||
+            read(pong.pong[0], &round, sizeof(round)) != sizeof(round)) {
+            break;
+        }
+        samples[round] = sb_clock_monotonic_ns() - start_ns;
+    }
+    pthread_join(ponger, NULL);
+    qsort(samples, round_trips, sizeof(uint64_t), compare_u64);
+    printf("round_trip baseline=pipe round_trips=%llu p50_us=%.2f p99_us=%.2f p999_us=%.2f "
+           "max_us=%.2f\n", (unsigned long long)round_trips,
+           (double)percentile(samples, round_trips, 0.50) / 1e3,
+           (double)percentile(samples, round_trips, 0.99) / 1e3,
+           (double)percentile(samples, round_trips, 0.999) / 1e3,
+           (double)samples[round_trips - 1] / 1e3);
+    for (int index = 0; index < 2; index++) {
+        close(pong.ping[index]);
+        close(pong.pong[index]);
+    }
+    free(samples);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -212,5 +271,6 @@ main(int argc, char **argv)
     bench_throughput(messages);
     bench_round_trip(round_trips, SB_IO_DOORBELL_MSG_RING, "msg_ring");
     bench_round_trip(round_trips, SB_IO_DOORBELL_EVENTFD, "eventfd");
+    bench_pipe_baseline(round_trips);
     return 0;
 }

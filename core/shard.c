@@ -257,11 +257,14 @@ sb_shard_iterate(struct sb_shard *shard, bool may_sleep)
         shard->config->hooks.iteration_end(shard);
     }
     uint32_t waiting = sb_outbox_flush(&shard->outbox, shard->mesh, shard->io);
-    bool busy = received != 0 || fired != 0 || waiting != 0;
+    /* Work done here needs no extra iteration before sleeping: messages it sent are flushed,
+     * io it started is submitted by the same run that waits, and the sleep handshake looks
+     * at the inbound rings again. Only overflow waiting for ring space must not sleep. */
+    bool must_not_sleep = waiting != 0;
     if (sb_shard_stopping(shard)) {
-        busy = shard_stop_progress(shard, now_ns) || busy;
+        must_not_sleep = shard_stop_progress(shard, now_ns) || must_not_sleep;
     }
-    uint64_t wait_ns = (busy || !may_sleep || shard->loop_ended)
+    uint64_t wait_ns = (must_not_sleep || !may_sleep || shard->loop_ended)
                            ? 0 : shard_idle_wait_ns(shard, now_ns);
     int ran = shard_run_io(shard, wait_ns);
     if (ran < 0) {
@@ -271,7 +274,7 @@ sb_shard_iterate(struct sb_shard *shard, bool may_sleep)
         sb_activity_set_drained(&shard->mesh->activity[shard->id], true);
         return false;
     }
-    return busy || ran > 0;
+    return received != 0 || fired != 0 || waiting != 0 || ran > 0;
 }
 
 void
