@@ -1,0 +1,599 @@
+/*
+ * storage/flush.c - moving durable memtable batches into segment files, then
+ * recording the result in the manifest and releasing the WAL (a checkpoint).
+ *
+ * One flush round at a time covers the ring up to `committed` when it starts:
+ *
+ *   IDLE --flush_maybe_start--> SEGMENTS --all writers done--> MANIFEST_WRITE
+ *    ^                             | a writer failed                 |
+ *    |                             v                                 v
+ *    +---- retry timer ---- BACKING_OFF <---- failure ---- MANIFEST_SYNC (write, fsync,
+ *    |                                                      rename, fsync directory)
+ *    +------------------ checkpoint: release ring and WAL <---------+
+ *
+ * Up to flush_concurrency writers each take one partition at a time:
+ *
+ *   take --> [close full segment: FOOTER_WRITE -> FOOTER_SYNC] --> [TAIL_READ]
+ *        --> DATA_WRITE --> DATA_SYNC --> (more batches: again) --> [DIR_SYNC] --> next
+ *
+ * A segment's last partial block is read back and written again with the new
+ * batches after its old bytes (identical bytes over identical bytes; see
+ * docs/storage.md on powersafe overwrite). A partition's flushed_offset only
+ * moves after fdatasync, so a failed round is retried from where each
+ * partition really is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/endian.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "proto/batch.h"
+#include "storage/store_private.h"
+
+enum writer_phase {
+    WRITER_IDLE = 0,
+    WRITER_FOOTER_WRITE,
+    WRITER_FOOTER_SYNC,
+    WRITER_TAIL_READ,
+    WRITER_DATA_WRITE,
+    WRITER_DATA_SYNC,
+    WRITER_DIR_SYNC,
+};
+
+#define FLUSH_STAGING_BYTES_MIN (512u << 10)
+
+static void writer_step(struct flush_writer *writer);
+static void writer_io_done(struct sb_io_op *op);
+static void flush_manifest_begin(struct sb_store *store);
+
+int
+flush_init(struct sb_store *store)
+{
+    uint32_t count = store->config.flush_concurrency;
+    store->staging_bytes = (uint32_t)sb_max_u64(
+        FLUSH_STAGING_BYTES_MIN, sb_align_up(store->config.batch_bytes_max, SB_BLOCK_BYTES) +
+                                     2 * SB_BLOCK_BYTES);
+    store->writers = sb_alloc(count * sizeof(struct flush_writer));
+    store->manifest_capacity = sb_align_up(
+        SB_MANIFEST_HEADER_BYTES + (uint64_t)store->config.partitions_max *
+                                       SB_MANIFEST_PARTITION_BYTES, SB_BLOCK_BYTES);
+    store->manifest_buffer = sb_alloc_aligned(store->manifest_capacity, SB_BLOCK_BYTES);
+    if (store->writers == NULL || store->manifest_buffer == NULL) {
+        return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        struct flush_writer *writer = &store->writers[index];
+        writer->store = store;
+        writer->directory_fd = -1;
+        writer->staging = sb_alloc_aligned(store->staging_bytes, SB_BLOCK_BYTES);
+        if (writer->staging == NULL) {
+            return -ENOMEM;
+        }
+    }
+    store->flush_retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    return 0;
+}
+
+void
+flush_deinit(struct sb_store *store)
+{
+    sb_timer_disarm(store->timers, &store->flush_retry_timer);
+    for (uint32_t index = 0; store->writers != NULL && index < store->config.flush_concurrency;
+         index++) {
+        sb_free(store->writers[index].staging);
+    }
+    sb_free(store->writers);
+    sb_free(store->manifest_buffer);
+    store->writers = NULL;
+    store->manifest_buffer = NULL;
+}
+
+bool
+flush_idle(const struct sb_store *store)
+{
+    return store->flush_phase == FLUSH_IDLE;
+}
+
+/* The first sequence at ring position `committed`: the next cycle's, or the open cycle's. */
+static uint64_t
+flush_sequence_at_committed(const struct sb_store *store)
+{
+    const struct wal *wal = &store->wal;
+    if (wal->sealed_count > 0) {
+        return wal->sealed_cycles[wal->sealed_first].first_sequence;
+    }
+    return wal->open_cycle_sequence;
+}
+
+/* Queues every partition with durable batches not yet in a segment. */
+static void
+flush_build_list(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    store->flush_list = NULL;
+    for (uint32_t count = 0; count < wal->fifo_durable; count++) {
+        struct memtable_entry *entry = wal_fifo_entry(store, (wal->fifo_head + count) %
+                                                                 wal->fifo_capacity);
+        if (entry->partition_slot == SB_STORE_NONE) {
+            continue;
+        }
+        struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
+        if (partition->in_flush_list || entry->base_offset < partition->flushed_offset) {
+            continue;
+        }
+        partition->in_flush_list = true;
+        partition->flush_next = store->flush_list;
+        store->flush_list = partition;
+    }
+}
+
+static void
+writer_take_next(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    writer->partition = store->flush_list;
+    if (writer->partition == NULL) {
+        return;
+    }
+    store->flush_list = writer->partition->flush_next;
+    store->flush_active++;
+    writer->segment = NULL;
+    writer_step(writer);
+}
+
+void
+flush_maybe_start(struct sb_store *store, bool force)
+{
+    struct wal *wal = &store->wal;
+    if (store->flush_phase != FLUSH_IDLE || store->failed) {
+        return;
+    }
+    if (wal->committed == wal->tail && !force) {
+        return;
+    }
+    store->flush_phase = FLUSH_SEGMENTS;
+    store->flush_failed = false;
+    store->flush_end = wal->committed;
+    store->flush_end_fifo = wal->fifo_durable;
+    store->flush_end_sequence = flush_sequence_at_committed(store);
+    flush_build_list(store);
+    for (uint32_t index = 0; index < store->config.flush_concurrency; index++) {
+        if (store->writers[index].partition == NULL) {
+            writer_take_next(&store->writers[index]);
+        }
+    }
+    if (store->flush_active == 0) {
+        flush_manifest_begin(store);
+    }
+}
+
+static void
+flush_retry_fire(struct sb_timer *timer)
+{
+    struct sb_store *store = timer->context;
+    SB_ASSERT(store->flush_phase == FLUSH_BACKING_OFF);
+    store->flush_phase = FLUSH_IDLE;
+    flush_maybe_start(store, true);
+}
+
+static void
+flush_round_failed(struct sb_store *store)
+{
+    store->stats.flush_failures++;
+    store->flush_phase = FLUSH_BACKING_OFF;
+    int armed = sb_timer_arm(store->timers, &store->flush_retry_timer,
+                             sb_io_now_ns(store->io) + store->flush_retry_delay_ns,
+                             flush_retry_fire, store);
+    if (armed < 0) {
+        store_fail(store, "cannot arm the flush retry timer", armed);
+    }
+    store->flush_retry_delay_ns = sb_min_u64(store->flush_retry_delay_ns * 2,
+                                             SB_STORE_RETRY_MAX_NS);
+}
+
+/* A writer finished its partition (or gave up on it): take the next, or end the round. */
+static void
+writer_finish_partition(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    struct sb_partition *partition = writer->partition;
+    partition->in_flush_list = false;
+    writer->partition = NULL;
+    writer->phase = WRITER_IDLE;
+    store->flush_active--;
+    if (partition->dropped) {
+        partition_delete_segments(partition);
+        store_partition_release_if_unused(partition);
+    }
+    if (!store->flush_failed) {
+        writer_take_next(writer);
+    }
+    if (store->flush_active > 0) {
+        return;
+    }
+    if (store->flush_failed) {
+        /* Unclaim partitions no writer reached; the retry rebuilds the list. */
+        for (struct sb_partition *left = store->flush_list; left != NULL;
+             left = left->flush_next) {
+            left->in_flush_list = false;
+        }
+        store->flush_list = NULL;
+        flush_round_failed(store);
+    } else {
+        flush_manifest_begin(store);
+    }
+}
+
+static void
+writer_failed(struct flush_writer *writer, const char *step, int error)
+{
+    struct sb_partition *partition = writer->partition;
+    sb_log_warn("segment flush failed; will retry", "step=%s topic=%u partition=%u "
+                "error=\"%s\"", step, partition->topic_id, partition->partition,
+                sb_strerror(error));
+    writer->store->flush_failed = true;
+    writer_finish_partition(writer);
+}
+
+/* The partition's first memtable batch that this round still has to write, or NULL. */
+static struct memtable_entry *
+writer_next_entry(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    struct sb_partition *partition = writer->partition;
+    for (uint32_t index = partition->memtable_first; index != SB_STORE_NONE;) {
+        struct memtable_entry *entry = wal_fifo_entry(store, index);
+        if (entry->sequence >= store->flush_end_sequence) {
+            return NULL;
+        }
+        if (entry->base_offset >= partition->flushed_offset) {
+            return entry;
+        }
+        index = entry->next;
+    }
+    return NULL;
+}
+
+static void
+writer_start_io(struct flush_writer *writer, enum writer_phase phase)
+{
+    writer->phase = phase;
+    struct sb_io *io = writer->store->io;
+    struct segment *segment = writer->segment;
+    uint32_t length = (uint32_t)sb_align_up(writer->staged, SB_BLOCK_BYTES);
+    switch (phase) {
+    case WRITER_TAIL_READ:
+        sb_io_read(io, &writer->op, segment->fd, writer->staging, SB_BLOCK_BYTES,
+                   writer->write_position, writer_io_done, writer);
+        break;
+    case WRITER_FOOTER_WRITE:
+    case WRITER_DATA_WRITE:
+        memset(writer->staging + writer->staged, 0, length - writer->staged);
+        sb_io_write(io, &writer->op, segment->fd, writer->staging, length,
+                    writer->write_position, writer_io_done, writer);
+        break;
+    case WRITER_FOOTER_SYNC:
+    case WRITER_DATA_SYNC:
+        sb_io_fsync(io, &writer->op, segment->fd, true, writer_io_done, writer);
+        break;
+    case WRITER_DIR_SYNC:
+        sb_io_fsync(io, &writer->op, writer->directory_fd, false, writer_io_done, writer);
+        break;
+    default:
+        SB_ASSERT(false && "not an io phase");
+    }
+}
+
+/* Writes the footer of the full open segment (the next batch goes to a new one). */
+static void
+writer_close_segment(struct flush_writer *writer, struct segment *segment)
+{
+    uint32_t footer_bytes = segment_footer_build(segment, writer->staging,
+                                                 writer->store->staging_bytes);
+    SB_ASSERT(footer_bytes != 0); /* segment_index_capacity keeps the index small enough. */
+    writer->segment = segment;
+    writer->staged = footer_bytes;
+    writer->write_position = sb_align_up(segment->data_end, SB_BLOCK_BYTES);
+    writer_start_io(writer, WRITER_FOOTER_WRITE);
+}
+
+/* Copies the round's next batches of the partition after `staged`, stopping at the staging
+ * capacity, at the segment size limit (a segment always takes its first batch), or at the end
+ * of what this round covers. */
+static void
+writer_stage_batches(struct flush_writer *writer, struct memtable_entry *entry)
+{
+    struct sb_store *store = writer->store;
+    struct sb_partition *partition = writer->partition;
+    struct segment *segment = writer->segment;
+    uint64_t data_end = writer->write_position + writer->staged;
+    writer->data_start = writer->staged;
+    for (;;) {
+        bool fits = writer->staged + entry->batch_bytes <= store->staging_bytes;
+        bool segment_room = data_end + entry->batch_bytes - SB_BLOCK_BYTES <=
+                                partition->config.segment_bytes ||
+                            (segment->batch_count == 0 && writer->staged == writer->data_start);
+        if (!fits || !segment_room) {
+            break;
+        }
+        memcpy(writer->staging + writer->staged, wal_ring_at(store, entry->ring_position),
+               entry->batch_bytes);
+        writer->staged += entry->batch_bytes;
+        data_end += entry->batch_bytes;
+        if (entry->next == SB_STORE_NONE) {
+            break;
+        }
+        entry = wal_fifo_entry(store, entry->next);
+        if (entry->sequence >= store->flush_end_sequence) {
+            break;
+        }
+    }
+    SB_ASSERT(writer->staged > writer->data_start);
+    writer_start_io(writer, WRITER_DATA_WRITE);
+}
+
+/* Decides the writer's next move for its partition. */
+static void
+writer_step(struct flush_writer *writer)
+{
+    struct sb_partition *partition = writer->partition;
+    struct memtable_entry *entry = partition->dropped ? NULL : writer_next_entry(writer);
+    if (entry == NULL) {
+        if (partition->needs_dir_sync && !partition->dropped) {
+            char path[320];
+            partition_dir_path(writer->store, partition->topic_id, partition->partition, path,
+                               sizeof(path));
+            writer->directory_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (writer->directory_fd < 0) {
+                writer_failed(writer, "open directory", -errno);
+                return;
+            }
+            writer_start_io(writer, WRITER_DIR_SYNC);
+            return;
+        }
+        writer_finish_partition(writer);
+        return;
+    }
+    struct segment *segment = partition->newest;
+    bool full = segment != NULL && segment->batch_count > 0 &&
+                segment->data_end - SB_BLOCK_BYTES + entry->batch_bytes >
+                    partition->config.segment_bytes;
+    if (segment != NULL && full && !segment->closed) {
+        writer_close_segment(writer, segment);
+        return;
+    }
+    if (segment == NULL || full) {
+        int result = segment_create(partition, entry->base_offset, &segment);
+        if (result < 0) {
+            writer_failed(writer, "create segment", result);
+            return;
+        }
+    }
+    writer->segment = segment;
+    if (segment->header_pending) {
+        segment_header_block(segment, writer->staging);
+        writer->write_position = 0;
+        writer->staged = SB_BLOCK_BYTES;
+    } else if (segment->data_end % SB_BLOCK_BYTES != 0) {
+        writer->write_position = segment->data_end / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+        writer->staged = 0;
+        writer_start_io(writer, WRITER_TAIL_READ);
+        return;
+    } else {
+        writer->write_position = segment->data_end;
+        writer->staged = 0;
+    }
+    writer_stage_batches(writer, entry);
+}
+
+/* The data write and its fdatasync succeeded: account for every batch now durable. */
+static void
+writer_data_durable(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    struct segment *segment = writer->segment;
+    struct sb_partition *partition = writer->partition;
+    uint64_t first_block = writer->write_position / SB_CACHE_BLOCK_BYTES;
+    for (uint32_t at = writer->data_start; at < writer->staged;) {
+        const uint8_t *batch = writer->staging + at;
+        segment_note_batch(segment, batch, writer->write_position + at);
+        at += sb_load_le32(batch + SB_BATCH_OFFSET_BATCH_BYTES);
+    }
+    segment->header_pending = false;
+    segment->durable_data_end = segment->data_end;
+    segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
+    partition->flushed_offset = segment->last_offset + 1;
+    store->stats.segment_bytes_written += writer->staged - writer->data_start;
+    cache_invalidate(store, segment, first_block);
+}
+
+static void
+writer_io_done(struct sb_io_op *op)
+{
+    struct flush_writer *writer = op->context;
+    int32_t result = op->result;
+    switch (writer->phase) {
+    case WRITER_TAIL_READ:
+        if (result != (int32_t)SB_BLOCK_BYTES) {
+            writer_failed(writer, "read tail block", result < 0 ? result : -EIO);
+            return;
+        }
+        writer->staged = (uint32_t)(writer->segment->data_end - writer->write_position);
+        writer_stage_batches(writer, writer_next_entry(writer));
+        return;
+    case WRITER_FOOTER_WRITE:
+    case WRITER_DATA_WRITE:
+        if (result != (int32_t)sb_align_up(writer->staged, SB_BLOCK_BYTES)) {
+            writer_failed(writer, "write segment", result < 0 ? result : -EIO);
+            return;
+        }
+        writer_start_io(writer, writer->phase == WRITER_DATA_WRITE ? WRITER_DATA_SYNC
+                                                                    : WRITER_FOOTER_SYNC);
+        return;
+    case WRITER_FOOTER_SYNC:
+    case WRITER_DATA_SYNC:
+        if (result < 0) {
+            writer_failed(writer, "fdatasync segment", result);
+            return;
+        }
+        if (writer->phase == WRITER_FOOTER_SYNC) {
+            writer->segment->closed = true;
+        } else {
+            writer_data_durable(writer);
+        }
+        writer_step(writer);
+        return;
+    case WRITER_DIR_SYNC:
+        close(writer->directory_fd);
+        writer->directory_fd = -1;
+        if (result < 0) {
+            writer_failed(writer, "fsync directory", result);
+            return;
+        }
+        writer->partition->needs_dir_sync = false;
+        writer_finish_partition(writer);
+        return;
+    default:
+        SB_ASSERT(false && "io completion in an idle writer");
+    }
+}
+
+/* Fills the manifest image: the checkpoint and one record per partition with segments. */
+static uint64_t
+flush_manifest_build(struct sb_store *store, uint64_t checkpoint_sequence)
+{
+    uint8_t *image = store->manifest_buffer;
+    uint32_t count = 0;
+    for (uint32_t slot = 0; slot < store->config.partitions_max; slot++) {
+        struct sb_partition *partition = &store->partitions[slot];
+        if (!partition->used || partition->dropped || partition->newest == NULL) {
+            continue;
+        }
+        struct segment *open_segment = partition->newest;
+        struct sb_manifest_partition record = {
+            .topic_id = partition->topic_id,
+            .partition = partition->partition,
+            .log_start_offset = partition->log_start_offset,
+            .next_offset = partition->flushed_offset,
+            .open_segment_base = open_segment->base_offset,
+            .open_segment_data_end = open_segment->closed ? 0
+                                                          : open_segment->durable_data_end,
+            .flags = partition->fenced ? SB_MANIFEST_FLAG_FENCED : 0,
+            .fenced_offset = partition->fenced ? partition->fenced_offset : 0,
+        };
+        sb_manifest_partition_encode(&record, image + SB_MANIFEST_HEADER_BYTES +
+                                                  (uint64_t)count * SB_MANIFEST_PARTITION_BYTES);
+        count++;
+    }
+    uint64_t file_bytes = SB_MANIFEST_HEADER_BYTES + (uint64_t)count *
+                                                         SB_MANIFEST_PARTITION_BYTES;
+    struct sb_manifest_header header = {
+        .partition_count = count,
+        .file_bytes = file_bytes,
+        .checkpoint_sequence = checkpoint_sequence,
+        .written_ns = sb_clock_realtime_ns(),
+    };
+    sb_manifest_header_encode(&header, image);
+    sb_manifest_seal(image, file_bytes);
+    return file_bytes;
+}
+
+static void flush_manifest_io_done(struct sb_io_op *op);
+
+static void
+flush_manifest_path(const struct sb_store *store, bool temporary, char *path, size_t capacity)
+{
+    snprintf(path, capacity, "%s/MANIFEST%s", store->shard_dir, temporary ? ".tmp" : "");
+}
+
+static void
+flush_manifest_failed(struct sb_store *store, const char *step, int error)
+{
+    sb_log_warn("manifest write failed; will retry", "step=%s error=\"%s\"", step,
+                sb_strerror(error));
+    if (store->manifest_fd >= 0) {
+        sb_io_close(store->io, store->manifest_fd);
+        store->manifest_fd = -1;
+    }
+    flush_round_failed(store);
+}
+
+static void
+flush_manifest_begin(struct sb_store *store)
+{
+    store->flush_phase = FLUSH_MANIFEST_WRITE;
+    store->manifest_bytes = flush_manifest_build(store, store->flush_end_sequence);
+    char path[320];
+    flush_manifest_path(store, true, path, sizeof(path));
+    store->manifest_fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (store->manifest_fd < 0) {
+        int error = store->manifest_fd;
+        store->manifest_fd = -1;
+        flush_manifest_failed(store, "open", error);
+        return;
+    }
+    sb_io_write(store->io, &store->manifest_op, store->manifest_fd, store->manifest_buffer,
+                (uint32_t)store->manifest_bytes, 0, flush_manifest_io_done, store);
+}
+
+/* The manifest is in place: everything this round covered is in segments. */
+static void
+flush_checkpoint(struct sb_store *store)
+{
+    store->checkpoint_sequence = store->flush_end_sequence;
+    wal_release_flushed(store, store->flush_end, store->flush_end_fifo);
+    store->flush_phase = FLUSH_IDLE;
+    store->flush_retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    store->last_flush_ns = sb_io_now_ns(store->io);
+    store->stats.flushes++;
+}
+
+/* Steps: write temp -> fdatasync temp -> rename -> fsync the shard directory -> fsync the
+ * partitions directory (new partition directories) -> checkpoint. */
+static void
+flush_manifest_io_done(struct sb_io_op *op)
+{
+    struct sb_store *store = op->context;
+    if (op->result < 0 || (store->flush_phase == FLUSH_MANIFEST_WRITE &&
+                           (uint64_t)op->result != store->manifest_bytes)) {
+        flush_manifest_failed(store, store->flush_phase == FLUSH_MANIFEST_WRITE ? "write"
+                                                                                  : "sync",
+                              op->result < 0 ? op->result : -EIO);
+        return;
+    }
+    if (store->flush_phase == FLUSH_MANIFEST_WRITE) {
+        store->flush_phase = FLUSH_MANIFEST_SYNC;
+        sb_io_fsync(store->io, &store->manifest_op, store->manifest_fd, true,
+                    flush_manifest_io_done, store);
+        return;
+    }
+    if (store->manifest_fd >= 0) {
+        sb_io_close(store->io, store->manifest_fd);
+        store->manifest_fd = -1;
+        char from[320];
+        char to[320];
+        flush_manifest_path(store, true, from, sizeof(from));
+        flush_manifest_path(store, false, to, sizeof(to));
+        if (rename(from, to) != 0) {
+            flush_manifest_failed(store, "rename", -errno);
+            return;
+        }
+        sb_io_fsync(store->io, &store->manifest_op, store->shard_dir_fd, false,
+                    flush_manifest_io_done, store);
+        return;
+    }
+    if (store->flush_phase == FLUSH_MANIFEST_SYNC) {
+        store->flush_phase = FLUSH_MANIFEST_PARENT_SYNC;
+        sb_io_fsync(store->io, &store->manifest_op, store->partitions_dir_fd, false,
+                    flush_manifest_io_done, store);
+        return;
+    }
+    flush_checkpoint(store);
+}

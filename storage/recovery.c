@@ -1,0 +1,764 @@
+/*
+ * storage/recovery.c - opening a store: what survived, what was torn, what
+ * is corrupt. Runs once in sb_store_open, before the shard serves; its I/O
+ * is synchronous (store_sync_*), which is allowed only at start-up.
+ *
+ *  1. MANIFEST: the checkpoint and each partition's durable state. Missing:
+ *     a new store. Corrupt: refuse to start (it is written by rename, so a
+ *     torn one cannot happen).
+ *  2. Segments of each manifest partition: closed ones checked through their
+ *     footer (or rescanned if the footer is bad), the open one scanned up to
+ *     its recorded data end and cut there; files newer than the manifest are
+ *     deleted (the WAL still has their batches). Corruption inside recorded
+ *     data fences the partition at the first offset lost.
+ *  3. WAL: files ordered by generation, entries replayed from the checkpoint
+ *     while magic, CRC, generation and dense sequence hold. The first entry
+ *     that fails ends the log if nothing durable follows it (a torn tail);
+ *     if a later commit cycle follows, that is corruption of acknowledged
+ *     data: it is reported with file and position, and replay resumes after
+ *     it, fencing any partition left with a gap.
+ *  4. Everything replayed is flushed to segments and checkpointed, so the
+ *     WAL restarts empty in a new generation.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/endian.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "proto/batch.h"
+#include "storage/store_private.h"
+
+/* Segments per partition that recovery can list at once. */
+#define RECOVERY_SEGMENTS_MAX 65536u
+/* Bytes of WAL read per step while replaying. */
+#define RECOVERY_READ_BYTES (1u << 20)
+
+static void
+recovery_fence(struct sb_partition *partition, int64_t offset, const char *why)
+{
+    partition->store->stats.recovery_corruptions++;
+    if (!partition->fenced || offset < partition->fenced_offset) {
+        partition->fenced = true;
+        partition->fenced_offset = offset;
+    }
+    sb_log_error("partition fenced: stored data is corrupt or missing", "topic=%u partition=%u "
+                 "fenced_offset=%" PRId64 " why=\"%s\"", partition->topic_id,
+                 partition->partition, offset, why);
+}
+
+static int
+recovery_lookup(struct sb_store *store, uint32_t topic_id, uint32_t partition,
+                struct sb_partition_config *config)
+{
+    sb_partition_config_default(config);
+    if (store->config.lookup == NULL) {
+        return 0;
+    }
+    return store->config.lookup(store->config.lookup_context, topic_id, partition, config);
+}
+
+/* Removes a partition directory and every file in it (a deleted topic, or stale files). */
+static void
+recovery_remove_dir(struct sb_store *store, uint32_t topic_id, uint32_t partition,
+                    bool keep_directory)
+{
+    char path[320];
+    partition_dir_path(store, topic_id, partition, path, sizeof(path));
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        return;
+    }
+    struct dirent *item;
+    /* Bounded by the directory's entries. */
+    while ((item = readdir(directory)) != NULL) {
+        if (item->d_name[0] == '.') {
+            continue;
+        }
+        char file[600];
+        snprintf(file, sizeof(file), "%s/%s", path, item->d_name);
+        unlink(file);
+    }
+    closedir(directory);
+    if (!keep_directory) {
+        rmdir(path);
+    }
+}
+
+static int
+compare_offsets(const void *a, const void *b)
+{
+    int64_t left = *(const int64_t *)a;
+    int64_t right = *(const int64_t *)b;
+    return left < right ? -1 : left > right;
+}
+
+/* Lists the base offsets of a partition's segment files, sorted. Returns the count or -errno. */
+static int
+recovery_list_segments(struct sb_store *store, const struct sb_partition *partition,
+                       int64_t *offsets, uint32_t capacity)
+{
+    char path[320];
+    partition_dir_path(store, partition->topic_id, partition->partition, path, sizeof(path));
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    uint32_t count = 0;
+    struct dirent *item;
+    while ((item = readdir(directory)) != NULL && count < capacity) {
+        char *end = NULL;
+        long long value = strtoll(item->d_name, &end, 10);
+        if (end == item->d_name + 20 && strcmp(end, ".seg") == 0 && value >= 0) {
+            offsets[count++] = value;
+        }
+    }
+    closedir(directory);
+    qsort(offsets, count, sizeof(int64_t), compare_offsets);
+    return (int)count;
+}
+
+struct recovery {
+    struct sb_store *store;   /* The store being opened. */
+    uint8_t *buffer;          /* Read buffer (owned). */
+    uint32_t buffer_bytes;    /* Its size. */
+    uint64_t next_sequence;   /* Expected sequence of the next WAL entry. */
+    uint64_t checkpoint;      /* From the manifest. */
+    bool corruption_found;    /* Some durable data was corrupt (reported). */
+};
+
+/* Scans batches of a segment from block 1 up to `limit` and notes each valid one. Returns the
+ * position after the last valid, contiguous batch. */
+static uint64_t
+recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64_t limit)
+{
+    struct sb_store *store = recovery->store;
+    uint64_t position = SB_BLOCK_BYTES;
+    segment->data_end = SB_BLOCK_BYTES;
+    uint64_t chunk_start = 0;
+    int chunk_bytes = 0;
+    /* Bounded by `limit`: every pass moves position forward or stops. */
+    while (position + SB_BATCH_HEADER_BYTES <= limit) {
+        if (position < chunk_start || position + SB_BATCH_HEADER_BYTES >
+                                          chunk_start + (uint64_t)chunk_bytes) {
+            chunk_start = position / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+            chunk_bytes = store_sync_read(store, segment->fd, recovery->buffer,
+                                          recovery->buffer_bytes, chunk_start);
+            if (chunk_bytes <= 0) {
+                break;
+            }
+        }
+        const uint8_t *bytes = recovery->buffer + (position - chunk_start);
+        uint64_t available = chunk_start + (uint64_t)chunk_bytes - position;
+        struct sb_batch_header header;
+        if (sb_batch_header_decode(bytes, available, store->config.batch_bytes_max,
+                                   &header) != 0 ||
+            position + header.batch_bytes > limit ||
+            header.base_offset <= segment->last_offset) {
+            break;
+        }
+        if (header.batch_bytes > available) {
+            chunk_bytes = 0; /* Re-read from this batch's block. */
+            continue;
+        }
+        if (sb_batch_verify(bytes, header.batch_bytes, UINT32_MAX, &header) != 0) {
+            break;
+        }
+        segment_note_batch(segment, bytes, position);
+        position += header.batch_bytes;
+    }
+    return position;
+}
+
+/* Reads and checks a closed segment's trailer and footer and loads its index. */
+static int
+recovery_load_footer(struct recovery *recovery, struct segment *segment)
+{
+    struct sb_store *store = recovery->store;
+    struct stat status;
+    if (fstat(segment->fd, &status) != 0 || status.st_size < 2 * (off_t)SB_BLOCK_BYTES ||
+        status.st_size % SB_BLOCK_BYTES != 0) {
+        return SB_ECORRUPT;
+    }
+    uint64_t file_bytes = (uint64_t)status.st_size;
+    if (store_sync_read(store, segment->fd, recovery->buffer, SB_BLOCK_BYTES,
+                        file_bytes - SB_BLOCK_BYTES) != (int)SB_BLOCK_BYTES) {
+        return SB_ECORRUPT;
+    }
+    struct sb_segment_trailer trailer;
+    if (sb_segment_trailer_decode(recovery->buffer + SB_BLOCK_BYTES - SB_TRAILER_BYTES,
+                                  &trailer) != 0 ||
+        trailer.footer_position + trailer.footer_bytes != file_bytes ||
+        trailer.footer_bytes > recovery->buffer_bytes) {
+        return SB_ECORRUPT;
+    }
+    int read = store_sync_read(store, segment->fd, recovery->buffer, trailer.footer_bytes,
+                               trailer.footer_position);
+    struct sb_segment_footer footer;
+    if (read != (int)trailer.footer_bytes ||
+        sb_segment_footer_decode(recovery->buffer, trailer.footer_bytes, &footer) != 0 ||
+        sb_align_up(footer.data_end, SB_BLOCK_BYTES) != trailer.footer_position ||
+        footer.first_offset < segment->base_offset) {
+        return SB_ECORRUPT;
+    }
+    for (uint32_t index = 0; index < footer.index_count; index++) {
+        struct sb_index_entry entry;
+        sb_index_entry_decode(recovery->buffer + SB_FOOTER_HEADER_BYTES +
+                                  (uint64_t)index * SB_INDEX_ENTRY_BYTES, &entry);
+        segment_index_note(segment, entry.base_offset, entry.position, entry.max_timestamp_ms);
+    }
+    segment->data_end = segment->durable_data_end = footer.data_end;
+    segment->last_offset = footer.last_offset;
+    segment->record_count = footer.record_count;
+    segment->batch_count = footer.batch_count;
+    segment->min_timestamp_ms = footer.min_timestamp_ms;
+    segment->max_timestamp_ms = footer.max_timestamp_ms;
+    segment->last_write_ns = (int64_t)status.st_mtim.tv_sec * 1000000000ll +
+                             status.st_mtim.tv_nsec;
+    segment->partition->segment_bytes_total += footer.data_end - SB_BLOCK_BYTES;
+    return 0;
+}
+
+static bool
+recovery_header_matches(struct recovery *recovery, struct segment *segment)
+{
+    if (store_sync_read(recovery->store, segment->fd, recovery->buffer, SB_BLOCK_BYTES, 0) !=
+        (int)SB_BLOCK_BYTES) {
+        return false;
+    }
+    struct sb_segment_header header;
+    return sb_segment_header_decode(recovery->buffer, &header) == 0 &&
+           header.topic_id == segment->partition->topic_id &&
+           header.partition == segment->partition->partition &&
+           header.base_offset == segment->base_offset;
+}
+
+/* A closed segment: trust a valid footer; otherwise rescan its data and keep what is valid. */
+static void
+recovery_closed_segment(struct recovery *recovery, struct segment *segment, int64_t next_base)
+{
+    if (recovery_header_matches(recovery, segment) &&
+        recovery_load_footer(recovery, segment) == 0 && segment->last_offset < next_base) {
+        return;
+    }
+    char path[384];
+    segment_path(segment->partition, segment->base_offset, path, sizeof(path));
+    sb_log_error("segment footer or header is corrupt; rescanning", "path=%s", path);
+    recovery->corruption_found = true;
+    recovery->store->stats.recovery_corruptions++;
+    struct stat status;
+    uint64_t limit = fstat(segment->fd, &status) == 0 ? (uint64_t)status.st_size : 0;
+    recovery_scan_segment(recovery, segment, limit);
+    segment->durable_data_end = segment->data_end;
+    segment->closed = true;
+    if (segment->last_offset + 1 < next_base) {
+        recovery_fence(segment->partition, segment->last_offset + 1,
+                       "closed segment lost batches");
+    }
+}
+
+/* The open segment: every byte up to the recorded data end must be valid batches. */
+static int
+recovery_open_segment(struct recovery *recovery, struct segment *segment, uint64_t data_end,
+                      int64_t next_offset)
+{
+    struct sb_partition *partition = segment->partition;
+    char path[384];
+    segment_path(partition, segment->base_offset, path, sizeof(path));
+    bool header_ok = data_end <= SB_BLOCK_BYTES || recovery_header_matches(recovery, segment);
+    uint64_t end = header_ok ? recovery_scan_segment(recovery, segment, data_end)
+                             : SB_BLOCK_BYTES;
+    if (end < data_end || segment->last_offset + 1 < next_offset) {
+        sb_log_error("corrupt data in open segment", "path=%s position=%llu "
+                     "recorded_end=%llu", path, (unsigned long long)end,
+                     (unsigned long long)data_end);
+        recovery->corruption_found = true;
+        recovery_fence(partition, segment->last_offset + 1, "open segment corrupt");
+    }
+    segment->durable_data_end = segment->data_end;
+    segment->header_pending = !header_ok || data_end <= SB_BLOCK_BYTES;
+    /* Cut what a flush wrote after the manifest: the WAL replays it. */
+    if (ftruncate(segment->fd, (off_t)sb_align_up(segment->data_end, SB_BLOCK_BYTES)) != 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* Opens every segment of a manifest partition; deletes files the manifest does not cover. */
+static int
+recovery_partition_segments(struct recovery *recovery, struct sb_partition *partition,
+                            const struct sb_manifest_partition *record)
+{
+    struct sb_store *store = recovery->store;
+    int64_t *offsets = sb_alloc(RECOVERY_SEGMENTS_MAX * sizeof(int64_t));
+    if (offsets == NULL) {
+        return -ENOMEM;
+    }
+    int count = recovery_list_segments(store, partition, offsets, RECOVERY_SEGMENTS_MAX);
+    bool open_found = false;
+    int result = count < 0 ? count : 0;
+    for (int index = 0; result == 0 && index < count; index++) {
+        int64_t base = offsets[index];
+        bool is_open = base == record->open_segment_base && record->open_segment_data_end != 0;
+        bool stale = base > record->open_segment_base ||
+                     (index + 1 < count && offsets[index + 1] <= record->log_start_offset);
+        if (stale) {
+            char path[384];
+            segment_path(partition, base, path, sizeof(path));
+            unlink(path);
+            continue;
+        }
+        struct segment *segment;
+        result = segment_open_existing(partition, base, !is_open, SB_BLOCK_BYTES, &segment);
+        if (result != 0) {
+            break;
+        }
+        if (is_open) {
+            open_found = true;
+            result = recovery_open_segment(recovery, segment, record->open_segment_data_end,
+                                           record->next_offset);
+        } else {
+            int64_t next_base = index + 1 < count ? offsets[index + 1] : record->next_offset;
+            recovery_closed_segment(recovery, segment, next_base);
+            open_found = open_found || base == record->open_segment_base;
+        }
+    }
+    sb_free(offsets);
+    if (result == 0 && !open_found && record->next_offset > record->log_start_offset) {
+        recovery->corruption_found = true;
+        recovery_fence(partition, record->open_segment_base, "open segment file is missing");
+    }
+    return result;
+}
+
+static int
+recovery_manifest_partition(struct recovery *recovery, const uint8_t *bytes)
+{
+    struct sb_store *store = recovery->store;
+    struct sb_manifest_partition record;
+    sb_manifest_partition_decode(bytes, &record);
+    if (record.log_start_offset < 0 || record.next_offset < record.log_start_offset ||
+        record.open_segment_base < 0) {
+        sb_log_error("manifest record is inconsistent", "topic=%u partition=%u",
+                     record.topic_id, record.partition);
+        return SB_ECORRUPT;
+    }
+    struct sb_partition_config config;
+    if (recovery_lookup(store, record.topic_id, record.partition, &config) == -ENOENT) {
+        recovery_remove_dir(store, record.topic_id, record.partition, false);
+        return 0;
+    }
+    struct sb_partition *partition = store_partition_add(store, record.topic_id,
+                                                         record.partition, &config);
+    if (partition == NULL) {
+        return -ENOSPC;
+    }
+    partition->log_start_offset = record.log_start_offset;
+    partition->next_offset = partition->high_watermark = record.next_offset;
+    partition->flushed_offset = record.next_offset;
+    if ((record.flags & SB_MANIFEST_FLAG_FENCED) != 0) {
+        partition->fenced = true;
+        partition->fenced_offset = record.fenced_offset;
+    }
+    return recovery_partition_segments(recovery, partition, &record);
+}
+
+/* Loads MANIFEST: the checkpoint and every partition it records. */
+static int
+recovery_manifest(struct recovery *recovery)
+{
+    struct sb_store *store = recovery->store;
+    char path[320];
+    snprintf(path, sizeof(path), "%s/MANIFEST.tmp", store->shard_dir);
+    unlink(path); /* A temp file left by a crash was never renamed: it means nothing. */
+    snprintf(path, sizeof(path), "%s/MANIFEST", store->shard_dir);
+    int fd = sb_io_open(store->io, path, O_RDONLY, 0);
+    if (fd == -ENOENT) {
+        return 0;
+    }
+    if (fd < 0) {
+        return fd;
+    }
+    struct stat status;
+    int result = fstat(fd, &status) == 0 ? 0 : -errno;
+    uint64_t file_bytes = result == 0 ? (uint64_t)status.st_size : 0;
+    if (result == 0 && (file_bytes < SB_MANIFEST_HEADER_BYTES ||
+                        file_bytes > store->manifest_capacity)) {
+        result = SB_ECORRUPT;
+    }
+    if (result == 0) {
+        int read = store_sync_read(store, fd, store->manifest_buffer, (uint32_t)file_bytes, 0);
+        result = read == (int)file_bytes ? 0 : (read < 0 ? read : SB_ECORRUPT);
+    }
+    sb_io_close(store->io, fd);
+    struct sb_manifest_header header;
+    if (result == 0 && (sb_manifest_verify(store->manifest_buffer, file_bytes) != 0 ||
+                        sb_manifest_header_decode(store->manifest_buffer, &header) != 0 ||
+                        header.file_bytes != file_bytes)) {
+        result = SB_ECORRUPT;
+    }
+    if (result != 0) {
+        sb_log_error("MANIFEST is unreadable; refusing to start", "path=%s error=\"%s\"",
+                     path, sb_strerror(result));
+        return result;
+    }
+    recovery->checkpoint = header.checkpoint_sequence;
+    for (uint32_t index = 0; result == 0 && index < header.partition_count; index++) {
+        result = recovery_manifest_partition(
+            recovery, store->manifest_buffer + SB_MANIFEST_HEADER_BYTES +
+                          (uint64_t)index * SB_MANIFEST_PARTITION_BYTES);
+    }
+    return result;
+}
+
+struct recovery_file {
+    uint32_t index;              /* Which WAL file. */
+    struct sb_wal_file_header header; /* Its valid header. */
+};
+
+static int
+compare_generations(const void *a, const void *b)
+{
+    uint64_t left = ((const struct recovery_file *)a)->header.generation;
+    uint64_t right = ((const struct recovery_file *)b)->header.generation;
+    return left < right ? -1 : left > right;
+}
+
+/* Reads every WAL file's header; returns how many are valid, sorted by generation. */
+static uint32_t
+recovery_wal_files(struct recovery *recovery, struct recovery_file *files)
+{
+    struct sb_store *store = recovery->store;
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < store->config.wal_file_count; index++) {
+        struct wal_file *file = &store->wal.files[index];
+        struct sb_wal_file_header header;
+        if (store_sync_read(store, file->fd, recovery->buffer, SB_BLOCK_BYTES, 0) !=
+                (int)SB_BLOCK_BYTES ||
+            sb_wal_file_header_decode(recovery->buffer, &header) != 0 ||
+            header.shard_id != store->config.shard_id ||
+            header.file_bytes != store->config.wal_file_bytes) {
+            continue;
+        }
+        file->generation = header.generation;
+        file->first_sequence = header.first_sequence;
+        files[count++] = (struct recovery_file){.index = index, .header = header};
+    }
+    qsort(files, count, sizeof(files[0]), compare_generations);
+    return count;
+}
+
+/* Finds (or creates) the partition a replayed batch belongs to; NULL if it was deleted. */
+static struct sb_partition *
+recovery_replay_partition(struct recovery *recovery, const struct sb_wal_entry_header *entry)
+{
+    struct sb_store *store = recovery->store;
+    struct sb_partition *partition = sb_store_partition_find(store, entry->topic_id,
+                                                             entry->partition);
+    if (partition != NULL) {
+        return partition;
+    }
+    struct sb_partition_config config;
+    if (recovery_lookup(store, entry->topic_id, entry->partition, &config) == -ENOENT) {
+        return NULL;
+    }
+    /* Not in the manifest: any segment files are from a flush that never committed. */
+    recovery_remove_dir(store, entry->topic_id, entry->partition, true);
+    struct sb_partition *created = NULL;
+    if (sb_store_partition_open(store, entry->topic_id, entry->partition, &config,
+                                &created) != 0) {
+        return NULL;
+    }
+    created->log_start_offset = created->next_offset = entry->base_offset;
+    created->flushed_offset = created->high_watermark = entry->base_offset;
+    return created;
+}
+
+static int recovery_flush_all(struct recovery *recovery);
+
+/* Replays one valid BATCH entry (payload already verified) into its partition's memtable. */
+static int
+recovery_replay_batch(struct recovery *recovery, const struct sb_wal_entry_header *entry,
+                      const uint8_t *batch)
+{
+    struct sb_partition *partition = recovery_replay_partition(recovery, entry);
+    if (partition == NULL || (partition->fenced && entry->base_offset >=
+                                                       partition->fenced_offset)) {
+        return 0;
+    }
+    if (entry->base_offset < partition->next_offset) {
+        return 0; /* Already in a segment. */
+    }
+    if (entry->base_offset > partition->next_offset) {
+        recovery->corruption_found = true;
+        recovery_fence(partition, partition->next_offset, "offsets missing from the WAL");
+        return 0;
+    }
+    struct wal_append_options options = {
+        .batch_bytes = entry->payload_bytes,
+        .append_time_ms = -1,
+        .durable_already = true,
+        .sequence = entry->sequence,
+    };
+    uint64_t ring_position;
+    int result = wal_append_entry(recovery->store, partition, batch, &options, &ring_position);
+    if (result == -ENOBUFS) {
+        result = recovery_flush_all(recovery);
+        if (result == 0) {
+            result = wal_append_entry(recovery->store, partition, batch, &options,
+                                      &ring_position);
+        }
+    }
+    if (result == 0) {
+        partition->next_offset += sb_load_le32(batch + SB_BATCH_OFFSET_RECORD_COUNT);
+        recovery->store->stats.recovered_batches++;
+    }
+    return result;
+}
+
+/* Decodes the entry at `bytes` (`available` bytes read): 1 valid (header filled), 0 the log
+ * stops here. A BATCH entry at or after the checkpoint must also pass its batch CRCs. */
+static int
+recovery_entry_valid(struct recovery *recovery, const struct recovery_file *file,
+                     const uint8_t *bytes, uint64_t available, uint64_t position,
+                     struct sb_wal_entry_header *entry)
+{
+    if (available < SB_WAL_ENTRY_HEADER_BYTES ||
+        sb_wal_entry_header_decode(bytes, entry) != 0 ||
+        entry->generation != file->header.generation ||
+        entry->sequence != recovery->next_sequence ||
+        position + sb_wal_entry_span(entry->payload_bytes) > file->header.file_bytes) {
+        return 0;
+    }
+    if (entry->kind != SB_WAL_ENTRY_BATCH || entry->sequence < recovery->checkpoint) {
+        return 1;
+    }
+    if (available < sb_wal_entry_span(entry->payload_bytes)) {
+        return -EAGAIN;
+    }
+    struct sb_batch_header batch;
+    const uint8_t *payload = bytes + SB_WAL_ENTRY_HEADER_BYTES;
+    if (sb_batch_verify(payload, entry->payload_bytes,
+                        recovery->store->config.batch_bytes_max, &batch) != 0 ||
+        batch.batch_bytes != entry->payload_bytes || batch.base_offset != entry->base_offset) {
+        return 0;
+    }
+    return 1;
+}
+
+static int
+recovery_read_chunk(struct recovery *recovery, const struct recovery_file *file,
+                    uint64_t chunk_start)
+{
+    uint64_t length = sb_min_u64(recovery->buffer_bytes,
+                                 file->header.file_bytes - chunk_start);
+    return store_sync_read(recovery->store, recovery->store->wal.files[file->index].fd,
+                           recovery->buffer, (uint32_t)length, chunk_start);
+}
+
+/* Replays entries of one file from `position` while they are valid. Returns 0 and the
+ * position where the log stops in this file, or a negative error. */
+static int
+recovery_replay_file(struct recovery *recovery, const struct recovery_file *file,
+                     uint64_t position, uint64_t *stop_out)
+{
+    uint64_t chunk_start = 0;
+    uint64_t chunk_end = 0;
+    /* Bounded by the file size: every pass advances position or stops. */
+    while (position + SB_WAL_ENTRY_HEADER_BYTES <= file->header.file_bytes) {
+        if (position < chunk_start || position + SB_WAL_ENTRY_HEADER_BYTES > chunk_end) {
+            chunk_start = position / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+            int read = recovery_read_chunk(recovery, file, chunk_start);
+            if (read <= 0) {
+                break;
+            }
+            chunk_end = chunk_start + (uint64_t)read;
+        }
+        const uint8_t *bytes = recovery->buffer + (position - chunk_start);
+        struct sb_wal_entry_header entry;
+        int valid = recovery_entry_valid(recovery, file, bytes, chunk_end - position,
+                                         position, &entry);
+        if (valid == -EAGAIN) {
+            chunk_end = 0; /* Re-read starting at this entry. */
+            continue;
+        }
+        if (valid == 0) {
+            break;
+        }
+        if (entry.kind == SB_WAL_ENTRY_BATCH && entry.sequence >= recovery->checkpoint) {
+            int result = recovery_replay_batch(recovery, &entry,
+                                               bytes + SB_WAL_ENTRY_HEADER_BYTES);
+            if (result < 0) {
+                return result;
+            }
+        }
+        recovery->next_sequence++;
+        position += sb_wal_entry_span(entry.payload_bytes);
+    }
+    *stop_out = position;
+    return 0;
+}
+
+/* After the log stopped at `stop`: is there a later commit cycle of the same generation? Such a
+ * cycle was written after every earlier one was durable, so the stop is corruption, not a
+ * torn tail. Returns true with its position and first sequence. */
+static bool
+recovery_later_cycle(struct recovery *recovery, const struct recovery_file *file, uint64_t stop,
+                     uint64_t *position_out, uint64_t *sequence_out)
+{
+    uint64_t position = stop / SB_BLOCK_BYTES * SB_BLOCK_BYTES + SB_BLOCK_BYTES;
+    uint64_t chunk_start = 0;
+    uint64_t chunk_end = 0;
+    for (; position + SB_WAL_ENTRY_HEADER_BYTES <= file->header.file_bytes;
+         position += SB_BLOCK_BYTES) {
+        if (position >= chunk_end) {
+            chunk_start = position;
+            int read = recovery_read_chunk(recovery, file, chunk_start);
+            if (read <= 0) {
+                return false;
+            }
+            chunk_end = chunk_start + (uint64_t)read;
+        }
+        struct sb_wal_entry_header entry;
+        if (sb_wal_entry_header_decode(recovery->buffer + (position - chunk_start), &entry) ==
+                0 &&
+            entry.generation == file->header.generation &&
+            entry.cycle_sequence == entry.sequence && entry.sequence > recovery->next_sequence) {
+            *position_out = position;
+            *sequence_out = entry.sequence;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+recovery_report_gap(struct recovery *recovery, const struct recovery_file *file, uint64_t stop,
+                    uint64_t resume_sequence)
+{
+    recovery->corruption_found = true;
+    recovery->store->stats.recovery_corruptions++;
+    sb_log_error("WAL corruption inside acknowledged data", "file=wal-%u.log position=%llu "
+                 "lost_sequences=%llu-%llu", file->index, (unsigned long long)stop,
+                 (unsigned long long)recovery->next_sequence,
+                 (unsigned long long)(resume_sequence - 1));
+    recovery->next_sequence = resume_sequence;
+}
+
+/* Replays one file to its end, resynchronizing after corruption; returns 0 or an error. */
+static int
+recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file *file)
+{
+    uint64_t position = SB_BLOCK_BYTES;
+    /* Bounded: each resync moves to a later cycle of the file. */
+    for (;;) {
+        uint64_t stop = 0;
+        int result = recovery_replay_file(recovery, file, position, &stop);
+        if (result < 0) {
+            return result;
+        }
+        uint64_t later_position;
+        uint64_t later_sequence;
+        if (!recovery_later_cycle(recovery, file, stop, &later_position, &later_sequence)) {
+            return 0;
+        }
+        recovery_report_gap(recovery, file, stop, later_sequence);
+        position = later_position;
+    }
+}
+
+static int
+recovery_wal(struct recovery *recovery)
+{
+    struct sb_store *store = recovery->store;
+    struct recovery_file files[64];
+    if (store->config.wal_file_count > SB_ARRAY_COUNT(files)) {
+        return SB_ECONFIG;
+    }
+    uint32_t count = recovery_wal_files(recovery, files);
+    uint32_t start = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        if (files[index].header.first_sequence <= recovery->checkpoint) {
+            start = index;
+        }
+    }
+    for (uint32_t index = start; index < count; index++) {
+        const struct recovery_file *file = &files[index];
+        if (index == start) {
+            recovery->next_sequence = file->header.first_sequence;
+        } else if (file->header.first_sequence < recovery->next_sequence) {
+            continue; /* Cannot follow the log: not part of it. */
+        } else if (file->header.first_sequence > recovery->next_sequence) {
+            recovery_report_gap(recovery, &files[index - 1], 0, file->header.first_sequence);
+        }
+        int result = recovery_replay_whole_file(recovery, file);
+        if (result < 0) {
+            return result;
+        }
+    }
+    return 0;
+}
+
+static int
+recovery_flush_all(struct recovery *recovery)
+{
+    struct sb_store *store = recovery->store;
+    wal_replay_done(store);
+    uint64_t failures = store->stats.flush_failures;
+    flush_maybe_start(store, true);
+    /* Bounded by the flush itself; a failure ends it (no retries at start-up). */
+    while (!flush_idle(store)) {
+        if (store->stats.flush_failures != failures) {
+            return -EIO;
+        }
+        int ran = sb_io_run(store->io, 100 * SB_NS_PER_MS);
+        if (ran < 0) {
+            return ran;
+        }
+    }
+    return 0;
+}
+
+int
+recovery_run(struct sb_store *store)
+{
+    struct recovery recovery = {.store = store};
+    recovery.buffer_bytes = (uint32_t)sb_align_up(
+        RECOVERY_READ_BYTES + sb_wal_entry_span(store->config.batch_bytes_max) + SB_BLOCK_BYTES,
+        SB_BLOCK_BYTES);
+    recovery.buffer_bytes = (uint32_t)sb_max_u64(recovery.buffer_bytes, store->staging_bytes);
+    recovery.buffer = sb_alloc_aligned(recovery.buffer_bytes, SB_BLOCK_BYTES);
+    if (recovery.buffer == NULL) {
+        return -ENOMEM;
+    }
+    int result = recovery_manifest(&recovery);
+    store->checkpoint_sequence = recovery.checkpoint;
+    if (result == 0) {
+        result = recovery_wal(&recovery);
+    }
+    if (result == 0) {
+        uint64_t next_sequence = sb_max_u64(recovery.next_sequence, recovery.checkpoint);
+        store->wal.next_sequence = next_sequence;
+        store->wal.open_cycle_sequence = next_sequence;
+        result = recovery_flush_all(&recovery);
+        if (result == 0) {
+            wal_start_generation(store, next_sequence);
+        }
+    }
+    if (recovery.corruption_found) {
+        sb_log_error("recovery found corrupt data (see above); affected partitions are fenced",
+                     "shard=%u", store->config.shard_id);
+    }
+    sb_free(recovery.buffer);
+    return result;
+}

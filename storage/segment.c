@@ -1,0 +1,419 @@
+/*
+ * storage/segment.c - segment files of one partition ([SEGMENT] in format.h):
+ * naming, creation, the in-memory sparse index, the footer written when a
+ * segment closes, and the list of a partition's segments. Reads live in
+ * read.c, writes in flush.c, validation at start-up in recovery.c.
+ *
+ * Index entries come from a store-wide pool of chunks. When the pool runs
+ * dry a segment simply stops gaining entries: lookups then start further
+ * back and scan forward, slower but never wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "proto/batch.h"
+#include "storage/store_private.h"
+
+void
+partition_dir_path(const struct sb_store *store, uint32_t topic_id, uint32_t partition,
+                   char *path, size_t capacity)
+{
+    snprintf(path, capacity, "%s/%u-%u", store->partitions_dir, topic_id, partition);
+}
+
+void
+segment_path(const struct sb_partition *partition, int64_t base_offset, char *path,
+             size_t capacity)
+{
+    char directory[300];
+    partition_dir_path(partition->store, partition->topic_id, partition->partition, directory,
+                       sizeof(directory));
+    snprintf(path, capacity, "%s/%020" PRId64 ".seg", directory, base_offset);
+}
+
+static struct segment *
+segment_allocate(struct sb_partition *partition, int64_t base_offset)
+{
+    struct sb_store *store = partition->store;
+    struct segment *segment = store->free_segments;
+    if (segment == NULL) {
+        return NULL;
+    }
+    store->free_segments = segment->next;
+    memset(segment, 0, sizeof(*segment));
+    segment->partition = partition;
+    segment->id = store->next_segment_id++;
+    if (store->next_segment_id == 0) {
+        store->next_segment_id = 1;
+    }
+    segment->fd = -1;
+    segment->base_offset = base_offset;
+    segment->last_offset = base_offset - 1;
+    segment->data_end = SB_BLOCK_BYTES;
+    segment->durable_data_end = SB_BLOCK_BYTES;
+    segment->min_timestamp_ms = INT64_MAX;
+    segment->max_timestamp_ms = INT64_MIN;
+    return segment;
+}
+
+/* Appends to the partition's list (segments are created in offset order). */
+static void
+segment_link(struct sb_partition *partition, struct segment *segment)
+{
+    segment->previous = partition->newest;
+    segment->next = NULL;
+    if (partition->newest != NULL) {
+        partition->newest->next = segment;
+    } else {
+        partition->oldest = segment;
+    }
+    partition->newest = segment;
+}
+
+static void
+segment_unlink(struct segment *segment)
+{
+    struct sb_partition *partition = segment->partition;
+    if (segment->previous != NULL) {
+        segment->previous->next = segment->next;
+    } else {
+        partition->oldest = segment->next;
+    }
+    if (segment->next != NULL) {
+        segment->next->previous = segment->previous;
+    } else {
+        partition->newest = segment->previous;
+    }
+}
+
+/* A new, empty open segment; its header block is written by the first flush into it. */
+int
+segment_create(struct sb_partition *partition, int64_t base_offset,
+               struct segment **segment_out)
+{
+    struct sb_store *store = partition->store;
+    struct segment *segment = segment_allocate(partition, base_offset);
+    if (segment == NULL) {
+        return -ENOSPC;
+    }
+    char path[384];
+    segment_path(partition, base_offset, path, sizeof(path));
+    segment->fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+    if (segment->fd < 0) {
+        int error = segment->fd;
+        segment->next = store->free_segments;
+        store->free_segments = segment;
+        return error;
+    }
+    segment->header_pending = true;
+    segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
+    partition->needs_dir_sync = true;
+    segment_link(partition, segment);
+    *segment_out = segment;
+    return 0;
+}
+
+/* Fills `block` (4096 bytes) with the segment's header block. */
+void
+segment_header_block(const struct segment *segment, uint8_t *block)
+{
+    memset(block, 0, SB_BLOCK_BYTES);
+    struct sb_segment_header header = {
+        .topic_id = segment->partition->topic_id,
+        .partition = segment->partition->partition,
+        .base_offset = segment->base_offset,
+        .created_ns = sb_clock_realtime_ns(),
+    };
+    sb_segment_header_encode(&header, block);
+}
+
+/* Opens an existing file for recovery; the caller validates and fills in the rest. */
+int
+segment_open_existing(struct sb_partition *partition, int64_t base_offset, bool closed,
+                      uint64_t data_end_hint, struct segment **segment_out)
+{
+    struct sb_store *store = partition->store;
+    struct segment *segment = segment_allocate(partition, base_offset);
+    if (segment == NULL) {
+        return -ENOSPC;
+    }
+    char path[384];
+    segment_path(partition, base_offset, path, sizeof(path));
+    segment->fd = sb_io_open(store->io, path, O_RDWR | O_DIRECT, 0);
+    if (segment->fd < 0) {
+        int error = segment->fd;
+        segment->next = store->free_segments;
+        store->free_segments = segment;
+        return error;
+    }
+    segment->closed = closed;
+    segment->data_end = data_end_hint;
+    segment->durable_data_end = data_end_hint;
+    segment_link(partition, segment);
+    *segment_out = segment;
+    return 0;
+}
+
+static struct index_chunk *
+segment_index_chunk(struct segment *segment)
+{
+    struct index_chunk *chunk = segment->index_tail;
+    if (chunk != NULL && chunk->count < SB_INDEX_CHUNK_ENTRIES) {
+        return chunk;
+    }
+    struct sb_store *store = segment->partition->store;
+    chunk = store->free_index_chunks;
+    if (chunk == NULL) {
+        return NULL;
+    }
+    store->free_index_chunks = chunk->next;
+    chunk->next = NULL;
+    chunk->count = 0;
+    if (segment->index_tail == NULL) {
+        segment->index_head = chunk;
+    } else {
+        segment->index_tail->next = chunk;
+    }
+    segment->index_tail = chunk;
+    return chunk;
+}
+
+void
+segment_index_note(struct segment *segment, int64_t base_offset, uint64_t position,
+                   int64_t max_timestamp_ms)
+{
+    struct sb_store *store = segment->partition->store;
+    if (segment->index_count != 0 && position < segment->index_next_position) {
+        return;
+    }
+    if (segment->index_count >= segment_index_capacity(store)) {
+        return;
+    }
+    struct index_chunk *chunk = segment_index_chunk(segment);
+    if (chunk == NULL) {
+        return; /* Out of index memory: lookups scan further (see the file comment). */
+    }
+    chunk->entries[chunk->count++] = (struct sb_index_entry){
+        .base_offset = base_offset,
+        .position = position,
+        .max_timestamp_ms = max_timestamp_ms,
+    };
+    segment->index_count++;
+    segment->index_next_position = position + store->config.index_interval_bytes;
+}
+
+/* Records one batch written at `position` (counters, timestamps, index). */
+void
+segment_note_batch(struct segment *segment, const uint8_t *batch, uint64_t position)
+{
+    struct sb_batch_header header;
+    int decoded = sb_batch_header_decode(batch, SB_BATCH_HEADER_BYTES, UINT32_MAX, &header);
+    SB_ASSERT(decoded == 0);
+    int64_t last_offset = header.base_offset + (int64_t)header.record_count - 1;
+    SB_ASSERT(header.base_offset > segment->last_offset);
+    segment->last_offset = last_offset;
+    segment->record_count += header.record_count;
+    segment->batch_count++;
+    if (header.first_timestamp_ms < segment->min_timestamp_ms) {
+        segment->min_timestamp_ms = header.first_timestamp_ms;
+    }
+    if (header.max_timestamp_ms > segment->max_timestamp_ms) {
+        segment->max_timestamp_ms = header.max_timestamp_ms;
+    }
+    segment_index_note(segment, header.base_offset, position, segment->max_timestamp_ms);
+    uint64_t end = position + header.batch_bytes;
+    if (end > segment->data_end) {
+        segment->data_end = end;
+    }
+    segment->partition->segment_bytes_total += header.batch_bytes;
+}
+
+uint32_t
+segment_index_capacity(const struct sb_store *store)
+{
+    return (store->staging_bytes - SB_FOOTER_HEADER_BYTES - SB_TRAILER_BYTES) /
+           SB_INDEX_ENTRY_BYTES;
+}
+
+/* Position of the last indexed batch whose base offset is <= offset (block 1 if none). */
+uint64_t
+segment_index_lookup(const struct segment *segment, int64_t offset)
+{
+    uint64_t position = SB_BLOCK_BYTES;
+    for (const struct index_chunk *chunk = segment->index_head; chunk != NULL;
+         chunk = chunk->next) {
+        if (chunk->count == 0 || chunk->entries[0].base_offset > offset) {
+            break;
+        }
+        uint32_t low = 0;
+        uint32_t high = chunk->count;
+        while (high - low > 1) {
+            uint32_t middle = (low + high) / 2;
+            if (chunk->entries[middle].base_offset <= offset) {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        position = chunk->entries[low].position;
+    }
+    return position;
+}
+
+/* Where to start scanning for the first record with timestamp >= timestamp_ms: the entry
+ * before the first one whose running maximum reaches it (block 1 if none). */
+uint64_t
+segment_index_lookup_time(const struct segment *segment, int64_t timestamp_ms)
+{
+    uint64_t position = SB_BLOCK_BYTES;
+    for (const struct index_chunk *chunk = segment->index_head; chunk != NULL;
+         chunk = chunk->next) {
+        for (uint32_t index = 0; index < chunk->count; index++) {
+            if (chunk->entries[index].max_timestamp_ms >= timestamp_ms) {
+                return position;
+            }
+            position = chunk->entries[index].position;
+        }
+    }
+    return position;
+}
+
+/* Builds the footer and trailer of a closing segment into `buffer`; returns its bytes (a
+ * multiple of 4096), or 0 if it does not fit. */
+uint32_t
+segment_footer_build(const struct segment *segment, uint8_t *buffer, uint32_t capacity)
+{
+    uint64_t needed = SB_FOOTER_HEADER_BYTES +
+                      (uint64_t)segment->index_count * SB_INDEX_ENTRY_BYTES + SB_TRAILER_BYTES;
+    uint32_t footer_bytes = (uint32_t)sb_align_up(needed, SB_BLOCK_BYTES);
+    if (footer_bytes > capacity) {
+        return 0;
+    }
+    memset(buffer, 0, footer_bytes);
+    struct sb_segment_footer footer = {
+        .footer_bytes = footer_bytes,
+        .index_count = segment->index_count,
+        .batch_count = segment->batch_count,
+        .data_end = segment->data_end,
+        .first_offset = segment->index_head != NULL ? segment->index_head->entries[0].base_offset
+                                                    : segment->base_offset,
+        .last_offset = segment->last_offset,
+        .record_count = segment->record_count,
+        .min_timestamp_ms = segment->min_timestamp_ms,
+        .max_timestamp_ms = segment->max_timestamp_ms,
+    };
+    sb_segment_footer_encode(&footer, buffer);
+    uint8_t *cursor = buffer + SB_FOOTER_HEADER_BYTES;
+    for (const struct index_chunk *chunk = segment->index_head; chunk != NULL;
+         chunk = chunk->next) {
+        for (uint32_t index = 0; index < chunk->count; index++) {
+            sb_index_entry_encode(&chunk->entries[index], cursor);
+            cursor += SB_INDEX_ENTRY_BYTES;
+        }
+    }
+    struct sb_segment_trailer trailer = {
+        .footer_position = sb_align_up(segment->data_end, SB_BLOCK_BYTES),
+        .footer_bytes = footer_bytes,
+    };
+    sb_segment_trailer_encode(&trailer, buffer + footer_bytes - SB_TRAILER_BYTES);
+    sb_segment_footer_seal(buffer, footer_bytes);
+    return footer_bytes;
+}
+
+static void
+segment_free_index(struct segment *segment)
+{
+    struct sb_store *store = segment->partition->store;
+    while (segment->index_head != NULL) {
+        struct index_chunk *chunk = segment->index_head;
+        segment->index_head = chunk->next;
+        chunk->next = store->free_index_chunks;
+        store->free_index_chunks = chunk;
+    }
+    segment->index_tail = NULL;
+    segment->index_count = 0;
+}
+
+/* Closes the file, forgets cached blocks, returns the slot; unlinks the file if asked. */
+void
+segment_destroy(struct segment *segment, bool unlink_file)
+{
+    struct sb_partition *partition = segment->partition;
+    struct sb_store *store = partition->store;
+    SB_ASSERT(segment->pins == 0);
+    cache_invalidate(store, segment, 0);
+    if (segment->fd >= 0) {
+        sb_io_close(store->io, segment->fd);
+    }
+    if (unlink_file) {
+        char path[384];
+        segment_path(partition, segment->base_offset, path, sizeof(path));
+        if (unlink(path) != 0) {
+            sb_log_warn("cannot delete segment", "path=%s errno=%d", path, errno);
+        }
+    }
+    if (segment->data_end > SB_BLOCK_BYTES) {
+        partition->segment_bytes_total -= segment->data_end - SB_BLOCK_BYTES;
+    }
+    segment_free_index(segment);
+    segment_unlink(segment);
+    segment->next = store->free_segments;
+    store->free_segments = segment;
+}
+
+/* Deletes a segment now, or when its last read unpins it. */
+void
+segment_delete(struct segment *segment)
+{
+    if (segment->pins != 0) {
+        segment->doomed = true;
+        return;
+    }
+    segment_destroy(segment, true);
+}
+
+void
+segment_release(struct segment *segment)
+{
+    SB_ASSERT(segment->pins > 0);
+    segment->pins--;
+    if (segment->pins == 0 && segment->doomed) {
+        struct sb_partition *partition = segment->partition;
+        segment_destroy(segment, true);
+        store_partition_release_if_unused(partition);
+    }
+}
+
+void
+partition_delete_segments(struct sb_partition *partition)
+{
+    struct segment *segment = partition->oldest;
+    while (segment != NULL) {
+        struct segment *next = segment->next;
+        segment_delete(segment);
+        segment = next;
+    }
+}
+
+/* The segment holding `offset`, or NULL. Searches from the newest (reads are mostly recent). */
+struct segment *
+segment_for_offset(struct sb_partition *partition, int64_t offset)
+{
+    for (struct segment *segment = partition->newest; segment != NULL;
+         segment = segment->previous) {
+        if (segment->doomed) {
+            continue;
+        }
+        if (segment->base_offset <= offset) {
+            return offset <= segment->last_offset ? segment : NULL;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,372 @@
+/*
+ * storage/store_private.h - the store's internal state, shared by the files
+ * of storage/ (nothing outside storage/ includes it):
+ *   store.c     open/close, partition table, the iteration hook
+ *   wal.c       the ring (= memtable), appends, commit cycles, WAL files
+ *   segment.c   segment files: create, scan, index, footer, close
+ *   flush.c     memtable -> segments, the manifest, checkpoints
+ *   cache.c     the block cache for segment reads
+ *   read.c      reads by offset and by timestamp
+ *   recovery.c  opening a store: lock, manifest, segments, WAL replay
+ *   retention.c retention by time and size, key compaction
+ *
+ * Positions in the ring are logical byte counts that only grow; the byte at
+ * logical position p lives at ring[p % ring_bytes].
+ *
+ *   tail <= flush_end <= committed <= cycle_end <= sealed <= head
+ *   |  being flushed  | durable |  in flight  | sealed | open |
+ */
+#ifndef SB_STORAGE_STORE_PRIVATE_H
+#define SB_STORAGE_STORE_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/io.h"
+#include "core/timer.h"
+#include "storage/format.h"
+#include "storage/store.h"
+
+#define SB_STORE_NONE UINT32_MAX
+#define SB_CACHE_BLOCK_BYTES (64u * 1024u)
+#define SB_INDEX_CHUNK_ENTRIES 168u
+/* Commit cycles sealed but not yet written (one more is in flight). */
+#define SB_STORE_SEALED_CYCLES_MAX 64u
+/* Retry back-off for failed WAL cycles and flushes. */
+#define SB_STORE_RETRY_MIN_NS (1000ull * 1000ull)
+#define SB_STORE_RETRY_MAX_NS (1000ull * 1000ull * 1000ull)
+
+/* One batch in the memtable: a slot of the FIFO that parallels the ring. */
+struct memtable_entry {
+    uint64_t ring_position;   /* Logical position of the batch bytes (after its WAL header). */
+    uint64_t sequence;        /* WAL sequence of its entry. */
+    int64_t base_offset;      /* First offset. */
+    int64_t max_timestamp_ms; /* Largest record timestamp. */
+    uint32_t batch_bytes;     /* Batch length. */
+    uint32_t record_count;    /* Records in the batch. */
+    uint32_t partition_slot;  /* Owner, or SB_STORE_NONE once its partition was dropped. */
+    uint32_t next;            /* FIFO index of the owner's next batch, or SB_STORE_NONE. */
+};
+
+struct index_chunk {
+    struct sb_index_entry entries[SB_INDEX_CHUNK_ENTRIES]; /* In offset order. */
+    uint32_t count;                                        /* Entries used. */
+    struct index_chunk *next;                              /* Next chunk of the segment. */
+};
+
+struct segment {
+    struct sb_partition *partition; /* Owner. */
+    uint32_t id;                    /* Unique in the store while open (cache key). */
+    int fd;                         /* Open O_DIRECT descriptor. */
+    int64_t base_offset;            /* File name; first offset it may hold. */
+    int64_t last_offset;            /* Last offset held, or base_offset - 1 if empty. */
+    uint64_t data_end;              /* Byte after the last batch written. */
+    uint64_t durable_data_end;      /* data_end as of the last fdatasync. */
+    uint64_t record_count;          /* Records in it. */
+    uint32_t batch_count;           /* Batches in it. */
+    int64_t min_timestamp_ms;       /* Smallest record timestamp (INT64_MAX if empty). */
+    int64_t max_timestamp_ms;       /* Largest record timestamp (INT64_MIN if empty). */
+    int64_t last_write_ns;          /* Wall clock of the last append (retention age). */
+    bool closed;                    /* Has a footer; immutable. */
+    uint32_t pins;                  /* Reads in progress; deletion waits for 0. */
+    bool doomed;                    /* Delete once unpinned. */
+    bool header_pending;            /* Block 0 not written yet (the first flush writes it). */
+    uint32_t index_count;           /* Entries in the index chunks. */
+    struct index_chunk *index_head; /* Sparse index (may be partial if memory ran out). */
+    struct index_chunk *index_tail; /* Last chunk. */
+    uint64_t index_next_position;   /* Next data position that earns an index entry. */
+    struct segment *previous;       /* Older segment of the same partition. */
+    struct segment *next;           /* Newer segment. */
+};
+
+struct sb_partition {
+    struct sb_store *store;            /* Owner. */
+    uint32_t slot;                     /* Index in the partition pool. */
+    bool used;                         /* Slot in use. */
+    bool dropped;                      /* Deleted; slot freed when unreferenced. */
+    uint32_t topic_id;                 /* Topic. */
+    uint32_t partition;                /* Partition index. */
+    struct sb_partition_config config; /* Current configuration. */
+    int64_t log_start_offset;          /* First offset kept. */
+    int64_t next_offset;               /* Log end: next offset to assign. */
+    int64_t high_watermark;            /* Offsets below are durable (WAL). */
+    int64_t flushed_offset;            /* Offsets below are in segments. */
+    bool fenced;                       /* Corruption found. */
+    int64_t fenced_offset;             /* First offset never served when fenced. */
+    uint32_t memtable_first;           /* FIFO index of its oldest batch, or NONE. */
+    uint32_t memtable_last;            /* FIFO index of its newest batch, or NONE. */
+    uint32_t memtable_count;           /* Batches in the memtable. */
+    uint32_t read_hint;                /* FIFO index a recent read ended at, or NONE. */
+    uint64_t read_hint_sequence;       /* Sequence of that entry (detects reuse). */
+    struct segment *oldest;            /* Segment list, oldest first. */
+    struct segment *newest;            /* Open segment (or NULL before the first flush). */
+    uint64_t segment_bytes_total;      /* Data bytes in all segments. */
+    uint32_t pins;                     /* Reads in progress. */
+    bool needs_dir_sync;               /* A file was created in its directory since the
+                                          last flush: fsync the directory. */
+    bool in_flush_list;                /* Queued for the running flush. */
+    struct sb_partition *flush_next;   /* Next partition to flush. */
+    struct sb_partition *hash_next;    /* Partition table chain. */
+};
+
+struct wal_file {
+    int fd;                   /* O_DIRECT descriptor. */
+    uint64_t generation;      /* Current generation (0: never used). */
+    uint64_t first_sequence;  /* First sequence of this generation. */
+    uint64_t last_sequence;   /* Last sequence written (valid if has_entries). */
+    bool has_entries;         /* Any entry written in this generation. */
+    uint64_t write_position;  /* Next byte to write (>= 4096). */
+};
+
+/* A sealed commit cycle waiting for its write. */
+struct wal_cycle {
+    uint64_t start;           /* Ring position (4096-aligned). */
+    uint64_t end;             /* Ring position (4096-aligned). */
+    uint64_t first_sequence;  /* Sequence of its first entry. */
+    uint64_t last_sequence;   /* Sequence of its last entry. */
+    bool placed;              /* File and position chosen (kept across retries). */
+    bool new_generation;      /* Starts a new generation: the header block goes first. */
+    uint32_t file_index;      /* File it goes to. */
+    uint64_t generation;      /* That file's generation for this cycle. */
+    uint64_t file_position;   /* Where its first entry goes in that file. */
+};
+
+enum wal_cycle_phase {
+    WAL_IDLE = 0,
+    WAL_WRITING,
+    WAL_SYNCING,
+    WAL_BACKING_OFF,
+};
+
+struct wal {
+    uint8_t *ring;                     /* memtable_bytes, 4096-aligned (owned). */
+    uint64_t ring_bytes;               /* Size of ring. */
+    uint64_t tail;                     /* Oldest byte still needed. */
+    uint64_t committed;                /* Durable up to here. */
+    uint64_t sealed;                   /* Cycles sealed up to here. */
+    uint64_t head;                     /* Next append. */
+    uint64_t next_sequence;            /* Sequence of the next entry. */
+    uint64_t open_cycle_sequence;      /* First sequence appended since the last seal. */
+    uint64_t open_cycle_since_ns;      /* When the first unsealed byte was appended. */
+    struct wal_cycle sealed_cycles[SB_STORE_SEALED_CYCLES_MAX]; /* FIFO of sealed cycles. */
+    uint32_t sealed_first;             /* FIFO head index. */
+    uint32_t sealed_count;             /* Cycles waiting. */
+    enum wal_cycle_phase phase;        /* State of the cycle in flight (sealed_first). */
+    struct sb_io_op op;                /* The write or fdatasync in flight. */
+    struct iovec vectors[3];           /* Header block + up to two ring pieces. */
+    uint8_t *header_block;             /* 4096 bytes for a new generation's header (owned). */
+    uint32_t current_file;             /* File written to. */
+    struct wal_file *files;            /* wal_file_count files (owned). */
+    uint64_t next_generation;          /* Next generation number. */
+    uint64_t retry_delay_ns;           /* Current back-off. */
+    struct sb_timer retry_timer;       /* Fires to retry a failed cycle. */
+    struct sb_timer delay_timer;       /* Wakes the loop when the commit delay ends. */
+    struct sb_append *appends_head;    /* Appends waiting for durability, in ring order. */
+    struct sb_append *appends_tail;    /* Last of them. */
+    struct memtable_entry *fifo;       /* memtable_batches_max entries (owned). */
+    uint32_t fifo_capacity;            /* Entries in fifo. */
+    uint32_t fifo_head;                /* Oldest entry. */
+    uint32_t fifo_count;               /* Entries in use. */
+    uint32_t fifo_durable;             /* Entries made durable (from fifo_head). */
+};
+
+enum flush_phase {
+    FLUSH_IDLE = 0,
+    FLUSH_SEGMENTS,
+    FLUSH_MANIFEST_WRITE,
+    FLUSH_MANIFEST_SYNC,
+    FLUSH_MANIFEST_PARENT_SYNC,
+    FLUSH_BACKING_OFF,
+};
+
+/* One partition being flushed by one writer. */
+struct flush_writer {
+    struct sb_store *store;         /* Owner. */
+    struct sb_partition *partition; /* Partition being flushed (NULL: idle writer). */
+    struct segment *segment;        /* Segment being written. */
+    uint8_t *staging;               /* Aligned staging buffer (owned). */
+    uint32_t staged;                /* Bytes staged (from a 4096 boundary). */
+    uint32_t data_start;            /* Where the new batches begin in staging. */
+    uint64_t write_position;        /* File position of staging[0]. */
+    uint32_t phase;                 /* Writer state (flush.c). */
+    int directory_fd;               /* Directory being fsynced, or -1. */
+    struct sb_io_op op;             /* I/O in flight. */
+};
+
+/* The private part of a struct sb_read in progress (lives in sb_read.state). */
+struct read_state {
+    struct sb_partition *partition; /* Pinned while the read runs. */
+    struct segment *segment;        /* Pinned segment being read, or NULL. */
+    uint64_t position;              /* File position of the current batch. */
+    uint32_t batch_bytes;           /* Current batch length (0: header not read yet). */
+    uint32_t batch_copied;          /* Bytes of the current batch copied so far. */
+    uint32_t header_have;           /* Header bytes gathered. */
+    bool copying;                   /* Copying the current batch (else skipping it). */
+    bool time_mode;                 /* Timestamp lookup: copy the first batch reaching it. */
+    int64_t timestamp_ms;           /* time_mode target. */
+    int64_t limit_offset;           /* Serve only offsets below (the high watermark). */
+    struct sb_read *next_waiter;    /* Next read waiting for the same cache block. */
+    uint8_t header[64];             /* Batch header being gathered. */
+};
+
+struct cache_block {
+    uint64_t key;             /* (segment id << 32) | block index; 0: empty. */
+    uint8_t *data;            /* SB_CACHE_BLOCK_BYTES (borrowed from the cache arena). */
+    uint32_t valid_bytes;     /* Bytes read (short at the end of a file). */
+    bool loading;             /* A read is in flight. */
+    bool referenced;          /* Clock bit. */
+    struct sb_io_op op;       /* The read. */
+    struct sb_read *waiters;  /* Reads waiting for this block (linked through their state). */
+    struct cache_block *hash_next; /* Hash chain. */
+};
+
+struct block_cache {
+    struct cache_block *blocks;   /* block_count blocks (owned). */
+    uint8_t *memory;              /* block_count * 64 KiB (owned). */
+    uint32_t block_count;         /* Blocks. */
+    uint32_t clock_hand;          /* Next eviction candidate. */
+    struct cache_block **buckets; /* Hash table (owned). */
+    uint32_t bucket_mask;         /* Buckets - 1. */
+};
+
+struct sb_store {
+    struct sb_io *io;                      /* The shard's io (borrowed). */
+    struct sb_timer_heap *timers;          /* The shard's timers (borrowed). */
+    struct sb_store_config config;         /* With defaults filled in. */
+    char shard_dir[256];                   /* <data>/shards/<id>. */
+    char partitions_dir[256];              /* <data>/partitions. */
+    int lock_fd;                           /* flock()ed LOCK file. */
+    int shard_dir_fd;                      /* For directory fsyncs. */
+    int partitions_dir_fd;                 /* For directory fsyncs. */
+    bool shutting_down;                    /* sb_store_shutdown was called. */
+    bool failed;                           /* A fatal error; nothing more is written. */
+    struct wal wal;                        /* Ring, cycles, WAL files. */
+    struct sb_partition *partitions;       /* partitions_max slots (owned). */
+    struct sb_partition **table;           /* Hash buckets (owned). */
+    uint32_t table_mask;                   /* Buckets - 1. */
+    uint32_t partition_count;              /* Slots used. */
+    struct segment *segments;              /* segments_max slots (owned). */
+    struct segment *free_segments;         /* Free list (through next). */
+    uint32_t next_segment_id;              /* Never 0. */
+    struct index_chunk *index_chunks;      /* Pool memory (owned). */
+    struct index_chunk *free_index_chunks; /* Free list. */
+    struct block_cache cache;              /* Segment read cache. */
+    uint64_t checkpoint_sequence;          /* WAL entries below are in segments. */
+    enum flush_phase flush_phase;          /* Flush state. */
+    uint64_t flush_end;                    /* Ring position the running flush covers. */
+    uint32_t flush_end_fifo;               /* FIFO entries before this are being flushed. */
+    uint64_t flush_end_sequence;           /* First sequence not covered. */
+    struct sb_partition *flush_list;       /* Partitions left to flush. */
+    uint32_t flush_active;                 /* Writers busy. */
+    bool flush_failed;                     /* A writer failed this round. */
+    struct flush_writer *writers;          /* flush_concurrency writers (owned). */
+    uint32_t staging_bytes;                /* Each writer's staging buffer. */
+    uint8_t *manifest_buffer;              /* Manifest image (owned, 4096-aligned). */
+    uint64_t manifest_capacity;            /* Its size. */
+    uint64_t manifest_bytes;               /* Bytes of the image being written. */
+    int manifest_fd;                       /* Temp file being written. */
+    struct sb_io_op manifest_op;           /* Its I/O. */
+    uint64_t flush_retry_delay_ns;         /* Back-off after a failed flush. */
+    struct sb_timer flush_retry_timer;     /* Fires to retry. */
+    uint64_t next_retention_ns;            /* When retention next runs. */
+    uint64_t last_flush_ns;                /* When the last flush finished (monotonic). */
+    uint8_t *scratch;                      /* batch_bytes_max, 4096-aligned: tail blocks. */
+    struct sb_store_stats stats;           /* Counters. */
+};
+
+/* store.c */
+struct sb_partition *store_partition_slot(struct sb_store *store, uint32_t slot);
+struct sb_partition *store_partition_add(struct sb_store *store, uint32_t topic_id,
+                                         uint32_t partition_index,
+                                         const struct sb_partition_config *config);
+void store_partition_release_if_unused(struct sb_partition *partition);
+void store_fail(struct sb_store *store, const char *what, int error);
+/* Synchronous I/O for start-up and recovery only: start the op and run the io until it is done.
+ * Each returns the op's result (bytes or 0, or -errno). */
+int store_sync_read(struct sb_store *store, int fd, void *buffer, uint32_t length,
+                    uint64_t offset);
+int store_sync_write(struct sb_store *store, int fd, const void *buffer, uint32_t length,
+                     uint64_t offset);
+int store_sync_fsync(struct sb_store *store, int fd);
+int store_sync_fallocate(struct sb_store *store, int fd, uint64_t offset, uint64_t length);
+
+/* wal.c */
+struct wal_append_options {
+    uint32_t batch_bytes;    /* Length of the batch. */
+    bool assign_offset;      /* Rewrite the copy's base offset to base_offset. */
+    int64_t base_offset;     /* With assign_offset. */
+    int64_t append_time_ms;  /* >= 0: stamp the copy with log-append time. */
+    bool durable_already;    /* Recovery replay: the entry is already in the WAL. */
+    uint64_t sequence;       /* With durable_already: its original sequence. */
+};
+
+int wal_init(struct sb_store *store);
+void wal_deinit(struct sb_store *store);
+/* Copies a validated batch into the ring behind a WAL entry header, links it into the
+ * partition's memtable, and returns the ring position of the batch copy. -ENOBUFS if full. */
+int wal_append_entry(struct sb_store *store, struct sb_partition *partition,
+                     const uint8_t *batch, const struct wal_append_options *options,
+                     uint64_t *ring_position_out);
+void wal_iteration_end(struct sb_store *store);
+bool wal_idle(const struct sb_store *store);
+uint64_t wal_free_bytes(const struct sb_store *store);
+struct memtable_entry *wal_fifo_entry(struct sb_store *store, uint32_t index);
+uint32_t wal_fifo_index_after(const struct sb_store *store, uint32_t index);
+void wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end);
+bool wal_needs_flush(const struct sb_store *store);
+void wal_start_generation(struct sb_store *store, uint64_t next_sequence);
+void wal_note_append(struct sb_store *store, struct sb_append *append, uint64_t ring_end);
+void wal_replay_done(struct sb_store *store);
+uint8_t *wal_ring_at(struct sb_store *store, uint64_t position);
+
+/* segment.c */
+int segment_create(struct sb_partition *partition, int64_t base_offset,
+                   struct segment **segment_out);
+int segment_open_existing(struct sb_partition *partition, int64_t base_offset, bool closed,
+                          uint64_t data_end_hint, struct segment **segment_out);
+void segment_index_note(struct segment *segment, int64_t base_offset, uint64_t position,
+                        int64_t max_timestamp_ms);
+uint64_t segment_index_lookup(const struct segment *segment, int64_t offset);
+uint64_t segment_index_lookup_time(const struct segment *segment, int64_t timestamp_ms);
+uint32_t segment_footer_build(const struct segment *segment, uint8_t *buffer,
+                              uint32_t capacity);
+void segment_release(struct segment *segment);
+void segment_delete(struct segment *segment);
+void segment_header_block(const struct segment *segment, uint8_t *block);
+uint32_t segment_index_capacity(const struct sb_store *store);
+void segment_destroy(struct segment *segment, bool unlink_file);
+void segment_path(const struct sb_partition *partition, int64_t base_offset, char *path,
+                  size_t capacity);
+void partition_dir_path(const struct sb_store *store, uint32_t topic_id, uint32_t partition,
+                        char *path, size_t capacity);
+struct segment *segment_for_offset(struct sb_partition *partition, int64_t offset);
+void segment_note_batch(struct segment *segment, const uint8_t *batch, uint64_t position);
+void partition_delete_segments(struct sb_partition *partition);
+
+/* flush.c */
+int flush_init(struct sb_store *store);
+void flush_deinit(struct sb_store *store);
+void flush_maybe_start(struct sb_store *store, bool force);
+bool flush_idle(const struct sb_store *store);
+int flush_manifest_write_sync(struct sb_store *store);
+
+/* cache.c */
+int cache_init(struct sb_store *store);
+void cache_deinit(struct sb_store *store);
+const uint8_t *cache_get(struct sb_store *store, struct segment *segment, uint64_t block_index,
+                         uint32_t *valid_bytes_out, struct sb_read *waiter);
+void cache_invalidate(struct sb_store *store, const struct segment *segment,
+                      uint64_t from_block);
+
+/* read.c */
+void read_resume(struct sb_read *read);
+
+/* recovery.c */
+int recovery_run(struct sb_store *store);
+
+/* retention.c */
+void retention_maybe_start(struct sb_store *store, uint64_t now_ns);
+bool retention_busy(const struct sb_store *store);
+
+#endif /* SB_STORAGE_STORE_PRIVATE_H */

@@ -1,0 +1,660 @@
+/*
+ * storage/wal.c - the shard's write-ahead log and memtable.
+ *
+ * The ring is both: appends copy each batch, behind a 64-byte WAL entry
+ * header, into the ring at `head`, and the same bytes are later written to
+ * the WAL file by a commit cycle and read by consumers. A FIFO of
+ * memtable_entry (one per batch, in ring order) indexes the batches; each
+ * partition links its own entries.
+ *
+ * Commit cycles (docs/storage.md, "Group commit"):
+ *
+ *   open --wal_seal--> sealed --wal_cycle_start--> WRITING --write ok--> SYNCING
+ *                                   ^                  |                    |
+ *                                   |              failure              fdatasync ok
+ *                                   +-- BACKING_OFF <--+------ failure -----+  |
+ *                                                                              v
+ *                                           committed advances, appends notified
+ *
+ * A cycle is sealed by padding it to a 4096-byte boundary, so the next cycle
+ * never rewrites a block of an acknowledged one. Exactly one cycle is in
+ * flight at a time; a failed write or fdatasync is retried with the same
+ * bytes at the same place after a back-off, and nothing in or after it is
+ * acknowledged until it succeeds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/crc32c.h"
+#include "core/endian.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "proto/batch.h"
+#include "storage/store_private.h"
+
+static void wal_cycle_start(struct sb_store *store);
+
+uint8_t *
+wal_ring_at(struct sb_store *store, uint64_t position)
+{
+    return store->wal.ring + position % store->wal.ring_bytes;
+}
+
+struct memtable_entry *
+wal_fifo_entry(struct sb_store *store, uint32_t index)
+{
+    SB_ASSERT(index < store->wal.fifo_capacity);
+    return &store->wal.fifo[index];
+}
+
+uint32_t
+wal_fifo_index_after(const struct sb_store *store, uint32_t index)
+{
+    return index + 1 == store->wal.fifo_capacity ? 0 : index + 1;
+}
+
+uint64_t
+wal_free_bytes(const struct sb_store *store)
+{
+    const struct wal *wal = &store->wal;
+    return wal->ring_bytes - (wal->head - wal->tail);
+}
+
+static int
+wal_file_open(struct sb_store *store, uint32_t index)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/wal-%u.log", store->shard_dir, index);
+    int fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_DIRECT, 0644);
+    if (fd < 0) {
+        sb_log_error("cannot open WAL file", "path=%s error=\"%s\"", path, sb_strerror(fd));
+        return fd;
+    }
+    store->wal.files[index].fd = fd;
+    return store_sync_fallocate(store, fd, 0, store->config.wal_file_bytes);
+}
+
+/* Writes zeros over a new WAL file once, so later cycles overwrite written blocks (which
+ * commit faster than blocks the file system still marks unwritten). */
+static int
+wal_file_prefill(struct sb_store *store, int fd)
+{
+    uint32_t chunk_bytes = (uint32_t)sb_min_u64(store->wal.ring_bytes, 1u << 20);
+    memset(store->wal.ring, 0, chunk_bytes);
+    for (uint64_t position = 0; position < store->config.wal_file_bytes;
+         position += chunk_bytes) {
+        uint32_t length = (uint32_t)sb_min_u64(chunk_bytes,
+                                               store->config.wal_file_bytes - position);
+        int result = store_sync_write(store, fd, store->wal.ring, length, position);
+        if (result < 0) {
+            return result;
+        }
+    }
+    return store_sync_fsync(store, fd);
+}
+
+int
+wal_init(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    const struct sb_store_config *config = &store->config;
+    wal->ring_bytes = config->memtable_bytes;
+    wal->ring = sb_alloc_aligned(wal->ring_bytes, SB_BLOCK_BYTES);
+    wal->header_block = sb_alloc_aligned(SB_BLOCK_BYTES, SB_BLOCK_BYTES);
+    wal->fifo_capacity = (uint32_t)(wal->ring_bytes / 256);
+    wal->fifo = sb_alloc(wal->fifo_capacity * sizeof(struct memtable_entry));
+    wal->files = sb_alloc(config->wal_file_count * sizeof(struct wal_file));
+    if (wal->ring == NULL || wal->header_block == NULL || wal->fifo == NULL ||
+        wal->files == NULL) {
+        return -ENOMEM;
+    }
+    wal->retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    for (uint32_t index = 0; index < config->wal_file_count; index++) {
+        wal->files[index].fd = -1;
+    }
+    for (uint32_t index = 0; index < config->wal_file_count; index++) {
+        int result = wal_file_open(store, index);
+        if (result < 0) {
+            return result;
+        }
+    }
+    return 0;
+}
+
+void
+wal_deinit(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    sb_timer_disarm(store->timers, &wal->retry_timer);
+    sb_timer_disarm(store->timers, &wal->delay_timer);
+    for (uint32_t index = 0; wal->files != NULL && index < store->config.wal_file_count;
+         index++) {
+        if (wal->files[index].fd >= 0) {
+            sb_io_close(store->io, wal->files[index].fd);
+        }
+    }
+    sb_free(wal->files);
+    sb_free(wal->fifo);
+    sb_free(wal->header_block);
+    sb_free(wal->ring);
+    memset(wal, 0, sizeof(*wal));
+}
+
+/* Prefills files that were just created (recovery found no generation in them). */
+static int
+wal_prefill_new_files(struct sb_store *store)
+{
+    for (uint32_t index = 0; index < store->config.wal_file_count; index++) {
+        if (store->wal.files[index].generation == 0 && store->config.wal_prefill) {
+            int result = wal_file_prefill(store, store->wal.files[index].fd);
+            if (result < 0) {
+                return result;
+            }
+        }
+    }
+    return 0;
+}
+
+/* After recovery has flushed everything: an empty ring on a 4096 boundary, and the next cycle
+ * begins a new generation in the file after the last one used. */
+void
+wal_start_generation(struct sb_store *store, uint64_t next_sequence)
+{
+    struct wal *wal = &store->wal;
+    SB_ASSERT(wal->head == wal->tail);
+    SB_ASSERT(wal->fifo_count == 0);
+    uint64_t start = sb_align_up(wal->head, SB_BLOCK_BYTES);
+    wal->tail = wal->committed = wal->sealed = wal->head = start;
+    wal->next_sequence = next_sequence;
+    wal->open_cycle_sequence = next_sequence;
+    uint32_t newest = 0;
+    for (uint32_t index = 0; index < store->config.wal_file_count; index++) {
+        struct wal_file *file = &wal->files[index];
+        if (file->generation > wal->files[newest].generation) {
+            newest = index;
+        }
+        wal->next_generation = sb_max_u64(wal->next_generation, file->generation + 1);
+        /* Everything below next_sequence is checkpointed: every file is free. */
+        file->has_entries = false;
+    }
+    /* Force the first cycle into a new generation. */
+    wal->current_file = newest;
+    wal->files[newest].write_position = store->config.wal_file_bytes;
+    int result = wal_prefill_new_files(store);
+    if (result < 0) {
+        store_fail(store, "WAL prefill failed", result);
+    }
+}
+
+/* Writes a PADDING entry of `span` bytes (a multiple of 64, >= 64) at head. */
+static void
+wal_put_padding(struct sb_store *store, uint64_t span)
+{
+    struct wal *wal = &store->wal;
+    SB_ASSERT(span >= SB_WAL_ENTRY_HEADER_BYTES && span % SB_WAL_ENTRY_ALIGNMENT == 0);
+    SB_ASSERT(wal->head % wal->ring_bytes + span <= wal->ring_bytes);
+    struct sb_wal_entry_header header = {
+        .kind = SB_WAL_ENTRY_PADDING,
+        .payload_bytes = (uint32_t)(span - SB_WAL_ENTRY_HEADER_BYTES),
+        .sequence = wal->next_sequence++,
+        .cycle_sequence = wal->open_cycle_sequence,
+    };
+    sb_wal_entry_header_encode(&header, wal_ring_at(store, wal->head));
+    wal->head += span;
+}
+
+/* Ends the open cycle at a 4096-byte boundary and queues it for writing. */
+static void
+wal_seal(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    if (wal->head == wal->sealed) {
+        return;
+    }
+    SB_ASSERT(wal->sealed_count < SB_STORE_SEALED_CYCLES_MAX);
+    uint64_t gap = sb_align_up(wal->head, SB_BLOCK_BYTES) - wal->head;
+    if (gap != 0) {
+        wal_put_padding(store, gap);
+    }
+    uint32_t slot = (wal->sealed_first + wal->sealed_count) % SB_STORE_SEALED_CYCLES_MAX;
+    wal->sealed_cycles[slot] = (struct wal_cycle){
+        .start = wal->sealed,
+        .end = wal->head,
+        .first_sequence = wal->open_cycle_sequence,
+        .last_sequence = wal->next_sequence - 1,
+    };
+    wal->sealed_count++;
+    wal->sealed = wal->head;
+    wal->open_cycle_sequence = wal->next_sequence;
+}
+
+/* Room for an entry of `span` at head: ring space (with the padding a seal may need), a FIFO
+ * slot, and a sealed-cycle slot if the open cycle must be sealed first. Seals as needed. */
+static int
+wal_make_room(struct sb_store *store, uint64_t span)
+{
+    struct wal *wal = &store->wal;
+    uint64_t physical = wal->head % wal->ring_bytes;
+    uint64_t wrap_padding = physical + span > wal->ring_bytes ? wal->ring_bytes - physical : 0;
+    bool must_seal = wal->head - wal->sealed + wrap_padding + span + SB_BLOCK_BYTES >
+                     store->config.cycle_bytes_max;
+    if (must_seal && wal->sealed_count == SB_STORE_SEALED_CYCLES_MAX) {
+        return -ENOBUFS;
+    }
+    if (wal->fifo_count == wal->fifo_capacity ||
+        (wal->head - wal->tail) + wrap_padding + span + 2 * SB_BLOCK_BYTES > wal->ring_bytes) {
+        return -ENOBUFS;
+    }
+    if (must_seal) {
+        wal_seal(store);
+        physical = wal->head % wal->ring_bytes;
+        wrap_padding = physical + span > wal->ring_bytes ? wal->ring_bytes - physical : 0;
+    }
+    if (wrap_padding != 0) {
+        wal_put_padding(store, wrap_padding);
+    }
+    return 0;
+}
+
+static void
+wal_fifo_push(struct sb_store *store, struct sb_partition *partition, const uint8_t *batch,
+              uint64_t ring_position, uint64_t sequence)
+{
+    struct wal *wal = &store->wal;
+    struct sb_batch_header header;
+    int decoded = sb_batch_header_decode(batch, SB_BATCH_HEADER_BYTES, UINT32_MAX, &header);
+    SB_ASSERT(decoded == 0); /* The caller validated the batch. */
+    uint32_t index = (wal->fifo_head + wal->fifo_count) % wal->fifo_capacity;
+    wal->fifo_count++;
+    struct memtable_entry *entry = &wal->fifo[index];
+    *entry = (struct memtable_entry){
+        .ring_position = ring_position,
+        .sequence = sequence,
+        .base_offset = header.base_offset,
+        .max_timestamp_ms = header.max_timestamp_ms,
+        .batch_bytes = header.batch_bytes,
+        .record_count = header.record_count,
+        .partition_slot = partition->slot,
+        .next = SB_STORE_NONE,
+    };
+    if (partition->memtable_last == SB_STORE_NONE) {
+        partition->memtable_first = index;
+    } else {
+        wal->fifo[partition->memtable_last].next = index;
+    }
+    partition->memtable_last = index;
+    partition->memtable_count++;
+}
+
+int
+wal_append_entry(struct sb_store *store, struct sb_partition *partition, const uint8_t *batch,
+                 const struct wal_append_options *options, uint64_t *ring_position_out)
+{
+    uint32_t batch_bytes = options->batch_bytes;
+    bool durable_already = options->durable_already;
+    uint64_t sequence = options->sequence;
+    struct wal *wal = &store->wal;
+    uint64_t span = sb_wal_entry_span(batch_bytes);
+    int result = wal_make_room(store, span);
+    if (result < 0) {
+        return result;
+    }
+    if (durable_already) {
+        /* Recovery replays entries with their original sequence numbers. */
+        wal->next_sequence = sequence;
+        wal->open_cycle_sequence = sequence;
+    } else if (wal->head == wal->sealed) {
+        wal->open_cycle_since_ns = sb_io_now_ns(store->io);
+    }
+    uint8_t *entry = wal_ring_at(store, wal->head);
+    uint8_t *copy = entry + SB_WAL_ENTRY_HEADER_BYTES;
+    memcpy(copy, batch, batch_bytes);
+    if (options->assign_offset) {
+        sb_batch_assign_offset(copy, options->base_offset);
+    }
+    if (options->append_time_ms >= 0) {
+        sb_batch_set_log_append_time(copy, options->append_time_ms);
+    }
+    struct sb_wal_entry_header header = {
+        .kind = SB_WAL_ENTRY_BATCH,
+        .payload_bytes = batch_bytes,
+        .sequence = wal->next_sequence++,
+        .cycle_sequence = wal->open_cycle_sequence,
+        .topic_id = partition->topic_id,
+        .partition = partition->partition,
+        .base_offset = (int64_t)sb_load_le64(copy + SB_BATCH_OFFSET_BASE_OFFSET),
+    };
+    sb_wal_entry_header_encode(&header, entry);
+    memset(entry + SB_WAL_ENTRY_HEADER_BYTES + batch_bytes, 0,
+           span - SB_WAL_ENTRY_HEADER_BYTES - batch_bytes);
+    uint64_t batch_position = wal->head + SB_WAL_ENTRY_HEADER_BYTES;
+    wal->head += span;
+    wal_fifo_push(store, partition, entry + SB_WAL_ENTRY_HEADER_BYTES, batch_position,
+                  header.sequence);
+    if (durable_already) {
+        wal->sealed = wal->committed = wal->head;
+        wal->open_cycle_sequence = wal->next_sequence;
+    }
+    *ring_position_out = batch_position;
+    return 0;
+}
+
+/* Marks FIFO entries below `committed` durable: raises high watermarks, then notifies the
+ * appends waiting for them, in ring order. */
+static void
+wal_advance_durable(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    while (wal->fifo_durable < wal->fifo_count) {
+        uint32_t index = (wal->fifo_head + wal->fifo_durable) % wal->fifo_capacity;
+        struct memtable_entry *entry = &wal->fifo[index];
+        if (entry->ring_position >= wal->committed) {
+            break;
+        }
+        if (entry->partition_slot != SB_STORE_NONE) {
+            struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
+            int64_t end = entry->base_offset + (int64_t)entry->record_count;
+            if (end > partition->high_watermark) {
+                partition->high_watermark = end;
+            }
+        }
+        wal->fifo_durable++;
+    }
+    while (wal->appends_head != NULL && wal->appends_head->ring_end <= wal->committed) {
+        struct sb_append *append = wal->appends_head;
+        wal->appends_head = append->next;
+        if (wal->appends_head == NULL) {
+            wal->appends_tail = NULL;
+        }
+        append->result = 0;
+        append->callback(append);
+    }
+}
+
+void
+wal_note_append(struct sb_store *store, struct sb_append *append, uint64_t ring_end)
+{
+    struct wal *wal = &store->wal;
+    append->ring_end = ring_end;
+    append->next = NULL;
+    if (wal->appends_tail == NULL) {
+        wal->appends_head = append;
+    } else {
+        wal->appends_tail->next = append;
+    }
+    wal->appends_tail = append;
+}
+
+/* Called by recovery after replaying: everything appended is already durable. */
+void
+wal_replay_done(struct sb_store *store)
+{
+    wal_advance_durable(store);
+}
+
+/* Rewrites generation and cycle sequence into every entry header of the cycle (both are only
+ * known once the cycle is placed in a file). The bytes are ours, so this is an encode. */
+static void
+wal_stamp_cycle(struct sb_store *store, const struct wal_cycle *cycle, uint64_t generation)
+{
+    for (uint64_t position = cycle->start; position < cycle->end;) {
+        uint8_t *bytes = wal_ring_at(store, position);
+        struct sb_wal_entry_header header;
+        int decoded = sb_wal_entry_header_decode(bytes, &header);
+        SB_ASSERT(decoded == 0);
+        header.generation = generation;
+        header.cycle_sequence = cycle->first_sequence;
+        sb_wal_entry_header_encode(&header, bytes);
+        position += sb_wal_entry_span(header.payload_bytes);
+    }
+}
+
+static bool
+wal_file_free(const struct sb_store *store, const struct wal_file *file)
+{
+    return !file->has_entries || file->last_sequence < store->checkpoint_sequence;
+}
+
+/* Chooses the file and position of a cycle, moving to the next file (a new generation) when the
+ * current one is full. Returns false if the next file still holds un-checkpointed entries. */
+static bool
+wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
+{
+    struct wal *wal = &store->wal;
+    struct wal_file *file = &wal->files[wal->current_file];
+    uint64_t bytes = cycle->end - cycle->start;
+    if (file->write_position >= SB_BLOCK_BYTES &&
+        file->write_position + bytes <= store->config.wal_file_bytes) {
+        cycle->file_index = wal->current_file;
+        cycle->file_position = file->write_position;
+        cycle->new_generation = false;
+        cycle->generation = file->generation;
+    } else {
+        uint32_t next = (wal->current_file + 1) % store->config.wal_file_count;
+        struct wal_file *next_file = &wal->files[next];
+        if (!wal_file_free(store, next_file)) {
+            return false;
+        }
+        cycle->file_index = next;
+        cycle->file_position = SB_BLOCK_BYTES;
+        cycle->new_generation = true;
+        cycle->generation = wal->next_generation++;
+        next_file->generation = cycle->generation;
+        next_file->first_sequence = cycle->first_sequence;
+        next_file->has_entries = false;
+        next_file->write_position = SB_BLOCK_BYTES;
+    }
+    wal->current_file = cycle->file_index;
+    cycle->placed = true;
+    return true;
+}
+
+static void wal_write_done(struct sb_io_op *op);
+
+/* Builds the iovecs (header block for a new generation, then one or two ring pieces). */
+static uint32_t
+wal_cycle_vectors(struct sb_store *store, const struct wal_cycle *cycle, uint64_t generation)
+{
+    struct wal *wal = &store->wal;
+    uint32_t count = 0;
+    if (cycle->new_generation) {
+        memset(wal->header_block, 0, SB_BLOCK_BYTES);
+        struct sb_wal_file_header header = {
+            .shard_id = store->config.shard_id,
+            .generation = generation,
+            .first_sequence = cycle->first_sequence,
+            .file_bytes = store->config.wal_file_bytes,
+            .created_ns = sb_clock_realtime_ns(),
+        };
+        sb_wal_file_header_encode(&header, wal->header_block);
+        wal->vectors[count++] = (struct iovec){wal->header_block, SB_BLOCK_BYTES};
+    }
+    uint64_t physical = cycle->start % wal->ring_bytes;
+    uint64_t bytes = cycle->end - cycle->start;
+    uint64_t first = sb_min_u64(bytes, wal->ring_bytes - physical);
+    wal->vectors[count++] = (struct iovec){wal->ring + physical, first};
+    if (first < bytes) {
+        wal->vectors[count++] = (struct iovec){wal->ring, bytes - first};
+    }
+    return count;
+}
+
+static void
+wal_cycle_start(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    SB_ASSERT(wal->phase == WAL_IDLE && wal->sealed_count > 0);
+    struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
+    if (!cycle->placed && !wal_place_cycle(store, cycle)) {
+        return; /* Waits for a flush to free the next file; flush_maybe_start is asked. */
+    }
+    wal_stamp_cycle(store, cycle, cycle->generation);
+    uint32_t count = wal_cycle_vectors(store, cycle, cycle->generation);
+    uint64_t file_position = cycle->new_generation ? 0 : cycle->file_position;
+    wal->phase = WAL_WRITING;
+    sb_io_writev(store->io, &wal->op, wal->files[cycle->file_index].fd, wal->vectors, count,
+                 file_position, wal_write_done, store);
+}
+
+static void wal_sync_done(struct sb_io_op *op);
+
+static void
+wal_retry_fire(struct sb_timer *timer)
+{
+    struct sb_store *store = timer->context;
+    SB_ASSERT(store->wal.phase == WAL_BACKING_OFF);
+    store->wal.phase = WAL_IDLE;
+    store->stats.cycle_retries++;
+    wal_cycle_start(store);
+}
+
+/* A write or fdatasync failed: nothing of this cycle is acknowledged; the same bytes are written
+ * again at the same place after a back-off that doubles up to a second. */
+static void
+wal_cycle_failed(struct sb_store *store, const char *step, int error)
+{
+    struct wal *wal = &store->wal;
+    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
+    sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" file=%u position=%llu "
+                "retry_ms=%llu", step, sb_strerror(error), cycle->file_index,
+                (unsigned long long)cycle->file_position,
+                (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
+    wal->phase = WAL_BACKING_OFF;
+    int armed = sb_timer_arm(store->timers, &wal->retry_timer,
+                             sb_io_now_ns(store->io) + wal->retry_delay_ns, wal_retry_fire,
+                             store);
+    if (armed < 0) {
+        store_fail(store, "cannot arm the WAL retry timer", armed);
+    }
+    wal->retry_delay_ns = sb_min_u64(wal->retry_delay_ns * 2, SB_STORE_RETRY_MAX_NS);
+}
+
+static void
+wal_write_done(struct sb_io_op *op)
+{
+    struct sb_store *store = op->context;
+    struct wal *wal = &store->wal;
+    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
+    uint64_t expected = (cycle->end - cycle->start) + (cycle->new_generation ? SB_BLOCK_BYTES : 0);
+    if (op->result < 0 || (uint64_t)op->result != expected) {
+        wal_cycle_failed(store, "write", op->result < 0 ? op->result : -EIO);
+        return;
+    }
+    wal->phase = WAL_SYNCING;
+    sb_io_fsync(store->io, &wal->op, wal->files[cycle->file_index].fd, true, wal_sync_done,
+                store);
+}
+
+static void
+wal_sync_done(struct sb_io_op *op)
+{
+    struct sb_store *store = op->context;
+    struct wal *wal = &store->wal;
+    if (op->result < 0) {
+        wal_cycle_failed(store, "fdatasync", op->result);
+        return;
+    }
+    struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
+    struct wal_file *file = &wal->files[cycle->file_index];
+    file->write_position = cycle->file_position + (cycle->end - cycle->start);
+    file->last_sequence = cycle->last_sequence;
+    file->has_entries = true;
+    wal->committed = cycle->end;
+    wal->sealed_first = (wal->sealed_first + 1) % SB_STORE_SEALED_CYCLES_MAX;
+    wal->sealed_count--;
+    wal->phase = WAL_IDLE;
+    wal->retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    store->stats.cycles++;
+    store->stats.cycle_bytes += (cycle->end - cycle->start);
+    wal_advance_durable(store);
+    if (wal->sealed_count > 0) {
+        wal_cycle_start(store);
+    }
+}
+
+/* The commit delay has passed: nothing to do here, the loop's iteration_end seals. */
+static void
+wal_delay_fire(struct sb_timer *timer)
+{
+    (void)timer;
+}
+
+void
+wal_iteration_end(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    if (store->failed) {
+        return;
+    }
+    if (wal->head != wal->sealed) {
+        uint64_t now_ns = sb_io_now_ns(store->io);
+        uint64_t due_ns = wal->open_cycle_since_ns + store->config.commit_delay_ns;
+        if (store->config.commit_delay_ns == 0 || now_ns >= due_ns || store->shutting_down ||
+            wal->head - wal->sealed >= store->config.cycle_bytes_max / 2) {
+            if (wal->sealed_count < SB_STORE_SEALED_CYCLES_MAX) {
+                wal_seal(store);
+            }
+        } else if (!sb_timer_is_armed(&wal->delay_timer)) {
+            sb_timer_arm(store->timers, &wal->delay_timer, due_ns, wal_delay_fire, store);
+        }
+    }
+    if (wal->phase == WAL_IDLE && wal->sealed_count > 0) {
+        wal_cycle_start(store);
+    }
+}
+
+bool
+wal_idle(const struct sb_store *store)
+{
+    const struct wal *wal = &store->wal;
+    return wal->phase == WAL_IDLE && wal->sealed_count == 0 && wal->head == wal->sealed;
+}
+
+/* A flush is due when the ring is half full, or the next WAL file is still needed. */
+bool
+wal_needs_flush(const struct sb_store *store)
+{
+    const struct wal *wal = &store->wal;
+    if (wal->committed == wal->tail) {
+        return false;
+    }
+    if (wal->head - wal->tail >= wal->ring_bytes / 2 ||
+        wal->fifo_count >= wal->fifo_capacity / 2) {
+        return true;
+    }
+    uint32_t next = (wal->current_file + 1) % store->config.wal_file_count;
+    const struct wal_file *file = &wal->files[wal->current_file];
+    return !wal_file_free(store, &wal->files[next]) &&
+           file->write_position + store->config.cycle_bytes_max * 2 >
+               store->config.wal_file_bytes;
+}
+
+void
+wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end_count)
+{
+    struct wal *wal = &store->wal;
+    SB_ASSERT(ring_end <= wal->committed);
+    SB_ASSERT(fifo_end_count <= wal->fifo_durable);
+    for (uint32_t released = 0; released < fifo_end_count; released++) {
+        struct memtable_entry *entry = &wal->fifo[wal->fifo_head];
+        if (entry->partition_slot != SB_STORE_NONE) {
+            struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
+            SB_ASSERT(partition->memtable_first == wal->fifo_head);
+            partition->memtable_first = entry->next;
+            if (entry->next == SB_STORE_NONE) {
+                partition->memtable_last = SB_STORE_NONE;
+            }
+            partition->memtable_count--;
+            store_partition_release_if_unused(partition);
+        }
+        wal->fifo_head = wal_fifo_index_after(store, wal->fifo_head);
+        wal->fifo_count--;
+        wal->fifo_durable--;
+    }
+    wal->tail = ring_end;
+}

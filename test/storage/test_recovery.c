@@ -1,0 +1,425 @@
+/*
+ * test/storage/test_recovery.c - what survives a crash: every acknowledged
+ * batch after kill-style closes, a WAL cut at every 512-byte boundary of its
+ * last cycle and at random bytes (a torn tail: cut, never reported as
+ * corruption), bit flips inside acknowledged WAL data and segments (reported,
+ * fenced, never served), and a corrupt manifest (refuse to start).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/endian.h"
+#include "core/error.h"
+#include "proto/batch.h"
+#include "storage/format.h"
+#include "test/storage/fixture.h"
+
+#define BUFFER_BYTES (256u << 10)
+#define PARTITIONS 4u
+
+static uint8_t batch_buffer[BUFFER_BYTES];
+static uint8_t read_buffer[BUFFER_BYTES];
+
+static int64_t
+now_ms(void)
+{
+    return (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
+}
+
+static struct sb_partition *
+partition_of(struct fixture *fixture, uint32_t index)
+{
+    struct sb_partition_config config;
+    sb_partition_config_default(&config);
+    config.segment_bytes = 32 << 10;
+    struct sb_partition *partition = NULL;
+    cr_assert_eq(sb_store_partition_open(fixture->store, 9, index, &config, &partition), 0);
+    return partition;
+}
+
+/* Appends `rounds` durable batches of 3 records round-robin over the partitions; the tag of
+ * each batch is its round. Returns the next offset of each partition in next[]. */
+static void
+append_rounds(struct fixture *fixture, uint32_t first_round, uint32_t rounds, int64_t *next)
+{
+    for (uint32_t round = first_round; round < first_round + rounds; round++) {
+        struct sb_partition *partition = partition_of(fixture, round % PARTITIONS);
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 3, round, now_ms());
+        int64_t offset = fixture_append_durable(fixture, partition, batch_buffer, bytes);
+        cr_assert_eq(offset, next[round % PARTITIONS]);
+        next[round % PARTITIONS] += 3;
+    }
+}
+
+/* Reads every offset below `next` of each partition: whole, valid, dense batches. */
+static void
+check_everything(struct fixture *fixture, const int64_t *next)
+{
+    for (uint32_t index = 0; index < PARTITIONS; index++) {
+        struct sb_partition *partition = partition_of(fixture, index);
+        cr_assert_geq(sb_partition_high_watermark(partition), next[index],
+                      "partition %u lost acknowledged data", index);
+        cr_assert_not(sb_partition_fenced(partition, NULL));
+        int64_t offset = 0;
+        while (offset < next[index]) {
+            uint32_t bytes = 0;
+            cr_assert_eq(fixture_read(fixture, partition, offset, read_buffer, BUFFER_BYTES,
+                                      4096, &bytes), 0);
+            cr_assert_gt(bytes, 0);
+            for (uint32_t at = 0; at < bytes;) {
+                struct sb_batch_header header;
+                cr_assert_eq(sb_batch_verify(read_buffer + at, bytes - at, 1 << 20, &header),
+                             0);
+                cr_assert_eq(header.base_offset, offset, "dense offsets");
+                offset += header.record_count;
+                at += header.batch_bytes;
+            }
+        }
+    }
+}
+
+Test(recovery, acknowledged_batches_survive_crashes)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    int64_t next[PARTITIONS] = {0};
+    uint32_t round = 0;
+    for (uint32_t crash = 0; crash < 5; crash++) {
+        cr_assert_eq(fixture_open(&fixture), 0);
+        check_everything(&fixture, next);
+        append_rounds(&fixture, round, 300, next);
+        round += 300;
+        fixture_crash(&fixture);
+    }
+    cr_assert_eq(fixture_open(&fixture), 0);
+    check_everything(&fixture, next);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* Where the WAL's last cycle lies: file index, file position and length. */
+struct cycle_place {
+    uint32_t file;        /* wal-<file>.log */
+    uint64_t position;    /* First byte of the cycle. */
+    uint64_t bytes;       /* Its length (a multiple of 4096). */
+};
+
+static int
+wal_open(const struct fixture *fixture, uint32_t file)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/shards/0/wal-%u.log", fixture->data_dir, file);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    return fd;
+}
+
+/* Finds the newest generation's file and walks it to its last complete cycle. */
+static struct cycle_place
+find_last_cycle(const struct fixture *fixture)
+{
+    struct cycle_place place = {0};
+    uint64_t newest = 0;
+    static uint8_t block[1 << 20];
+    for (uint32_t file = 0; file < fixture->config.wal_file_count; file++) {
+        int fd = wal_open(fixture, file);
+        struct sb_wal_file_header header;
+        if (pread(fd, block, 4096, 0) == 4096 && sb_wal_file_header_decode(block, &header) == 0 &&
+            header.generation >= newest) {
+            newest = header.generation;
+            place.file = file;
+        }
+        close(fd);
+    }
+    int fd = wal_open(fixture, place.file);
+    cr_assert_eq(pread(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+    close(fd);
+    struct sb_wal_file_header file_header;
+    cr_assert_eq(sb_wal_file_header_decode(block, &file_header), 0);
+    uint64_t position = 4096;
+    uint64_t expected = file_header.first_sequence;
+    while (position + 64 <= sizeof(block)) {
+        struct sb_wal_entry_header entry;
+        if (sb_wal_entry_header_decode(block + position, &entry) != 0 ||
+            entry.generation != file_header.generation || entry.sequence != expected) {
+            break;
+        }
+        if (entry.cycle_sequence == entry.sequence) {
+            place.position = position;
+        }
+        position += sb_wal_entry_span(entry.payload_bytes);
+        expected++;
+    }
+    place.bytes = position - place.position;
+    cr_assert_gt(place.bytes, 0);
+    return place;
+}
+
+/* Copies the WAL file, cuts it at `cut` (zeros from there to the end of the cycle), reopens,
+ * and checks that everything before the last cycle is there and nothing is fenced. */
+static void
+cut_and_recover(struct fixture *fixture, const struct cycle_place *place, uint64_t cut,
+                const int64_t *before_last_cycle)
+{
+    int fd = wal_open(fixture, place->file);
+    uint64_t end = place->position + place->bytes;
+    static uint8_t zeros[1 << 20];
+    cr_assert_eq(pwrite(fd, zeros, end - cut, (off_t)cut), (ssize_t)(end - cut));
+    close(fd);
+    cr_assert_eq(fixture_open(fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture->store, &stats);
+    check_everything(fixture, before_last_cycle);
+    fixture_crash(fixture);
+}
+
+static void
+save_dir(const struct fixture *fixture, const char *suffix)
+{
+    char command[512];
+    snprintf(command, sizeof(command), "rm -rf %s%s && cp -a %s %s%s", fixture->data_dir,
+             suffix, fixture->data_dir, fixture->data_dir, suffix);
+    cr_assert_eq(system(command), 0);
+}
+
+static void
+restore_dir(const struct fixture *fixture, const char *suffix)
+{
+    char command[512];
+    snprintf(command, sizeof(command), "rm -rf %s && cp -a %s%s %s", fixture->data_dir,
+             fixture->data_dir, suffix, fixture->data_dir);
+    cr_assert_eq(system(command), 0);
+}
+
+Test(recovery, wal_cut_at_every_sector_of_the_last_cycle_and_random_bytes, .timeout = 300)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    fixture.config.commit_delay_ns = 0;
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 40, next);
+    int64_t before[PARTITIONS];
+    memcpy(before, next, sizeof(before));
+    /* The last cycle: several batches appended in one iteration, then made durable. */
+    bool done = false;
+    for (uint32_t round = 40; round < 52; round++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 20, round, now_ms());
+        struct sb_partition *partition = partition_of(&fixture, round % PARTITIONS);
+        cr_assert_eq(sb_partition_append(partition, batch_buffer, bytes, NULL, NULL, NULL), 0);
+    }
+    fixture_step(&fixture, 0);
+    for (uint32_t step = 0; step < 1000 && !done; step++) {
+        fixture_step(&fixture, SB_NS_PER_MS);
+        done = sb_partition_high_watermark(partition_of(&fixture, 3)) > before[3];
+    }
+    cr_assert(done);
+    fixture_crash(&fixture);
+    struct cycle_place place = find_last_cycle(&fixture);
+    cr_assert_geq(place.bytes, 8192, "the last cycle spans several sectors");
+    save_dir(&fixture, ".saved");
+    for (uint64_t cut = place.position; cut < place.position + place.bytes; cut += 512) {
+        cut_and_recover(&fixture, &place, cut, before);
+        restore_dir(&fixture, ".saved");
+    }
+    srand(7);
+    for (int trial = 0; trial < 20; trial++) {
+        uint64_t cut = place.position + (uint64_t)rand() % place.bytes;
+        cut_and_recover(&fixture, &place, cut, before);
+        restore_dir(&fixture, ".saved");
+    }
+    /* Uncut, the last cycle is there too. */
+    cr_assert_eq(fixture_open(&fixture), 0);
+    check_everything(&fixture, next);
+    fixture_close(&fixture);
+    char command[256];
+    snprintf(command, sizeof(command), "rm -rf %s.saved", fixture.data_dir);
+    cr_assert_eq(system(command), 0);
+    fixture_destroy(&fixture);
+}
+
+/* Flips one bit at `position` of a file under the data directory. */
+static void
+flip_bit(const struct fixture *fixture, const char *relative, uint64_t position)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", fixture->data_dir, relative);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s", path);
+    uint8_t byte;
+    cr_assert_eq(pread(fd, &byte, 1, (off_t)position), 1);
+    byte ^= 0x10;
+    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)position), 1);
+    close(fd);
+}
+
+/* Position of the first BATCH entry of the file's `cycle_index`-th cycle. */
+static uint64_t
+wal_cycle_entry(const struct fixture *fixture, uint32_t file, uint32_t cycle_index)
+{
+    static uint8_t block[1 << 20];
+    int fd = wal_open(fixture, file);
+    cr_assert_eq(pread(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+    close(fd);
+    struct sb_wal_file_header file_header;
+    cr_assert_eq(sb_wal_file_header_decode(block, &file_header), 0);
+    uint64_t position = 4096;
+    uint32_t cycles = 0;
+    for (;;) {
+        struct sb_wal_entry_header entry;
+        cr_assert_eq(sb_wal_entry_header_decode(block + position, &entry), 0);
+        if (entry.cycle_sequence == entry.sequence) {
+            cycles++;
+        }
+        if (cycles == cycle_index + 1 && entry.kind == SB_WAL_ENTRY_BATCH) {
+            return position;
+        }
+        position += sb_wal_entry_span(entry.payload_bytes);
+    }
+}
+
+Test(recovery, bit_flip_inside_acknowledged_wal_data_is_reported_and_fenced)
+{
+    for (int target = 0; target < 2; target++) {
+        struct fixture fixture;
+        fixture_init(&fixture, 0);
+        cr_assert_eq(fixture_open(&fixture), 0);
+        int64_t next[PARTITIONS] = {0};
+        append_rounds(&fixture, 0, 40, next);
+        fixture_crash(&fixture);
+        struct cycle_place place = find_last_cycle(&fixture);
+        uint64_t entry = wal_cycle_entry(&fixture, place.file, 10);
+        /* target 0: the entry header; target 1: the batch payload behind it. */
+        uint64_t position = entry + (target == 0 ? 20 : 64 + 100);
+        char relative[64];
+        snprintf(relative, sizeof(relative), "shards/0/wal-%u.log", place.file);
+        flip_bit(&fixture, relative, position);
+        cr_assert_eq(fixture_open(&fixture), 0, "a corrupt WAL middle does not stop the start");
+        struct sb_store_stats stats;
+        sb_store_stats(fixture.store, &stats);
+        cr_assert_geq(stats.recovery_corruptions, 1, "the corruption is reported");
+        uint32_t fenced = 0;
+        for (uint32_t index = 0; index < PARTITIONS; index++) {
+            int64_t fenced_offset = -1;
+            if (sb_partition_fenced(partition_of(&fixture, index), &fenced_offset)) {
+                fenced++;
+                uint32_t bytes = 0;
+                cr_assert_eq(fixture_read(&fixture, partition_of(&fixture, index),
+                                          fenced_offset, read_buffer, BUFFER_BYTES, 4096,
+                                          &bytes), -EROFS, "nothing past the fence is served");
+            }
+        }
+        cr_assert_eq(fenced, 1, "exactly the partition that lost a batch is fenced");
+        fixture_crash(&fixture);
+        fixture_destroy(&fixture);
+    }
+}
+
+/* Data file of the partition's first segment (base offset 0). */
+static const char *
+first_segment(uint32_t index)
+{
+    static char relative[128];
+    snprintf(relative, sizeof(relative), "partitions/9-%u/%020d.seg", index, 0);
+    return relative;
+}
+
+Test(recovery, bit_flip_in_a_closed_segment_is_never_served)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 1200, next); /* Enough for segment 0 of each to close. */
+    fixture_close(&fixture);
+    /* Partition 0: a payload byte of its second batch (batches are 4096 + n * size). */
+    uint8_t header[64];
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", fixture.data_dir, first_segment(0));
+    int fd = open(path, O_RDONLY);
+    cr_assert_eq(pread(fd, header, 64, 4096), 64);
+    close(fd);
+    uint32_t first_batch_bytes = sb_load_le32(header + 8);
+    flip_bit(&fixture, first_segment(0), 4096 + first_batch_bytes + 80);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition *partition = partition_of(&fixture, 0);
+    uint32_t bytes = 0;
+    cr_assert_eq(fixture_read(&fixture, partition, 3, read_buffer, BUFFER_BYTES, 1, &bytes),
+                 SB_ECORRUPT, "the corrupt batch is refused");
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, 1 << 20,
+                              &bytes), 0, "the batch before it is served");
+    cr_assert_eq(bytes, first_batch_bytes, "and only that one");
+    cr_assert_eq(fixture_read(&fixture, partition, 6, read_buffer, BUFFER_BYTES, 4096, &bytes),
+                 0, "batches after it are served");
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_geq(stats.corrupt_reads, 1);
+    cr_assert_not(sb_partition_fenced(partition, NULL), "a closed segment's footer still holds");
+    fixture_crash(&fixture);
+    fixture_destroy(&fixture);
+}
+
+Test(recovery, bit_flip_in_the_open_segment_fences_from_there)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 40, next);
+    fixture_close(&fixture);
+    uint8_t header[64];
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", fixture.data_dir, first_segment(1));
+    int fd = open(path, O_RDONLY);
+    cr_assert_eq(pread(fd, header, 64, 4096), 64);
+    close(fd);
+    flip_bit(&fixture, first_segment(1), 4096 + sb_load_le32(header + 8) + 80);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition *partition = partition_of(&fixture, 1);
+    int64_t fenced_offset = -1;
+    cr_assert(sb_partition_fenced(partition, &fenced_offset));
+    cr_assert_eq(fenced_offset, 3, "fenced at the first batch that is not intact");
+    uint32_t bytes = 0;
+    cr_assert_eq(fixture_read(&fixture, partition, 3, read_buffer, BUFFER_BYTES, 1, &bytes),
+                 -EROFS);
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, 1 << 20,
+                              &bytes), 0, "what precedes the damage is served");
+    cr_assert_gt(bytes, 0);
+    uint32_t batch_bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 1, 0, now_ms());
+    cr_assert_eq(sb_partition_append(partition, batch_buffer, batch_bytes, NULL, NULL, NULL),
+                 -EROFS, "a fenced partition takes no writes");
+    fixture_crash(&fixture);
+    fixture_destroy(&fixture);
+}
+
+Test(recovery, corrupt_manifest_refuses_to_start)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 20, next);
+    fixture_close(&fixture);
+    flip_bit(&fixture, "shards/0/MANIFEST", 70);
+    cr_assert_eq(fixture_open(&fixture), SB_ECORRUPT);
+    fixture_destroy(&fixture);
+}
+
+Test(recovery, second_open_of_a_locked_directory_is_refused)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store *second = NULL;
+    cr_assert_eq(sb_store_open(fixture.io, &fixture.timers, &fixture.config, &second), -EBUSY);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
