@@ -59,10 +59,23 @@
 /* Loop iterations a shard spends draining after stop is requested, before it gives up. */
 #define SB_SHUTDOWN_DRAIN_ITERATIONS_MAX 100000
 
+/* Native wire protocol (docs/protocol.md): the default and the ceiling of the broker's
+ * frame size setting, the default largest record batch (topic config max.message.bytes),
+ * the longest topic name, and the most elements one array may declare. */
+#define SB_WIRE_FRAME_BYTES_DEFAULT (16u << 20)
+#define SB_WIRE_FRAME_BYTES_MAX (1u << 30)
+#define SB_WIRE_BATCH_BYTES_DEFAULT (1u << 20)
+#define SB_WIRE_TOPIC_NAME_BYTES_MAX 249
+#define SB_WIRE_ARRAY_COUNT_MAX (1u << 20)
+
 static_assert((SB_RING_SLOTS & (SB_RING_SLOTS - 1)) == 0, "ring slots must be a power of two");
 static_assert(SB_RING_DRAIN_BATCH_MAX <= SB_RING_SLOTS, "drain batch within one ring");
 static_assert(SB_IO_REAP_BATCH <= SB_IO_COMPLETION_QUEUE_ENTRIES, "reap batch within the CQ");
 static_assert(SB_IO_SUBMIT_QUEUE_ENTRIES <= SB_IO_COMPLETION_QUEUE_ENTRIES, "CQ >= SQ");
 static_assert(SB_IO_BUFFERS_PER_GROUP_MAX <= 32768, "kernel limit on provided buffers");
+static_assert(SB_WIRE_FRAME_BYTES_DEFAULT <= SB_WIRE_FRAME_BYTES_MAX, "default within ceiling");
+static_assert(SB_WIRE_BATCH_BYTES_DEFAULT < SB_WIRE_FRAME_BYTES_DEFAULT, "a batch fits a frame");
+static_assert(SB_WIRE_TOPIC_NAME_BYTES_MAX < 0xFFFF, "a topic name fits a wire string");
+static_assert(SB_WIRE_ARRAY_COUNT_MAX < 0xFFFFFFFFu, "0xFFFFFFFF stays the null array");
 
 #endif /* SB_CORE_LIMITS_H */

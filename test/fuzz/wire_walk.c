@@ -1,0 +1,617 @@
+/*
+ * test/fuzz/wire_walk.c - one walker per body decoder (wire_walk.h). Each
+ * decodes, then drains every iterator, asserting that iteration cannot fail
+ * after a successful decode, that element counts match, and that every
+ * string and bytes field points inside the body. Produce and Fetch records
+ * are also split into record batches with sb_batch_verify.
+ */
+#include "test/fuzz/wire_walk.h"
+
+#include <errno.h>
+
+#include "core/assert.h"
+#include "core/base.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/api_producer.h"
+#include "proto/batch.h"
+
+/* Batches looked at per records field, and the largest batch accepted while walking. */
+#define WALK_BATCHES_MAX 64
+#define WALK_BATCH_BYTES_MAX (1u << 20)
+
+/* The body being walked: every pointer handed out must lie inside it. */
+static const uint8_t *walk_body_start;
+static const uint8_t *walk_body_end;
+
+static void
+walk_begin(const uint8_t *body, size_t body_bytes)
+{
+    walk_body_start = body;
+    walk_body_end = body + body_bytes;
+}
+
+/* An iterator's return after a successful decode: 1 (element) or 0 (end), never an error. */
+static bool
+walk_next(int result)
+{
+    SB_ASSERT(result == 0 || result == 1);
+    return result == 1;
+}
+
+static void
+walk_range(const void *data, size_t length)
+{
+    const uint8_t *bytes = data;
+    SB_ASSERT(bytes >= walk_body_start);
+    SB_ASSERT(bytes <= walk_body_end);
+    SB_ASSERT(length <= (size_t)(walk_body_end - bytes));
+}
+
+static void
+walk_string(struct sb_wire_string string)
+{
+    if (string.chars == NULL) {
+        SB_ASSERT(string.length == 0);
+        return;
+    }
+    walk_range(string.chars, string.length);
+}
+
+static void
+walk_string_required(struct sb_wire_string string)
+{
+    SB_ASSERT(string.chars != NULL);
+    walk_string(string);
+}
+
+/* Splits records into batches as the broker and the consumer will. */
+static void
+walk_records(struct sb_wire_bytes records)
+{
+    SB_ASSERT(records.data != NULL);
+    walk_range(records.data, records.length);
+    const uint8_t *cursor = records.data;
+    size_t remaining = records.length;
+    for (int i = 0; i < WALK_BATCHES_MAX && remaining > 0; i++) {
+        struct sb_batch_header header;
+        if (sb_batch_verify(cursor, remaining, WALK_BATCH_BYTES_MAX, &header) != 0) {
+            return;
+        }
+        SB_ASSERT(header.batch_bytes <= remaining);
+        cursor += header.batch_bytes;
+        remaining -= header.batch_bytes;
+    }
+}
+
+static int
+walk_api_versions_request(const uint8_t *body, size_t body_bytes)
+{
+    return sb_api_versions_request_decode(body, body_bytes);
+}
+
+static int
+walk_api_versions_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_api_versions_response response;
+    int error = sb_api_versions_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(response.broker_version);
+    struct sb_api_version_range range;
+    uint32_t count = 0;
+    while (walk_next(sb_api_versions_response_next_api(&response, &range))) {
+        count++;
+    }
+    SB_ASSERT(count == response.api_count);
+    SB_ASSERT(sb_api_versions_response_next_api(&response, &range) == 0);
+    return 0;
+}
+
+static int
+walk_metadata_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_metadata_request request;
+    int error = sb_metadata_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    if (request.all_topics) {
+        SB_ASSERT(request.topic_count == 0);
+    }
+    struct sb_wire_string name;
+    uint32_t count = 0;
+    while (walk_next(sb_metadata_request_next_topic(&request, &name))) {
+        walk_string_required(name);
+        count++;
+    }
+    SB_ASSERT(count == request.topic_count);
+    return 0;
+}
+
+static void
+walk_metadata_broker(struct sb_metadata_broker *broker)
+{
+    walk_string_required(broker->host);
+    SB_ASSERT(broker->shards == NULL);
+    struct sb_metadata_shard shard;
+    uint32_t count = 0;
+    while (walk_next(sb_metadata_broker_next_shard(broker, &shard))) {
+        count++;
+    }
+    SB_ASSERT(count == broker->shard_count);
+}
+
+static void
+walk_metadata_topic(struct sb_metadata_topic *topic)
+{
+    walk_string_required(topic->name);
+    SB_ASSERT(topic->partitions == NULL);
+    struct sb_metadata_partition partition;
+    uint32_t count = 0;
+    while (walk_next(sb_metadata_topic_next_partition(topic, &partition))) {
+        count++;
+    }
+    SB_ASSERT(count == topic->partition_count);
+}
+
+static int
+walk_metadata_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_metadata_response response;
+    int error = sb_metadata_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_metadata_broker broker;
+    uint32_t brokers = 0;
+    while (walk_next(sb_metadata_response_next_broker(&response, &broker))) {
+        walk_metadata_broker(&broker);
+        brokers++;
+    }
+    SB_ASSERT(brokers == response.broker_count);
+    struct sb_metadata_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_metadata_response_next_topic(&response, &topic))) {
+        walk_metadata_topic(&topic);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+walk_produce_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_produce_request request;
+    int error = sb_produce_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string(request.transactional_id);
+    struct sb_produce_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_produce_request_next_topic(&request, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_produce_partition partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_produce_topic_next_partition(&topic, &partition))) {
+            walk_records(partition.records);
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == request.topic_count);
+    return 0;
+}
+
+static int
+walk_produce_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_produce_response response;
+    int error = sb_produce_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_produce_topic_response topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_produce_response_next_topic(&response, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_produce_partition_response partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_produce_topic_response_next_partition(&topic, &partition))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+walk_fetch_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_fetch_request request;
+    int error = sb_fetch_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_fetch_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_fetch_request_next_topic(&request, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_fetch_partition partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_fetch_topic_next_partition(&topic, &partition))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == request.topic_count);
+    return 0;
+}
+
+static int
+walk_fetch_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_fetch_response response;
+    int error = sb_fetch_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_fetch_topic_response topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_fetch_response_next_topic(&response, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_fetch_partition_response partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_fetch_topic_response_next_partition(&topic, &partition))) {
+            walk_records(partition.records);
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+walk_list_offsets_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_offsets_request request;
+    int error = sb_list_offsets_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_list_offsets_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_list_offsets_request_next_topic(&request, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_list_offsets_partition partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_list_offsets_topic_next_partition(&topic, &partition))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == request.topic_count);
+    return 0;
+}
+
+static int
+walk_list_offsets_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_offsets_response response;
+    int error = sb_list_offsets_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_list_offsets_topic_response topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_list_offsets_response_next_topic(&response, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_list_offsets_partition_response partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_list_offsets_topic_response_next_partition(&topic, &partition))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+walk_init_producer_id_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_init_producer_id_request request;
+    int error = sb_init_producer_id_request_decode(body, body_bytes, &request);
+    if (error == 0) {
+        walk_begin(body, body_bytes);
+        walk_string(request.transactional_id);
+    }
+    return error;
+}
+
+static int
+walk_init_producer_id_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_init_producer_id_response response;
+    return sb_init_producer_id_response_decode(body, body_bytes, &response);
+}
+
+static void
+walk_config(const struct sb_topic_config *config)
+{
+    walk_string_required(config->key);
+    walk_string(config->value);
+}
+
+static int
+walk_create_topics_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_create_topics_request request;
+    int error = sb_create_topics_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_create_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_create_topics_request_next_topic(&request, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_topic_config config;
+        uint32_t configs = 0;
+        while (walk_next(sb_create_topic_next_config(&topic, &config))) {
+            walk_config(&config);
+            configs++;
+        }
+        SB_ASSERT(configs == topic.config_count);
+        topics++;
+    }
+    SB_ASSERT(topics == request.topic_count);
+    return 0;
+}
+
+static int
+walk_create_topics_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_create_topics_response response;
+    int error = sb_create_topics_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_create_topic_result result;
+    uint32_t count = 0;
+    while (walk_next(sb_create_topics_response_next_topic(&response, &result))) {
+        walk_string_required(result.name);
+        walk_string(result.error_message);
+        count++;
+    }
+    SB_ASSERT(count == response.topic_count);
+    return 0;
+}
+
+static int
+walk_delete_topics_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_delete_topics_request request;
+    int error = sb_delete_topics_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_wire_string name;
+    uint32_t count = 0;
+    while (walk_next(sb_delete_topics_request_next_name(&request, &name))) {
+        walk_string_required(name);
+        count++;
+    }
+    SB_ASSERT(count == request.name_count);
+    return 0;
+}
+
+static int
+walk_delete_topics_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_delete_topics_response response;
+    int error = sb_delete_topics_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_delete_topic_result result;
+    uint32_t count = 0;
+    while (walk_next(sb_delete_topics_response_next_topic(&response, &result))) {
+        walk_string_required(result.name);
+        count++;
+    }
+    SB_ASSERT(count == response.topic_count);
+    return 0;
+}
+
+static int
+walk_list_topics_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_topics_request request;
+    int error = sb_list_topics_request_decode(body, body_bytes, &request);
+    if (error == 0) {
+        walk_begin(body, body_bytes);
+        walk_string_required(request.prefix);
+    }
+    return error;
+}
+
+static int
+walk_list_topics_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_topics_response response;
+    int error = sb_list_topics_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_list_topics_entry entry;
+    uint32_t count = 0;
+    while (walk_next(sb_list_topics_response_next_topic(&response, &entry))) {
+        walk_string_required(entry.name);
+        count++;
+    }
+    SB_ASSERT(count == response.topic_count);
+    return 0;
+}
+
+static int
+walk_describe_topic_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_describe_topic_request request;
+    int error = sb_describe_topic_request_decode(body, body_bytes, &request);
+    if (error == 0) {
+        walk_begin(body, body_bytes);
+        walk_string_required(request.name);
+    }
+    return error;
+}
+
+static int
+walk_describe_topic_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_describe_topic_response response;
+    int error = sb_describe_topic_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(response.name);
+    struct sb_describe_topic_partition partition;
+    uint32_t partitions = 0;
+    while (walk_next(sb_describe_topic_response_next_partition(&response, &partition))) {
+        partitions++;
+    }
+    SB_ASSERT(partitions == response.partition_count);
+    struct sb_topic_config config;
+    uint32_t configs = 0;
+    while (walk_next(sb_describe_topic_response_next_config(&response, &config))) {
+        walk_config(&config);
+        configs++;
+    }
+    SB_ASSERT(configs == response.config_count);
+    return 0;
+}
+
+static int
+walk_alter_topic_config_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_alter_topic_config_request request;
+    int error = sb_alter_topic_config_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(request.name);
+    struct sb_topic_config config;
+    uint32_t count = 0;
+    while (walk_next(sb_alter_topic_config_request_next_config(&request, &config))) {
+        walk_config(&config);
+        count++;
+    }
+    SB_ASSERT(count == request.config_count);
+    return 0;
+}
+
+static int
+walk_alter_topic_config_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_alter_topic_config_response response;
+    int error = sb_alter_topic_config_response_decode(body, body_bytes, &response);
+    if (error == 0) {
+        walk_begin(body, body_bytes);
+        walk_string(response.error_message);
+    }
+    return error;
+}
+
+static int
+walk_health_request(const uint8_t *body, size_t body_bytes)
+{
+    return sb_health_request_decode(body, body_bytes);
+}
+
+static int
+walk_health_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_health_response response;
+    int error = sb_health_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    struct sb_health_shard shard;
+    uint32_t count = 0;
+    while (walk_next(sb_health_response_next_shard(&response, &shard))) {
+        count++;
+    }
+    SB_ASSERT(count == response.shard_count);
+    return 0;
+}
+
+const struct wire_walker wire_walkers[] = {
+    {SB_API_API_VERSIONS, false, "api_versions_request", walk_api_versions_request},
+    {SB_API_API_VERSIONS, true, "api_versions_response", walk_api_versions_response},
+    {SB_API_METADATA, false, "metadata_request", walk_metadata_request},
+    {SB_API_METADATA, true, "metadata_response", walk_metadata_response},
+    {SB_API_PRODUCE, false, "produce_request", walk_produce_request},
+    {SB_API_PRODUCE, true, "produce_response", walk_produce_response},
+    {SB_API_FETCH, false, "fetch_request", walk_fetch_request},
+    {SB_API_FETCH, true, "fetch_response", walk_fetch_response},
+    {SB_API_LIST_OFFSETS, false, "list_offsets_request", walk_list_offsets_request},
+    {SB_API_LIST_OFFSETS, true, "list_offsets_response", walk_list_offsets_response},
+    {SB_API_INIT_PRODUCER_ID, false, "init_producer_id_request", walk_init_producer_id_request},
+    {SB_API_INIT_PRODUCER_ID, true, "init_producer_id_response",
+     walk_init_producer_id_response},
+    {SB_API_CREATE_TOPICS, false, "create_topics_request", walk_create_topics_request},
+    {SB_API_CREATE_TOPICS, true, "create_topics_response", walk_create_topics_response},
+    {SB_API_DELETE_TOPICS, false, "delete_topics_request", walk_delete_topics_request},
+    {SB_API_DELETE_TOPICS, true, "delete_topics_response", walk_delete_topics_response},
+    {SB_API_LIST_TOPICS, false, "list_topics_request", walk_list_topics_request},
+    {SB_API_LIST_TOPICS, true, "list_topics_response", walk_list_topics_response},
+    {SB_API_DESCRIBE_TOPIC, false, "describe_topic_request", walk_describe_topic_request},
+    {SB_API_DESCRIBE_TOPIC, true, "describe_topic_response", walk_describe_topic_response},
+    {SB_API_ALTER_TOPIC_CONFIG, false, "alter_topic_config_request",
+     walk_alter_topic_config_request},
+    {SB_API_ALTER_TOPIC_CONFIG, true, "alter_topic_config_response",
+     walk_alter_topic_config_response},
+    {SB_API_HEALTH, false, "health_request", walk_health_request},
+    {SB_API_HEALTH, true, "health_response", walk_health_response},
+};
+
+const size_t wire_walker_count = SB_ARRAY_COUNT(wire_walkers);
+
+int
+wire_walk(uint16_t api_key, bool response, const uint8_t *body, size_t body_bytes)
+{
+    for (size_t i = 0; i < wire_walker_count; i++) {
+        if (wire_walkers[i].api_key == api_key && wire_walkers[i].response == response) {
+            return wire_walkers[i].walk(body, body_bytes);
+        }
+    }
+    return -ENOENT;
+}
