@@ -81,13 +81,22 @@ flush_init(struct sb_store *store)
     return 0;
 }
 
+/* Also after a crash or a fatal error with a round in flight: descriptors it holds close. */
 void
 flush_deinit(struct sb_store *store)
 {
     sb_timer_disarm(store->timers, &store->flush_retry_timer);
     for (uint32_t index = 0; store->writers != NULL && index < store->config.flush_concurrency;
          index++) {
-        sb_free(store->writers[index].staging);
+        struct flush_writer *writer = &store->writers[index];
+        if (writer->phase == WRITER_DIR_SYNC && writer->directory_fd >= 0) {
+            sb_io_close(store->io, writer->directory_fd);
+        }
+        sb_free(writer->staging);
+    }
+    if (store->manifest_fd >= 0) {
+        sb_io_close(store->io, store->manifest_fd);
+        store->manifest_fd = -1;
     }
     sb_free(store->writers);
     sb_free(store->manifest_buffer);
@@ -350,9 +359,11 @@ writer_step(struct flush_writer *writer)
             char path[320];
             partition_dir_path(writer->store, partition->topic_id, partition->partition, path,
                                sizeof(path));
-            writer->directory_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            writer->directory_fd = sb_io_open(writer->store->io, path, O_RDONLY | O_DIRECTORY, 0);
             if (writer->directory_fd < 0) {
-                writer_failed(writer, "open directory", -errno);
+                int error = writer->directory_fd;
+                writer->directory_fd = -1;
+                writer_failed(writer, "open directory", error);
                 return;
             }
             writer_start_io(writer, WRITER_DIR_SYNC);
@@ -451,7 +462,7 @@ writer_io_done(struct sb_io_op *op)
         writer_step(writer);
         return;
     case WRITER_DIR_SYNC:
-        close(writer->directory_fd);
+        sb_io_close(writer->store->io, writer->directory_fd);
         writer->directory_fd = -1;
         if (result < 0) {
             writer_failed(writer, "fsync directory", result);

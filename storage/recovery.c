@@ -175,6 +175,7 @@ recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64
             break;
         }
         segment_note_batch(segment, bytes, position);
+        producer_note(segment->partition, &header, header.base_offset);
         position += header.batch_bytes;
     }
     return position;
@@ -334,6 +335,11 @@ recovery_partition_segments(struct recovery *recovery, struct sb_partition *part
         }
     }
     sb_free(offsets);
+    /* Retention deletes whole segments before the next manifest records the new log start:
+     * the first segment left is where the log starts now. */
+    if (partition->oldest != NULL && partition->oldest->base_offset > partition->log_start_offset) {
+        partition->log_start_offset = partition->oldest->base_offset;
+    }
     if (result == 0 && !open_found && record->next_offset > record->log_start_offset) {
         recovery->corruption_found = true;
         recovery_fence(partition, record->open_segment_base, "open segment file is missing");
@@ -520,6 +526,11 @@ recovery_replay_batch(struct recovery *recovery, const struct sb_wal_entry_heade
         }
     }
     if (result == 0) {
+        struct sb_batch_header header;
+        int decoded = sb_batch_header_decode(batch, SB_BATCH_HEADER_BYTES, UINT32_MAX, &header);
+        if (decoded == 0) {
+            producer_note(partition, &header, header.base_offset);
+        }
         partition->next_offset += sb_load_le32(batch + SB_BATCH_OFFSET_RECORD_COUNT);
         recovery->store->stats.recovered_batches++;
     }

@@ -5,7 +5,8 @@
  * manifest records it; if the process dies first, recovery derives it again
  * from the first segment left.
  *
- * Retention runs every SB_STORE_RETENTION_INTERVAL_NS from the iteration hook.
+ * Retention runs from the iteration hook at most every retention_check_interval_ns
+ * (store config, default 5 s) of the io clock.
  */
 #include <inttypes.h>
 
@@ -13,8 +14,6 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "storage/store_private.h"
-
-#define SB_STORE_RETENTION_INTERVAL_NS (5ull * 1000ull * 1000ull * 1000ull)
 
 /* True if the partition's oldest segment may be deleted under its retention settings. */
 static bool
@@ -63,7 +62,7 @@ retention_maybe_start(struct sb_store *store, uint64_t now_ns)
     if (now_ns < store->next_retention_ns || store->failed) {
         return;
     }
-    store->next_retention_ns = now_ns + SB_STORE_RETENTION_INTERVAL_NS;
+    store->next_retention_ns = now_ns + store->config.retention_check_interval_ns;
     int64_t now_ms = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
     for (uint32_t slot = 0; slot < store->config.partitions_max; slot++) {
         struct sb_partition *partition = &store->partitions[slot];

@@ -33,6 +33,7 @@
 #define STORE_DEFAULT_INDEX_BYTES (32ull << 20)
 #define STORE_DEFAULT_INDEX_INTERVAL (64u << 10)
 #define STORE_DEFAULT_FLUSH_CONCURRENCY 16u
+#define STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS (5ull * SB_NS_PER_S)
 
 void
 sb_partition_config_default(struct sb_partition_config *config)
@@ -59,8 +60,13 @@ store_config_fill(struct sb_store_config *config)
     config->wal_file_count = (uint32_t)or_default(config->wal_file_count,
                                                   STORE_DEFAULT_WAL_FILES);
     config->memtable_bytes = or_default(config->memtable_bytes, STORE_DEFAULT_MEMTABLE_BYTES);
+    uint64_t cycle_floor = sb_align_up(sb_wal_entry_span(config->batch_bytes_max != 0
+                                                             ? config->batch_bytes_max
+                                                             : STORE_DEFAULT_BATCH_BYTES) +
+                                           2 * SB_BLOCK_BYTES, SB_BLOCK_BYTES);
     config->cycle_bytes_max = or_default(
-        config->cycle_bytes_max, sb_min_u64(4ull << 20, config->wal_file_bytes / 4));
+        config->cycle_bytes_max,
+        sb_max_u64(cycle_floor, sb_min_u64(4ull << 20, config->wal_file_bytes / 4)));
     config->flush_interval_ns = or_default(config->flush_interval_ns,
                                            STORE_DEFAULT_FLUSH_INTERVAL_NS);
     config->batch_bytes_max = (uint32_t)or_default(config->batch_bytes_max,
@@ -74,6 +80,8 @@ store_config_fill(struct sb_store_config *config)
                                                         STORE_DEFAULT_INDEX_INTERVAL);
     config->flush_concurrency = (uint32_t)or_default(config->flush_concurrency,
                                                      STORE_DEFAULT_FLUSH_CONCURRENCY);
+    config->retention_check_interval_ns = or_default(config->retention_check_interval_ns,
+                                                     STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS);
     uint64_t block = SB_BLOCK_BYTES;
     bool valid = config->wal_file_bytes % block == 0 && config->memtable_bytes % block == 0 &&
                  config->wal_file_count >= 2 && config->cycle_bytes_max % block == 0 &&
@@ -119,9 +127,14 @@ store_lock(struct sb_store *store)
         sb_log_error("data directory is in use by another process", "path=%s", path);
         return error;
     }
-    store->shard_dir_fd = open(store->shard_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    store->partitions_dir_fd = open(store->partitions_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return store->shard_dir_fd >= 0 && store->partitions_dir_fd >= 0 ? 0 : -errno;
+    /* Through the io, like every descriptor that gets an fsync (the simulator must know it). */
+    store->shard_dir_fd = sb_io_open(store->io, store->shard_dir, O_RDONLY | O_DIRECTORY, 0);
+    if (store->shard_dir_fd < 0) {
+        return store->shard_dir_fd;
+    }
+    store->partitions_dir_fd = sb_io_open(store->io, store->partitions_dir,
+                                          O_RDONLY | O_DIRECTORY, 0);
+    return store->partitions_dir_fd < 0 ? store->partitions_dir_fd : 0;
 }
 
 static int
@@ -140,8 +153,14 @@ store_allocate(struct sb_store *store)
     store->index_chunks = sb_alloc(chunk_count * sizeof(struct index_chunk));
     store->scratch = sb_alloc_aligned(sb_align_up(config->batch_bytes_max, SB_BLOCK_BYTES),
                                       SB_BLOCK_BYTES);
+    uint64_t producers = (uint64_t)config->partitions_max * 2;
+    store->producer_pool = sb_alloc(producers * sizeof(struct producer_state));
+    for (uint64_t index = 0; store->producer_pool != NULL && index < producers; index++) {
+        store->producer_pool[index].next = store->free_producers;
+        store->free_producers = &store->producer_pool[index];
+    }
     if (store->table == NULL || store->partitions == NULL || store->segments == NULL ||
-        store->index_chunks == NULL || store->scratch == NULL) {
+        store->index_chunks == NULL || store->scratch == NULL || store->producer_pool == NULL) {
         return -ENOMEM;
     }
     for (uint32_t index = config->segments_max; index-- > 0;) {
@@ -252,6 +271,8 @@ sb_store_close(struct sb_store *store)
          slot++) {
         struct sb_partition *partition = &store->partitions[slot];
         while (partition->used && partition->oldest != NULL) {
+            /* Reads pinning it now never finish (a power cut: the io completes nothing). */
+            partition->oldest->pins = 0;
             segment_destroy(partition->oldest, false);
         }
     }
@@ -259,15 +280,16 @@ sb_store_close(struct sb_store *store)
     flush_deinit(store);
     cache_deinit(store);
     sb_free(store->scratch);
+    sb_free(store->producer_pool);
     sb_free(store->index_chunks);
     sb_free(store->segments);
     sb_free(store->partitions);
     sb_free(store->table);
     if (store->shard_dir_fd >= 0) {
-        close(store->shard_dir_fd);
+        sb_io_close(store->io, store->shard_dir_fd);
     }
     if (store->partitions_dir_fd >= 0) {
-        close(store->partitions_dir_fd);
+        sb_io_close(store->io, store->partitions_dir_fd);
     }
     if (store->lock_fd >= 0) {
         close(store->lock_fd); /* Releases the flock. */
@@ -415,6 +437,7 @@ store_partition_release_if_unused(struct sb_partition *partition)
     partition_dir_path(partition->store, partition->topic_id, partition->partition, path,
                        sizeof(path));
     rmdir(path);
+    producer_forget_all(partition);
     partition->used = false;
     partition->store->partition_count--;
 }
@@ -455,6 +478,22 @@ sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32
     if (result < 0 || header.batch_bytes != batch_bytes) {
         return SB_ECORRUPT;
     }
+    int64_t duplicate_offset = -1;
+    result = producer_check(partition, &header, &duplicate_offset);
+    if (result == -EEXIST) {
+        /* A retry of a recent batch: answer with where it went, once all is durable. */
+        partition->duplicate_offset = duplicate_offset;
+        if (append != NULL) {
+            append->callback = callback;
+            append->context = context;
+            append->base_offset = duplicate_offset;
+            wal_note_append(store, append, store->wal.head);
+        }
+        return -EEXIST;
+    }
+    if (result < 0) {
+        return result;
+    }
     struct wal_append_options options = {
         .batch_bytes = batch_bytes,
         .assign_offset = true,
@@ -468,6 +507,7 @@ sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32
         store->stats.append_refusals++;
         return result;
     }
+    producer_note(partition, &header, options.base_offset);
     partition->next_offset += header.record_count;
     store->stats.appends++;
     if (append != NULL) {
@@ -517,6 +557,12 @@ sb_partition_fenced(const struct sb_partition *partition, int64_t *fenced_offset
         *fenced_offset_out = partition->fenced_offset;
     }
     return partition->fenced;
+}
+
+int64_t
+sb_partition_duplicate_offset(const struct sb_partition *partition)
+{
+    return partition->duplicate_offset;
 }
 
 uint64_t

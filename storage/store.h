@@ -68,8 +68,12 @@ struct sb_store_config {
     uint64_t index_bytes;          /* Memory for segment indexes. 0: 32 MiB. */
     uint32_t index_interval_bytes; /* One index entry per this much data. 0: 64 KiB. */
     uint32_t flush_concurrency;    /* Partitions flushed at once. 0: 16. */
+    uint64_t retention_check_interval_ns; /* Retention runs from sb_store_iteration_end at
+                                             most this often (io clock). 0: 5 s. */
     sb_store_lookup_fn lookup;     /* Recovery's question to the broker (may be NULL: keep). */
-    void *lookup_context;          /* For lookup. */
+    void *lookup_context;          /* For lookup (and durable). */
+    /* Called when a partition's high watermark moves (new data is visible). May be NULL. */
+    void (*durable)(void *context, struct sb_partition *partition);
 };
 
 struct sb_store_stats {
@@ -102,7 +106,9 @@ int sb_store_open(struct sb_io *io, struct sb_timer_heap *timers,
 void sb_store_shutdown(struct sb_store *store);
 /* True when no I/O of the store is in flight and nothing is left to write. */
 bool sb_store_idle(const struct sb_store *store);
-/* Frees everything (after shutdown and idle, or after a fatal error). Unlocks the directory. */
+/* Frees everything (after shutdown and idle, or after a fatal error). Unlocks the directory.
+ * Ops still in flight are abandoned (reads never call back): close with them only when the io
+ * will complete nothing more, as after a simulated power cut. */
 void sb_store_close(struct sb_store *store);
 /* Call at the end of every loop iteration: starts commit cycles, flushes, retention. */
 void sb_store_iteration_end(struct sb_store *store);
@@ -140,11 +146,17 @@ struct sb_append {
  * partition uses it, and copies it into the WAL ring. `append` (may be NULL) is notified when
  * the batch is durable. Returns 0; SB_ECORRUPT for a bad batch; -EMSGSIZE above
  * batch_bytes_max; -ENOBUFS when the memtable is full (retry after it flushes); -EROFS when
- * the partition is fenced; SB_ESHUTDOWN after sb_store_shutdown. */
+ * the partition is fenced; SB_ESHUTDOWN after sb_store_shutdown.
+ * Idempotent batches (producer id and base sequence set, storage/producer.c): -EEXIST for a
+ * retry of one of the producer's recent batches (nothing appended; sb_partition_
+ * duplicate_offset names the original; `append` gets it and is notified once everything
+ * appended so far is durable); -EILSEQ for a sequence gap; -ESTALE for an old epoch. */
 int sb_partition_append(struct sb_partition *partition, const uint8_t *batch,
                         uint32_t batch_bytes, struct sb_append *append,
                         sb_append_callback callback, void *context);
 
+/* Base offset of the original batch of the last -EEXIST from sb_partition_append. */
+int64_t sb_partition_duplicate_offset(const struct sb_partition *partition);
 int64_t sb_partition_log_start_offset(const struct sb_partition *partition);
 /* Next offset to be assigned. */
 int64_t sb_partition_log_end_offset(const struct sb_partition *partition);

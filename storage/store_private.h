@@ -28,6 +28,8 @@
 #include "storage/format.h"
 #include "storage/store.h"
 
+struct sb_batch_header;
+
 #define SB_STORE_NONE UINT32_MAX
 #define SB_CACHE_BLOCK_BYTES (64u * 1024u)
 #define SB_INDEX_CHUNK_ENTRIES 168u
@@ -47,6 +49,27 @@ struct memtable_entry {
     uint32_t record_count;    /* Records in the batch. */
     uint32_t partition_slot;  /* Owner, or SB_STORE_NONE once its partition was dropped. */
     uint32_t next;            /* FIFO index of the owner's next batch, or SB_STORE_NONE. */
+};
+
+/* Idempotent producers (producer.c). */
+#define SB_PRODUCER_RECENT 5u
+#define SB_PRODUCERS_PER_PARTITION 16u
+
+struct producer_batch {
+    int32_t first_sequence; /* Base sequence of a recent batch. */
+    int32_t last_sequence;  /* Its last sequence. */
+    int64_t base_offset;    /* Where it was appended. */
+};
+
+struct producer_state {
+    int64_t producer_id;                              /* Who. */
+    int16_t epoch;                                    /* Current epoch. */
+    int32_t last_sequence;                            /* Last sequence appended. */
+    struct producer_batch recent[SB_PRODUCER_RECENT]; /* Last batches, for duplicates. */
+    uint32_t recent_count;                            /* Entries used. */
+    uint32_t recent_next;                             /* Next entry to overwrite. */
+    uint64_t last_used;                               /* Store clock at the last append. */
+    struct producer_state *next;                      /* Partition list or free list. */
 };
 
 struct index_chunk {
@@ -103,6 +126,9 @@ struct sb_partition {
     struct segment *newest;            /* Open segment (or NULL before the first flush). */
     uint64_t segment_bytes_total;      /* Data bytes in all segments. */
     uint32_t pins;                     /* Reads in progress. */
+    struct producer_state *producers;  /* Idempotent producers seen here. */
+    uint32_t producer_count;           /* Entries in producers. */
+    int64_t duplicate_offset;          /* Original offset of the last duplicate refused. */
     bool needs_dir_sync;               /* A file was created in its directory since the
                                           last flush: fsync the directory. */
     bool in_flush_list;                /* Queued for the running flush. */
@@ -251,6 +277,9 @@ struct sb_store {
     uint32_t next_segment_id;              /* Never 0. */
     struct index_chunk *index_chunks;      /* Pool memory (owned). */
     struct index_chunk *free_index_chunks; /* Free list. */
+    struct producer_state *producer_pool;  /* Producer state memory (owned). */
+    struct producer_state *free_producers; /* Free list. */
+    uint64_t producer_clock;               /* Ticks at every idempotent append (LRU). */
     struct block_cache cache;              /* Segment read cache. */
     uint64_t checkpoint_sequence;          /* WAL entries below are in segments. */
     enum flush_phase flush_phase;          /* Flush state. */
@@ -361,6 +390,16 @@ void cache_invalidate(struct sb_store *store, const struct segment *segment,
 
 /* read.c */
 void read_resume(struct sb_read *read);
+
+/* producer.c */
+/* 0 to append; -EEXIST (a duplicate: *duplicate_offset_out is the original base offset),
+ * -EILSEQ (out of order) or -ESTALE (fenced epoch). */
+int producer_check(struct sb_partition *partition, const struct sb_batch_header *header,
+                   int64_t *duplicate_offset_out);
+/* Records an appended (or replayed) idempotent batch. */
+void producer_note(struct sb_partition *partition, const struct sb_batch_header *header,
+                   int64_t base_offset);
+void producer_forget_all(struct sb_partition *partition);
 
 /* recovery.c */
 int recovery_run(struct sb_store *store);

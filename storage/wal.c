@@ -361,6 +361,9 @@ wal_advance_durable(struct sb_store *store)
             int64_t end = entry->base_offset + (int64_t)entry->record_count;
             if (end > partition->high_watermark) {
                 partition->high_watermark = end;
+                if (store->config.durable != NULL) {
+                    store->config.durable(store->config.lookup_context, partition);
+                }
             }
         }
         wal->fifo_durable++;
@@ -605,6 +608,10 @@ wal_iteration_end(struct sb_store *store)
     }
     if (wal->phase == WAL_IDLE && wal->sealed_count > 0) {
         wal_cycle_start(store);
+    }
+    if (wal->appends_head != NULL && wal->appends_head->ring_end <= wal->committed) {
+        /* Appends registered on data already durable (a producer's retried batch). */
+        wal_advance_durable(store);
     }
 }
 

@@ -24,6 +24,7 @@ fixture_init(struct fixture *fixture, uint64_t sim_seed)
         struct sb_sim_config sim_config = {.seed = sim_seed};
         sim_config.faults.disk_latency_min_ns = 10 * 1000;
         sim_config.faults.disk_latency_max_ns = 200 * 1000;
+        fixture->faults = sim_config.faults;
         cr_assert_eq(sb_sim_create(&sim_config, &fixture->sim), 0);
         io_config.backend = SB_IO_BACKEND_SIM;
         io_config.sim = fixture->sim;
@@ -103,6 +104,33 @@ fixture_crash(struct fixture *fixture)
     }
     sb_store_close(fixture->store);
     fixture->store = NULL;
+}
+
+void
+fixture_power_loss(struct fixture *fixture, enum sb_sim_power_loss_mode mode)
+{
+    cr_assert_not_null(fixture->sim, "power loss needs the simulator");
+    cr_assert_eq(sb_sim_power_loss(fixture->sim, mode), 0);
+    if (fixture->store != NULL) {
+        sb_store_close(fixture->store);
+        fixture->store = NULL;
+    }
+    sb_io_destroy(fixture->io);
+    struct sb_io_config io_config = {.backend = SB_IO_BACKEND_SIM, .sim = fixture->sim};
+    cr_assert_eq(sb_io_create(&io_config, &fixture->io), 0);
+}
+
+void
+fixture_set_faults(struct fixture *fixture, const struct sb_sim_faults *faults)
+{
+    cr_assert_not_null(fixture->sim);
+    struct sb_sim_faults rates = {0};
+    if (faults != NULL) {
+        rates = *faults;
+    }
+    rates.disk_latency_min_ns = fixture->faults.disk_latency_min_ns;
+    rates.disk_latency_max_ns = fixture->faults.disk_latency_max_ns;
+    sb_sim_set_faults(fixture->sim, &rates);
 }
 
 static int

@@ -23,6 +23,7 @@ struct fixture {
     struct sb_timer_heap timers; /* Timers the store arms. */
     struct sb_store_config config; /* Config used for every open. */
     struct sb_store *store;      /* Open store, or NULL. */
+    struct sb_sim_faults faults; /* Simulator: the latencies fixture_init chose (no faults). */
 };
 
 /* Small, fast defaults: 1 MiB WAL files, 4 MiB memtable, 1 MiB cache. `sim_seed` 0: io_uring. */
@@ -33,6 +34,13 @@ int fixture_open(struct fixture *fixture);
 void fixture_close(struct fixture *fixture);
 /* Closes without shutdown, as after a crash (nothing more is written). */
 void fixture_crash(struct fixture *fixture);
+/* Simulator only: cuts the power (every unsynced write undone or torn, per `mode`), frees the
+ * store without any further I/O (the io is dead: nothing in flight ever completes), and joins
+ * a fresh io to the same world, ready for fixture_open. Appends still waiting are told
+ * SB_ESHUTDOWN. */
+void fixture_power_loss(struct fixture *fixture, enum sb_sim_power_loss_mode mode);
+/* Simulator only: sets fault rates on top of fixture_init's latencies (NULL: no faults). */
+void fixture_set_faults(struct fixture *fixture, const struct sb_sim_faults *faults);
 /* Tears everything down, removes the data directory. */
 void fixture_destroy(struct fixture *fixture);
 /* One shard-loop iteration: hook, io (waiting up to wait_ns), timers. */
