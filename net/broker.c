@@ -1,0 +1,504 @@
+/*
+ * net/broker.c - the broker process and each shard's life.
+ *
+ * sb_broker_run loads (or creates) the data directory's metadata, starts one
+ * shard per core with the hooks below, and waits for SIGINT/SIGTERM. On each
+ * shard, broker_start opens the shard's store (recovery), the partitions it
+ * owns, and its listeners; broker_message dispatches the cross-shard messages
+ * of broker_private.h; broker_stop begins a clean shutdown, and
+ * broker_drained says when the shard has nothing left to do.
+ *
+ * Connections: shard 0 accepts on the main port and hands each socket to the
+ * shard with the fewest connections; every shard also accepts on its own port
+ * (main port + 1 + shard) for shard-aware clients.
+ */
+#include "net/broker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "net/broker_private.h"
+
+static void broker_accept_done(struct sb_io_op *op);
+
+struct broker_shard *
+broker_shard_of(struct sb_shard *shard)
+{
+    return sb_shard_user(shard);
+}
+
+void
+broker_send(struct broker_shard *self, uint32_t destination, uint16_t type, void *payload,
+            uint64_t argument)
+{
+    struct sb_msg message = {.type = type, .payload = payload};
+    message.arguments[0] = argument;
+    int result = sb_shard_send(self->shard, destination, &message);
+    /* The overflow pool is sized for every request and work that can exist at once. */
+    SB_ASSERT(result == 0);
+}
+
+static int
+broker_lookup(void *context, uint32_t topic_id, uint32_t partition,
+              struct sb_partition_config *config_out)
+{
+    struct broker_shard *self = context;
+    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, topic_id);
+    if (topic == NULL || partition >= topic->partition_count ||
+        sb_metadata_owner(&self->metadata, topic_id, partition) != self->id) {
+        return -ENOENT;
+    }
+    *config_out = topic->config;
+    return 0;
+}
+
+static int
+broker_open_store(struct broker_shard *self)
+{
+    const struct sb_broker_config *config = &self->broker->config;
+    struct sb_store_config store_config = {
+        .data_dir = config->data_dir,
+        .shard_id = self->id,
+        .wal_file_bytes = config->wal_file_bytes,
+        .wal_file_count = config->wal_files,
+        .wal_prefill = config->wal_prefill,
+        .memtable_bytes = config->memtable_bytes,
+        .commit_delay_ns = config->commit_delay_us * SB_NS_PER_US,
+        .batch_bytes_max = config->max_message_bytes,
+        .block_cache_bytes = config->block_cache_bytes,
+        .lookup = broker_lookup,
+        .lookup_context = self,
+        .durable = work_partition_durable,
+    };
+    int result = sb_store_open(self->io, sb_shard_timers(self->shard), &store_config,
+                               &self->store);
+    if (result < 0) {
+        return result;
+    }
+    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        for (uint32_t partition = 0; topic->used && partition < topic->partition_count;
+             partition++) {
+            if (sb_metadata_owner(&self->metadata, topic->topic_id, partition) != self->id) {
+                continue;
+            }
+            struct sb_partition *opened;
+            result = sb_store_partition_open(self->store, topic->topic_id, partition,
+                                             &topic->config, &opened);
+            if (result < 0) {
+                return result;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+broker_listen(struct broker_shard *self, uint16_t port, int *fd_out)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (inet_pton(AF_INET, self->broker->config.listen_host, &address.sin_addr) != 1) {
+        sb_log_error("listen address is not an IPv4 address", "host=%s",
+                     self->broker->config.listen_host);
+        return -EINVAL;
+    }
+    int fd = sb_io_listen(self->io, &address, 1024);
+    /* A broker that just died (kill -9) may hold the port for a moment while the kernel tears
+     * down its io_uring: retry for a few seconds at start-up. Bounded: 100 x 50 ms. */
+    for (int attempt = 0; fd == -EADDRINUSE && attempt < 100; attempt++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        fd = sb_io_listen(self->io, &address, 1024);
+    }
+    if (fd < 0) {
+        sb_log_error("cannot listen", "host=%s port=%u error=\"%s\"",
+                     self->broker->config.listen_host, port, sb_strerror(fd));
+        return fd;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static void
+broker_arm_accept(struct broker_shard *self, struct sb_io_op *op, int fd)
+{
+    sb_io_accept(self->io, op, fd, true, NULL, broker_accept_done, self);
+}
+
+static int
+broker_start_network(struct broker_shard *self)
+{
+    const struct sb_broker_config *config = &self->broker->config;
+    int result = sb_io_buffer_group_create(self->io, SB_NET_RECV_GROUP, SB_NET_RECV_BUFFERS,
+                                           SB_NET_RECV_BUFFER_BYTES);
+    if (result == 0) {
+        result = broker_listen(self, (uint16_t)(config->listen_port + 1 + self->id),
+                               &self->listen_fd);
+    }
+    if (result == 0 && self->id == 0) {
+        result = broker_listen(self, config->listen_port, &self->main_listen_fd);
+    }
+    if (result != 0) {
+        return result;
+    }
+    broker_arm_accept(self, &self->accept_op, self->listen_fd);
+    if (self->id == 0) {
+        broker_arm_accept(self, &self->main_accept_op, self->main_listen_fd);
+        sb_log_info("listening", "host=%s port=%u shard_ports=%u-%u", config->listen_host,
+                    config->listen_port, config->listen_port + 1,
+                    config->listen_port + sb_shard_count(self->shard));
+    }
+    return 0;
+}
+
+static int
+broker_allocate(struct broker_shard *self)
+{
+    const struct sb_broker_config *config = &self->broker->config;
+    struct sb_arena *arena = sb_shard_arena(self->shard);
+    int result = sb_metadata_init(&self->metadata);
+    if (result == 0) {
+        sb_metadata_copy(&self->metadata, &self->broker->metadata);
+        result = sb_bufpool_init(&self->buffers, config->request_memory_bytes,
+                                 config->max_frame_bytes + SB_FRAME_HEADER_BYTES);
+    }
+    if (result == 0) {
+        result = sb_pool_init(&self->conns, arena, sizeof(struct conn), 64,
+                              config->max_connections);
+    }
+    if (result == 0) {
+        result = sb_pool_init(&self->requests, arena, sizeof(struct request), 64,
+                              SB_NET_REQUESTS_MAX);
+    }
+    if (result == 0 && self->id == 0) {
+        self->shard_conn_counts = sb_arena_alloc(arena, sb_shard_count(self->shard) *
+                                                            sizeof(uint32_t), 4);
+        result = self->shard_conn_counts == NULL ? -ENOMEM : admin_init(self);
+    }
+    return result;
+}
+
+static int
+broker_start(struct sb_shard *shard)
+{
+    struct broker *broker = sb_shard_hooks_context(shard);
+    struct broker_shard *self = sb_arena_alloc(sb_shard_arena(shard), sizeof(*self), 64);
+    if (self == NULL) {
+        return -ENOMEM;
+    }
+    self->broker = broker;
+    self->shard = shard;
+    self->id = sb_shard_id(shard);
+    self->io = sb_shard_io(shard);
+    self->listen_fd = -1;
+    self->main_listen_fd = -1;
+    sb_shard_set_user(shard, self);
+    int result = broker_allocate(self);
+    if (result == 0) {
+        result = broker_open_store(self);
+    }
+    if (result == 0) {
+        result = broker_start_network(self);
+    }
+    return result;
+}
+
+/* Shard 0: the socket goes to the shard with the fewest connections. */
+static void
+broker_hand_off(struct broker_shard *self, int fd)
+{
+    uint32_t count = sb_shard_count(self->shard);
+    uint32_t target = 0;
+    for (uint32_t shard = 1; shard < count; shard++) {
+        if (self->shard_conn_counts[shard] < self->shard_conn_counts[target]) {
+            target = shard;
+        }
+    }
+    self->shard_conn_counts[target]++;
+    if (target == 0) {
+        conn_adopt(self, fd, true);
+        return;
+    }
+    broker_send(self, target, MSG_CONN_HANDOFF, NULL, (uint64_t)fd);
+}
+
+static void
+broker_accept_done(struct sb_io_op *op)
+{
+    struct broker_shard *self = op->context;
+    bool main_port = op == &self->main_accept_op;
+    if (op->result >= 0) {
+        if (self->stopping) {
+            close(op->result);
+        } else if (main_port) {
+            broker_hand_off(self, op->result);
+        } else {
+            conn_adopt(self, op->result, false);
+        }
+    } else if (op->result != -ECANCELED) {
+        sb_log_warn("accept failed", "error=\"%s\"", sb_strerror(op->result));
+    }
+    if (!op->more && !self->stopping) {
+        broker_arm_accept(self, op, main_port ? self->main_listen_fd : self->listen_fd);
+    }
+}
+
+void
+broker_conn_ended(struct broker_shard *self, uint32_t shard)
+{
+    if (self->id != 0) {
+        broker_send(self, 0, MSG_CONN_CLOSED, NULL, shard);
+        return;
+    }
+    SB_ASSERT(self->shard_conn_counts[shard] > 0);
+    self->shard_conn_counts[shard]--;
+}
+
+static void
+broker_health_reply(struct broker_shard *self, const struct sb_msg *message)
+{
+    struct sb_msg reply = *message;
+    reply.type = MSG_HEALTH_DONE;
+    reply.arguments[0] = self->id;
+    reply.arguments[1] = self->conn_count;
+    uint32_t partitions = 0;
+    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        for (uint32_t partition = 0; topic->used && partition < topic->partition_count;
+             partition++) {
+            partitions += sb_metadata_owner(&self->metadata, topic->topic_id, partition) ==
+                          self->id;
+        }
+    }
+    reply.arguments[2] = partitions;
+    reply.arguments[3] = self->stopping ? 2 : 0;
+    int result = sb_shard_send(self->shard, message->source_shard, &reply);
+    SB_ASSERT(result == 0);
+}
+
+static void
+broker_message(struct sb_shard *shard, const struct sb_msg *message)
+{
+    struct broker_shard *self = broker_shard_of(shard);
+    switch (message->type) {
+    case MSG_CONN_HANDOFF:
+        conn_adopt(self, (int)message->arguments[0], true);
+        break;
+    case MSG_CONN_CLOSED:
+        broker_conn_ended(self, (uint32_t)message->arguments[0]);
+        break;
+    case MSG_WORK:
+        work_execute(self, message->payload);
+        break;
+    case MSG_WORK_DONE:
+        request_work_done(message->payload);
+        break;
+    case MSG_ADMIN:
+        admin_submit(self, message->payload);
+        break;
+    case MSG_ADMIN_DONE:
+        request_admin_done(message->payload);
+        break;
+    case MSG_TOPIC_UPDATE:
+        admin_topic_update(self, message->payload);
+        break;
+    case MSG_TOPIC_UPDATE_DONE:
+        admin_topic_update_done(self, message->payload);
+        break;
+    case MSG_HEALTH:
+        broker_health_reply(self, message);
+        break;
+    case MSG_HEALTH_DONE:
+        request_health_reply(message->payload, message);
+        break;
+    default:
+        sb_panic("unknown broker message type %u", message->type);
+    }
+}
+
+static void
+broker_cancel_done(struct sb_io_op *op)
+{
+    (void)op; /* The accept itself completes with -ECANCELED and is not re-armed. */
+}
+
+static void
+broker_stop(struct sb_shard *shard)
+{
+    struct broker_shard *self = broker_shard_of(shard);
+    self->stopping = true;
+    sb_log_info("stopping: no new connections; finishing requests", "connections=%u",
+                self->conn_count);
+    struct sb_io_op *accepts[2] = {&self->accept_op, &self->main_accept_op};
+    for (uint32_t index = 0; index < 2; index++) {
+        if (accepts[index]->state != SB_IO_OP_IDLE) {
+            sb_io_cancel(self->io, &self->accept_cancel_ops[index], accepts[index],
+                         broker_cancel_done, self);
+        }
+    }
+    work_cancel_parked(self);
+    conn_close_all(self);
+}
+
+static bool
+broker_drained(struct sb_shard *shard)
+{
+    struct broker_shard *self = broker_shard_of(shard);
+    if (self == NULL) {
+        return true;
+    }
+    if (self->conn_count != 0 || self->requests_in_flight != 0 ||
+        self->works_in_flight != 0 || (self->admin != NULL && !admin_idle(self))) {
+        return false;
+    }
+    if (!sb_store_idle(self->store)) {
+        sb_store_shutdown(self->store);
+        return false;
+    }
+    return true;
+}
+
+static void
+broker_iteration_end(struct sb_shard *shard)
+{
+    struct broker_shard *self = broker_shard_of(shard);
+    sb_store_iteration_end(self->store);
+    conn_resume_all(self);
+}
+
+static void
+broker_finish(struct sb_shard *shard)
+{
+    struct broker_shard *self = broker_shard_of(shard);
+    if (self == NULL) {
+        return;
+    }
+    if (self->store != NULL) {
+        sb_store_close(self->store);
+    }
+    if (self->listen_fd >= 0) {
+        sb_io_close(self->io, self->listen_fd);
+    }
+    if (self->main_listen_fd >= 0) {
+        sb_io_close(self->io, self->main_listen_fd);
+    }
+    if (self->admin != NULL) {
+        admin_deinit(self);
+    }
+    sb_bufpool_deinit(&self->buffers);
+    sb_metadata_deinit(&self->metadata);
+}
+
+/* Raises the open-file limit to its hard maximum: every segment keeps a descriptor. */
+static void
+broker_raise_file_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+/* Loads the data directory's metadata, or creates it; fixes the shard count. */
+static int
+broker_prepare_data(struct broker *broker)
+{
+    struct sb_broker_config *config = &broker->config;
+    if (mkdir(config->data_dir, 0755) != 0 && errno != EEXIST) {
+        sb_log_error("cannot create the data directory", "path=%s errno=%d", config->data_dir,
+                     errno);
+        return -errno;
+    }
+    int result = sb_metadata_load(&broker->metadata, config->data_dir);
+    if (result == -ENOENT) {
+        broker->metadata.shard_count = config->cores != 0 ? config->cores
+                                                          : sb_runtime_cpus_allowed();
+        sb_log_info("new data directory", "path=%s shards=%u", config->data_dir,
+                    broker->metadata.shard_count);
+        return sb_metadata_save(&broker->metadata, config->data_dir);
+    }
+    if (result != 0) {
+        sb_log_error("cannot read metadata", "path=%s/metadata error=\"%s\"", config->data_dir,
+                     sb_strerror(result));
+        return result;
+    }
+    if (config->cores != 0 && config->cores != broker->metadata.shard_count) {
+        sb_log_error("the data directory was created with another shard count; start with "
+                     "that --cores (re-sharding is not supported yet)", "path=%s shards=%u "
+                     "requested=%u", config->data_dir, broker->metadata.shard_count,
+                     config->cores);
+        return SB_ECONFIG;
+    }
+    return 0;
+}
+
+static int
+broker_serve(struct broker *broker)
+{
+    struct sb_runtime_config runtime_config = {
+        .shard_count = broker->metadata.shard_count,
+        .backend = SB_IO_BACKEND_URING,
+        .doorbell = broker->config.doorbell,
+        .pin_threads = true,
+        .arena_bytes = 64ull << 20,
+        .shutdown_timeout_ns = 30 * SB_NS_PER_S,
+        .hooks = {.start = broker_start, .stop = broker_stop, .drained = broker_drained,
+                  .message = broker_message, .iteration_end = broker_iteration_end,
+                  .finish = broker_finish, .context = broker},
+    };
+    int result = sb_runtime_create(&runtime_config, &broker->runtime);
+    if (result != 0) {
+        return result;
+    }
+    result = sb_runtime_start(broker->runtime);
+    if (result == 0) {
+        sb_log_info("streambus ready", "shards=%u data_dir=%s startup_ms=%llu",
+                    broker->metadata.shard_count, broker->config.data_dir,
+                    (unsigned long long)((sb_clock_monotonic_ns() - broker->started_ns) /
+                                         SB_NS_PER_MS));
+        result = sb_runtime_wait_for_signal(broker->runtime);
+    }
+    sb_runtime_destroy(broker->runtime);
+    return result;
+}
+
+int
+sb_broker_run(const struct sb_broker_config *config)
+{
+    struct broker *broker = sb_alloc(sizeof(*broker));
+    if (broker == NULL) {
+        return -ENOMEM;
+    }
+    broker->config = *config;
+    broker->started_ns = sb_clock_monotonic_ns();
+    sb_log_set_level(config->log_level);
+    broker_raise_file_limit();
+    int result = sb_metadata_init(&broker->metadata);
+    if (result == 0) {
+        result = broker_prepare_data(broker);
+    }
+    if (result == 0) {
+        result = broker_serve(broker);
+    }
+    sb_metadata_deinit(&broker->metadata);
+    sb_free(broker);
+    if (result == 0) {
+        sb_log_info("stopped cleanly", "%s", "");
+    }
+    return result;
+}

@@ -1,0 +1,275 @@
+/*
+ * net/broker_private.h - the broker's state and the contract between the
+ * files of net/ (nothing outside net/ includes it):
+ *   broker.c    the process (start, signals) and each shard's hooks, listeners,
+ *               connection hand-off, message dispatch
+ *   conn.c      one connection: receive, frame assembly, in-order responses, limits
+ *   request.c   decoding a request, splitting it by owning shard, answering it
+ *   work.c      the owning shard's side: produce, fetch (long-poll), offsets
+ *   admin.c     shard 0's control plane: topics, producer ids, metadata file
+ *   config.c / metadata.c  settings and the topic table
+ *
+ * A request's life (request.c):
+ *
+ *   conn_frame_ready -> request_start --decode--> items grouped by owner shard
+ *      --> one struct work per owner (local: work_execute; remote: MSG_WORK)
+ *      --> MSG_WORK_DONE ... all back --> request_finish: encode the response
+ *      --> conn_response_ready: sent in request order, coalesced
+ *
+ * Memory: the request, its frame, its items, its works and every buffer a work
+ * fills belong to the connection's shard; owners borrow them while a MSG_WORK
+ * is theirs and give them back with MSG_WORK_DONE.
+ */
+#ifndef SB_NET_BROKER_PRIVATE_H
+#define SB_NET_BROKER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/bufpool.h"
+#include "core/io.h"
+#include "core/pool.h"
+#include "core/ring.h"
+#include "core/shard.h"
+#include "core/timer.h"
+#include "net/config.h"
+#include "net/metadata.h"
+#include "proto/wire.h"
+#include "storage/store.h"
+
+/* Provided buffers for multishot receive, per shard. */
+#define SB_NET_RECV_BUFFERS 256u
+#define SB_NET_RECV_BUFFER_BYTES (16u << 10)
+#define SB_NET_RECV_GROUP 0
+/* Responses coalesced into one sendmsg. */
+#define SB_NET_SEND_VECTORS_MAX 32u
+/* Concurrent requests per shard (all connections) and partition works. */
+#define SB_NET_REQUESTS_MAX 4096u
+#define SB_NET_WORKS_MAX 8192u
+/* Received buffers a connection may hold while it cannot consume them. */
+#define SB_NET_HELD_MAX 16u
+/* Admin requests waiting for shard 0 at once. */
+#define SB_NET_ADMIN_QUEUE_MAX 1024u
+
+enum broker_message {
+    MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
+    MSG_CONN_CLOSED,        /* shard -> shard 0: one of its connections ended. */
+    MSG_WORK,               /* payload: struct work for this (owner) shard. */
+    MSG_WORK_DONE,          /* payload: the same work, results filled in. */
+    MSG_ADMIN,              /* payload: struct request to run on shard 0. */
+    MSG_ADMIN_DONE,         /* payload: the request, response encoded. */
+    MSG_TOPIC_UPDATE,       /* payload: struct topic_update from shard 0. */
+    MSG_TOPIC_UPDATE_DONE,  /* payload: the update, back to shard 0. */
+    MSG_HEALTH,             /* payload: struct request; reply carries counts. */
+    MSG_HEALTH_DONE,        /* arguments: shard, connections, partitions, status. */
+};
+
+struct broker_shard;
+struct request;
+
+/* One partition touched by a request, in request order. */
+struct item {
+    uint32_t topic_index;     /* Which topic of the request (response grouping). */
+    uint32_t topic_id;        /* 0 when the topic is unknown. */
+    int32_t partition;        /* Partition number. */
+    uint32_t owner;           /* Owning shard. */
+    int16_t error;            /* enum sb_wire_error for this partition. */
+    const uint8_t *records;   /* Produce: batches (borrowed from the frame). */
+    uint32_t records_bytes;   /* Produce: their length. */
+    int64_t base_offset;      /* Produce: first offset. */
+    int64_t log_append_time;  /* Produce: append time or -1. */
+    int64_t log_start_offset; /* Produce, fetch, describe. */
+    int64_t high_watermark;   /* Fetch, describe. */
+    int64_t log_end_offset;   /* Describe. */
+    int64_t fetch_offset;     /* Fetch: first offset wanted. */
+    uint32_t max_bytes;       /* Fetch: partition limit. */
+    uint32_t data_offset;     /* Fetch: where its batches start in the work's buffer. */
+    uint32_t data_bytes;      /* Fetch: bytes of whole batches there. */
+    int64_t timestamp;        /* ListOffsets: question. */
+    int64_t offset;           /* ListOffsets: answer. */
+    int64_t found_timestamp;  /* ListOffsets: answer's timestamp. */
+    struct sb_append append;  /* Produce acks=all: the last batch's durability. */
+    struct work *work;        /* The work this item belongs to. */
+};
+
+/* The part of a request one owner shard carries out. */
+struct work {
+    struct request *request;     /* Home request (borrowed by the owner). */
+    struct broker_shard *home;   /* The request's shard. */
+    uint32_t owner;              /* Shard that runs it. */
+    struct broker_shard *owner_shard; /* Set by the owner when it starts the work. */
+    uint16_t api_key;            /* What to do with the items. */
+    int16_t acks;                /* Produce. */
+    uint32_t pending;            /* Owner: async steps outstanding. */
+    int32_t max_wait_ms;         /* Fetch: long-poll limit. */
+    int32_t min_bytes;           /* Fetch: answer once this much is there. */
+    uint32_t max_bytes;          /* Fetch: this work's share of the response limit. */
+    uint8_t *data;               /* Fetch: buffer for all its items (request's shard). */
+    uint32_t data_capacity;      /* Fetch: its size. */
+    uint32_t data_used;          /* Fetch: bytes filled. */
+    bool parked;                 /* Fetch: waiting for data or the deadline. */
+    bool round_active;           /* Fetch: reads of a round are in progress. */
+    bool deadline_passed;        /* Fetch: max_wait is over; answer at the round's end. */
+    struct sb_timer deadline;    /* Fetch: long-poll deadline (owner's timer). */
+    struct work *parked_next;    /* Owner's list of parked fetches. */
+    uint32_t next_item;          /* Owner: next item to read or look up (they go in turn). */
+    struct sb_read read;         /* Fetch: the read in progress. */
+    struct sb_time_lookup lookup; /* ListOffsets by time: the lookup in progress. */
+    uint8_t *lookup_buffer;      /* Owner-side buffer for lookups (owner's memory). */
+    uint32_t lookup_capacity;    /* Its size. */
+};
+
+/* A connection's request, from frame to response. */
+struct request {
+    struct conn *conn;              /* The connection (NULL once it closed). */
+    struct broker_shard *home;      /* The shard that owns everything below. */
+    struct request *next;           /* Connection's in-flight FIFO. */
+    struct sb_frame_header header;  /* Decoded frame header. */
+    uint8_t *frame;                 /* Whole frame (from the bufpool). */
+    uint32_t frame_capacity;        /* Its size class. */
+    uint8_t *response;              /* Encoded response frame, or NULL. */
+    uint32_t response_capacity;     /* Its size class. */
+    uint32_t response_bytes;        /* Bytes to send. */
+    uint8_t *scratch;               /* Items, topic names, works (bufpool). */
+    uint32_t scratch_capacity;      /* Its size class. */
+    struct item *items;             /* item_count items. */
+    uint32_t item_count;            /* Partitions in the request. */
+    struct sb_wire_string *topics;  /* topic_count names in request order. */
+    uint32_t topic_count;           /* Topics in the request. */
+    struct work *works;             /* One per owner shard used. */
+    uint32_t work_count;            /* Works. */
+    uint32_t works_pending;         /* Works not yet back. */
+    int32_t fetch_max_bytes;        /* Fetch: response limit. */
+    int16_t acks;                   /* Produce. */
+    uint8_t error_frame[SB_FRAME_HEADER_BYTES]; /* A frame-level error response. */
+    bool complete;                  /* Response ready (or none needed). */
+    bool no_response;               /* acks=0 produce: nothing is sent. */
+    struct sb_health_shard *health; /* Health: one reply per shard (in scratch). */
+    uint32_t health_pending;        /* Health: replies outstanding. */
+};
+
+/* Received bytes waiting for memory or an in-flight slot (back-pressure). */
+struct held_buffer {
+    uint16_t buffer_id; /* Provided buffer. */
+    uint32_t offset;    /* Bytes consumed. */
+    uint32_t length;    /* Bytes received. */
+};
+
+/* One client connection. */
+struct conn {
+    struct broker_shard *owner;     /* Shard serving it. */
+    int fd;                         /* Socket. */
+    uint64_t id;                    /* Unique within the shard. */
+    struct sb_io_op recv_op;        /* Multishot receive. */
+    struct sb_io_op send_op;        /* The sendmsg in flight. */
+    struct sb_io_op cancel_op;      /* Cancelling the receive. */
+    bool receiving;                 /* recv_op is armed. */
+    bool sending;                   /* send_op is in flight. */
+    bool cancelling;                /* cancel_op is in flight. */
+    bool closing;                   /* No more input; close when idle. */
+    bool peer_closed;               /* The peer sent EOF. */
+    bool counted;                   /* Shard 0 counts it for hand-off balance. */
+    struct iovec vectors[SB_NET_SEND_VECTORS_MAX]; /* The sendmsg's pieces. */
+    struct msghdr message;          /* The sendmsg. */
+    uint32_t sent_requests;         /* Requests whose bytes are in the sendmsg. */
+    uint32_t send_offset;           /* Bytes of the first response already sent. */
+    uint8_t prefix[SB_FRAME_HEADER_BYTES]; /* The next frame's header, being gathered. */
+    uint32_t prefix_have;           /* Bytes of it gathered. */
+    struct request *assembling;     /* Request whose frame is being filled, or NULL. */
+    uint32_t frame_have;            /* Bytes of its frame received. */
+    struct held_buffer held[SB_NET_HELD_MAX]; /* Received buffers not consumed yet. */
+    uint32_t held_first;            /* Oldest held buffer. */
+    uint32_t held_count;            /* Buffers held (back-pressure when > 0). */
+    bool close_after_send;          /* A frame-level error was answered: close then. */
+    struct request *inflight_head;  /* Requests in arrival order. */
+    struct request *inflight_tail;  /* Newest. */
+    uint32_t inflight_count;        /* Requests not yet answered. */
+    struct sb_timer idle_timer;     /* Closes the connection when idle. */
+    uint64_t last_activity_ns;      /* Last byte in or out. */
+    struct conn *next;              /* Shard's connection list. */
+    struct conn *previous;          /* Shard's connection list. */
+};
+
+/* Shard 0's record of a topic change being made durable and broadcast. */
+struct topic_update {
+    struct sb_topic topic;          /* The topic after the change. */
+    bool deleted;                   /* The topic was deleted. */
+    uint32_t acks_pending;          /* Shards that have not applied it yet. */
+    struct request *request;        /* Admin request waiting for it. */
+};
+
+struct broker {
+    struct sb_broker_config config; /* Settings. */
+    struct sb_metadata metadata;    /* Loaded at start; shards copy it. */
+    uint64_t started_ns;            /* Start time (uptime). */
+    struct sb_runtime *runtime;     /* The shards. */
+};
+
+struct broker_shard {
+    struct broker *broker;          /* Process-wide settings (read-only). */
+    struct sb_shard *shard;         /* The runtime shard. */
+    uint32_t id;                    /* Shard id. */
+    struct sb_io *io;               /* Shard's io. */
+    struct sb_store *store;         /* Shard's storage. */
+    struct sb_metadata metadata;    /* This shard's copy of the topic table. */
+    struct sb_bufpool buffers;      /* Frames, responses, fetch data. */
+    struct sb_pool conns;           /* struct conn. */
+    struct sb_pool requests;        /* struct request. */
+    struct conn *conn_list;         /* Live connections. */
+    uint32_t conn_count;            /* Live connections. */
+    uint64_t next_conn_id;          /* Connection ids. */
+    int listen_fd;                  /* This shard's own port. */
+    int main_listen_fd;             /* Shard 0: the main port. */
+    struct sb_io_op accept_op;      /* Multishot accept on listen_fd. */
+    struct sb_io_op main_accept_op; /* Shard 0: multishot accept on the main port. */
+    struct sb_io_op accept_cancel_ops[2]; /* Cancelling both accepts at stop. */
+    uint32_t *shard_conn_counts;    /* Shard 0: connections per shard (hand-off balance). */
+    struct work *parked;            /* Fetches waiting for data here. */
+    uint32_t works_in_flight;       /* Works this shard runs for others (or itself). */
+    uint32_t requests_in_flight;    /* Requests of this shard not finished. */
+    bool stopping;                  /* Stop was requested. */
+    struct admin_state *admin;      /* Shard 0: the control plane. */
+};
+
+/* broker.c */
+struct broker_shard *broker_shard_of(struct sb_shard *shard);
+void broker_send(struct broker_shard *self, uint32_t destination, uint16_t type, void *payload,
+                 uint64_t argument);
+
+/* conn.c */
+/* Takes a new socket (closing it if the shard is at max_connections). `counted`: it came
+ * through shard 0's hand-off, which must hear when it ends. Returns 0 or -errno. */
+int conn_adopt(struct broker_shard *self, int fd, bool counted);
+/* Shard 0: a counted connection on `shard` ended. */
+void broker_conn_ended(struct broker_shard *self, uint32_t shard);
+void conn_response_ready(struct conn *conn);
+/* Stops reading; closes once every request received so far is answered. */
+void conn_close_after_answers(struct conn *conn);
+void conn_close_all(struct broker_shard *self);
+void conn_resume_all(struct broker_shard *self);
+
+/* request.c */
+void request_start(struct request *request);
+void request_work_done(struct work *work);
+void request_admin_done(struct request *request);
+void request_health_reply(struct request *request, const struct sb_msg *message);
+void request_release(struct request *request);
+bool request_respond_error(struct request *request, int16_t error);
+
+/* work.c */
+void work_execute(struct broker_shard *self, struct work *work);
+/* Storage hook: a partition's high watermark moved; parked fetches on it run again. */
+void work_partition_durable(void *context, struct sb_partition *partition);
+void work_cancel_parked(struct broker_shard *self);
+
+/* admin.c */
+int admin_init(struct broker_shard *self);
+void admin_deinit(struct broker_shard *self);
+void admin_submit(struct broker_shard *self, struct request *request);
+void admin_topic_update(struct broker_shard *self, struct topic_update *update);
+void admin_topic_update_done(struct broker_shard *self, struct topic_update *update);
+bool admin_idle(const struct broker_shard *self);
+int admin_apply_topic(struct broker_shard *self, const struct sb_topic *topic, bool deleted);
+
+#endif /* SB_NET_BROKER_PRIVATE_H */

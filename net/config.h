@@ -1,0 +1,57 @@
+/*
+ * net/config.h - the broker's configuration: built-in defaults, then the
+ * config file (`--config FILE`, lines of `key = value`, `#` comments), then
+ * command-line flags, each overriding the one before. docs/configuration.md
+ * lists every key; streambus.conf.example ships with the defaults.
+ */
+#ifndef SB_NET_CONFIG_H
+#define SB_NET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "storage/store.h"
+
+struct sb_broker_config {
+    char data_dir[200];              /* data_dir: where everything is stored. */
+    char listen_host[64];            /* listen: host part (an IPv4 address). */
+    uint16_t listen_port;            /* listen: port; shard i also listens on port + 1 + i. */
+    uint32_t cores;                  /* cores: shard threads; 0 = one per allowed CPU. */
+    int32_t node_id;                 /* node_id: this broker's id in metadata. */
+    enum sb_log_level log_level;     /* log_level: debug, info, warn, error. */
+    enum sb_io_doorbell doorbell;    /* doorbell: msg_ring or eventfd. */
+    uint32_t max_frame_bytes;        /* max_frame_bytes: largest request accepted. */
+    uint32_t max_connections;        /* max_connections: per shard. */
+    uint32_t max_inflight_requests;  /* max_inflight_requests: per connection. */
+    uint64_t request_memory_bytes;   /* request_memory_bytes: per shard budget for requests. */
+    uint32_t idle_timeout_ms;        /* idle_timeout_ms: close connections idle this long. */
+    uint64_t wal_file_bytes;         /* wal_file_bytes: size of each WAL file. */
+    uint32_t wal_files;              /* wal_files: WAL files per shard. */
+    bool wal_prefill;                /* wal_prefill: zero-fill new WAL files. */
+    uint64_t memtable_bytes;         /* memtable_bytes: per shard WAL ring / memtable. */
+    uint64_t commit_delay_us;        /* commit_delay_us: grow commit cycles this long. */
+    uint64_t block_cache_bytes;      /* block_cache_bytes: per shard segment read cache. */
+    uint32_t max_message_bytes;      /* max_message_bytes: largest record batch. */
+    uint32_t default_partitions;     /* default_partitions: CreateTopics with partitions <= 0. */
+    struct sb_partition_config topic_defaults; /* retention_ms, retention_bytes, segment_bytes,
+                                                  cleanup_policy, ... for new topics. */
+};
+
+void sb_broker_config_defaults(struct sb_broker_config *config);
+/* Applies one `key = value` setting. Returns 0, or -EINVAL with a message in error. */
+int sb_broker_config_set(struct sb_broker_config *config, const char *key, const char *value,
+                         char *error, size_t error_capacity);
+/* Reads a config file. Returns 0, or -errno / -EINVAL with "<file>:<line>: <message>". */
+int sb_broker_config_load(struct sb_broker_config *config, const char *path, char *error,
+                          size_t error_capacity);
+/* Parses command-line flags (after loading --config if given). Returns 0, 1 if --help was
+ * printed, or -EINVAL with a message. */
+int sb_broker_config_parse_args(struct sb_broker_config *config, int argc, char **argv,
+                                char *error, size_t error_capacity);
+/* Writes the usage text to stdout. */
+void sb_broker_config_usage(const char *program);
+
+#endif /* SB_NET_CONFIG_H */

@@ -1,0 +1,1041 @@
+/*
+ * net/request.c - a request from a whole frame to an encoded response, on
+ * the connection's shard (see broker_private.h for the life of a request).
+ *
+ * Partition requests (Produce, Fetch, ListOffsets, DescribeTopic) become one
+ * item per partition, grouped into one work per owning shard; local works run
+ * at once, others travel as MSG_WORK and come back as MSG_WORK_DONE. Control
+ * requests (CreateTopics, DeleteTopics, AlterTopicConfig, InitProducerId) go
+ * to shard 0. ApiVersions, Metadata and ListTopics are answered from the
+ * shard's copy of the metadata. Health asks every shard.
+ *
+ * Memory for the response is taken when the request starts; if the shard's
+ * request budget is exhausted the request is answered BROKER_BUSY (retriable)
+ * in its own frame buffer, so a full budget never fails silently.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/broker_private.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/api_producer.h"
+#include "proto/errors.h"
+
+/* Room for a response's frame header, counts and fixed fields beyond the estimates below. */
+#define RESPONSE_SLACK_BYTES 256u
+
+static void request_dispatch(struct request *request);
+
+void
+request_release(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    if (request->response != NULL && request->response_capacity != 0) {
+        sb_bufpool_release(&self->buffers, request->response, request->response_capacity);
+    }
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->data != NULL) {
+            sb_bufpool_release(&self->buffers, work->data, work->data_capacity);
+        }
+    }
+    if (request->scratch != NULL) {
+        sb_bufpool_release(&self->buffers, request->scratch, request->scratch_capacity);
+    }
+    if (request->frame != NULL) {
+        sb_bufpool_release(&self->buffers, request->frame, request->frame_capacity);
+    }
+    SB_ASSERT(self->requests_in_flight > 0);
+    self->requests_in_flight--;
+    memset(request, 0, sizeof(*request));
+    sb_pool_release(&self->requests, request);
+}
+
+static void
+request_complete(struct request *request)
+{
+    request->complete = true;
+    if (request->conn != NULL) {
+        conn_response_ready(request->conn);
+    }
+}
+
+/* A frame-level error response (empty body), written over the request's own frame buffer. */
+bool
+request_respond_error(struct request *request, int16_t error)
+{
+    if (request->response != NULL && request->response_capacity != 0) {
+        sb_bufpool_release(&request->home->buffers, request->response,
+                           request->response_capacity);
+    }
+    uint8_t *buffer = request->error_frame;
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, buffer, SB_FRAME_HEADER_BYTES);
+    int result = sb_frame_error_response_encode(&writer, &request->header,
+                                                (enum sb_wire_error)error);
+    SB_ASSERT(result == 0);
+    request->response = buffer;
+    request->response_capacity = 0; /* Not a buffer of its own. */
+    request->response_bytes = (uint32_t)sb_wire_writer_length(&writer);
+    request->no_response = false;
+    request_complete(request);
+    return true;
+}
+
+/* Takes the response buffer: `bytes` at most. False (and BROKER_BUSY sent) if no memory. */
+static bool
+request_reserve_response(struct request *request, uint64_t bytes)
+{
+    bytes += RESPONSE_SLACK_BYTES;
+    if (bytes > request->home->broker->config.max_frame_bytes + (uint64_t)(1u << 20)) {
+        request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
+        return false;
+    }
+    request->response = sb_bufpool_acquire(&request->home->buffers, (uint32_t)bytes,
+                                           &request->response_capacity);
+    if (request->response == NULL) {
+        request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
+        return false;
+    }
+    return true;
+}
+
+static bool
+request_reserve_scratch(struct request *request, uint64_t bytes)
+{
+    request->scratch = sb_bufpool_acquire(&request->home->buffers, (uint32_t)bytes,
+                                          &request->scratch_capacity);
+    if (request->scratch == NULL || bytes > UINT32_MAX) {
+        request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
+        return false;
+    }
+    memset(request->scratch, 0, bytes);
+    return true;
+}
+
+/* Begins the response frame in the reserved buffer. */
+static void
+request_writer_begin(struct request *request, struct sb_wire_writer *writer)
+{
+    sb_wire_writer_init(writer, request->response, request->response_capacity);
+    struct sb_frame_header header = {
+        .api_key = request->header.api_key,
+        .api_version = request->header.api_version,
+        .correlation_id = request->header.correlation_id,
+        .flags = SB_FRAME_FLAG_RESPONSE,
+    };
+    int result = sb_frame_begin(writer, &header);
+    SB_ASSERT(result == 0);
+}
+
+/* Finishes the frame; an encoding failure here means an estimate was wrong: a bug, but the
+ * client still gets an answer. */
+static void
+request_writer_finish(struct request *request, struct sb_wire_writer *writer, int encoded)
+{
+    int result = encoded == 0 ? sb_frame_finish(writer) : encoded;
+    if (result != 0) {
+        sb_log_error("response encoding failed", "api=%s error=%d",
+                     sb_api_name(request->header.api_key), result);
+        request_respond_error(request, SB_WIRE_ERROR_UNKNOWN_SERVER_ERROR);
+        return;
+    }
+    request->response_bytes = (uint32_t)sb_wire_writer_length(writer);
+    request_complete(request);
+}
+
+static const struct sb_frame *
+request_frame(struct request *request, struct sb_frame *frame)
+{
+    frame->header = request->header;
+    frame->body = request->frame + SB_FRAME_HEADER_BYTES;
+    frame->body_bytes = request->header.frame_bytes - (SB_FRAME_HEADER_BYTES -
+                                                        SB_FRAME_PREFIX_BYTES);
+    return frame;
+}
+
+/* ApiVersions: the ranges this build decodes, the version string and the limits. */
+static void
+request_api_versions(struct request *request)
+{
+    const struct sb_api_version_range *ranges;
+    uint32_t count = sb_api_version_ranges(&ranges);
+    if (!request_reserve_response(request, 64 + (uint64_t)count * 6)) {
+        return;
+    }
+    const struct sb_broker_config *config = &request->home->broker->config;
+    struct sb_api_versions_response response = {
+        .apis = ranges,
+        .api_count = count,
+        .broker_version = sb_wire_string_from_cstr("streambus " SB_VERSION),
+        .frame_bytes_max = config->max_frame_bytes,
+        .batch_bytes_max = config->max_message_bytes,
+    };
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_api_versions_response_encode(&writer, &response));
+}
+
+/* ListTopics: every topic whose name starts with the prefix. */
+static void
+request_list_topics(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_list_topics_request decoded;
+    if (sb_list_topics_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    uint32_t count = self->metadata.topic_count;
+    if (!request_reserve_scratch(request, (uint64_t)count * sizeof(struct sb_list_topics_entry) +
+                                              64) ||
+        !request_reserve_response(request, (uint64_t)count * (SB_TOPIC_NAME_BYTES_MAX + 16))) {
+        return;
+    }
+    struct sb_list_topics_entry *entries = (struct sb_list_topics_entry *)(void *)request->scratch;
+    uint32_t used = 0;
+    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        if (!topic->used || topic->name_length < decoded.prefix.length ||
+            memcmp(topic->name, decoded.prefix.chars, decoded.prefix.length) != 0) {
+            continue;
+        }
+        entries[used++] = (struct sb_list_topics_entry){
+            .name = {topic->name, topic->name_length},
+            .topic_id = topic->topic_id,
+            .partition_count = (int32_t)topic->partition_count,
+        };
+    }
+    struct sb_list_topics_response response = {.topics = entries, .topic_count = used};
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_list_topics_response_encode(&writer, &response));
+}
+
+/* Metadata for one topic into `out`, its partitions into `partitions` (scratch). */
+static void
+request_metadata_topic(struct broker_shard *self, const struct sb_topic *topic,
+                       struct sb_metadata_topic *out, struct sb_metadata_partition *partitions)
+{
+    for (uint32_t index = 0; index < topic->partition_count; index++) {
+        partitions[index] = (struct sb_metadata_partition){
+            .partition = (int32_t)index,
+            .leader = self->broker->config.node_id,
+            .shard = (int32_t)sb_metadata_owner(&self->metadata, topic->topic_id, index),
+        };
+    }
+    *out = (struct sb_metadata_topic){
+        .name = {topic->name, topic->name_length},
+        .topic_id = topic->topic_id,
+        .partitions = partitions,
+        .partition_count = topic->partition_count,
+    };
+}
+
+/* Counts the topics and partitions a Metadata request names (all when all_topics). */
+static void
+request_metadata_count(struct broker_shard *self, struct sb_metadata_request *decoded,
+                       uint32_t *topics_out, uint64_t *partitions_out)
+{
+    *topics_out = 0;
+    *partitions_out = 0;
+    if (decoded->all_topics) {
+        for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+            if (self->metadata.topics[index].used) {
+                (*topics_out)++;
+                *partitions_out += self->metadata.topics[index].partition_count;
+            }
+        }
+        return;
+    }
+    struct sb_metadata_request cursor = *decoded;
+    struct sb_wire_string name;
+    while (sb_metadata_request_next_topic(&cursor, &name) == 1) {
+        struct sb_topic *topic = sb_metadata_find(&self->metadata, name.chars, name.length);
+        (*topics_out)++;
+        *partitions_out += topic != NULL ? topic->partition_count : 0;
+    }
+}
+
+static void
+request_metadata_encode(struct request *request, struct sb_metadata_request *decoded,
+                        struct sb_metadata_topic *topics, struct sb_metadata_partition *partitions)
+{
+    struct broker_shard *self = request->home;
+    const struct sb_broker_config *config = &self->broker->config;
+    uint32_t used = 0;
+    uint64_t partition_used = 0;
+    for (uint32_t index = 0; decoded->all_topics && index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        if (topic->used) {
+            request_metadata_topic(self, topic, &topics[used++], partitions + partition_used);
+            partition_used += topic->partition_count;
+        }
+    }
+    struct sb_wire_string name;
+    while (!decoded->all_topics && sb_metadata_request_next_topic(decoded, &name) == 1) {
+        struct sb_topic *topic = sb_metadata_find(&self->metadata, name.chars, name.length);
+        if (topic == NULL) {
+            topics[used++] = (struct sb_metadata_topic){
+                .error_code = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION, .name = name};
+            continue;
+        }
+        request_metadata_topic(self, topic, &topics[used++], partitions + partition_used);
+        partition_used += topic->partition_count;
+    }
+    uint32_t shard_count = self->metadata.shard_count;
+    struct sb_metadata_shard *shards = (struct sb_metadata_shard *)(void *)(partitions +
+                                                                            partition_used);
+    for (uint32_t shard = 0; shard < shard_count; shard++) {
+        shards[shard] = (struct sb_metadata_shard){(int32_t)shard,
+                                                   (int32_t)(config->listen_port + 1 + shard)};
+    }
+    struct sb_metadata_broker broker = {
+        .node_id = config->node_id, .host = sb_wire_string_from_cstr(config->listen_host),
+        .port = config->listen_port, .shards = shards, .shard_count = shard_count,
+    };
+    struct sb_metadata_response response = {.brokers = &broker, .broker_count = 1,
+                                            .topics = topics, .topic_count = used};
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_metadata_response_encode(&writer, &response));
+}
+
+static void
+request_metadata(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_metadata_request decoded;
+    if (sb_metadata_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    uint32_t topic_count;
+    uint64_t partition_count;
+    request_metadata_count(self, &decoded, &topic_count, &partition_count);
+    uint64_t scratch = (uint64_t)topic_count * sizeof(struct sb_metadata_topic) +
+                       partition_count * sizeof(struct sb_metadata_partition) +
+                       (uint64_t)self->metadata.shard_count * sizeof(struct sb_metadata_shard);
+    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 16) +
+                        partition_count * 16 + (uint64_t)self->metadata.shard_count * 8 + 128;
+    if (!request_reserve_scratch(request, scratch + 64) ||
+        !request_reserve_response(request, response)) {
+        return;
+    }
+    struct sb_metadata_topic *topics = (struct sb_metadata_topic *)(void *)request->scratch;
+    struct sb_metadata_partition *partitions =
+        (struct sb_metadata_partition *)(void *)(topics + topic_count);
+    request_metadata_encode(request, &decoded, topics, partitions);
+}
+
+/* Health: every shard reports its connections and partitions (MSG_HEALTH). */
+static void
+request_health(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    uint32_t shard_count = self->metadata.shard_count;
+    if (!request_reserve_scratch(request, shard_count * sizeof(struct sb_health_shard) + 64) ||
+        !request_reserve_response(request, 64 + (uint64_t)shard_count * 16)) {
+        return;
+    }
+    request->health = (struct sb_health_shard *)(void *)request->scratch;
+    request->health_pending = shard_count;
+    for (uint32_t shard = 0; shard < shard_count; shard++) {
+        broker_send(self, shard, MSG_HEALTH, request, 0);
+    }
+}
+
+void
+request_health_reply(struct request *request, const struct sb_msg *message)
+{
+    struct broker_shard *self = request->home;
+    uint32_t shard = (uint32_t)message->arguments[0];
+    request->health[shard] = (struct sb_health_shard){
+        .shard_id = (int32_t)shard, .status = (int8_t)message->arguments[3],
+        .connections = (int32_t)message->arguments[1],
+        .partitions = (int32_t)message->arguments[2],
+    };
+    if (--request->health_pending != 0) {
+        return;
+    }
+    struct sb_health_response response = {
+        .status = self->stopping ? SB_HEALTH_STOPPING : SB_HEALTH_SERVING,
+        .node_id = self->broker->config.node_id,
+        .uptime_ms = (int64_t)((sb_clock_monotonic_ns() - self->broker->started_ns) /
+                               SB_NS_PER_MS),
+        .shards = request->health,
+        .shard_count = self->metadata.shard_count,
+    };
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_health_response_encode(&writer, &response));
+}
+
+/* Scratch layout of a partition request: topic names, items, one work per shard, then
+ * `extra` bytes for the response's arrays. */
+static bool
+request_reserve_items(struct request *request, uint32_t topic_count, uint32_t item_count,
+                      uint64_t extra)
+{
+    uint32_t shard_count = request->home->metadata.shard_count;
+    uint64_t bytes = (uint64_t)topic_count * sizeof(struct sb_wire_string) +
+                     (uint64_t)item_count * sizeof(struct item) +
+                     (uint64_t)shard_count * sizeof(struct work) + extra + 64;
+    if (!request_reserve_scratch(request, bytes)) {
+        return false;
+    }
+    uint8_t *cursor = request->scratch;
+    request->works = (struct work *)(void *)cursor;
+    cursor += (uint64_t)shard_count * sizeof(struct work);
+    request->items = (struct item *)(void *)cursor;
+    cursor += (uint64_t)item_count * sizeof(struct item);
+    request->topics = (struct sb_wire_string *)(void *)cursor;
+    request->topic_count = topic_count;
+    request->item_count = item_count;
+    return true;
+}
+
+/* Extra scratch for a request: after the topic names. */
+static void *
+request_extra(struct request *request)
+{
+    return request->topics + request->topic_count;
+}
+
+/* Resolves an item's topic and owner; unknown topics and partitions get an error. */
+static void
+request_item_resolve(struct request *request, struct item *item, struct sb_wire_string name)
+{
+    struct broker_shard *self = request->home;
+    struct sb_topic *topic = sb_metadata_find(&self->metadata, name.chars, name.length);
+    if (topic == NULL || item->partition < 0 ||
+        (uint32_t)item->partition >= topic->partition_count) {
+        item->error = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    item->topic_id = topic->topic_id;
+    item->owner = sb_metadata_owner(&self->metadata, topic->topic_id, (uint32_t)item->partition);
+}
+
+/* One work per owner of an item without error, in shard order. */
+static void
+request_group_works(struct request *request)
+{
+    uint32_t shard_count = request->home->metadata.shard_count;
+    request->work_count = 0;
+    for (uint32_t shard = 0; shard < shard_count; shard++) {
+        struct work *work = NULL;
+        for (uint32_t index = 0; index < request->item_count; index++) {
+            struct item *item = &request->items[index];
+            if (item->error != SB_WIRE_ERROR_NONE || item->owner != shard) {
+                continue;
+            }
+            if (work == NULL) {
+                work = &request->works[request->work_count++];
+                work->request = request;
+                work->home = request->home;
+                work->owner = shard;
+                work->api_key = request->header.api_key;
+                work->acks = request->acks;
+            }
+            item->work = work;
+        }
+    }
+}
+
+static int
+request_produce_items(struct request *request, struct sb_produce_request *decoded)
+{
+    struct sb_produce_topic topic;
+    uint32_t topic_index = 0;
+    uint32_t item_index = 0;
+    while (sb_produce_request_next_topic(decoded, &topic) == 1) {
+        request->topics[topic_index] = topic.name;
+        struct sb_produce_partition partition;
+        int next;
+        while ((next = sb_produce_topic_next_partition(&topic, &partition)) == 1) {
+            struct item *item = &request->items[item_index++];
+            item->topic_index = topic_index;
+            item->partition = partition.partition;
+            item->records = partition.records.data;
+            item->records_bytes = partition.records.length;
+            item->base_offset = -1;
+            item->log_append_time = -1;
+            item->log_start_offset = -1;
+            request_item_resolve(request, item, topic.name);
+        }
+        if (next < 0) {
+            return next;
+        }
+        topic_index++;
+    }
+    return 0;
+}
+
+static uint32_t
+request_produce_count(const struct sb_produce_request *decoded)
+{
+    struct sb_produce_request copy = *decoded;
+    struct sb_produce_topic topic;
+    uint32_t items = 0;
+    while (sb_produce_request_next_topic(&copy, &topic) == 1) {
+        items += topic.partition_cursor.count;
+    }
+    return items;
+}
+
+static void
+request_produce(struct request *request)
+{
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_produce_request decoded;
+    if (sb_produce_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
+        (decoded.acks != 0 && decoded.acks != 1 && decoded.acks != -1)) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    request->acks = decoded.acks;
+    /* The frame flag, not acks, decides whether an answer is sent (docs/protocol.md). */
+    request->no_response = (request->header.flags & SB_FRAME_FLAG_NO_RESPONSE) != 0;
+    uint32_t topic_count = decoded.topic_cursor.count;
+    uint32_t item_count = request_produce_count(&decoded);
+    uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_produce_topic_response) +
+                     (uint64_t)item_count * sizeof(struct sb_produce_partition_response);
+    if (!request_reserve_items(request, topic_count, item_count, extra) ||
+        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+                                               (uint64_t)item_count * 32)) {
+        return;
+    }
+    if (request_produce_items(request, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    request_dispatch(request);
+}
+
+static uint32_t
+request_fetch_count(const struct sb_fetch_request *decoded)
+{
+    struct sb_fetch_request copy = *decoded;
+    struct sb_fetch_topic topic;
+    uint32_t items = 0;
+    while (sb_fetch_request_next_topic(&copy, &topic) == 1) {
+        items += topic.partition_cursor.count;
+    }
+    return items;
+}
+
+static int
+request_fetch_items(struct request *request, struct sb_fetch_request *decoded)
+{
+    struct sb_fetch_topic topic;
+    uint32_t topic_index = 0;
+    uint32_t item_index = 0;
+    while (sb_fetch_request_next_topic(decoded, &topic) == 1) {
+        request->topics[topic_index] = topic.name;
+        struct sb_fetch_partition partition;
+        int next;
+        while ((next = sb_fetch_topic_next_partition(&topic, &partition)) == 1) {
+            struct item *item = &request->items[item_index++];
+            item->topic_index = topic_index;
+            item->partition = partition.partition;
+            item->fetch_offset = partition.fetch_offset;
+            item->max_bytes = partition.partition_max_bytes > 0
+                                  ? (uint32_t)partition.partition_max_bytes : 0;
+            item->high_watermark = -1;
+            item->log_start_offset = -1;
+            request_item_resolve(request, item, topic.name);
+        }
+        if (next < 0) {
+            return next;
+        }
+        topic_index++;
+    }
+    return 0;
+}
+
+/* Each work gets one buffer: its share of max_bytes plus room for one batch of the largest
+ * size, so a batch bigger than the limits still comes back (whole) and consumers progress. */
+static bool
+request_fetch_buffers(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    uint32_t max_bytes = request->fetch_max_bytes > 0 ? (uint32_t)request->fetch_max_bytes
+                                                      : 0;
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        uint64_t wanted = 0;
+        for (uint32_t item_index = 0; item_index < request->item_count; item_index++) {
+            struct item *item = &request->items[item_index];
+            wanted += item->work == work ? item->max_bytes : 0;
+        }
+        work->max_bytes = (uint32_t)sb_min_u64(wanted, max_bytes);
+        uint64_t capacity = (uint64_t)work->max_bytes + self->broker->config.max_message_bytes;
+        work->data = sb_bufpool_acquire(&self->buffers, (uint32_t)capacity,
+                                        &work->data_capacity);
+        if (work->data == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+request_fetch(struct request *request)
+{
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_fetch_request decoded;
+    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    uint32_t topic_count = decoded.topic_cursor.count;
+    uint32_t item_count = request_fetch_count(&decoded);
+    uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_fetch_topic_response) +
+                     (uint64_t)item_count * sizeof(struct sb_fetch_partition_response);
+    if (!request_reserve_items(request, topic_count, item_count, extra)) {
+        return;
+    }
+    request->fetch_max_bytes = decoded.max_bytes;
+    if (request_fetch_items(request, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    request_group_works(request);
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        request->works[index].max_wait_ms = decoded.max_wait_ms;
+        request->works[index].min_bytes = decoded.min_bytes;
+    }
+    if (!request_fetch_buffers(request)) {
+        request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
+        return;
+    }
+    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+                        (uint64_t)item_count * 48;
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        response += request->works[index].data_capacity;
+    }
+    if (request_reserve_response(request, response)) {
+        request_dispatch(request);
+    }
+}
+
+static uint32_t
+request_list_offsets_count(const struct sb_list_offsets_request *decoded)
+{
+    struct sb_list_offsets_request copy = *decoded;
+    struct sb_list_offsets_topic topic;
+    uint32_t items = 0;
+    while (sb_list_offsets_request_next_topic(&copy, &topic) == 1) {
+        items += topic.partition_cursor.count;
+    }
+    return items;
+}
+
+static int
+request_list_offsets_items(struct request *request, struct sb_list_offsets_request *decoded)
+{
+    struct sb_list_offsets_topic topic;
+    uint32_t topic_index = 0;
+    uint32_t item_index = 0;
+    while (sb_list_offsets_request_next_topic(decoded, &topic) == 1) {
+        request->topics[topic_index] = topic.name;
+        struct sb_list_offsets_partition partition;
+        int next;
+        while ((next = sb_list_offsets_topic_next_partition(&topic, &partition)) == 1) {
+            struct item *item = &request->items[item_index++];
+            item->topic_index = topic_index;
+            item->partition = partition.partition;
+            item->timestamp = partition.timestamp;
+            item->offset = -1;
+            item->found_timestamp = -1;
+            request_item_resolve(request, item, topic.name);
+        }
+        if (next < 0) {
+            return next;
+        }
+        topic_index++;
+    }
+    return 0;
+}
+
+static void
+request_list_offsets(struct request *request)
+{
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_list_offsets_request decoded;
+    if (sb_list_offsets_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    uint32_t topic_count = decoded.topic_cursor.count;
+    uint32_t item_count = request_list_offsets_count(&decoded);
+    uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_list_offsets_topic_response) +
+                     (uint64_t)item_count * sizeof(struct sb_list_offsets_partition_response);
+    if (!request_reserve_items(request, topic_count, item_count, extra) ||
+        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+                                               (uint64_t)item_count * 24)) {
+        return;
+    }
+    if (request_list_offsets_items(request, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    request_dispatch(request);
+}
+
+/* DescribeTopic: one item per partition of the topic, answered by their owners. */
+static void
+request_describe_topic(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_frame frame;
+    request_frame(request, &frame);
+    struct sb_describe_topic_request decoded;
+    if (sb_describe_topic_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    struct sb_topic *topic = sb_metadata_find(&self->metadata, decoded.name.chars,
+                                              decoded.name.length);
+    uint32_t item_count = topic != NULL ? topic->partition_count : 0;
+    uint64_t extra = (uint64_t)item_count * sizeof(struct sb_describe_topic_partition) +
+                     16 * sizeof(struct sb_topic_config) + 16 * 64;
+    if (!request_reserve_items(request, 1, item_count, extra) ||
+        !request_reserve_response(request, (uint64_t)item_count * 40 + 4096)) {
+        return;
+    }
+    request->topics[0] = decoded.name;
+    for (uint32_t index = 0; index < item_count; index++) {
+        struct item *item = &request->items[index];
+        item->partition = (int32_t)index;
+        request_item_resolve(request, item, decoded.name);
+    }
+    request_dispatch(request);
+}
+
+static void request_finish(struct request *request);
+
+/* Runs each work: local ones now, remote ones by message. A guard count keeps the request from
+ * finishing while works are still being handed out. */
+static void
+request_dispatch(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    if (request->header.api_key != SB_API_FETCH) {
+        request_group_works(request);
+    }
+    request->works_pending = request->work_count + 1;
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->owner == self->id) {
+            work_execute(self, work);
+        } else {
+            broker_send(self, work->owner, MSG_WORK, work, 0);
+        }
+    }
+    if (--request->works_pending == 0) {
+        request_finish(request);
+    }
+}
+
+void
+request_work_done(struct work *work)
+{
+    struct request *request = work->request;
+    SB_ASSERT(request->works_pending > 0);
+    if (--request->works_pending == 0) {
+        request_finish(request);
+    }
+}
+
+/* Items are in request order, so each topic's items are one run: returns the run's length
+ * starting at *cursor and moves the cursor past it. */
+static uint32_t
+request_topic_span(const struct request *request, uint32_t topic, uint32_t *cursor)
+{
+    uint32_t first = *cursor;
+    while (*cursor < request->item_count && request->items[*cursor].topic_index == topic) {
+        (*cursor)++;
+    }
+    return *cursor - first;
+}
+
+/* Produce response: one entry per item, grouped by topic in request order. */
+static void
+request_finish_produce(struct request *request)
+{
+    if (request->no_response) {
+        request_complete(request);
+        return;
+    }
+    struct sb_produce_topic_response *topics = request_extra(request);
+    struct sb_produce_partition_response *partitions =
+        (struct sb_produce_partition_response *)(void *)(topics + request->topic_count);
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        partitions[index] = (struct sb_produce_partition_response){
+            .partition = item->partition, .error_code = item->error,
+            .base_offset = item->error == 0 ? item->base_offset : -1,
+            .log_append_time_ms = item->log_append_time,
+            .log_start_offset = item->log_start_offset,
+        };
+    }
+    uint32_t item_index = 0;
+    for (uint32_t topic = 0; topic < request->topic_count; topic++) {
+        uint32_t first = item_index;
+        uint32_t count = request_topic_span(request, topic, &item_index);
+        topics[topic] = (struct sb_produce_topic_response){
+            .name = request->topics[topic], .partitions = partitions + first,
+            .partition_count = count};
+    }
+    struct sb_produce_response response = {.topics = topics,
+                                           .topic_count = request->topic_count};
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_produce_response_encode(&writer, &response));
+}
+
+/* Fetch response: whole batches only, trimmed to max_bytes in request order, but the first
+ * partition with data always keeps its first batch. */
+static void
+request_finish_fetch(struct request *request)
+{
+    struct sb_fetch_topic_response *topics = request_extra(request);
+    struct sb_fetch_partition_response *partitions =
+        (struct sb_fetch_partition_response *)(void *)(topics + request->topic_count);
+    uint64_t budget = request->fetch_max_bytes > 0 ? (uint64_t)request->fetch_max_bytes : 0;
+    uint64_t used = 0;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        uint32_t bytes = item->error == 0 ? item->data_bytes : 0;
+        if (used != 0 && used + bytes > budget) {
+            bytes = 0; /* Past the response limit: the client fetches it next time. */
+        }
+        used += bytes;
+        const uint8_t *data = item->work != NULL ? item->work->data + item->data_offset : NULL;
+        partitions[index] = (struct sb_fetch_partition_response){
+            .partition = item->partition, .error_code = item->error,
+            .high_watermark = item->high_watermark, .log_start_offset = item->log_start_offset,
+            .last_stable_offset = item->high_watermark,
+            .records = {bytes != 0 ? data : (const uint8_t *)"", bytes},
+        };
+    }
+    uint32_t item_index = 0;
+    for (uint32_t topic = 0; topic < request->topic_count; topic++) {
+        uint32_t first = item_index;
+        uint32_t count = request_topic_span(request, topic, &item_index);
+        topics[topic] = (struct sb_fetch_topic_response){
+            .name = request->topics[topic], .partitions = partitions + first,
+            .partition_count = count};
+    }
+    struct sb_fetch_response response = {.topics = topics, .topic_count = request->topic_count};
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_fetch_response_encode(&writer, &response));
+}
+
+static void
+request_finish_list_offsets(struct request *request)
+{
+    struct sb_list_offsets_topic_response *topics = request_extra(request);
+    struct sb_list_offsets_partition_response *partitions =
+        (struct sb_list_offsets_partition_response *)(void *)(topics + request->topic_count);
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        partitions[index] = (struct sb_list_offsets_partition_response){
+            .partition = item->partition, .error_code = item->error,
+            .timestamp = item->found_timestamp, .offset = item->offset};
+    }
+    uint32_t item_index = 0;
+    for (uint32_t topic = 0; topic < request->topic_count; topic++) {
+        uint32_t first = item_index;
+        uint32_t count = request_topic_span(request, topic, &item_index);
+        topics[topic] = (struct sb_list_offsets_topic_response){
+            .name = request->topics[topic], .partitions = partitions + first,
+            .partition_count = count};
+    }
+    struct sb_list_offsets_response response = {.topics = topics,
+                                                .topic_count = request->topic_count};
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer,
+                          sb_list_offsets_response_encode(&writer, &response));
+}
+
+/* The topic's configs as text for DescribeTopic, into `configs` (text in `text`). */
+static uint32_t
+request_describe_configs(const struct sb_topic *topic, struct sb_topic_config *configs,
+                         char *text)
+{
+    const struct sb_partition_config *config = &topic->config;
+    char *cursor = text;
+    uint32_t count = 0;
+    const char *keys[] = {"retention.ms", "retention.bytes", "segment.bytes",
+                          "delete.retention.ms", "min.compaction.lag.ms", "max.message.bytes"};
+    int64_t values[] = {config->retention_ms, config->retention_bytes,
+                        (int64_t)config->segment_bytes, config->delete_retention_ms,
+                        config->min_compaction_lag_ms, topic->max_message_bytes};
+    for (uint32_t index = 0; index < SB_ARRAY_COUNT(keys); index++) {
+        int length = snprintf(cursor, 64, "%lld", (long long)values[index]);
+        configs[count++] = (struct sb_topic_config){sb_wire_string_from_cstr(keys[index]),
+                                                    {cursor, (uint16_t)length}, 0};
+        cursor += length + 1;
+    }
+    configs[count++] = (struct sb_topic_config){
+        sb_wire_string_from_cstr("cleanup.policy"),
+        sb_wire_string_from_cstr(config->cleanup == SB_CLEANUP_COMPACT ? "compact" : "delete"),
+        0};
+    configs[count++] = (struct sb_topic_config){
+        sb_wire_string_from_cstr("message.timestamp.type"),
+        sb_wire_string_from_cstr(config->log_append_time ? "LogAppendTime" : "CreateTime"), 0};
+    return count;
+}
+
+static void
+request_finish_describe(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_topic *topic = sb_metadata_find(&self->metadata, request->topics[0].chars,
+                                              request->topics[0].length);
+    struct sb_describe_topic_partition *partitions = request_extra(request);
+    struct sb_topic_config *configs =
+        (struct sb_topic_config *)(void *)(partitions + request->item_count);
+    struct sb_describe_topic_response response = {.name = request->topics[0]};
+    if (topic == NULL) {
+        response.error_code = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else {
+        for (uint32_t index = 0; index < request->item_count; index++) {
+            const struct item *item = &request->items[index];
+            partitions[index] = (struct sb_describe_topic_partition){
+                .partition = item->partition, .leader = self->broker->config.node_id,
+                .shard = (int32_t)item->owner, .log_start_offset = item->log_start_offset,
+                .high_watermark = item->high_watermark, .log_end_offset = item->log_end_offset};
+        }
+        response.topic_id = topic->topic_id;
+        response.partitions = partitions;
+        response.partition_count = request->item_count;
+        response.configs = configs;
+        response.config_count = request_describe_configs(topic, configs,
+                                                         (char *)(configs + 16));
+    }
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer,
+                          sb_describe_topic_response_encode(&writer, &response));
+}
+
+static void
+request_finish(struct request *request)
+{
+    switch (request->header.api_key) {
+    case SB_API_PRODUCE:
+        request_finish_produce(request);
+        break;
+    case SB_API_FETCH:
+        request_finish_fetch(request);
+        break;
+    case SB_API_LIST_OFFSETS:
+        request_finish_list_offsets(request);
+        break;
+    case SB_API_DESCRIBE_TOPIC:
+        request_finish_describe(request);
+        break;
+    default:
+        SB_ASSERT(false && "not a partition request");
+    }
+}
+
+/* Control requests run on shard 0; the response buffer is taken here, on the home shard. */
+static void
+request_admin(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    uint64_t frame_bytes = request->header.frame_bytes;
+    if (!request_reserve_response(request, frame_bytes * 2 + 4096)) {
+        return;
+    }
+    if (self->id == 0) {
+        admin_submit(self, request);
+    } else {
+        broker_send(self, 0, MSG_ADMIN, request, 0);
+    }
+}
+
+void
+request_admin_done(struct request *request)
+{
+    request_complete(request);
+}
+
+void
+request_start(struct request *request)
+{
+    const struct sb_frame_header *header = &request->header;
+    size_t total = sb_frame_total_bytes(header);
+    if (sb_frame_verify_crc(request->frame, total, header) != 0) {
+        /* The stream cannot be trusted any more: answer, then close (docs/protocol.md). */
+        if (request->conn != NULL) {
+            conn_close_after_answers(request->conn);
+        }
+        request_respond_error(request, SB_WIRE_ERROR_CORRUPT_FRAME);
+        return;
+    }
+    bool silent = (header->flags & SB_FRAME_FLAG_NO_RESPONSE) != 0;
+    if (silent && header->api_key != SB_API_PRODUCE) {
+        if (request->conn != NULL) {
+            conn_close_after_answers(request->conn);
+        }
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    enum sb_wire_error error = sb_api_check(header->api_key, header->api_version);
+    if (error != SB_WIRE_ERROR_NONE || sb_frame_header_is_response(header)) {
+        request_respond_error(request, error != SB_WIRE_ERROR_NONE
+                                           ? (int16_t)error : SB_WIRE_ERROR_INVALID_REQUEST);
+        return;
+    }
+    switch (header->api_key) {
+    case SB_API_API_VERSIONS:
+        request_api_versions(request);
+        break;
+    case SB_API_METADATA:
+        request_metadata(request);
+        break;
+    case SB_API_LIST_TOPICS:
+        request_list_topics(request);
+        break;
+    case SB_API_HEALTH:
+        request_health(request);
+        break;
+    case SB_API_PRODUCE:
+        request_produce(request);
+        break;
+    case SB_API_FETCH:
+        request_fetch(request);
+        break;
+    case SB_API_LIST_OFFSETS:
+        request_list_offsets(request);
+        break;
+    case SB_API_DESCRIBE_TOPIC:
+        request_describe_topic(request);
+        break;
+    default:
+        request_admin(request);
+        break;
+    }
+}

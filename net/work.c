@@ -1,0 +1,491 @@
+/*
+ * net/work.c - the owning shard's side of a partition request: the items of
+ * one struct work, all on partitions this shard owns.
+ *
+ *   Produce      validate every batch, append, answer at once (acks 0/1) or
+ *                when the last batch is durable (acks=all).
+ *   Fetch        read the items in order into the work's buffer (whole
+ *                batches, below the high watermark); with less than min_bytes
+ *                and max_wait > 0, park until a partition's high watermark
+ *                moves (work_partition_durable) or the deadline passes.
+ *   ListOffsets  earliest, latest (high watermark) or by timestamp.
+ *   Describe     offsets of each partition.
+ *
+ * `pending` counts the work's unfinished steps plus one guard; at zero the
+ * work goes home (MSG_WORK_DONE) and its memory stops being ours.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/clock.h"
+#include "core/endian.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "net/broker_private.h"
+#include "proto/api_fetch.h"
+#include "proto/batch.h"
+#include "proto/errors.h"
+
+static void work_fetch_next(struct broker_shard *self, struct work *work);
+static void work_lookup_next(struct broker_shard *self, struct work *work);
+
+static void
+work_step_done(struct broker_shard *self, struct work *work)
+{
+    SB_ASSERT(work->pending > 0);
+    if (--work->pending != 0) {
+        return;
+    }
+    SB_ASSERT(self->works_in_flight > 0);
+    self->works_in_flight--;
+    if (work->lookup_buffer != NULL) {
+        sb_bufpool_release(&self->buffers, work->lookup_buffer, work->lookup_capacity);
+        work->lookup_buffer = NULL;
+    }
+    if (work->owner == work->home->id) {
+        request_work_done(work);
+    } else {
+        broker_send(self, work->home->id, MSG_WORK_DONE, work, 0);
+    }
+}
+
+static struct sb_partition *
+work_partition(struct broker_shard *self, struct item *item)
+{
+    struct sb_partition *partition = sb_store_partition_find(self->store, item->topic_id,
+                                                             (uint32_t)item->partition);
+    if (partition == NULL) {
+        item->error = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    return partition;
+}
+
+static int16_t
+work_append_error(int result)
+{
+    switch (result) {
+    case -ENOBUFS:
+        return SB_WIRE_ERROR_BROKER_BUSY;
+    case -EMSGSIZE:
+        return SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
+    case -EROFS:
+        return SB_WIRE_ERROR_DATA_FENCED;
+    case -ENOENT:
+        return SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+    case SB_ESHUTDOWN:
+        return SB_WIRE_ERROR_SHUTTING_DOWN;
+    case SB_ECORRUPT:
+        return SB_WIRE_ERROR_CORRUPT_MESSAGE;
+    case -EILSEQ:
+        return SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case -ESTALE:
+        return SB_WIRE_ERROR_INVALID_PRODUCER_EPOCH;
+    default:
+        return SB_WIRE_ERROR_STORAGE_ERROR;
+    }
+}
+
+/* Every batch in `records` must be whole and pass its CRCs before any is appended. */
+static int16_t
+work_produce_validate(const struct item *item, uint32_t batch_bytes_max, uint32_t *count_out)
+{
+    uint32_t count = 0;
+    for (uint32_t at = 0; at < item->records_bytes;) {
+        struct sb_batch_header header;
+        int result = sb_batch_verify(item->records + at, item->records_bytes - at, UINT32_MAX,
+                                     &header);
+        if (result != 0) {
+            return SB_WIRE_ERROR_CORRUPT_MESSAGE;
+        }
+        if (header.batch_bytes > batch_bytes_max) {
+            return SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
+        }
+        at += header.batch_bytes;
+        count++;
+    }
+    *count_out = count;
+    return count == 0 ? SB_WIRE_ERROR_INVALID_RECORD : SB_WIRE_ERROR_NONE;
+}
+
+static void
+work_produce_durable(struct sb_append *append)
+{
+    struct item *item = append->context;
+    struct work *work = item->work;
+    if (append->result != 0) {
+        item->error = work_append_error(append->result);
+    }
+    work_step_done(work->owner_shard, work);
+}
+
+static void
+work_produce_item(struct broker_shard *self, struct work *work, struct item *item)
+{
+    struct sb_partition *partition = work_partition(self, item);
+    if (partition == NULL) {
+        return;
+    }
+    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
+    uint32_t batch_count = 0;
+    item->error = work_produce_validate(item, topic->max_message_bytes, &batch_count);
+    if (item->error != SB_WIRE_ERROR_NONE) {
+        return;
+    }
+    item->base_offset = sb_partition_log_end_offset(partition);
+    uint32_t appended = 0;
+    for (uint32_t at = 0; at < item->records_bytes; appended++) {
+        const uint8_t *batch = item->records + at;
+        uint32_t bytes = sb_load_le32(batch + SB_BATCH_OFFSET_BATCH_BYTES);
+        bool wait = appended + 1 == batch_count && work->acks == -1;
+        int result = sb_partition_append(partition, batch, bytes, wait ? &item->append : NULL,
+                                         work_produce_durable, item);
+        if (result == -EEXIST && appended == 0) {
+            /* A retried batch: success, with the offset it got the first time. */
+            item->base_offset = sb_partition_duplicate_offset(partition);
+        } else if (result != 0 && result != -EEXIST) {
+            item->error = work_append_error(result);
+            return;
+        }
+        if (wait) {
+            work->pending++;
+        }
+        at += bytes;
+    }
+    item->log_start_offset = sb_partition_log_start_offset(partition);
+    if (topic->config.log_append_time) {
+        item->log_append_time = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
+    }
+}
+
+static void
+work_produce(struct broker_shard *self, struct work *work)
+{
+    struct request *request = work->request;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        if (item->work == work) {
+            work_produce_item(self, work, item);
+        }
+    }
+}
+
+static struct item *
+work_next_item(struct work *work)
+{
+    struct request *request = work->request;
+    while (work->next_item < request->item_count) {
+        struct item *item = &request->items[work->next_item++];
+        if (item->work == work) {
+            return item;
+        }
+    }
+    return NULL;
+}
+
+/* Records the finished read of the work's current item. */
+static void
+work_fetch_record(struct work *work, const struct sb_read *read)
+{
+    struct item *item = &work->request->items[work->next_item - 1];
+    if (read->result == 0) {
+        item->data_offset = work->data_used;
+        item->data_bytes = read->bytes;
+        work->data_used += read->bytes;
+    } else {
+        item->error = read->result == -EROFS ? SB_WIRE_ERROR_DATA_FENCED
+                      : read->result == -ERANGE ? SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE
+                      : read->result == SB_ECORRUPT ? SB_WIRE_ERROR_CORRUPT_MESSAGE
+                      : read->result == -ENOBUFS ? SB_WIRE_ERROR_BROKER_BUSY
+                      : SB_WIRE_ERROR_STORAGE_ERROR;
+    }
+    item->high_watermark = read->high_watermark;
+    item->log_start_offset = read->log_start_offset;
+}
+
+static void
+work_fetch_read_done(struct sb_read *read)
+{
+    struct work *work = read->context;
+    work_fetch_record(work, read);
+    work_fetch_next(work->owner_shard, work);
+}
+
+/* Starts the read of one item; returns true if it finished at once (results recorded). */
+static bool
+work_fetch_item(struct broker_shard *self, struct work *work, struct item *item)
+{
+    struct sb_partition *partition = work_partition(self, item);
+    if (partition == NULL) {
+        return true;
+    }
+    item->high_watermark = sb_partition_high_watermark(partition);
+    item->log_start_offset = sb_partition_log_start_offset(partition);
+    item->data_bytes = 0;
+    uint32_t room = work->max_bytes > work->data_used ? work->max_bytes - work->data_used : 0;
+    if (room == 0 && work->data_used != 0) {
+        return true; /* The response is full: the client asks again. */
+    }
+    struct sb_read *read = &work->read;
+    read->offset = item->fetch_offset;
+    read->max_bytes = (uint32_t)sb_min_u64(room, item->max_bytes);
+    read->buffer = work->data + work->data_used;
+    read->capacity = work->data_capacity - work->data_used;
+    read->callback = work_fetch_read_done;
+    read->context = work;
+    int started = sb_partition_read(partition, read);
+    if (started == 0) {
+        return false;
+    }
+    if (started < 0) {
+        read->result = started;
+        read->bytes = 0;
+        read->high_watermark = item->high_watermark;
+        read->log_start_offset = item->log_start_offset;
+    }
+    work_fetch_record(work, read);
+    return true;
+}
+
+static void
+work_unpark(struct broker_shard *self, struct work *work)
+{
+    for (struct work **link = &self->parked; *link != NULL; link = &(*link)->parked_next) {
+        if (*link == work) {
+            *link = work->parked_next;
+            break;
+        }
+    }
+    work->parked = false;
+}
+
+/* Long-poll deadline: answer now if waiting, else when the round in progress ends. */
+static void
+work_deadline_fire(struct sb_timer *timer)
+{
+    struct work *work = timer->context;
+    struct broker_shard *self = work->owner_shard;
+    work->deadline_passed = true;
+    if (work->parked) {
+        work_unpark(self, work);
+        work_step_done(self, work);
+    }
+}
+
+/* A round over every item ended: answer, or park when less than min_bytes came, waiting is
+ * allowed and the deadline has not passed. */
+static void
+work_fetch_finished(struct broker_shard *self, struct work *work)
+{
+    work->round_active = false;
+    uint32_t wanted = work->min_bytes > 0 ? (uint32_t)work->min_bytes : 1;
+    bool answer = work->data_used >= wanted || work->max_wait_ms <= 0 || self->stopping ||
+                  work->deadline_passed;
+    if (!answer && !sb_timer_is_armed(&work->deadline)) {
+        answer = sb_shard_timer_arm(self->shard, &work->deadline,
+                                    (uint64_t)work->max_wait_ms * SB_NS_PER_MS,
+                                    work_deadline_fire, work) != 0;
+    }
+    if (answer) {
+        sb_shard_timer_disarm(self->shard, &work->deadline);
+        work_step_done(self, work);
+        return;
+    }
+    work->parked = true;
+    work->parked_next = self->parked;
+    self->parked = work;
+}
+
+static void
+work_fetch_next(struct broker_shard *self, struct work *work)
+{
+    /* Bounded by the work's items: each pass starts the next one. */
+    for (;;) {
+        struct item *item = work_next_item(work);
+        if (item == NULL) {
+            work_fetch_finished(self, work);
+            return;
+        }
+        if (!work_fetch_item(self, work, item)) {
+            return;
+        }
+    }
+}
+
+/* Starts a round over every item, from an empty buffer. */
+static void
+work_fetch_round(struct broker_shard *self, struct work *work)
+{
+    work->round_active = true;
+    work->next_item = 0;
+    work->data_used = 0;
+    for (uint32_t index = 0; index < work->request->item_count; index++) {
+        struct item *item = &work->request->items[index];
+        if (item->work == work) {
+            item->error = SB_WIRE_ERROR_NONE;
+            item->data_bytes = 0;
+        }
+    }
+    work_fetch_next(self, work);
+}
+
+static bool
+work_touches(const struct work *work, uint32_t topic_id, uint32_t partition)
+{
+    const struct request *request = work->request;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        if (item->work == work && item->topic_id == topic_id &&
+            (uint32_t)item->partition == partition) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+work_partition_durable(void *context, struct sb_partition *partition)
+{
+    struct broker_shard *self = context;
+    uint32_t topic_id = sb_partition_topic_id(partition);
+    uint32_t index = sb_partition_index(partition);
+    struct work *work = self->parked;
+    while (work != NULL) {
+        struct work *next = work->parked_next;
+        if (work_touches(work, topic_id, index)) {
+            work_unpark(self, work);
+            work_fetch_round(self, work);
+        }
+        work = next;
+    }
+}
+
+void
+work_cancel_parked(struct broker_shard *self)
+{
+    while (self->parked != NULL) {
+        struct work *work = self->parked;
+        work_unpark(self, work);
+        sb_shard_timer_disarm(self->shard, &work->deadline);
+        work_step_done(self, work);
+    }
+}
+
+static void
+work_lookup_done(struct sb_time_lookup *lookup)
+{
+    struct work *work = lookup->context;
+    struct item *item = &work->request->items[work->next_item - 1];
+    if (lookup->result == 0) {
+        item->offset = lookup->offset;
+        item->found_timestamp = lookup->found_timestamp_ms;
+    } else {
+        item->error = SB_WIRE_ERROR_STORAGE_ERROR;
+    }
+    work_lookup_next(work->owner_shard, work);
+}
+
+/* Answers one ListOffsets item; returns true if done at once. */
+static bool
+work_lookup_item(struct broker_shard *self, struct work *work, struct item *item)
+{
+    struct sb_partition *partition = work_partition(self, item);
+    if (partition == NULL) {
+        return true;
+    }
+    if (item->timestamp == SB_LIST_OFFSETS_EARLIEST) {
+        item->offset = sb_partition_log_start_offset(partition);
+        return true;
+    }
+    if (item->timestamp == SB_LIST_OFFSETS_LATEST) {
+        item->offset = sb_partition_high_watermark(partition);
+        return true;
+    }
+    if (item->timestamp < 0) {
+        item->error = SB_WIRE_ERROR_INVALID_TIMESTAMP;
+        return true;
+    }
+    if (work->lookup_buffer == NULL) {
+        work->lookup_buffer = sb_bufpool_acquire(&self->buffers,
+                                                 self->broker->config.max_message_bytes,
+                                                 &work->lookup_capacity);
+        if (work->lookup_buffer == NULL) {
+            item->error = SB_WIRE_ERROR_BROKER_BUSY;
+            return true;
+        }
+    }
+    struct sb_time_lookup *lookup = &work->lookup;
+    lookup->timestamp_ms = item->timestamp;
+    lookup->callback = work_lookup_done;
+    lookup->context = work;
+    lookup->buffer = work->lookup_buffer;
+    lookup->capacity = work->lookup_capacity;
+    int started = sb_partition_offset_for_time(partition, lookup);
+    if (started == 0) {
+        return false;
+    }
+    if (started < 0) {
+        item->error = SB_WIRE_ERROR_STORAGE_ERROR;
+        return true;
+    }
+    item->offset = lookup->offset;
+    item->found_timestamp = lookup->found_timestamp_ms;
+    return true;
+}
+
+static void
+work_lookup_next(struct broker_shard *self, struct work *work)
+{
+    /* Bounded by the work's items. */
+    for (;;) {
+        struct item *item = work_next_item(work);
+        if (item == NULL) {
+            work_step_done(self, work);
+            return;
+        }
+        if (!work_lookup_item(self, work, item)) {
+            return;
+        }
+    }
+}
+
+static void
+work_describe(struct broker_shard *self, struct work *work)
+{
+    struct request *request = work->request;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        struct sb_partition *partition = item->work == work ? work_partition(self, item) : NULL;
+        if (partition != NULL) {
+            item->log_start_offset = sb_partition_log_start_offset(partition);
+            item->high_watermark = sb_partition_high_watermark(partition);
+            item->log_end_offset = sb_partition_log_end_offset(partition);
+        }
+    }
+}
+
+void
+work_execute(struct broker_shard *self, struct work *work)
+{
+    self->works_in_flight++;
+    work->owner_shard = self;
+    work->pending = 1; /* Released by the step that finishes the work's items. */
+    work->next_item = 0;
+    switch (work->api_key) {
+    case SB_API_PRODUCE:
+        work_produce(self, work);
+        work_step_done(self, work);
+        break;
+    case SB_API_FETCH:
+        sb_timer_init(&work->deadline);
+        work_fetch_round(self, work);
+        break;
+    case SB_API_LIST_OFFSETS:
+        work_lookup_next(self, work);
+        break;
+    default:
+        work_describe(self, work);
+        work_step_done(self, work);
+        break;
+    }
+}

@@ -1,0 +1,308 @@
+/*
+ * test/net/broker_fixture.c - see broker_fixture.h.
+ */
+#include "test/net/broker_fixture.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "proto/batch.h"
+
+#ifndef STREAMBUS_BINARY
+#error "STREAMBUS_BINARY must name the streambus executable"
+#endif
+
+/* A port range nobody listens on: base, base + 1 .. base + cores. */
+static uint16_t
+pick_ports(uint32_t cores)
+{
+    uint32_t seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)sb_clock_monotonic_ns();
+    for (uint32_t attempt = 0; attempt < 200; attempt++) {
+        uint16_t base = (uint16_t)(20000 + (seed + attempt * 7919u) % 30000);
+        bool free_range = true;
+        for (uint32_t offset = 0; offset <= cores && free_range; offset++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in address = {.sin_family = AF_INET,
+                                          .sin_port = htons((uint16_t)(base + offset)),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            free_range = bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+            close(fd);
+        }
+        if (free_range) {
+            return base;
+        }
+    }
+    cr_assert_fail("no free port range");
+    return 0;
+}
+
+void
+broker_init(struct broker_process *broker, uint32_t cores)
+{
+    memset(broker, 0, sizeof(*broker));
+    snprintf(broker->data_dir, sizeof(broker->data_dir), "/tmp/sb-broker-XXXXXX");
+    cr_assert_not_null(mkdtemp(broker->data_dir));
+    broker->cores = cores;
+    broker->port = pick_ports(cores);
+}
+
+static int
+encode_nothing(struct sb_wire_writer *writer, const void *request)
+{
+    (void)writer;
+    (void)request;
+    return 0;
+}
+
+/* Sends ApiVersions (an empty body) and waits briefly for any answer. */
+static bool
+broker_probe(struct client *probe)
+{
+    client_send(probe, SB_API_API_VERSIONS, 0, encode_nothing, NULL);
+    struct sb_frame frame;
+    return client_receive(probe, &frame, 1000) == 0;
+}
+
+void
+broker_start(struct broker_process *broker)
+{
+    char listen[64];
+    char cores[16];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", broker->port);
+    snprintf(cores, sizeof(cores), "%u", broker->cores);
+    char *argv[48] = {STREAMBUS_BINARY, "--data-dir", broker->data_dir, "--listen", listen,
+                      "--cores", cores, "--wal-prefill", "false", "--wal-file-bytes", "4m",
+                      "--memtable-bytes", "16m", "--block-cache-bytes", "4m",
+                      "--log-level", getenv("SB_TEST_LOG_LEVEL") != NULL
+                                         ? getenv("SB_TEST_LOG_LEVEL") : "warn"};
+    int argc = 17;
+    static char extra[256];
+    snprintf(extra, sizeof(extra), "%s", broker->extra);
+    for (char *token = strtok(extra, " "); token != NULL && argc < 46;
+         token = strtok(NULL, " ")) {
+        argv[argc++] = token;
+    }
+    argv[argc] = NULL;
+    broker->pid = fork();
+    cr_assert_geq(broker->pid, 0);
+    if (broker->pid == 0) {
+        /* If the test dies (a failed assertion), the broker goes with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    struct client probe;
+    for (int attempt = 0; attempt < 500; attempt++) {
+        /* A listener of a killed broker can outlive it briefly (its io_uring is torn down
+         * after the exit), so only an answered request proves the new broker is up. */
+        if (client_try_connect(&probe, broker->port) == 0) {
+            bool answered = broker_probe(&probe);
+            client_close(&probe);
+            if (answered) {
+                return;
+            }
+        }
+        int status;
+        cr_assert_eq(waitpid(broker->pid, &status, WNOHANG), 0, "broker exited at start");
+        struct timespec delay = {0, 10 * 1000 * 1000};
+        nanosleep(&delay, NULL);
+    }
+    cr_assert_fail("broker did not start listening");
+}
+
+static int
+broker_wait(struct broker_process *broker)
+{
+    int status = 0;
+    for (int attempt = 0; attempt < 3000; attempt++) {
+        pid_t done = waitpid(broker->pid, &status, WNOHANG);
+        if (done == broker->pid) {
+            broker->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+        }
+        struct timespec delay = {0, 10 * 1000 * 1000};
+        nanosleep(&delay, NULL);
+    }
+    kill(broker->pid, SIGKILL);
+    waitpid(broker->pid, &status, 0);
+    broker->pid = 0;
+    cr_assert_fail("broker did not stop within 30 s");
+    return -1;
+}
+
+int
+broker_stop(struct broker_process *broker)
+{
+    cr_assert_gt(broker->pid, 0);
+    kill(broker->pid, SIGTERM);
+    return broker_wait(broker);
+}
+
+void
+broker_kill(struct broker_process *broker)
+{
+    cr_assert_gt(broker->pid, 0);
+    kill(broker->pid, SIGKILL);
+    broker_wait(broker);
+}
+
+static int
+remove_entry(const char *path, const struct stat *status, int flag, struct FTW *walk)
+{
+    (void)status;
+    (void)flag;
+    (void)walk;
+    return remove(path);
+}
+
+void
+broker_destroy(struct broker_process *broker)
+{
+    if (broker->pid > 0) {
+        broker_kill(broker);
+    }
+    nftw(broker->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+client_try_connect(struct client *client, uint16_t port)
+{
+    memset(client, 0, sizeof(*client));
+    client->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(client->fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        int error = -errno;
+        close(client->fd);
+        return error;
+    }
+    int one = 1;
+    setsockopt(client->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    client->capacity = 32u << 20;
+    client->buffer = malloc(client->capacity);
+    client->next_correlation = 1;
+    return 0;
+}
+
+void
+client_connect(struct client *client, uint16_t port)
+{
+    cr_assert_eq(client_try_connect(client, port), 0, "connect to %u", port);
+}
+
+void
+client_close(struct client *client)
+{
+    close(client->fd);
+    free(client->buffer);
+    client->buffer = NULL;
+}
+
+void
+client_send_raw(struct client *client, const void *bytes, size_t length)
+{
+    const uint8_t *cursor = bytes;
+    while (length > 0) {
+        ssize_t sent = send(client->fd, cursor, length, MSG_NOSIGNAL);
+        if (sent <= 0) {
+            return; /* The broker closed: the receive that follows says so. */
+        }
+        cursor += sent;
+        length -= (size_t)sent;
+    }
+}
+
+uint32_t
+client_send(struct client *client, uint16_t api_key, uint16_t flags,
+            int (*encode)(struct sb_wire_writer *writer, const void *request),
+            const void *request)
+{
+    static uint8_t frame[16u << 20];
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, frame, sizeof(frame));
+    struct sb_frame_header header = {.api_key = api_key, .flags = flags,
+                                     .correlation_id = client->next_correlation++};
+    cr_assert_eq(sb_frame_begin(&writer, &header), 0);
+    cr_assert_eq(encode(&writer, request), 0);
+    cr_assert_eq(sb_frame_finish(&writer), 0);
+    client_send_raw(client, frame, sb_wire_writer_length(&writer));
+    return header.correlation_id;
+}
+
+static int
+client_read_exactly(struct client *client, uint8_t *out, size_t length, int timeout_ms)
+{
+    size_t have = 0;
+    while (have < length) {
+        struct pollfd poll_fd = {.fd = client->fd, .events = POLLIN};
+        int ready = poll(&poll_fd, 1, timeout_ms);
+        if (ready == 0) {
+            return -ETIMEDOUT;
+        }
+        ssize_t got = recv(client->fd, out + have, length - have, 0);
+        if (got == 0) {
+            return -ECONNRESET;
+        }
+        if (got < 0) {
+            return errno == EINTR ? 0 : -errno;
+        }
+        have += (size_t)got;
+    }
+    return 0;
+}
+
+int
+client_receive(struct client *client, struct sb_frame *frame, int timeout_ms)
+{
+    int result = client_read_exactly(client, client->buffer, 4, timeout_ms);
+    if (result != 0) {
+        return result;
+    }
+    uint32_t frame_bytes = (uint32_t)client->buffer[0] | (uint32_t)client->buffer[1] << 8 |
+                           (uint32_t)client->buffer[2] << 16 | (uint32_t)client->buffer[3] << 24;
+    cr_assert_leq(frame_bytes + 4, client->capacity);
+    result = client_read_exactly(client, client->buffer + 4, frame_bytes, timeout_ms);
+    if (result != 0) {
+        return result;
+    }
+    cr_assert_eq(sb_frame_decode(client->buffer, frame_bytes + 4, UINT32_MAX, frame), 0,
+                 "a well-formed response frame");
+    return 0;
+}
+
+uint32_t
+test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefix)
+{
+    struct sb_batch_builder builder;
+    int64_t now_ms = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
+    sb_batch_builder_init(&builder, buffer, capacity, now_ms);
+    for (uint32_t index = 0; index < count; index++) {
+        char key[32];
+        char value[128];
+        int key_length = snprintf(key, sizeof(key), "key-%u", index);
+        int value_length = snprintf(value, sizeof(value), "%s-%u", prefix, index);
+        struct sb_record record = {.key = key, .key_length = key_length, .value = value,
+                                   .value_length = value_length, .timestamp_ms = now_ms};
+        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
+    }
+    const uint8_t *batch;
+    uint32_t bytes;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch, &bytes),
+                 0);
+    return bytes;
+}

@@ -1,0 +1,468 @@
+/*
+ * test/net/test_broker.c - a real `streambus` process, driven over sockets:
+ * topics, produce and fetch across shards (1 and 2 cores), pipelining,
+ * long-poll, acks=0, restarts (clean and kill -9), and hostile input that
+ * must get an error or a closed connection while other clients carry on.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base.h"
+#include "core/endian.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/api_producer.h"
+#include "proto/batch.h"
+#include "proto/errors.h"
+#include "test/net/broker_fixture.h"
+
+#define TIMEOUT_MS 10000
+
+static int
+encode_create(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_create_topics_request_encode(writer, request);
+}
+
+static int
+encode_produce(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_produce_request_encode(writer, request);
+}
+
+static int
+encode_fetch(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_fetch_request_encode(writer, request);
+}
+
+static int
+encode_metadata(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_metadata_request_encode(writer, request);
+}
+
+static int
+encode_api_versions(struct sb_wire_writer *writer, const void *request)
+{
+    (void)request;
+    return sb_api_versions_request_encode(writer);
+}
+
+static void
+create_topic(struct client *client, const char *name, int32_t partitions, int16_t expected)
+{
+    struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(name),
+                                    .partition_count = partitions, .replication_factor = 1};
+    struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
+                                               .timeout_ms = 5000};
+    uint32_t correlation = client_send(client, SB_API_CREATE_TOPICS, 0, encode_create, &request);
+    struct sb_frame frame;
+    int received = client_receive(client, &frame, TIMEOUT_MS);
+    cr_assert_eq(received, 0, "create %s: receive %d", name, received);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_create_topics_response response;
+    cr_assert_eq(sb_create_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_create_topic_result result;
+    cr_assert_eq(sb_create_topics_response_next_topic(&response, &result), 1);
+    cr_assert_eq(result.error_code, expected, "create %s: error %d", name, result.error_code);
+}
+
+/* Produces one batch to topic/partition; returns the base offset (asserts no error). */
+static int64_t
+produce(struct client *client, const char *topic_name, int32_t partition, int16_t acks,
+        const char *prefix, uint32_t records)
+{
+    static uint8_t batch[1 << 16];
+    uint32_t bytes = test_batch(batch, sizeof(batch), records, prefix);
+    struct sb_produce_partition part = {.partition = partition, .records = {batch, bytes}};
+    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
+                                     .partitions = &part, .partition_count = 1};
+    struct sb_produce_request request = {.acks = acks, .timeout_ms = 5000, .topics = &topic,
+                                         .topic_count = 1};
+    client_send(client, SB_API_PRODUCE, acks == 0 ? SB_FRAME_FLAG_NO_RESPONSE : 0,
+                encode_produce, &request);
+    if (acks == 0) {
+        return -1;
+    }
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    struct sb_produce_response response;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_produce_topic_response topic_response;
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
+    struct sb_produce_partition_response result;
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
+    cr_assert_eq(result.error_code, 0, "produce error %s", sb_wire_error_name(result.error_code));
+    return result.base_offset;
+}
+
+struct fetched {
+    int16_t error;           /* Partition error. */
+    int64_t high_watermark;  /* Reported high watermark. */
+    uint32_t records;        /* Records in the returned batches. */
+    int64_t next_offset;     /* After the last record returned (or the fetch offset). */
+    char first_value[64];    /* Value of the first record, NUL-terminated. */
+};
+
+static void
+fetch_parse(const struct sb_fetch_partition_response *partition, int64_t offset,
+            struct fetched *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->error = partition->error_code;
+    out->high_watermark = partition->high_watermark;
+    out->next_offset = offset;
+    for (uint32_t at = 0; at < partition->records.length;) {
+        struct sb_batch_header header;
+        cr_assert_eq(sb_batch_verify(partition->records.data + at, partition->records.length - at,
+                                     1 << 24, &header), 0, "whole, valid batches");
+        struct sb_record_iter iterator;
+        sb_record_iter_init(&iterator, &header, partition->records.data + at + 64,
+                            header.records_bytes);
+        struct sb_record_view record;
+        while (sb_record_iter_next(&iterator, &record) == 1) {
+            if (record.offset < offset) {
+                continue;
+            }
+            cr_assert_eq(record.offset, out->next_offset, "dense, ordered offsets");
+            if (out->records == 0) {
+                size_t length = sb_min_u64((size_t)record.value_length, 63);
+                memcpy(out->first_value, record.value, length);
+            }
+            out->records++;
+            out->next_offset++;
+        }
+        at += header.batch_bytes;
+    }
+}
+
+static void
+fetch(struct client *client, const char *topic_name, int32_t partition, int64_t offset,
+      int32_t max_wait_ms, int32_t min_bytes, struct fetched *out)
+{
+    struct sb_fetch_partition part = {.partition = partition, .fetch_offset = offset,
+                                      .partition_max_bytes = 1 << 20};
+    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
+                                   .partitions = &part, .partition_count = 1};
+    struct sb_fetch_request request = {.max_wait_ms = max_wait_ms, .min_bytes = min_bytes,
+                                       .max_bytes = 4 << 20, .topics = &topic,
+                                       .topic_count = 1};
+    client_send(client, SB_API_FETCH, 0, encode_fetch, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_fetch_response response;
+    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_fetch_topic_response topic_response;
+    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
+    struct sb_fetch_partition_response result;
+    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+    fetch_parse(&result, offset, out);
+}
+
+static void
+round_trip_with(uint32_t cores)
+{
+    struct broker_process broker;
+    broker_init(&broker, cores);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    create_topic(&client, "orders", 4, SB_WIRE_ERROR_NONE);
+    create_topic(&client, "orders", 4, SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
+    create_topic(&client, "bad name!", 1, SB_WIRE_ERROR_INVALID_TOPIC_NAME);
+    for (int32_t partition = 0; partition < 4; partition++) {
+        for (int round = 0; round < 5; round++) {
+            char prefix[32];
+            snprintf(prefix, sizeof(prefix), "p%d-r%d", partition, round);
+            cr_assert_eq(produce(&client, "orders", partition, -1, prefix, 10), round * 10);
+        }
+    }
+    for (int32_t partition = 0; partition < 4; partition++) {
+        struct fetched result;
+        fetch(&client, "orders", partition, 0, 0, 0, &result);
+        cr_assert_eq(result.error, 0);
+        cr_assert_eq(result.high_watermark, 50);
+        cr_assert_eq(result.records, 50, "every record of partition %d", partition);
+        char expected[32];
+        snprintf(expected, sizeof(expected), "p%d-r0-0", partition);
+        cr_assert_str_eq(result.first_value, expected);
+        fetch(&client, "orders", partition, 25, 0, 0, &result);
+        cr_assert_eq(result.records, 25, "from the middle of a batch");
+    }
+    struct fetched unknown;
+    fetch(&client, "nope", 0, 0, 0, 0, &unknown);
+    cr_assert_eq(unknown.error, SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION);
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0, "SIGTERM exits 0");
+    broker_destroy(&broker);
+}
+
+Test(broker, produce_fetch_round_trip_one_shard, .timeout = 60)
+{
+    round_trip_with(1);
+}
+
+Test(broker, produce_fetch_round_trip_two_shards, .timeout = 60)
+{
+    round_trip_with(2);
+}
+
+Test(broker, metadata_names_each_partitions_shard_and_port, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    create_topic(&client, "events", 3, SB_WIRE_ERROR_NONE);
+    struct sb_metadata_request request = {.all_topics = true};
+    client_send(&client, SB_API_METADATA, 0, encode_metadata, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    struct sb_metadata_response response;
+    cr_assert_eq(sb_metadata_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_metadata_broker node;
+    cr_assert_eq(sb_metadata_response_next_broker(&response, &node), 1);
+    cr_assert_eq(node.port, broker.port);
+    struct sb_metadata_shard shard;
+    for (int32_t index = 0; index < 2; index++) {
+        cr_assert_eq(sb_metadata_broker_next_shard(&node, &shard), 1);
+        cr_assert_eq(shard.port, broker.port + 1 + index);
+    }
+    struct sb_metadata_topic topic;
+    cr_assert_eq(sb_metadata_response_next_topic(&response, &topic), 1);
+    cr_assert_eq(topic.partition_count, 3);
+    struct sb_metadata_partition partition;
+    int32_t shards_seen[2] = {0};
+    while (sb_metadata_topic_next_partition(&topic, &partition) == 1) {
+        shards_seen[partition.shard]++;
+    }
+    cr_assert(shards_seen[0] > 0 && shards_seen[1] > 0, "partitions spread over both shards");
+    /* A shard's own port serves its partitions directly. */
+    struct client direct;
+    client_connect(&direct, (uint16_t)(broker.port + 2));
+    cr_assert_eq(produce(&direct, "events", 0, 1, "direct", 3), 0);
+    client_close(&direct);
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(broker, pipelined_requests_are_answered_in_order_and_acks0_gets_no_answer, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    create_topic(&client, "pipe", 2, SB_WIRE_ERROR_NONE);
+    /* acks=0 first: nothing comes back for it. */
+    produce(&client, "pipe", 1, 0, "silent", 1);
+    uint32_t first = client_send(&client, SB_API_API_VERSIONS, 0, encode_api_versions, NULL);
+    uint32_t correlations[40];
+    for (int index = 0; index < 40; index++) {
+        static uint8_t batch[4096];
+        uint32_t bytes = test_batch(batch, sizeof(batch), 1, "pipelined");
+        struct sb_produce_partition part = {.partition = index % 2, .records = {batch, bytes}};
+        struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr("pipe"),
+                                         .partitions = &part, .partition_count = 1};
+        struct sb_produce_request request = {.acks = (int16_t)(index % 3 == 0 ? -1 : 1),
+                                             .timeout_ms = 5000, .topics = &topic,
+                                             .topic_count = 1};
+        correlations[index] = client_send(&client, SB_API_PRODUCE, 0, encode_produce, &request);
+    }
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, first, "the acks=0 produce got no response");
+    for (int index = 0; index < 40; index++) {
+        cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+        cr_assert_eq(frame.header.correlation_id, correlations[index], "response order");
+    }
+    struct fetched result;
+    fetch(&client, "pipe", 1, 0, 0, 0, &result);
+    cr_assert_eq(result.records, 21, "the acks=0 record was stored too");
+    cr_assert_str_eq(result.first_value, "silent-0");
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(broker, long_poll_fetch_wakes_when_data_arrives, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    struct client consumer;
+    struct client producer;
+    client_connect(&consumer, broker.port);
+    client_connect(&producer, broker.port);
+    create_topic(&producer, "poll", 2, SB_WIRE_ERROR_NONE);
+    for (int32_t partition = 0; partition < 2; partition++) {
+        struct sb_fetch_partition part = {.partition = partition, .fetch_offset = 0,
+                                          .partition_max_bytes = 1 << 20};
+        struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr("poll"),
+                                       .partitions = &part, .partition_count = 1};
+        struct sb_fetch_request request = {.max_wait_ms = 20000, .min_bytes = 1,
+                                           .max_bytes = 1 << 20, .topics = &topic,
+                                           .topic_count = 1};
+        client_send(&consumer, SB_API_FETCH, 0, encode_fetch, &request);
+        struct sb_frame frame;
+        cr_assert_eq(client_receive(&consumer, &frame, 300), -ETIMEDOUT, "parked while empty");
+        produce(&producer, "poll", partition, 1, "wake", 2);
+        /* Well before max_wait (20 s): the produce woke the fetch. */
+        cr_assert_eq(client_receive(&consumer, &frame, 5000), 0);
+        struct sb_fetch_response response;
+        cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
+        struct sb_fetch_topic_response topic_response;
+        cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
+        struct sb_fetch_partition_response result;
+        cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+        struct fetched parsed;
+        fetch_parse(&result, 0, &parsed);
+        cr_assert_eq(parsed.records, 2);
+    }
+    /* With nothing arriving, max_wait ends the poll with an empty answer. */
+    struct fetched empty;
+    fetch(&consumer, "poll", 0, 2, 200, 1, &empty);
+    cr_assert_eq(empty.records, 0);
+    cr_assert_eq(empty.error, 0);
+    client_close(&consumer);
+    client_close(&producer);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+static void
+restart_keeps_everything(bool kill_it)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    create_topic(&client, "durable", 4, SB_WIRE_ERROR_NONE);
+    for (int round = 0; round < 30; round++) {
+        produce(&client, "durable", round % 4, -1, "kept", 7);
+    }
+    client_close(&client);
+    if (kill_it) {
+        broker_kill(&broker);
+    } else {
+        cr_assert_eq(broker_stop(&broker), 0);
+    }
+    broker_start(&broker);
+    client_connect(&client, broker.port);
+    create_topic(&client, "durable", 4, SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
+    uint32_t total = 0;
+    for (int32_t partition = 0; partition < 4; partition++) {
+        struct fetched result;
+        fetch(&client, "durable", partition, 0, 0, 0, &result);
+        cr_assert_eq(result.error, 0);
+        total += result.records;
+        cr_assert_eq(result.high_watermark, (int64_t)result.records);
+    }
+    cr_assert_eq(total, 30 * 7, "every acknowledged record is back");
+    cr_assert_eq(produce(&client, "durable", 0, -1, "after", 1), 8 * 7, "offsets continue");
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(broker, clean_restart_keeps_topics_and_records, .timeout = 60)
+{
+    restart_keeps_everything(false);
+}
+
+Test(broker, kill_9_loses_no_acknowledged_record, .timeout = 60)
+{
+    restart_keeps_everything(true);
+}
+
+static int
+encode_init_producer(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_init_producer_id_request_encode(writer, request);
+}
+
+/* Produces one idempotent batch; returns the partition's error, *offset_out its base offset. */
+static int16_t
+produce_idempotent(struct client *client, int64_t producer_id, int32_t sequence,
+                   int64_t *offset_out)
+{
+    static uint8_t batch[4096];
+    struct sb_batch_builder builder;
+    sb_batch_builder_init(&builder, batch, sizeof(batch), 1000);
+    sb_batch_builder_set_producer(&builder, producer_id, 0, sequence);
+    for (int index = 0; index < 3; index++) {
+        struct sb_record record = {.key = "k", .key_length = 1, .value = "v",
+                                   .value_length = 1, .timestamp_ms = 1000};
+        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
+    }
+    const uint8_t *bytes;
+    uint32_t length;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &bytes,
+                                         &length), 0);
+    struct sb_produce_partition part = {.partition = 0, .records = {bytes, length}};
+    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr("idem"),
+                                     .partitions = &part, .partition_count = 1};
+    struct sb_produce_request request = {.acks = -1, .timeout_ms = 5000, .topics = &topic,
+                                         .topic_count = 1};
+    client_send(client, SB_API_PRODUCE, 0, encode_produce, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    struct sb_produce_response response;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_produce_topic_response topic_response;
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
+    struct sb_produce_partition_response result;
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
+    *offset_out = result.base_offset;
+    return result.error_code;
+}
+
+Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    create_topic(&client, "idem", 1, SB_WIRE_ERROR_NONE);
+    struct sb_init_producer_id_request init = {.producer_id = -1, .producer_epoch = -1};
+    client_send(&client, SB_API_INIT_PRODUCER_ID, 0, encode_init_producer, &init);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    struct sb_init_producer_id_response id;
+    cr_assert_eq(sb_init_producer_id_response_decode(frame.body, frame.body_bytes, &id), 0);
+    cr_assert_eq(id.error_code, 0);
+    cr_assert_geq(id.producer_id, 0);
+    int64_t offset = -1;
+    cr_assert_eq(produce_idempotent(&client, id.producer_id, 0, &offset), 0);
+    cr_assert_eq(offset, 0);
+    cr_assert_eq(produce_idempotent(&client, id.producer_id, 0, &offset), 0, "retry accepted");
+    cr_assert_eq(offset, 0, "and answered with the original offset");
+    cr_assert_eq(produce_idempotent(&client, id.producer_id, 6, &offset),
+                 SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER, "a gap is refused");
+    cr_assert_eq(produce_idempotent(&client, id.producer_id, 3, &offset), 0);
+    cr_assert_eq(offset, 3);
+    client_close(&client);
+    broker_kill(&broker);
+    broker_start(&broker);
+    client_connect(&client, broker.port);
+    cr_assert_eq(produce_idempotent(&client, id.producer_id, 3, &offset), 0);
+    cr_assert_eq(offset, 3, "the producer's state survived the crash");
+    struct fetched result;
+    fetch(&client, "idem", 0, 0, 0, 0, &result);
+    cr_assert_eq(result.records, 6, "two batches, no duplicate");
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}

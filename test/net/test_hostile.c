@@ -1,0 +1,272 @@
+/*
+ * test/net/test_hostile.c - bad input and abusive clients against a real
+ * broker: wrong CRC, truncated frames, absurd lengths, unknown APIs,
+ * oversized array counts, garbage, half-sent frames, connection floods and
+ * pipelines beyond the in-flight limit. Each gets an error or a closed
+ * connection; meanwhile a well-behaved client keeps being served and the
+ * broker's memory stays flat.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crc32c.h"
+#include "core/endian.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/errors.h"
+#include "test/net/broker_fixture.h"
+
+#define TIMEOUT_MS 10000
+
+static int
+encode_empty(struct sb_wire_writer *writer, const void *request)
+{
+    (void)writer;
+    (void)request;
+    return 0;
+}
+
+/* A raw frame: header fields as given, body copied, CRC computed (or corrupted). */
+static size_t
+raw_frame(uint8_t *out, uint16_t api_key, uint32_t correlation, const void *body,
+          uint32_t body_bytes, bool bad_crc)
+{
+    uint32_t frame_bytes = 20 + body_bytes;
+    memset(out, 0, 24);
+    sb_store_le32(out, frame_bytes);
+    sb_store_le16(out + 8, api_key);
+    sb_store_le32(out + 12, correlation);
+    memcpy(out + 24, body, body_bytes);
+    uint32_t crc = sb_crc32c(0, out + 8, frame_bytes - 4);
+    sb_store_le32(out + 4, bad_crc ? crc ^ 1 : crc);
+    return 4 + frame_bytes;
+}
+
+/* The answer to the next request is a frame-level error `expected` for `correlation`. */
+static void
+expect_error(struct client *client, uint32_t correlation, int16_t expected)
+{
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, expected, "error %s, wanted %s",
+                 sb_wire_error_name(frame.header.error_code), sb_wire_error_name(expected));
+}
+
+static void
+expect_closed(struct client *client)
+{
+    struct sb_frame frame;
+    int result = client_receive(client, &frame, TIMEOUT_MS);
+    cr_assert(result == -ECONNRESET || result == -EPIPE, "connection closed (got %d)", result);
+}
+
+/* A well-behaved client still gets answers. */
+static void
+expect_served(uint16_t port)
+{
+    struct client client;
+    client_connect(&client, port);
+    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty, NULL);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0);
+    client_close(&client);
+}
+
+static long
+broker_rss_kb(const struct broker_process *broker)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)broker->pid);
+    FILE *file = fopen(path, "r");
+    cr_assert_not_null(file);
+    char line[256];
+    long rss = -1;
+    while (fgets(line, sizeof(line), file) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            rss = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(file);
+    return rss;
+}
+
+static void
+attack_round(uint16_t port)
+{
+    uint8_t frame[256];
+    struct client client;
+    /* Wrong CRC: an error, then the connection closes. */
+    client_connect(&client, port);
+    client_send_raw(&client, frame, raw_frame(frame, SB_API_HEALTH, 7, NULL, 0, true));
+    expect_error(&client, 7, SB_WIRE_ERROR_CORRUPT_FRAME);
+    expect_closed(&client);
+    client_close(&client);
+    /* Length 2^31: refused from the first 4 bytes, before any allocation. */
+    client_connect(&client, port);
+    raw_frame(frame, SB_API_HEALTH, 8, NULL, 0, false);
+    sb_store_le32(frame, 1u << 31);
+    client_send_raw(&client, frame, 24);
+    expect_error(&client, 8, SB_WIRE_ERROR_REQUEST_TOO_LARGE);
+    expect_closed(&client);
+    client_close(&client);
+    /* Unknown API: a well-formed error, and the connection stays usable. */
+    client_connect(&client, port);
+    client_send_raw(&client, frame, raw_frame(frame, 999, 9, NULL, 0, false));
+    expect_error(&client, 9, SB_WIRE_ERROR_UNKNOWN_API);
+    /* Oversized array count in a Metadata body: INVALID_REQUEST, still open. */
+    uint8_t body[4];
+    sb_store_le32(body, 0x7fffffff);
+    client_send_raw(&client, frame, raw_frame(frame, SB_API_METADATA, 10, body, 4, false));
+    expect_error(&client, 10, SB_WIRE_ERROR_INVALID_REQUEST);
+    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty, NULL);
+    struct sb_frame answer;
+    cr_assert_eq(client_receive(&client, &answer, TIMEOUT_MS), 0);
+    cr_assert_eq(answer.header.correlation_id, correlation);
+    client_close(&client);
+    /* Garbage: either an error and a close, or just a close. */
+    client_connect(&client, port);
+    for (size_t index = 0; index < sizeof(frame); index++) {
+        frame[index] = (uint8_t)(index * 37 + 11);
+    }
+    client_send_raw(&client, frame, sizeof(frame));
+    struct sb_frame ignored;
+    int result = 0;
+    for (int reads = 0; reads < 4 && result == 0; reads++) {
+        result = client_receive(&client, &ignored, TIMEOUT_MS);
+    }
+    cr_assert(result == -ECONNRESET || result == -EPIPE, "garbage ends in a close");
+    client_close(&client);
+    /* Truncated frame then hang up: nothing to answer, nothing leaks. */
+    client_connect(&client, port);
+    size_t length = raw_frame(frame, SB_API_HEALTH, 11, NULL, 0, false);
+    client_send_raw(&client, frame, length / 2);
+    client_close(&client);
+}
+
+Test(hostile, bad_frames_get_errors_or_closes_others_carry_on_memory_flat, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    broker_start(&broker);
+    attack_round(broker.port);
+    expect_served(broker.port);
+    long rss_before = broker_rss_kb(&broker);
+    for (int round = 0; round < 200; round++) {
+        attack_round(broker.port);
+    }
+    expect_served(broker.port);
+    long rss_after = broker_rss_kb(&broker);
+    cr_assert_lt(rss_after - rss_before, 16 * 1024, "memory flat: %ld kB -> %ld kB",
+                 rss_before, rss_after);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(hostile, slowloris_half_frames_do_not_block_others, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 1);
+    broker_start(&broker);
+    struct client slow[20];
+    uint8_t frame[64];
+    size_t length = raw_frame(frame, SB_API_HEALTH, 1, NULL, 0, false);
+    for (int index = 0; index < 20; index++) {
+        client_connect(&slow[index], broker.port);
+        client_send_raw(&slow[index], frame, length - 3);
+    }
+    expect_served(broker.port);
+    /* The rest of the frame arrives late: it is answered normally. */
+    client_send_raw(&slow[0], frame + length - 3, 3);
+    struct sb_frame answer;
+    cr_assert_eq(client_receive(&slow[0], &answer, TIMEOUT_MS), 0);
+    cr_assert_eq(answer.header.correlation_id, 1);
+    for (int index = 0; index < 20; index++) {
+        client_close(&slow[index]);
+    }
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(hostile, connection_limit_refuses_extra_connections, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 1);
+    snprintf(broker.extra, sizeof(broker.extra), "--max-connections 3");
+    broker_start(&broker);
+    struct client clients[3];
+    for (int index = 0; index < 3; index++) {
+        client_connect(&clients[index], broker.port);
+        client_send(&clients[index], SB_API_HEALTH, 0, encode_empty, NULL);
+        struct sb_frame answer;
+        cr_assert_eq(client_receive(&clients[index], &answer, TIMEOUT_MS), 0);
+    }
+    struct client extra;
+    client_connect(&extra, broker.port);
+    client_send(&extra, SB_API_HEALTH, 0, encode_empty, NULL);
+    expect_closed(&extra);
+    client_close(&extra);
+    client_close(&clients[0]);
+    /* A slot freed: a new connection is served (retry while the close is noticed). */
+    bool served = false;
+    for (int attempt = 0; attempt < 50 && !served; attempt++) {
+        client_connect(&extra, broker.port);
+        client_send(&extra, SB_API_HEALTH, 0, encode_empty, NULL);
+        struct sb_frame answer;
+        served = client_receive(&extra, &answer, 1000) == 0;
+        client_close(&extra);
+    }
+    cr_assert(served);
+    client_close(&clients[1]);
+    client_close(&clients[2]);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(hostile, pipeline_beyond_the_inflight_limit_is_back_pressure_not_failure, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 2);
+    snprintf(broker.extra, sizeof(broker.extra), "--max-inflight-requests 2");
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    uint32_t correlations[200];
+    for (int index = 0; index < 200; index++) {
+        correlations[index] = client_send(&client, index % 2 ? SB_API_HEALTH
+                                                             : SB_API_API_VERSIONS,
+                                          0, encode_empty, NULL);
+    }
+    for (int index = 0; index < 200; index++) {
+        struct sb_frame answer;
+        cr_assert_eq(client_receive(&client, &answer, TIMEOUT_MS), 0);
+        cr_assert_eq(answer.header.correlation_id, correlations[index], "in order");
+        cr_assert_eq(answer.header.error_code, 0, "none refused");
+    }
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
+
+Test(hostile, no_response_flag_outside_produce_closes, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_init(&broker, 1);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    uint32_t correlation = client_send(&client, SB_API_HEALTH, SB_FRAME_FLAG_NO_RESPONSE,
+                                       encode_empty, NULL);
+    expect_error(&client, correlation, SB_WIRE_ERROR_INVALID_REQUEST);
+    expect_closed(&client);
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_destroy(&broker);
+}
