@@ -12,6 +12,9 @@
 
 /* Returns zeroed memory of `size` bytes aligned to `alignment` (a power of two), or NULL. */
 void *sb_alloc_aligned(size_t size, size_t alignment);
+/* Like sb_alloc_aligned but not zeroed: big buffers whose pages should only be touched (and
+ * paid for) when used. */
+void *sb_alloc_aligned_raw(size_t size, size_t alignment);
 /* Returns zeroed memory of `size` bytes, or NULL. */
 void *sb_alloc(size_t size);
 /* Frees memory from sb_alloc or sb_alloc_aligned; NULL is ignored. */

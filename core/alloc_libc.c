@@ -26,6 +26,16 @@ sb_alloc_aligned(size_t size, size_t alignment)
 }
 
 void *
+sb_alloc_aligned_raw(size_t size, size_t alignment)
+{
+    SB_ASSERT(sb_is_power_of_two(alignment));
+    SB_ASSERT(size > 0);
+    void *pointer = NULL;
+    size_t alignment_used = alignment < sizeof(void *) ? sizeof(void *) : alignment;
+    return posix_memalign(&pointer, alignment_used, size) == 0 ? pointer : NULL;
+}
+
+void *
 sb_alloc(size_t size)
 {
     SB_ASSERT(size > 0);

@@ -18,6 +18,14 @@ sb_alloc_aligned(size_t size, size_t alignment)
 }
 
 void *
+sb_alloc_aligned_raw(size_t size, size_t alignment)
+{
+    SB_ASSERT(sb_is_power_of_two(alignment));
+    SB_ASSERT(size > 0);
+    return mi_malloc_aligned(size, alignment);
+}
+
+void *
 sb_alloc(size_t size)
 {
     SB_ASSERT(size > 0);

@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/pages.h"
 #include "storage/store_private.h"
 
 static void cache_load_done(struct sb_io_op *op);
@@ -31,8 +32,7 @@ cache_init(struct sb_store *store)
     cache->bucket_mask = buckets - 1;
     cache->buckets = sb_alloc(buckets * sizeof(cache->buckets[0]));
     cache->blocks = sb_alloc(cache->block_count * sizeof(struct cache_block));
-    cache->memory = sb_alloc_aligned((size_t)cache->block_count * SB_CACHE_BLOCK_BYTES,
-                                     SB_BLOCK_BYTES);
+    cache->memory = sb_pages_map((size_t)cache->block_count * SB_CACHE_BLOCK_BYTES);
     if (cache->buckets == NULL || cache->blocks == NULL || cache->memory == NULL) {
         return -ENOMEM;
     }
@@ -46,7 +46,7 @@ void
 cache_deinit(struct sb_store *store)
 {
     struct block_cache *cache = &store->cache;
-    sb_free(cache->memory);
+    sb_pages_unmap(cache->memory, (size_t)cache->block_count * SB_CACHE_BLOCK_BYTES);
     sb_free(cache->blocks);
     sb_free(cache->buckets);
     memset(cache, 0, sizeof(*cache));

@@ -14,7 +14,8 @@
  * Up to flush_concurrency writers each take one partition at a time:
  *
  *   take --> [close full segment: FOOTER_WRITE -> FOOTER_SYNC] --> [TAIL_READ]
- *        --> DATA_WRITE --> DATA_SYNC --> (more batches: again) --> [DIR_SYNC] --> next
+ *        --> DATA_WRITE (chunk after chunk) --> DATA_SYNC (once, when the pass ends:
+ *        nothing left or the segment full) --> (more: again) --> [DIR_SYNC] --> next
  *
  * A segment's last partial block is read back and written again with the new
  * batches after its old bytes (identical bytes over identical bytes; see
@@ -47,7 +48,7 @@ enum writer_phase {
     WRITER_DIR_SYNC,
 };
 
-#define FLUSH_STAGING_BYTES_MIN (512u << 10)
+#define FLUSH_STAGING_BYTES_MIN (4u << 20)
 
 static void writer_step(struct flush_writer *writer);
 static void writer_io_done(struct sb_io_op *op);
@@ -72,7 +73,7 @@ flush_init(struct sb_store *store)
         struct flush_writer *writer = &store->writers[index];
         writer->store = store;
         writer->directory_fd = -1;
-        writer->staging = sb_alloc_aligned(store->staging_bytes, SB_BLOCK_BYTES);
+        writer->staging = sb_alloc_aligned_raw(store->staging_bytes, SB_BLOCK_BYTES);
         if (writer->staging == NULL) {
             return -ENOMEM;
         }
@@ -153,7 +154,12 @@ writer_take_next(struct flush_writer *writer)
     }
     store->flush_list = writer->partition->flush_next;
     store->flush_active++;
+    struct sb_partition *partition = writer->partition;
     writer->segment = NULL;
+    writer->pending_offset = partition->flushed_offset;
+    writer->pending_end = partition->newest != NULL ? partition->newest->data_end
+                                                    : SB_BLOCK_BYTES;
+    writer->tail_in_staging = false;
     writer_step(writer);
 }
 
@@ -251,9 +257,9 @@ writer_failed(struct flush_writer *writer, const char *step, int error)
     writer_finish_partition(writer);
 }
 
-/* The partition's first memtable batch that this round still has to write, or NULL. */
+/* The partition's first memtable batch at or after `offset` that this round covers, or NULL. */
 static struct memtable_entry *
-writer_next_entry(struct flush_writer *writer)
+writer_entry_from(struct flush_writer *writer, int64_t offset)
 {
     struct sb_store *store = writer->store;
     struct sb_partition *partition = writer->partition;
@@ -262,12 +268,19 @@ writer_next_entry(struct flush_writer *writer)
         if (entry->sequence >= store->flush_end_sequence) {
             return NULL;
         }
-        if (entry->base_offset >= partition->flushed_offset) {
+        if (entry->base_offset >= offset) {
             return entry;
         }
         index = entry->next;
     }
     return NULL;
+}
+
+/* The next batch to write: after what this pass wrote already. */
+static struct memtable_entry *
+writer_next_entry(struct flush_writer *writer)
+{
+    return writer_entry_from(writer, writer->pending_offset);
 }
 
 static void
@@ -323,12 +336,15 @@ writer_stage_batches(struct flush_writer *writer, struct memtable_entry *entry)
     struct sb_partition *partition = writer->partition;
     struct segment *segment = writer->segment;
     uint64_t data_end = writer->write_position + writer->staged;
-    writer->data_start = writer->staged;
+    SB_ASSERT(data_end == writer->pending_end);
+    bool segment_empty = segment->batch_count == 0 && writer->pending_offset ==
+                                                          partition->flushed_offset;
+    uint32_t first_staged = writer->staged;
     for (;;) {
         bool fits = writer->staged + entry->batch_bytes <= store->staging_bytes;
         bool segment_room = data_end + entry->batch_bytes - SB_BLOCK_BYTES <=
                                 partition->config.segment_bytes ||
-                            (segment->batch_count == 0 && writer->staged == writer->data_start);
+                            (segment_empty && writer->staged == first_staged);
         if (!fits || !segment_room) {
             break;
         }
@@ -336,6 +352,7 @@ writer_stage_batches(struct flush_writer *writer, struct memtable_entry *entry)
                entry->batch_bytes);
         writer->staged += entry->batch_bytes;
         data_end += entry->batch_bytes;
+        writer->pending_offset = entry->base_offset + entry->record_count;
         if (entry->next == SB_STORE_NONE) {
             break;
         }
@@ -344,38 +361,79 @@ writer_stage_batches(struct flush_writer *writer, struct memtable_entry *entry)
             break;
         }
     }
-    SB_ASSERT(writer->staged > writer->data_start);
+    SB_ASSERT(writer->staged > first_staged);
+    writer->pending_end = data_end;
     writer_start_io(writer, WRITER_DATA_WRITE);
 }
 
-/* Decides the writer's next move for its partition. */
+/* Where the pass's next write starts: after the last batch written. Its partial block is
+ * still at the end of the staging buffer after a write; before the first, it is read back. */
+static void
+writer_stage_start(struct flush_writer *writer, struct segment *segment)
+{
+    uint64_t aligned = writer->pending_end / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+    uint32_t partial = (uint32_t)(writer->pending_end - aligned);
+    if (segment->header_pending && writer->pending_end == SB_BLOCK_BYTES) {
+        segment_header_block(segment, writer->staging);
+        writer->write_position = 0;
+        writer->staged = SB_BLOCK_BYTES;
+    } else if (partial != 0 && writer->tail_in_staging) {
+        memmove(writer->staging, writer->staging + (aligned - writer->write_position), partial);
+        writer->write_position = aligned;
+        writer->staged = partial;
+    } else if (partial != 0) {
+        writer->write_position = aligned;
+        writer->staged = 0;
+        writer_start_io(writer, WRITER_TAIL_READ);
+        return;
+    } else {
+        writer->write_position = writer->pending_end;
+        writer->staged = 0;
+    }
+    writer_stage_batches(writer, writer_next_entry(writer));
+}
+
+static void
+writer_sync_directory(struct flush_writer *writer)
+{
+    struct sb_partition *partition = writer->partition;
+    char path[320];
+    partition_dir_path(writer->store, partition->topic_id, partition->partition, path,
+                       sizeof(path));
+    writer->directory_fd = sb_io_open(writer->store->io, path, O_RDONLY | O_DIRECTORY, 0);
+    if (writer->directory_fd < 0) {
+        int error = writer->directory_fd;
+        writer->directory_fd = -1;
+        writer_failed(writer, "open directory", error);
+        return;
+    }
+    writer_start_io(writer, WRITER_DIR_SYNC);
+}
+
+/* Decides the writer's next move for its partition. Batches are written chunk after chunk and
+ * made durable by one fdatasync when the pass ends (nothing left, or the segment is full). */
 static void
 writer_step(struct flush_writer *writer)
 {
     struct sb_partition *partition = writer->partition;
     struct memtable_entry *entry = partition->dropped ? NULL : writer_next_entry(writer);
+    struct segment *segment = partition->newest;
+    bool unsynced = writer->pending_offset > partition->flushed_offset;
+    bool full = entry != NULL && segment != NULL && segment->batch_count + unsynced > 0 &&
+                writer->pending_end - SB_BLOCK_BYTES + entry->batch_bytes >
+                    partition->config.segment_bytes;
+    if (unsynced && (entry == NULL || full)) {
+        writer_start_io(writer, WRITER_DATA_SYNC);
+        return;
+    }
     if (entry == NULL) {
         if (partition->needs_dir_sync && !partition->dropped) {
-            char path[320];
-            partition_dir_path(writer->store, partition->topic_id, partition->partition, path,
-                               sizeof(path));
-            writer->directory_fd = sb_io_open(writer->store->io, path, O_RDONLY | O_DIRECTORY, 0);
-            if (writer->directory_fd < 0) {
-                int error = writer->directory_fd;
-                writer->directory_fd = -1;
-                writer_failed(writer, "open directory", error);
-                return;
-            }
-            writer_start_io(writer, WRITER_DIR_SYNC);
+            writer_sync_directory(writer);
             return;
         }
         writer_finish_partition(writer);
         return;
     }
-    struct segment *segment = partition->newest;
-    bool full = segment != NULL && segment->batch_count > 0 &&
-                segment->data_end - SB_BLOCK_BYTES + entry->batch_bytes >
-                    partition->config.segment_bytes;
     if (segment != NULL && full && !segment->closed) {
         writer_close_segment(writer, segment);
         return;
@@ -386,42 +444,35 @@ writer_step(struct flush_writer *writer)
             writer_failed(writer, "create segment", result);
             return;
         }
+        writer->pending_end = segment->data_end;
+        writer->tail_in_staging = false;
     }
     writer->segment = segment;
-    if (segment->header_pending) {
-        segment_header_block(segment, writer->staging);
-        writer->write_position = 0;
-        writer->staged = SB_BLOCK_BYTES;
-    } else if (segment->data_end % SB_BLOCK_BYTES != 0) {
-        writer->write_position = segment->data_end / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
-        writer->staged = 0;
-        writer_start_io(writer, WRITER_TAIL_READ);
-        return;
-    } else {
-        writer->write_position = segment->data_end;
-        writer->staged = 0;
-    }
-    writer_stage_batches(writer, entry);
+    writer_stage_start(writer, segment);
 }
 
-/* The data write and its fdatasync succeeded: account for every batch now durable. */
+/* The pass's writes and their fdatasync succeeded: account for every batch now durable, from
+ * the memtable (the same bytes that were written). */
 static void
 writer_data_durable(struct flush_writer *writer)
 {
     struct sb_store *store = writer->store;
     struct segment *segment = writer->segment;
     struct sb_partition *partition = writer->partition;
-    uint64_t first_block = writer->write_position / SB_CACHE_BLOCK_BYTES;
-    for (uint32_t at = writer->data_start; at < writer->staged;) {
-        const uint8_t *batch = writer->staging + at;
-        segment_note_batch(segment, batch, writer->write_position + at);
-        at += sb_load_le32(batch + SB_BATCH_OFFSET_BATCH_BYTES);
+    uint64_t position = segment->data_end;
+    uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
+    for (struct memtable_entry *entry = writer_entry_from(writer, partition->flushed_offset);
+         entry != NULL && entry->base_offset < writer->pending_offset;) {
+        segment_note_batch(segment, wal_ring_at(store, entry->ring_position), position);
+        position += entry->batch_bytes;
+        store->stats.segment_bytes_written += entry->batch_bytes;
+        entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
     }
+    SB_ASSERT(position == writer->pending_end);
     segment->header_pending = false;
     segment->durable_data_end = segment->data_end;
     segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
-    partition->flushed_offset = segment->last_offset + 1;
-    store->stats.segment_bytes_written += writer->staged - writer->data_start;
+    partition->flushed_offset = writer->pending_offset;
     cache_invalidate(store, segment, first_block);
 }
 
@@ -436,7 +487,7 @@ writer_io_done(struct sb_io_op *op)
             writer_failed(writer, "read tail block", result < 0 ? result : -EIO);
             return;
         }
-        writer->staged = (uint32_t)(writer->segment->data_end - writer->write_position);
+        writer->staged = (uint32_t)(writer->pending_end - writer->write_position);
         writer_stage_batches(writer, writer_next_entry(writer));
         return;
     case WRITER_FOOTER_WRITE:
@@ -445,8 +496,12 @@ writer_io_done(struct sb_io_op *op)
             writer_failed(writer, "write segment", result < 0 ? result : -EIO);
             return;
         }
-        writer_start_io(writer, writer->phase == WRITER_DATA_WRITE ? WRITER_DATA_SYNC
-                                                                    : WRITER_FOOTER_SYNC);
+        if (writer->phase == WRITER_FOOTER_WRITE) {
+            writer_start_io(writer, WRITER_FOOTER_SYNC);
+            return;
+        }
+        writer->tail_in_staging = true;
+        writer_step(writer);
         return;
     case WRITER_FOOTER_SYNC:
     case WRITER_DATA_SYNC:

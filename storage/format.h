@@ -10,6 +10,8 @@
  *   <data>/shards/<shard>/MANIFEST        [MANIFEST]; replaced by write-temp, fsync, rename
  *   <data>/shards/<shard>/wal-<n>.log     n = 0 .. wal_files-1, preallocated, recycled
  *   <data>/partitions/<topic_id>-<partition>/<base_offset, 20 digits>.seg   [SEGMENT]
+ *   <data>/partitions/<topic_id>-<partition>/<base_offset>.seg.compact   a compaction copy
+ *                                         being written; renamed over the .seg when durable
  *
  * [WAL-FILE] block 0 of every WAL file (4096 bytes; the rest of the block is zero):
  *   off size field
@@ -54,7 +56,8 @@
  *   24  8   base_offset      first offset this segment may hold (its file name)
  *   32  8   created_ns       wall clock at creation
  *   40  24  reserved         0
- * Record batches follow back to back from byte 4096, in offset order, up to data_end.
+ * Record batches follow back to back from byte 4096, in offset order, up to data_end. Key
+ * compaction (storage/compaction.c) leaves gaps in the offsets between and after batches.
  * Bytes after data_end up to the next 4096 boundary are zero. An open segment ends there;
  * a closed (immutable) segment continues with its footer at align4096(data_end):
  *
@@ -68,7 +71,8 @@
  *   20  4   reserved         0
  *   24  8   data_end         byte position just after the last batch
  *   32  8   first_offset     base offset of the first batch
- *   40  8   last_offset      last offset of the last batch
+ *   40  8   last_offset      last offset the segment covers: its last batch's last offset,
+ *                            or beyond it when compaction removed the records after
  *   48  8   record_count
  *   56  8   min_timestamp_ms
  *   64  8   max_timestamp_ms
@@ -174,7 +178,7 @@ struct sb_segment_footer {
     uint32_t batch_count;        /* Batches in the segment. */
     uint64_t data_end;           /* Byte after the last batch. */
     int64_t first_offset;        /* First batch's base offset. */
-    int64_t last_offset;         /* Last batch's last offset. */
+    int64_t last_offset;         /* Last offset covered (>= the last batch's last). */
     uint64_t record_count;       /* Records in all batches. */
     int64_t min_timestamp_ms;    /* Smallest record timestamp. */
     int64_t max_timestamp_ms;    /* Largest record timestamp. */

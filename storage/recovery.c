@@ -41,6 +41,8 @@
 
 /* Segments per partition that recovery can list at once. */
 #define RECOVERY_SEGMENTS_MAX 65536u
+/* Failed flush rounds recovery retries before it gives up opening the store. */
+#define RECOVERY_FLUSH_ATTEMPTS 5u
 /* Bytes of WAL read per step while replaying. */
 #define RECOVERY_READ_BYTES (1u << 20)
 
@@ -103,7 +105,9 @@ compare_offsets(const void *a, const void *b)
     return left < right ? -1 : left > right;
 }
 
-/* Lists the base offsets of a partition's segment files, sorted. Returns the count or -errno. */
+/* Lists the base offsets of a partition's segment files, sorted, and deletes any compaction
+ * copy a crash left before its rename (<base>.seg.compact: the original is intact). Returns
+ * the count or -errno. */
 static int
 recovery_list_segments(struct sb_store *store, const struct sb_partition *partition,
                        int64_t *offsets, uint32_t capacity)
@@ -121,6 +125,10 @@ recovery_list_segments(struct sb_store *store, const struct sb_partition *partit
         long long value = strtoll(item->d_name, &end, 10);
         if (end == item->d_name + 20 && strcmp(end, ".seg") == 0 && value >= 0) {
             offsets[count++] = value;
+        } else if (end == item->d_name + 20 && strcmp(end, ".seg.compact") == 0) {
+            char file[600];
+            snprintf(file, sizeof(file), "%s/%s", path, item->d_name);
+            unlink(file);
         }
     }
     closedir(directory);
@@ -727,15 +735,17 @@ recovery_flush_all(struct recovery *recovery)
     wal_replay_done(store);
     uint64_t failures = store->stats.flush_failures;
     flush_maybe_start(store, true);
-    /* Bounded by the flush itself; a failure ends it (no retries at start-up). */
+    /* Bounded: a failed round is retried after its back-off (the shard's timers are not running
+     * yet, so they are fired here), at most RECOVERY_FLUSH_ATTEMPTS times. */
     while (!flush_idle(store)) {
-        if (store->stats.flush_failures != failures) {
+        if (store->stats.flush_failures - failures >= RECOVERY_FLUSH_ATTEMPTS) {
             return -EIO;
         }
-        int ran = sb_io_run(store->io, 100 * SB_NS_PER_MS);
+        int ran = sb_io_run(store->io, 10 * SB_NS_PER_MS);
         if (ran < 0) {
             return ran;
         }
+        sb_timer_fire_due(store->timers, sb_io_now_ns(store->io));
     }
     return 0;
 }
@@ -748,7 +758,7 @@ recovery_run(struct sb_store *store)
         RECOVERY_READ_BYTES + sb_wal_entry_span(store->config.batch_bytes_max) + SB_BLOCK_BYTES,
         SB_BLOCK_BYTES);
     recovery.buffer_bytes = (uint32_t)sb_max_u64(recovery.buffer_bytes, store->staging_bytes);
-    recovery.buffer = sb_alloc_aligned(recovery.buffer_bytes, SB_BLOCK_BYTES);
+    recovery.buffer = sb_alloc_aligned_raw(recovery.buffer_bytes, SB_BLOCK_BYTES);
     if (recovery.buffer == NULL) {
         return -ENOMEM;
     }

@@ -6,7 +6,8 @@
  * from the first segment left.
  *
  * Retention runs from the iteration hook at most every retention_check_interval_ns
- * (store config, default 5 s) of the io clock.
+ * (store config, default 5 s) of the io clock; so does the start of key compaction for
+ * partitions with cleanup.policy compact (compaction.c).
  */
 #include <inttypes.h>
 
@@ -30,8 +31,9 @@ retention_oldest_expired(const struct sb_partition *partition, int64_t now_ms)
         partition->segment_bytes_total - oldest_bytes >= (uint64_t)config->retention_bytes) {
         return true;
     }
-    return config->retention_ms >= 0 && oldest->batch_count > 0 &&
-           oldest->max_timestamp_ms < now_ms - config->retention_ms;
+    /* A segment compaction emptied (when the policy was compact) holds nothing to keep. */
+    return config->retention_ms >= 0 &&
+           (oldest->batch_count == 0 || oldest->max_timestamp_ms < now_ms - config->retention_ms);
 }
 
 static void
@@ -71,11 +73,11 @@ retention_maybe_start(struct sb_store *store, uint64_t now_ns)
             retention_partition(partition, now_ms);
         }
     }
+    compaction_maybe_start(store, now_ms);
 }
 
 bool
 retention_busy(const struct sb_store *store)
 {
-    (void)store;
-    return false;
+    return compaction_busy(store);
 }

@@ -4,6 +4,10 @@
  * segment closes, and the list of a partition's segments. Reads live in
  * read.c, writes in flush.c, validation at start-up in recovery.c.
  *
+ * Key compaction (compaction.c) writes a detached copy of a closed segment
+ * and swaps it in with segment_replace; the original stays open, off the
+ * list, for the reads that pinned it, and closes when the last one is done.
+ *
  * Index entries come from a store-wide pool of chunks. When the pool runs
  * dry a segment simply stops gaining entries: lookups then start further
  * back and scan forward, slower but never wrong.
@@ -232,7 +236,9 @@ segment_note_batch(struct segment *segment, const uint8_t *batch, uint64_t posit
     if (end > segment->data_end) {
         segment->data_end = end;
     }
-    segment->partition->segment_bytes_total += header.batch_bytes;
+    if (!segment->detached) {
+        segment->partition->segment_bytes_total += header.batch_bytes;
+    }
 }
 
 uint32_t
@@ -341,13 +347,30 @@ segment_free_index(struct segment *segment)
     segment->index_count = 0;
 }
 
-/* Closes the file, forgets cached blocks, returns the slot; unlinks the file if asked. */
+/* Takes a replaced segment off the store's list of them. */
+static void
+segment_forget_replaced(struct segment *segment)
+{
+    struct segment **link = &segment->partition->store->replaced_segments;
+    while (*link != segment) {
+        SB_ASSERT(*link != NULL);
+        link = &(*link)->next;
+    }
+    *link = segment->next;
+}
+
+/* Closes the file, forgets cached blocks, returns the slot; unlinks the file if asked. A
+ * detached segment (a compaction copy, or the original it replaced) is in no partition list
+ * and counts no bytes. */
 void
 segment_destroy(struct segment *segment, bool unlink_file)
 {
     struct sb_partition *partition = segment->partition;
     struct sb_store *store = partition->store;
     SB_ASSERT(segment->pins == 0);
+    if (unlink_file) {
+        SB_ASSERT(!segment->detached);
+    }
     cache_invalidate(store, segment, 0);
     if (segment->fd >= 0) {
         sb_io_close(store->io, segment->fd);
@@ -359,11 +382,15 @@ segment_destroy(struct segment *segment, bool unlink_file)
             sb_log_warn("cannot delete segment", "path=%s errno=%d", path, errno);
         }
     }
-    if (segment->data_end > SB_BLOCK_BYTES) {
-        partition->segment_bytes_total -= segment->data_end - SB_BLOCK_BYTES;
+    if (segment->replaced) {
+        segment_forget_replaced(segment);
+    } else if (!segment->detached) {
+        if (segment->data_end > SB_BLOCK_BYTES) {
+            partition->segment_bytes_total -= segment->data_end - SB_BLOCK_BYTES;
+        }
+        segment_unlink(segment);
     }
     segment_free_index(segment);
-    segment_unlink(segment);
     segment->next = store->free_segments;
     store->free_segments = segment;
 }
@@ -384,10 +411,67 @@ segment_release(struct segment *segment)
 {
     SB_ASSERT(segment->pins > 0);
     segment->pins--;
-    if (segment->pins == 0 && segment->doomed) {
+    if (segment->pins == 0 && (segment->doomed || segment->replaced)) {
         struct sb_partition *partition = segment->partition;
-        segment_destroy(segment, true);
+        segment_destroy(segment, segment->doomed);
         store_partition_release_if_unused(partition);
+    }
+}
+
+/* A detached segment for a compaction copy of `original`: same partition and base offset, a
+ * new file at `path` (created or truncated). Returns 0, -ENOSPC without a free slot, -errno. */
+int
+segment_open_copy(const struct segment *original, const char *path, struct segment **copy_out)
+{
+    struct sb_partition *partition = original->partition;
+    struct sb_store *store = partition->store;
+    struct segment *copy = segment_allocate(partition, original->base_offset);
+    if (copy == NULL) {
+        return -ENOSPC;
+    }
+    copy->fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+    if (copy->fd < 0) {
+        int error = copy->fd;
+        copy->next = store->free_segments;
+        store->free_segments = copy;
+        return error;
+    }
+    copy->detached = true;
+    *copy_out = copy;
+    return 0;
+}
+
+/* Puts the closed `copy` in the partition's list where `original` was. The original is
+ * detached and closed (never unlinked: its name is the copy's now) once no read pins it. */
+void
+segment_replace(struct segment *original, struct segment *copy)
+{
+    struct sb_partition *partition = original->partition;
+    SB_ASSERT(copy->detached && !original->detached);
+    SB_ASSERT(copy->base_offset == original->base_offset && copy->closed);
+    copy->previous = original->previous;
+    copy->next = original->next;
+    if (copy->previous != NULL) {
+        copy->previous->next = copy;
+    } else {
+        partition->oldest = copy;
+    }
+    if (copy->next != NULL) {
+        copy->next->previous = copy;
+    } else {
+        partition->newest = copy;
+    }
+    copy->detached = false;
+    partition->segment_bytes_total = partition->segment_bytes_total -
+                                     (original->data_end - SB_BLOCK_BYTES) +
+                                     (copy->data_end - SB_BLOCK_BYTES);
+    original->detached = true;
+    original->replaced = true;
+    original->previous = NULL;
+    original->next = partition->store->replaced_segments;
+    partition->store->replaced_segments = original;
+    if (original->pins == 0) {
+        segment_destroy(original, false);
     }
 }
 
@@ -402,18 +486,22 @@ partition_delete_segments(struct sb_partition *partition)
     }
 }
 
-/* The segment holding `offset`, or NULL. Searches from the newest (reads are mostly recent). */
+/* The segment holding `offset`; if the offset falls between two segments (compaction deleted
+ * the segments that held it), the next one; else NULL. Searches from the newest (reads are
+ * mostly recent). */
 struct segment *
 segment_for_offset(struct sb_partition *partition, int64_t offset)
 {
+    struct segment *after = NULL;
     for (struct segment *segment = partition->newest; segment != NULL;
          segment = segment->previous) {
         if (segment->doomed) {
             continue;
         }
         if (segment->base_offset <= offset) {
-            return offset <= segment->last_offset ? segment : NULL;
+            return offset <= segment->last_offset ? segment : after;
         }
+        after = segment;
     }
     return NULL;
 }

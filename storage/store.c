@@ -34,6 +34,7 @@
 #define STORE_DEFAULT_INDEX_INTERVAL (64u << 10)
 #define STORE_DEFAULT_FLUSH_CONCURRENCY 16u
 #define STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS (5ull * SB_NS_PER_S)
+#define STORE_DEFAULT_COMPACTION_KEYS (1u << 20)
 
 void
 sb_partition_config_default(struct sb_partition_config *config)
@@ -82,6 +83,8 @@ store_config_fill(struct sb_store_config *config)
                                                      STORE_DEFAULT_FLUSH_CONCURRENCY);
     config->retention_check_interval_ns = or_default(config->retention_check_interval_ns,
                                                      STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS);
+    config->compaction_keys_max = (uint32_t)or_default(config->compaction_keys_max,
+                                                       STORE_DEFAULT_COMPACTION_KEYS);
     uint64_t block = SB_BLOCK_BYTES;
     bool valid = config->wal_file_bytes % block == 0 && config->memtable_bytes % block == 0 &&
                  config->wal_file_count >= 2 && config->cycle_bytes_max % block == 0 &&
@@ -89,7 +92,8 @@ store_config_fill(struct sb_store_config *config)
                  sb_wal_entry_span(config->batch_bytes_max) + 2 * block <=
                      config->cycle_bytes_max &&
                  config->cycle_bytes_max * 4 <= config->memtable_bytes &&
-                 config->block_cache_bytes >= 4 * SB_CACHE_BLOCK_BYTES;
+                 config->block_cache_bytes >= 4 * SB_CACHE_BLOCK_BYTES &&
+                 config->compaction_keys_max <= (1u << 30);
     return valid ? 0 : SB_ECONFIG;
 }
 
@@ -203,6 +207,9 @@ store_prepare(struct sb_store *store)
     if (result == 0) {
         result = flush_init(store);
     }
+    if (result == 0) {
+        result = compaction_init(store); /* After flush_init: it sizes footers by staging. */
+    }
     return result == 0 ? wal_init(store) : result;
 }
 
@@ -267,6 +274,7 @@ sb_store_close(struct sb_store *store)
         return;
     }
     store_abandon_appends(store);
+    compaction_deinit(store);
     for (uint32_t slot = 0; store->partitions != NULL && slot < store->config.partitions_max;
          slot++) {
         struct sb_partition *partition = &store->partitions[slot];
@@ -275,6 +283,10 @@ sb_store_close(struct sb_store *store)
             partition->oldest->pins = 0;
             segment_destroy(partition->oldest, false);
         }
+    }
+    while (store->replaced_segments != NULL) {
+        store->replaced_segments->pins = 0;
+        segment_destroy(store->replaced_segments, false);
     }
     wal_deinit(store);
     flush_deinit(store);
@@ -387,7 +399,7 @@ sb_store_partition_open(struct sb_store *store, uint32_t topic_id, uint32_t part
 {
     struct sb_partition *partition = sb_store_partition_find(store, topic_id, partition_index);
     if (partition != NULL) {
-        partition->config = *config;
+        sb_partition_set_config(partition, config);
         *partition_out = partition;
         return 0;
     }
@@ -409,6 +421,7 @@ void
 sb_partition_set_config(struct sb_partition *partition, const struct sb_partition_config *config)
 {
     partition->config = *config;
+    partition->compaction_due_ms = 0;
 }
 
 /* Detaches the partition's memtable batches: they stay in the ring until flushed past, but
@@ -608,7 +621,7 @@ sb_store_idle(const struct sb_store *store)
 {
     if (store->failed) {
         return store->wal.phase != WAL_WRITING && store->wal.phase != WAL_SYNCING &&
-               flush_idle(store);
+               flush_idle(store) && !retention_busy(store);
     }
     return wal_idle(store) && flush_idle(store) && store->wal.committed == store->wal.tail &&
            !retention_busy(store);

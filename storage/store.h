@@ -70,6 +70,9 @@ struct sb_store_config {
     uint32_t flush_concurrency;    /* Partitions flushed at once. 0: 16. */
     uint64_t retention_check_interval_ns; /* Retention runs from sb_store_iteration_end at
                                              most this often (io clock). 0: 5 s. */
+    uint32_t compaction_keys_max;  /* Distinct keys one compaction pass can map (a map of
+                                      16-byte slots at most 3/4 full, allocated at open:
+                                      32 MiB for 1M). 0: 1M. */
     sb_store_lookup_fn lookup;     /* Recovery's question to the broker (may be NULL: keep). */
     void *lookup_context;          /* For lookup (and durable). */
     /* Called when a partition's high watermark moves (new data is visible). May be NULL. */
@@ -91,6 +94,10 @@ struct sb_store_stats {
     uint64_t recovered_batches;   /* Batches replayed from the WAL at open. */
     uint64_t recovery_corruptions; /* Corrupt regions of durable data found at open. */
     uint64_t recovery_ns;         /* Time sb_store_open spent recovering. */
+    uint64_t compactions;         /* Compaction passes finished. */
+    uint64_t compaction_failures; /* Compaction passes that failed (retried later). */
+    uint64_t compacted_segments;  /* Segments compaction rewrote or deleted. */
+    uint64_t compaction_records_removed; /* Records compaction removed. */
     uint64_t memtable_used_bytes; /* Ring bytes in use now. */
 };
 
@@ -110,7 +117,8 @@ bool sb_store_idle(const struct sb_store *store);
  * Ops still in flight are abandoned (reads never call back): close with them only when the io
  * will complete nothing more, as after a simulated power cut. */
 void sb_store_close(struct sb_store *store);
-/* Call at the end of every loop iteration: starts commit cycles, flushes, retention. */
+/* Call at the end of every loop iteration: starts commit cycles, flushes, retention and
+ * compaction. */
 void sb_store_iteration_end(struct sb_store *store);
 void sb_store_stats(const struct sb_store *store, struct sb_store_stats *stats_out);
 
@@ -125,6 +133,7 @@ struct sb_partition *sb_store_partition_find(struct sb_store *store, uint32_t to
 /* Deletes the partition and all its data (topic deletion). Pending reads complete with
  * -ENOENT; the memory is reused once nothing refers to it. Returns 0 or -errno. */
 int sb_store_partition_drop(struct sb_store *store, struct sb_partition *partition);
+/* Replaces the configuration; a compacted partition is compacted again at the next check. */
 void sb_partition_set_config(struct sb_partition *partition,
                              const struct sb_partition_config *config);
 

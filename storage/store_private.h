@@ -8,7 +8,8 @@
  *   cache.c     the block cache for segment reads
  *   read.c      reads by offset and by timestamp
  *   recovery.c  opening a store: lock, manifest, segments, WAL replay
- *   retention.c retention by time and size, key compaction
+ *   retention.c retention by time and size; starts key compaction
+ *   compaction.c key compaction: the key map, segment rewrites, the swap
  *
  * Positions in the ring are logical byte counts that only grow; the byte at
  * logical position p lives at ring[p % ring_bytes].
@@ -25,14 +26,16 @@
 
 #include "core/io.h"
 #include "core/timer.h"
+#include "proto/batch.h"
 #include "storage/format.h"
 #include "storage/store.h"
-
-struct sb_batch_header;
 
 #define SB_STORE_NONE UINT32_MAX
 #define SB_CACHE_BLOCK_BYTES (64u * 1024u)
 #define SB_INDEX_CHUNK_ENTRIES 168u
+/* Writes a commit cycle is cut into (they run concurrently, then one fdatasync). */
+#define SB_WAL_CYCLE_WRITES_MAX 16u
+#define SB_WAL_CYCLE_CHUNK_BYTES (512u << 10)
 /* Commit cycles sealed but not yet written (one more is in flight). */
 #define SB_STORE_SEALED_CYCLES_MAX 64u
 /* Retry back-off for failed WAL cycles and flushes. */
@@ -83,7 +86,8 @@ struct segment {
     uint32_t id;                    /* Unique in the store while open (cache key). */
     int fd;                         /* Open O_DIRECT descriptor. */
     int64_t base_offset;            /* File name; first offset it may hold. */
-    int64_t last_offset;            /* Last offset held, or base_offset - 1 if empty. */
+    int64_t last_offset;            /* Last offset covered (compaction may have removed
+                                       it), or base_offset - 1 if empty. */
     uint64_t data_end;              /* Byte after the last batch written. */
     uint64_t durable_data_end;      /* data_end as of the last fdatasync. */
     uint64_t record_count;          /* Records in it. */
@@ -94,6 +98,10 @@ struct segment {
     bool closed;                    /* Has a footer; immutable. */
     uint32_t pins;                  /* Reads in progress; deletion waits for 0. */
     bool doomed;                    /* Delete once unpinned. */
+    bool detached;                  /* In no partition list, counted in no total: a compaction
+                                       copy before its swap, or the original after it. */
+    bool replaced;                  /* Replaced by its compaction copy: close (never unlink)
+                                       once unpinned; on the store's replaced list. */
     bool header_pending;            /* Block 0 not written yet (the first flush writes it). */
     uint32_t index_count;           /* Entries in the index chunks. */
     struct index_chunk *index_head; /* Sparse index (may be partial if memory ran out). */
@@ -132,6 +140,10 @@ struct sb_partition {
     bool needs_dir_sync;               /* A file was created in its directory since the
                                           last flush: fsync the directory. */
     bool in_flush_list;                /* Queued for the running flush. */
+    int64_t compaction_newest_base;    /* Open segment's base offset when the last finished
+                                          compaction pass began (a new one: compact again). */
+    int64_t compaction_due_ms;         /* Compact again from this wall-clock time (kept
+                                          tombstones or young segments become removable). */
     struct sb_partition *flush_next;   /* Next partition to flush. */
     struct sb_partition *hash_next;    /* Partition table chain. */
 };
@@ -179,8 +191,10 @@ struct wal {
     uint32_t sealed_first;             /* FIFO head index. */
     uint32_t sealed_count;             /* Cycles waiting. */
     enum wal_cycle_phase phase;        /* State of the cycle in flight (sealed_first). */
-    struct sb_io_op op;                /* The write or fdatasync in flight. */
-    struct iovec vectors[3];           /* Header block + up to two ring pieces. */
+    struct sb_io_op op;                /* The fdatasync in flight. */
+    struct sb_io_op writes[SB_WAL_CYCLE_WRITES_MAX]; /* A cycle's writes, issued together. */
+    uint32_t writes_pending;           /* Writes of the cycle not completed. */
+    int write_error;                   /* First failure among them (0: none). */
     uint8_t *header_block;             /* 4096 bytes for a new generation's header (owned). */
     uint32_t current_file;             /* File written to. */
     struct wal_file *files;            /* wal_file_count files (owned). */
@@ -213,7 +227,9 @@ struct flush_writer {
     struct segment *segment;        /* Segment being written. */
     uint8_t *staging;               /* Aligned staging buffer (owned). */
     uint32_t staged;                /* Bytes staged (from a 4096 boundary). */
-    uint32_t data_start;            /* Where the new batches begin in staging. */
+    int64_t pending_offset;         /* Offsets below are written in this pass (maybe unsynced). */
+    uint64_t pending_end;           /* File position after the last batch written. */
+    bool tail_in_staging;           /* The last write's partial block is in staging. */
     uint64_t write_position;        /* File position of staging[0]. */
     uint32_t phase;                 /* Writer state (flush.c). */
     int directory_fd;               /* Directory being fsynced, or -1. */
@@ -256,6 +272,71 @@ struct block_cache {
     uint32_t bucket_mask;         /* Buckets - 1. */
 };
 
+enum compaction_phase {
+    COMPACTION_IDLE = 0,
+    COMPACTION_CLEAR,     /* Emptying the key map, a chunk per yield. */
+    COMPACTION_MAP,       /* Reading every segment into the key map. */
+    COMPACTION_SCAN,      /* Reading a candidate for a record to remove. */
+    COMPACTION_COPY,      /* Reading the candidate again and writing its copy. */
+    COMPACTION_FOOTER,    /* Writing the copy's last data block and its footer. */
+    COMPACTION_SYNC,      /* fdatasync of the copy. */
+    COMPACTION_DIR_SYNC,  /* fsync of the directory after a rename or a deletion. */
+};
+
+/* One slot of the key map; hash 0 marks an empty slot. */
+struct compaction_slot {
+    uint64_t hash;  /* 64-bit hash of a key (never 0). */
+    int64_t offset; /* Latest offset seen with that key. */
+};
+
+/* The store's one compaction pass (compaction.c). */
+struct compaction {
+    enum compaction_phase phase;     /* Where the pass is. */
+    struct sb_partition *partition;  /* Partition being compacted (pinned), or NULL. */
+    struct segment *segment;         /* Segment being read (pinned), or NULL. */
+    struct segment *copy;            /* Its copy being written (detached), or NULL. */
+    int directory_fd;                /* Partition directory during DIR_SYNC, else -1. */
+    uint32_t next_slot;              /* Partition slot the next search for work starts at. */
+    int64_t now_ms;                  /* Wall clock when the pass began (all decisions use it). */
+    int64_t map_last_base;           /* Base offset of the newest segment when the pass began. */
+    int64_t mapped_end;              /* Last offset of the last closed segment mapped whole. */
+    int64_t due_ms;                  /* When a record this pass kept becomes removable. */
+    struct compaction_slot *slots;   /* The key map (owned). */
+    uint64_t slots_bytes;            /* Size of the slots mapping. */
+    uint32_t slot_mask;              /* Slots - 1 (a power of two, > keys_max * 4 / 3). */
+    uint32_t keys;                   /* Slots in use. */
+    uint32_t keys_max;               /* compaction_keys_max. */
+    uint64_t clear_next;             /* CLEAR: next slot to empty. */
+    bool map_dirty;                  /* Slots may hold keys of an earlier pass. */
+    uint8_t *input;                  /* Window of the segment file (owned, aligned). */
+    uint32_t input_capacity;         /* Its size. */
+    uint64_t window_start;           /* File position of input[0]. */
+    uint32_t window_bytes;           /* Bytes read into input. */
+    uint64_t position;               /* File position of the batch to consume next. */
+    uint64_t end;                    /* Durable data end of the segment being read. */
+    int64_t last_seen_offset;        /* Last offset of the batch before position. */
+    bool batch_open;                 /* The batch at position is being consumed. */
+    struct sb_batch_header batch;    /* Its header. */
+    const uint8_t *batch_data;       /* Its bytes (in input). */
+    struct sb_record_iter iterator;  /* Its records (in input or in records). */
+    uint8_t *records;                /* A compressed batch's record area (owned). */
+    uint32_t records_capacity;       /* Its size. */
+    uint8_t *run;                    /* A header slot and a run of surviving records (owned). */
+    uint32_t run_bytes;              /* Encoded records in run. */
+    uint32_t run_count;              /* Records in run. */
+    int64_t run_first_offset;        /* Offset of the run's first record. */
+    int64_t run_max_timestamp_ms;    /* Largest timestamp in the run. */
+    bool batch_trimmed;              /* The open batch lost a record (else copied whole). */
+    uint8_t *packed;                 /* A run compressed again (owned). */
+    uint32_t packed_capacity;        /* Its size: the largest codec bound of a record area. */
+    uint8_t *output;                 /* Copy bytes not written yet (owned, aligned). */
+    uint32_t output_capacity;        /* Its size. */
+    uint32_t staged;                 /* Bytes in output. */
+    uint64_t write_position;         /* File position of output[0]. */
+    uint64_t removed;                /* Records the copy being written leaves out. */
+    struct sb_io_op op;              /* The read, write, fsync or yield in flight. */
+};
+
 struct sb_store {
     struct sb_io *io;                      /* The shard's io (borrowed). */
     struct sb_timer_heap *timers;          /* The shard's timers (borrowed). */
@@ -274,6 +355,7 @@ struct sb_store {
     uint32_t partition_count;              /* Slots used. */
     struct segment *segments;              /* segments_max slots (owned). */
     struct segment *free_segments;         /* Free list (through next). */
+    struct segment *replaced_segments;     /* Replaced segments still pinned (through next). */
     uint32_t next_segment_id;              /* Never 0. */
     struct index_chunk *index_chunks;      /* Pool memory (owned). */
     struct index_chunk *free_index_chunks; /* Free list. */
@@ -301,6 +383,7 @@ struct sb_store {
     uint64_t next_retention_ns;            /* When retention next runs. */
     uint64_t last_flush_ns;                /* When the last flush finished (monotonic). */
     uint8_t *scratch;                      /* batch_bytes_max, 4096-aligned: tail blocks. */
+    struct compaction compaction;          /* Key compaction's pass. */
     struct sb_store_stats stats;           /* Counters. */
 };
 
@@ -361,6 +444,9 @@ uint64_t segment_index_lookup_time(const struct segment *segment, int64_t timest
 uint32_t segment_footer_build(const struct segment *segment, uint8_t *buffer,
                               uint32_t capacity);
 void segment_release(struct segment *segment);
+int segment_open_copy(const struct segment *original, const char *path,
+                      struct segment **copy_out);
+void segment_replace(struct segment *original, struct segment *copy);
 void segment_delete(struct segment *segment);
 void segment_header_block(const struct segment *segment, uint8_t *block);
 uint32_t segment_index_capacity(const struct sb_store *store);
@@ -407,5 +493,12 @@ int recovery_run(struct sb_store *store);
 /* retention.c */
 void retention_maybe_start(struct sb_store *store, uint64_t now_ns);
 bool retention_busy(const struct sb_store *store);
+
+/* compaction.c */
+int compaction_init(struct sb_store *store);
+void compaction_deinit(struct sb_store *store);
+/* Starts a pass over the next partition that is due, unless one is running. */
+void compaction_maybe_start(struct sb_store *store, int64_t now_ms);
+bool compaction_busy(const struct sb_store *store);
 
 #endif /* SB_STORAGE_STORE_PRIVATE_H */

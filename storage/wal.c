@@ -34,6 +34,7 @@
 #include "core/endian.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/pages.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
 
@@ -104,7 +105,7 @@ wal_init(struct sb_store *store)
     struct wal *wal = &store->wal;
     const struct sb_store_config *config = &store->config;
     wal->ring_bytes = config->memtable_bytes;
-    wal->ring = sb_alloc_aligned(wal->ring_bytes, SB_BLOCK_BYTES);
+    wal->ring = sb_pages_map(wal->ring_bytes);
     wal->header_block = sb_alloc_aligned(SB_BLOCK_BYTES, SB_BLOCK_BYTES);
     wal->fifo_capacity = (uint32_t)(wal->ring_bytes / 256);
     wal->fifo = sb_alloc(wal->fifo_capacity * sizeof(struct memtable_entry));
@@ -141,7 +142,7 @@ wal_deinit(struct sb_store *store)
     sb_free(wal->files);
     sb_free(wal->fifo);
     sb_free(wal->header_block);
-    sb_free(wal->ring);
+    sb_pages_unmap(wal->ring, wal->ring_bytes);
     memset(wal, 0, sizeof(*wal));
 }
 
@@ -459,32 +460,64 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
 
 static void wal_write_done(struct sb_io_op *op);
 
-/* Builds the iovecs (header block for a new generation, then one or two ring pieces). */
-static uint32_t
-wal_cycle_vectors(struct sb_store *store, const struct wal_cycle *cycle, uint64_t generation)
+/* Queues one write of the cycle. */
+static void
+wal_cycle_write(struct sb_store *store, int fd, const uint8_t *bytes, uint64_t length,
+                uint64_t file_position)
 {
     struct wal *wal = &store->wal;
-    uint32_t count = 0;
+    SB_ASSERT(wal->writes_pending < SB_WAL_CYCLE_WRITES_MAX);
+    SB_ASSERT(length % SB_BLOCK_BYTES == 0 && file_position % SB_BLOCK_BYTES == 0);
+    struct sb_io_op *op = &wal->writes[wal->writes_pending++];
+    sb_io_write(store->io, op, fd, bytes, (uint32_t)length, file_position, wal_write_done,
+                store);
+}
+
+/* Writes one contiguous piece of the ring in chunks, so the device sees them in parallel. */
+static uint64_t
+wal_cycle_write_piece(struct sb_store *store, int fd, const uint8_t *bytes, uint64_t length,
+                      uint64_t file_position, uint64_t chunk_bytes)
+{
+    for (uint64_t done = 0; done < length; done += chunk_bytes) {
+        wal_cycle_write(store, fd, bytes + done, sb_min_u64(chunk_bytes, length - done),
+                        file_position + done);
+    }
+    return file_position + length;
+}
+
+/* Issues every write of the cycle at once: the header block of a new generation, then the
+ * ring's bytes (one or two pieces), cut into chunks. One fdatasync follows them all. */
+static void
+wal_cycle_writes(struct sb_store *store, const struct wal_cycle *cycle)
+{
+    struct wal *wal = &store->wal;
+    int fd = wal->files[cycle->file_index].fd;
+    wal->writes_pending = 0;
+    wal->write_error = 0;
     if (cycle->new_generation) {
         memset(wal->header_block, 0, SB_BLOCK_BYTES);
         struct sb_wal_file_header header = {
             .shard_id = store->config.shard_id,
-            .generation = generation,
+            .generation = cycle->generation,
             .first_sequence = cycle->first_sequence,
             .file_bytes = store->config.wal_file_bytes,
             .created_ns = sb_clock_realtime_ns(),
         };
         sb_wal_file_header_encode(&header, wal->header_block);
-        wal->vectors[count++] = (struct iovec){wal->header_block, SB_BLOCK_BYTES};
+        wal_cycle_write(store, fd, wal->header_block, SB_BLOCK_BYTES, 0);
     }
-    uint64_t physical = cycle->start % wal->ring_bytes;
     uint64_t bytes = cycle->end - cycle->start;
+    /* At most SB_WAL_CYCLE_WRITES_MAX - 2 chunks (room for the header and the ring wrap). */
+    uint64_t chunk_bytes = sb_max_u64(SB_WAL_CYCLE_CHUNK_BYTES,
+                                      sb_align_up(bytes / (SB_WAL_CYCLE_WRITES_MAX - 3) + 1,
+                                                  SB_BLOCK_BYTES));
+    uint64_t physical = cycle->start % wal->ring_bytes;
     uint64_t first = sb_min_u64(bytes, wal->ring_bytes - physical);
-    wal->vectors[count++] = (struct iovec){wal->ring + physical, first};
+    uint64_t position = wal_cycle_write_piece(store, fd, wal->ring + physical, first,
+                                              cycle->file_position, chunk_bytes);
     if (first < bytes) {
-        wal->vectors[count++] = (struct iovec){wal->ring, bytes - first};
+        wal_cycle_write_piece(store, fd, wal->ring, bytes - first, position, chunk_bytes);
     }
-    return count;
 }
 
 static void
@@ -497,11 +530,8 @@ wal_cycle_start(struct sb_store *store)
         return; /* Waits for a flush to free the next file; flush_maybe_start is asked. */
     }
     wal_stamp_cycle(store, cycle, cycle->generation);
-    uint32_t count = wal_cycle_vectors(store, cycle, cycle->generation);
-    uint64_t file_position = cycle->new_generation ? 0 : cycle->file_position;
     wal->phase = WAL_WRITING;
-    sb_io_writev(store->io, &wal->op, wal->files[cycle->file_index].fd, wal->vectors, count,
-                 file_position, wal_write_done, store);
+    wal_cycle_writes(store, cycle);
 }
 
 static void wal_sync_done(struct sb_io_op *op);
@@ -542,12 +572,18 @@ wal_write_done(struct sb_io_op *op)
 {
     struct sb_store *store = op->context;
     struct wal *wal = &store->wal;
-    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
-    uint64_t expected = (cycle->end - cycle->start) + (cycle->new_generation ? SB_BLOCK_BYTES : 0);
-    if (op->result < 0 || (uint64_t)op->result != expected) {
-        wal_cycle_failed(store, "write", op->result < 0 ? op->result : -EIO);
+    if ((op->result < 0 || (uint32_t)op->result != op->length) && wal->write_error == 0) {
+        wal->write_error = op->result < 0 ? op->result : -EIO;
+    }
+    SB_ASSERT(wal->writes_pending > 0);
+    if (--wal->writes_pending != 0) {
         return;
     }
+    if (wal->write_error != 0) {
+        wal_cycle_failed(store, "write", wal->write_error);
+        return;
+    }
+    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
     wal->phase = WAL_SYNCING;
     sb_io_fsync(store->io, &wal->op, wal->files[cycle->file_index].fd, true, wal_sync_done,
                 store);
