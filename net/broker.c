@@ -377,6 +377,7 @@ broker_iteration_end(struct sb_shard *shard)
 {
     struct broker_shard *self = broker_shard_of(shard);
     sb_store_iteration_end(self->store);
+    work_produce_resume(self);
     conn_resume_all(self);
 }
 

@@ -90,6 +90,9 @@ struct item {
     int64_t offset;           /* ListOffsets: answer. */
     int64_t found_timestamp;  /* ListOffsets: answer's timestamp. */
     struct sb_append append;  /* Produce acks=all: the last batch's durability. */
+    uint32_t records_done;    /* Produce: bytes of records appended so far. */
+    uint32_t batch_count;     /* Produce: batches in records. */
+    uint32_t batches_done;    /* Produce: batches appended so far. */
     struct work *work;        /* The work this item belongs to. */
 };
 
@@ -142,6 +145,7 @@ struct request {
     uint32_t works_pending;         /* Works not yet back. */
     int32_t fetch_max_bytes;        /* Fetch: response limit. */
     int16_t acks;                   /* Produce. */
+    int32_t produce_timeout_ms;     /* Produce: how long to wait for room or acks. */
     uint8_t error_frame[SB_FRAME_HEADER_BYTES]; /* A frame-level error response. */
     bool complete;                  /* Response ready (or none needed). */
     bool no_response;               /* acks=0 produce: nothing is sent. */
@@ -226,6 +230,7 @@ struct broker_shard {
     struct sb_io_op accept_cancel_ops[2]; /* Cancelling both accepts at stop. */
     uint32_t *shard_conn_counts;    /* Shard 0: connections per shard (hand-off balance). */
     struct work *parked;            /* Fetches waiting for data here. */
+    struct work *produce_waiting;   /* Produces waiting for memtable room, in order. */
     uint32_t works_in_flight;       /* Works this shard runs for others (or itself). */
     uint32_t requests_in_flight;    /* Requests of this shard not finished. */
     bool stopping;                  /* Stop was requested. */
@@ -262,6 +267,8 @@ void work_execute(struct broker_shard *self, struct work *work);
 /* Storage hook: a partition's high watermark moved; parked fetches on it run again. */
 void work_partition_durable(void *context, struct sb_partition *partition);
 void work_cancel_parked(struct broker_shard *self);
+/* End of each iteration: produces waiting for memtable room try again. */
+void work_produce_resume(struct broker_shard *self);
 
 /* admin.c */
 int admin_init(struct broker_shard *self);

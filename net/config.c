@@ -281,11 +281,17 @@ sb_broker_config_usage(const char *program)
 {
     printf("usage: %s [--config FILE] [--KEY VALUE ...]\n\n"
            "Starts a StreamBus broker. Settings come from built-in defaults, then FILE\n"
-           "(lines of `key = value`), then flags. Keys:\n\n", program);
+           "(lines of `key = value`, keys written with underscores), then flags. Keys:\n\n",
+           program);
     for (size_t index = 0; index < sizeof(settings) / sizeof(settings[0]); index++) {
-        printf("  --%-24s %s\n", settings[index].key, settings[index].help);
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%s", settings[index].key);
+        for (char *cursor = flag; *cursor != '\0'; cursor++) {
+            *cursor = *cursor == '_' ? '-' : *cursor;
+        }
+        printf("  --%-24s %s\n", flag, settings[index].help);
     }
-    printf("  --%-24s %s\n", "cleanup_policy", "default for new topics: delete or compact");
+    printf("  --%-24s %s\n", "cleanup-policy", "default for new topics: delete or compact");
     printf("\nSIGINT or SIGTERM stops the broker cleanly (exit status 0).\n");
 }
 

@@ -507,6 +507,7 @@ request_produce(struct request *request)
         return;
     }
     request->acks = decoded.acks;
+    request->produce_timeout_ms = decoded.timeout_ms;
     /* The frame flag, not acks, decides whether an answer is sent (docs/protocol.md). */
     request->no_response = (request->header.flags & SB_FRAME_FLAG_NO_RESPONSE) != 0;
     uint32_t topic_count = decoded.topic_cursor.count;

@@ -119,54 +119,125 @@ work_produce_durable(struct sb_append *append)
     work_step_done(work->owner_shard, work);
 }
 
-static void
+/* Appends the item's batches from where it stopped. Returns false if the memtable is full
+ * (the item waits, its progress kept), true when the item is done (or failed). */
+static bool
 work_produce_item(struct broker_shard *self, struct work *work, struct item *item)
 {
     struct sb_partition *partition = work_partition(self, item);
     if (partition == NULL) {
-        return;
+        return true;
     }
     struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
-    uint32_t batch_count = 0;
-    item->error = work_produce_validate(item, topic->max_message_bytes, &batch_count);
-    if (item->error != SB_WIRE_ERROR_NONE) {
-        return;
+    if (item->records_done == 0) {
+        item->error = work_produce_validate(item, topic->max_message_bytes, &item->batch_count);
+        if (item->error != SB_WIRE_ERROR_NONE) {
+            return true;
+        }
+        item->base_offset = sb_partition_log_end_offset(partition);
     }
-    item->base_offset = sb_partition_log_end_offset(partition);
-    uint32_t appended = 0;
-    for (uint32_t at = 0; at < item->records_bytes; appended++) {
-        const uint8_t *batch = item->records + at;
+    while (item->records_done < item->records_bytes) {
+        const uint8_t *batch = item->records + item->records_done;
         uint32_t bytes = sb_load_le32(batch + SB_BATCH_OFFSET_BATCH_BYTES);
-        bool wait = appended + 1 == batch_count && work->acks == -1;
+        bool wait = item->batches_done + 1 == item->batch_count && work->acks == -1;
         int result = sb_partition_append(partition, batch, bytes, wait ? &item->append : NULL,
                                          work_produce_durable, item);
-        if (result == -EEXIST && appended == 0) {
+        if (result == -ENOBUFS) {
+            return false; /* Back-pressure: retried when the memtable has room. */
+        }
+        if (result == -EEXIST && item->batches_done == 0) {
             /* A retried batch: success, with the offset it got the first time. */
             item->base_offset = sb_partition_duplicate_offset(partition);
         } else if (result != 0 && result != -EEXIST) {
             item->error = work_append_error(result);
-            return;
+            return true;
         }
         if (wait) {
             work->pending++;
         }
-        at += bytes;
+        item->records_done += bytes;
+        item->batches_done++;
     }
     item->log_start_offset = sb_partition_log_start_offset(partition);
     if (topic->config.log_append_time) {
         item->log_append_time = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
     }
+    return true;
+}
+
+/* Appends every item of the work, in order; returns false if it must wait for room. */
+static bool
+work_produce_items(struct broker_shard *self, struct work *work)
+{
+    struct request *request = work->request;
+    for (; work->next_item < request->item_count; work->next_item++) {
+        struct item *item = &request->items[work->next_item];
+        if (item->work == work && item->error == SB_WIRE_ERROR_NONE &&
+            !work_produce_item(self, work, item)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void
+work_produce_timeout(struct sb_timer *timer)
+{
+    struct work *work = timer->context;
+    struct broker_shard *self = work->owner_shard;
+    struct request *request = work->request;
+    for (uint32_t index = work->next_item; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        if (item->work == work && item->error == SB_WIRE_ERROR_NONE) {
+            item->error = SB_WIRE_ERROR_REQUEST_TIMED_OUT;
+        }
+    }
+    for (struct work **link = &self->produce_waiting; *link != NULL;
+         link = &(*link)->parked_next) {
+        if (*link == work) {
+            *link = work->parked_next;
+            break;
+        }
+    }
+    work_step_done(self, work);
+}
+
+/* Produce works wait in arrival order, so a partition's batches never overtake each other. */
+static void
 work_produce(struct broker_shard *self, struct work *work)
 {
-    struct request *request = work->request;
-    for (uint32_t index = 0; index < request->item_count; index++) {
-        struct item *item = &request->items[index];
-        if (item->work == work) {
-            work_produce_item(self, work, item);
+    if (self->produce_waiting == NULL && work_produce_items(self, work)) {
+        work_step_done(self, work);
+        return;
+    }
+    struct work **tail = &self->produce_waiting;
+    while (*tail != NULL) {
+        tail = &(*tail)->parked_next;
+    }
+    work->parked_next = NULL;
+    *tail = work;
+    sb_timer_init(&work->deadline);
+    int32_t timeout_ms = work->request->produce_timeout_ms > 0
+                             ? work->request->produce_timeout_ms : 30000;
+    if (sb_shard_timer_arm(self->shard, &work->deadline, (uint64_t)timeout_ms * SB_NS_PER_MS,
+                           work_produce_timeout, work) != 0) {
+        *tail = NULL;
+        work_produce_timeout(&work->deadline);
+    }
+}
+
+void
+work_produce_resume(struct broker_shard *self)
+{
+    /* Bounded by the waiting list; stops at the first work still without room. */
+    while (self->produce_waiting != NULL) {
+        struct work *work = self->produce_waiting;
+        if (!work_produce_items(self, work)) {
+            return;
         }
+        self->produce_waiting = work->parked_next;
+        sb_shard_timer_disarm(self->shard, &work->deadline);
+        work_step_done(self, work);
     }
 }
 
@@ -474,7 +545,6 @@ work_execute(struct broker_shard *self, struct work *work)
     switch (work->api_key) {
     case SB_API_PRODUCE:
         work_produce(self, work);
-        work_step_done(self, work);
         break;
     case SB_API_FETCH:
         sb_timer_init(&work->deadline);
