@@ -1,0 +1,479 @@
+/*
+ * client/fetch.c - the consumer's I/O side: ListOffsets to resolve seeks
+ * (beginning, end, timestamp) and Fetch to read records, then the answers.
+ *
+ * Prefetch: each consumer connection (one per owning shard) keeps one Fetch
+ * in flight, a long poll of fetch.wait.max.ms, for every assigned partition
+ * it serves, and sends the next one as soon as an answer arrives, while the
+ * consumer buffers less than fetch.buffer.bytes. So a tailing consumer finds
+ * new records already buffered when it polls. Consumer connections carry
+ * only fetches (and idle health checks), so a long poll never delays a
+ * producer or a ListOffsets, which use the client's general connections.
+ *
+ * Staleness: each request remembers each partition's epoch; a seek or
+ * unassign bumps it, and answers for an older epoch are dropped. Requests
+ * and chunks hold a reference on their partitions, so an unassigned
+ * partition lives until the last answer about it is gone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_private.h"
+#include "proto/api_fetch.h"
+
+/* One partition in a Fetch or ListOffsets request. */
+struct fetch_entry {
+    struct consumer_partition *partition; /* Referenced until the answer. */
+    uint32_t epoch;                       /* Its epoch when sent. */
+    bool answered;                        /* The response named it. */
+};
+
+/* A Fetch or ListOffsets request in flight. */
+struct fetch_context {
+    struct client_request request; /* First member: done handlers cast back. */
+    struct client_conn *conn;      /* Where it was sent. */
+    uint32_t entry_count;          /* Entries. */
+    struct fetch_entry entries[];  /* The partitions asked about. */
+};
+
+void
+consumer_partition_release(struct consumer_partition *partition)
+{
+    CLIENT_ASSERT(partition->references > 0);
+    partition->references--;
+    if (partition->references == 0 && partition->removed) {
+        free(partition);
+    }
+}
+
+void
+consumer_chunk_free(struct consumer_chunk *chunk)
+{
+    consumer_partition_release(chunk->partition);
+    free(chunk->bytes);
+    free(chunk);
+}
+
+/* Retriable trouble: wait, and refresh metadata when the route may be wrong. */
+static void
+fetch_backoff(struct sb_client *client, struct consumer_partition *partition, int error)
+{
+    int wire = client_error_wire_code(error);
+    partition->failures++;
+    partition->retry_at_ns = client_now_ns() +
+                             client_backoff_ns(client, partition->failures,
+                                               client->config.retry_backoff_ms,
+                                               client->config.retry_backoff_max_ms);
+    if (wire < 0 || wire == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION ||
+        wire == SB_WIRE_ERROR_NOT_LEADER_OR_FOLLOWER || wire == SB_WIRE_ERROR_WRONG_SHARD) {
+        metadata_refresh(client);
+    }
+}
+
+/* Stops a partition with error until the next seek (poll reports it once). */
+static void
+fetch_fail(struct sb_client *client, struct consumer_partition *partition, int error)
+{
+    partition->state = POSITION_FAILED;
+    partition->error = error;
+    partition->error_reported = false;
+    client_log(client, SB_CLIENT_LOG_WARN, "consumer partition %s-%d stopped: %s",
+               partition->topic->name, partition->partition, sb_client_strerror(error));
+    pthread_cond_broadcast(&client->cond);
+}
+
+/* Handles an error answer for one partition. */
+static void
+fetch_partition_error(struct sb_client *client, struct consumer_partition *partition,
+                      int error)
+{
+    if (error == SB_ERR_OFFSET_OUT_OF_RANGE &&
+        client->config.auto_offset_reset != CLIENT_RESET_ERROR) {
+        partition->state = POSITION_RESOLVE;
+        partition->resolve_timestamp = client->config.auto_offset_reset == CLIENT_RESET_EARLIEST
+                                           ? SB_LIST_OFFSETS_EARLIEST
+                                           : SB_LIST_OFFSETS_LATEST;
+        return;
+    }
+    if (sb_client_error_is_retriable(error) || error == SB_ERR_PROTOCOL) {
+        fetch_backoff(client, partition, error);
+        return;
+    }
+    fetch_fail(client, partition, error);
+}
+
+static struct fetch_context *
+fetch_context_new(struct sb_consumer *consumer, struct client_conn *conn, uint32_t capacity,
+                  void (*done)(struct sb_client *, struct client_request *, int,
+                               const uint8_t *, size_t))
+{
+    struct fetch_context *context = calloc(1, sizeof(*context) +
+                                                  capacity * sizeof(struct fetch_entry));
+    if (context != NULL) {
+        context->request = (struct client_request){.done = done, .owner = consumer};
+        context->conn = conn;
+    }
+    return context;
+}
+
+static void
+fetch_context_free(struct fetch_context *context)
+{
+    for (uint32_t index = 0; index < context->entry_count; index++) {
+        consumer_partition_release(context->entries[index].partition);
+    }
+    free(context);
+}
+
+/* Whether an entry still speaks for its partition. */
+static bool
+fetch_entry_current(const struct fetch_entry *entry)
+{
+    return !entry->partition->removed && entry->epoch == entry->partition->epoch;
+}
+
+static struct fetch_entry *
+fetch_find(struct fetch_context *context, struct sb_wire_string name, int32_t partition)
+{
+    for (uint32_t index = 0; index < context->entry_count; index++) {
+        struct fetch_entry *entry = &context->entries[index];
+        if (!entry->answered && entry->partition->partition == partition &&
+            sb_wire_string_equals(name, entry->partition->topic->name)) {
+            entry->answered = true;
+            return entry;
+        }
+    }
+    return NULL;
+}
+
+static int
+fetch_list_encode(struct sb_wire_writer *writer, const void *body)
+{
+    return sb_list_offsets_request_encode(writer, body);
+}
+
+static int
+fetch_fetch_encode(struct sb_wire_writer *writer, const void *body)
+{
+    return sb_fetch_request_encode(writer, body);
+}
+
+/* Sends one ListOffsets for the entries of context (one topic element per entry). */
+static int
+fetch_list_send(struct sb_client *client, struct fetch_context *context)
+{
+    uint32_t count = context->entry_count;
+    struct sb_list_offsets_topic *topics = calloc(count, sizeof(*topics));
+    struct sb_list_offsets_partition *partitions = calloc(count, sizeof(*partitions));
+    int result = topics == NULL || partitions == NULL ? -ENOMEM : 0;
+    for (uint32_t index = 0; result == 0 && index < count; index++) {
+        struct consumer_partition *partition = context->entries[index].partition;
+        partitions[index] = (struct sb_list_offsets_partition){partition->partition,
+                                                               partition->resolve_timestamp};
+        topics[index] = (struct sb_list_offsets_topic){
+            .name = sb_wire_string_from_cstr(partition->topic->name),
+            .partitions = &partitions[index], .partition_count = 1};
+    }
+    struct sb_list_offsets_request request = {.topics = topics, .topic_count = count};
+    if (result == 0) {
+        result = conn_send(client, context->conn, SB_API_LIST_OFFSETS, 0, fetch_list_encode,
+                           &request, &context->request, client->config.request_timeout_ms);
+    }
+    free(topics);
+    free(partitions);
+    return result;
+}
+
+/* Sends one Fetch for the entries of context (one topic element per entry). */
+static int
+fetch_fetch_send(struct sb_client *client, struct fetch_context *context)
+{
+    const struct sb_client_config *config = &client->config;
+    uint32_t count = context->entry_count;
+    struct sb_fetch_topic *topics = calloc(count, sizeof(*topics));
+    struct sb_fetch_partition *partitions = calloc(count, sizeof(*partitions));
+    int result = topics == NULL || partitions == NULL ? -ENOMEM : 0;
+    for (uint32_t index = 0; result == 0 && index < count; index++) {
+        struct consumer_partition *partition = context->entries[index].partition;
+        partitions[index] = (struct sb_fetch_partition){
+            partition->partition, partition->fetch_offset,
+            (int32_t)config->fetch_partition_max_bytes};
+        topics[index] = (struct sb_fetch_topic){
+            .name = sb_wire_string_from_cstr(partition->topic->name),
+            .partitions = &partitions[index], .partition_count = 1};
+    }
+    struct sb_fetch_request request = {
+        .max_wait_ms = (int32_t)config->fetch_wait_max_ms,
+        .min_bytes = (int32_t)config->fetch_min_bytes,
+        .max_bytes = (int32_t)config->fetch_max_bytes,
+        .isolation_level = SB_FETCH_ISOLATION_READ_UNCOMMITTED,
+        .topics = topics, .topic_count = count};
+    if (result == 0) {
+        result = conn_send(client, context->conn, SB_API_FETCH, 0, fetch_fetch_encode, &request,
+                           &context->request,
+                           config->request_timeout_ms + config->fetch_wait_max_ms);
+    }
+    free(topics);
+    free(partitions);
+    return result;
+}
+
+/* The connection a partition needs now for kind (list: general; fetch: the consumer's), or
+ * NULL when it is not ready or the topic is unknown (which then stops the partition). */
+static struct client_conn *
+fetch_route(struct sb_client *client, struct sb_consumer *consumer,
+            struct consumer_partition *partition, bool list)
+{
+    struct client_topic *topic = partition->topic;
+    if (topic->answers > partition->topic_answers &&
+        (topic->error != 0 || (uint32_t)partition->partition >= topic->partition_count)) {
+        fetch_fail(client, partition, topic->error != 0 ? topic->error : SB_ERR_UNKNOWN_TOPIC);
+        return NULL;
+    }
+    struct client_conn *conn = metadata_route(client, topic, partition->partition,
+                                              list ? 0 : consumer->owner_id);
+    if (conn == NULL) {
+        metadata_refresh(client);
+        return NULL;
+    }
+    if (!conn_want(client, conn) || (!list && conn->inflight_count > 0)) {
+        return NULL;
+    }
+    return conn;
+}
+
+/* Whether partition should be in a request of this kind now. */
+static bool
+fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
+             const struct consumer_partition *partition, bool list, uint64_t now_ns)
+{
+    if (now_ns < partition->retry_at_ns) {
+        client_schedule(client, partition->retry_at_ns);
+        return false;
+    }
+    if (list) {
+        return partition->state == POSITION_RESOLVE && !partition->list_inflight;
+    }
+    return partition->state == POSITION_VALID && !partition->fetch_inflight &&
+           consumer->buffered_bytes < client->config.fetch_buffer_bytes;
+}
+
+/* Sends requests of one kind: one per connection, every wanted partition it serves. */
+static void
+fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list,
+               uint64_t now_ns)
+{
+    uint32_t count = 0;
+    for (struct consumer_partition *partition = consumer->partitions; partition != NULL;
+         partition = partition->next) {
+        count++;
+    }
+    struct fetch_context **contexts = calloc(count + 1, sizeof(*contexts));
+    uint32_t context_count = 0;
+    for (struct consumer_partition *partition = consumer->partitions;
+         contexts != NULL && partition != NULL; partition = partition->next) {
+        struct client_conn *conn = NULL;
+        if (!fetch_wanted(client, consumer, partition, list, now_ns) ||
+            (conn = fetch_route(client, consumer, partition, list)) == NULL) {
+            continue;
+        }
+        uint32_t index = 0;
+        while (index < context_count && contexts[index]->conn != conn) {
+            index++;
+        }
+        if (index == context_count) {
+            contexts[index] = fetch_context_new(consumer, conn, count,
+                                                list ? fetch_list_done : fetch_done);
+            context_count += contexts[index] != NULL;
+        }
+        if (index < context_count) {
+            partition->references++;
+            contexts[index]->entries[contexts[index]->entry_count++] =
+                (struct fetch_entry){partition, partition->epoch, false};
+        }
+    }
+    for (uint32_t index = 0; index < context_count; index++) {
+        struct fetch_context *context = contexts[index];
+        int result = list ? fetch_list_send(client, context) : fetch_fetch_send(client, context);
+        for (uint32_t entry = 0; result == 0 && entry < context->entry_count; entry++) {
+            *(list ? &context->entries[entry].partition->list_inflight
+                   : &context->entries[entry].partition->fetch_inflight) = true;
+        }
+        if (result != 0) {
+            fetch_context_free(context);
+        }
+    }
+    free(contexts);
+}
+
+void
+fetch_run(struct sb_client *client, struct sb_consumer *consumer, uint64_t now_ns)
+{
+    if (consumer->closing || consumer->partitions == NULL) {
+        return;
+    }
+    fetch_send_all(client, consumer, true, now_ns);
+    fetch_send_all(client, consumer, false, now_ns);
+}
+
+void
+fetch_list_done(struct sb_client *client, struct client_request *request, int error,
+                const uint8_t *body, size_t body_bytes)
+{
+    struct fetch_context *context = (struct fetch_context *)request;
+    struct sb_list_offsets_response response;
+    if (error == 0 && sb_list_offsets_response_decode(body, body_bytes, &response) != 0) {
+        error = SB_ERR_CORRUPT;
+    }
+    struct sb_list_offsets_topic_response topic;
+    while (error == 0 && sb_list_offsets_response_next_topic(&response, &topic) == 1) {
+        struct sb_list_offsets_partition_response answer;
+        while (sb_list_offsets_topic_response_next_partition(&topic, &answer) == 1) {
+            struct fetch_entry *entry = fetch_find(context, topic.name, answer.partition);
+            if (entry == NULL || !fetch_entry_current(entry)) {
+                continue;
+            }
+            struct consumer_partition *partition = entry->partition;
+            int answer_error = client_error_from_wire(answer.error_code);
+            if (answer_error != 0 || answer.offset < -1) {
+                fetch_partition_error(client, partition,
+                                      answer_error != 0 ? answer_error : SB_ERR_PROTOCOL);
+            } else if (answer.offset == -1) {
+                partition->resolve_timestamp = SB_LIST_OFFSETS_LATEST; /* None that late. */
+            } else {
+                partition->state = POSITION_VALID;
+                partition->position = partition->fetch_offset = answer.offset;
+                partition->failures = 0;
+            }
+        }
+    }
+    for (uint32_t index = 0; index < context->entry_count; index++) {
+        struct fetch_entry *entry = &context->entries[index];
+        entry->partition->list_inflight = false;
+        if (fetch_entry_current(entry) && !entry->answered && context->request.owner != NULL) {
+            fetch_backoff(client, entry->partition, error != 0 ? error : SB_ERR_PROTOCOL);
+        }
+    }
+    fetch_context_free(context);
+    pthread_cond_broadcast(&client->cond);
+}
+
+/* Finds where the whole batches in records end and the offset after the last one. Returns
+ * the bytes of whole batches (0 when there is none). */
+static size_t
+fetch_scan(const uint8_t *records, size_t length, int64_t *next_offset_out)
+{
+    size_t used = 0;
+    struct sb_batch_header header;
+    while (length - used >= SB_BATCH_HEADER_BYTES &&
+           sb_batch_header_decode(records + used, length - used, UINT32_MAX, &header) == 0 &&
+           header.batch_bytes <= length - used) {
+        *next_offset_out = sb_batch_header_last_offset(&header) + 1;
+        used += header.batch_bytes;
+    }
+    return used;
+}
+
+/* Queues the batches of one partition's answer for poll. */
+static void
+fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
+                   struct consumer_partition *partition, struct sb_wire_bytes records)
+{
+    int64_t next_offset = partition->fetch_offset;
+    size_t used = fetch_scan(records.data, records.length, &next_offset);
+    if (used == 0 || next_offset <= partition->fetch_offset) {
+        fetch_fail(client, partition, SB_ERR_CORRUPT); /* No progress possible. */
+        return;
+    }
+    struct consumer_chunk *chunk = calloc(1, sizeof(*chunk));
+    uint8_t *bytes = chunk != NULL ? malloc(used) : NULL;
+    if (bytes == NULL) {
+        free(chunk);
+        fetch_backoff(client, partition, -ENOMEM);
+        return;
+    }
+    memcpy(bytes, records.data, used);
+    *chunk = (struct consumer_chunk){.partition = partition, .epoch = partition->epoch,
+                                     .bytes = bytes, .length = used};
+    partition->references++;
+    if (consumer->ready_tail != NULL) {
+        consumer->ready_tail->next = chunk;
+    } else {
+        consumer->ready_head = chunk;
+    }
+    consumer->ready_tail = chunk;
+    consumer->buffered_bytes += used;
+    partition->buffered_bytes += used;
+    partition->fetch_offset = next_offset;
+    partition->failures = 0;
+}
+
+static void
+fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
+             struct consumer_partition *partition,
+             const struct sb_fetch_partition_response *answer)
+{
+    int error = client_error_from_wire(answer->error_code);
+    if (error != 0) {
+        fetch_partition_error(client, partition, error);
+        return;
+    }
+    partition->high_watermark = answer->high_watermark;
+    partition->log_start_offset = answer->log_start_offset;
+    partition->watermark_known = true;
+    if (answer->records.length > 0) {
+        fetch_take_records(client, consumer, partition, answer->records);
+    }
+}
+
+/* Decodes a Fetch response and applies every current entry it names. */
+static int
+fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
+            struct fetch_context *context, const uint8_t *body, size_t body_bytes)
+{
+    struct sb_fetch_response response;
+    if (sb_fetch_response_decode(body, body_bytes, &response) != 0) {
+        return SB_ERR_CORRUPT;
+    }
+    struct sb_fetch_topic_response topic;
+    while (sb_fetch_response_next_topic(&response, &topic) == 1) {
+        struct sb_fetch_partition_response answer;
+        while (sb_fetch_topic_response_next_partition(&topic, &answer) == 1) {
+            struct fetch_entry *entry = fetch_find(context, topic.name, answer.partition);
+            if (entry != NULL && fetch_entry_current(entry) &&
+                entry->partition->state == POSITION_VALID) {
+                fetch_answer(client, consumer, entry->partition, &answer);
+            }
+        }
+    }
+    return 0;
+}
+
+void
+fetch_done(struct sb_client *client, struct client_request *request, int error,
+           const uint8_t *body, size_t body_bytes)
+{
+    struct fetch_context *context = (struct fetch_context *)request;
+    struct sb_consumer *consumer = request->owner;
+    bool corrupt = false;
+    for (uint32_t index = 0; index < context->entry_count; index++) {
+        context->entries[index].partition->fetch_inflight = false;
+    }
+    if (consumer != NULL && error == 0) {
+        error = fetch_apply(client, consumer, context, body, body_bytes);
+        corrupt = error != 0;
+    }
+    for (uint32_t index = 0; consumer != NULL && error != 0 && index < context->entry_count;
+         index++) {
+        if (fetch_entry_current(&context->entries[index])) {
+            fetch_backoff(client, context->entries[index].partition, error);
+        }
+    }
+    struct client_conn *conn = context->conn;
+    fetch_context_free(context);
+    pthread_cond_broadcast(&client->cond);
+    if (corrupt) {
+        conn_fail(client, conn, SB_ERR_CORRUPT);
+    }
+}

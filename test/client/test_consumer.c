@@ -1,0 +1,334 @@
+/*
+ * test/client/test_consumer.c - the consumer against real brokers: records
+ * with keys, values, headers and timestamps; seeks to the beginning, the end,
+ * an offset inside a batch, a timestamp, and around segment boundaries
+ * (--segment-bytes 65536, after a clean restart so the data is in segment
+ * files); positions and lag; a tailing consumer; partition errors.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/client/client_fixture.h"
+
+TestSuite(consumer, .fini = cluster_cleanup);
+
+/* Sends count records "value-<first + i>" to partition with timestamps base + i * step. */
+static void
+produce_timed(struct sb_client *client, const char *topic, int32_t partition, uint32_t first,
+              uint32_t count, int64_t base_ms, int64_t step_ms, size_t value_bytes)
+{
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(client, &producer), 0);
+    static char value[2048];
+    for (uint32_t index = first; index < first + count; index++) {
+        int length = snprintf(value, sizeof(value), "value-%u", index);
+        size_t size = value_bytes > (size_t)length ? value_bytes : (size_t)length;
+        memset(value + length, 'x', size - (size_t)length);
+        char header_value[16];
+        int header_length = snprintf(header_value, sizeof(header_value), "%u", index);
+        struct sb_client_header header = {"index", 5, header_value, (size_t)header_length};
+        struct sb_producer_message message = {
+            .topic = topic, .partition = partition, .key = "k", .key_length = 1,
+            .value = value, .value_length = size, .headers = &header, .header_count = 1,
+            .timestamp_ms = base_ms + (int64_t)(index - first) * step_ms};
+        cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+}
+
+/* Polls one record (asserting one arrives). */
+static const struct sb_consumer_record *
+poll_one(struct sb_consumer *consumer)
+{
+    const struct sb_consumer_record *record = NULL;
+    int result = sb_consumer_poll(consumer, TEST_WAIT_MS, &record);
+    cr_assert_eq(result, 1, "poll: %d %s", result, sb_client_strerror(result));
+    return record;
+}
+
+Test(consumer, records_keep_key_value_headers_and_timestamps, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "fields", 1);
+    produce_timed(cluster.client, "fields", 0, 0, 100, 1600000000000, 10, 0);
+    struct test_record records[100];
+    cr_assert_eq(cluster_read(cluster.client, "fields", 0, 0, records, 100, 3000), 100);
+    for (uint32_t index = 0; index < 100; index++) {
+        char value[32];
+        char header[32];
+        snprintf(value, sizeof(value), "value-%u", index);
+        snprintf(header, sizeof(header), "index=%u", index);
+        cr_assert_eq(records[index].offset, (int64_t)index);
+        cr_assert_str_eq(records[index].key, "k");
+        cr_assert_str_eq(records[index].value, value);
+        cr_assert_str_eq(records[index].header, header);
+        cr_assert_eq(records[index].timestamp_ms, 1600000000000 + 10 * (int64_t)index);
+    }
+    cluster_stop(&cluster);
+}
+
+Test(consumer, seek_beginning_end_and_inside_a_batch, .timeout = 60)
+{
+    const char *settings[] = {"linger.ms", "100", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "seek", 1);
+    produce_timed(cluster.client, "seek", 0, 0, 30, 1000, 1, 0); /* Batched by linger. */
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "seek", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "seek", 0, 17), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 17, "mid-batch seek skips the batch's start");
+    cr_assert_eq(poll_one(consumer)->offset, 18);
+    cr_assert_eq(sb_consumer_seek(consumer, "seek", 0, SB_OFFSET_BEGINNING), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "seek", 0, SB_OFFSET_END), 0);
+    int64_t position = -1;
+    cr_assert_eq(sb_consumer_position(consumer, "seek", 0, TEST_WAIT_MS, &position), 0);
+    cr_assert_eq(position, 30);
+    const struct sb_consumer_record *record = NULL;
+    cr_assert_eq(sb_consumer_poll(consumer, 300, &record), 0, "nothing after the end");
+    produce_timed(cluster.client, "seek", 0, 30, 1, 5000, 1, 0);
+    cr_assert_eq(poll_one(consumer)->offset, 30, "the tail arrives");
+    cr_assert_eq(sb_consumer_seek(consumer, "seek", 0, 29), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 29);
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, seek_by_timestamp_finds_the_first_record_at_or_after_it, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "times", 2);
+    produce_timed(cluster.client, "times", 1, 0, 50, 1000000, 100, 0);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "times", 1), 0);
+    cr_assert_eq(sb_consumer_seek_timestamp(consumer, "times", 1, 1002550), 0);
+    const struct sb_consumer_record *record = poll_one(consumer);
+    cr_assert_eq(record->offset, 26);
+    cr_assert_eq(record->timestamp_ms, 1002600);
+    cr_assert_eq(sb_consumer_seek_timestamp(consumer, "times", 1, 0), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 0);
+    cr_assert_eq(sb_consumer_seek_timestamp(consumer, "times", 1, 9000000), 0);
+    int64_t position = -1;
+    cr_assert_eq(sb_consumer_position(consumer, "times", 1, TEST_WAIT_MS, &position), 0);
+    cr_assert_eq(position, 50, "past the last timestamp: the end");
+    cr_assert_eq(sb_consumer_seek_timestamp(consumer, "times", 1, -5), -EINVAL);
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}
+
+/* Base offsets of the partition's segment files (named by base offset), sorted. */
+static uint32_t
+segment_bases(const char *data_dir, int64_t *bases, uint32_t capacity)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/partitions/1-0", data_dir);
+    struct dirent **entries = NULL;
+    int count = scandir(path, &entries, NULL, alphasort);
+    uint32_t found = 0;
+    for (int index = 0; index < count; index++) {
+        if (strstr(entries[index]->d_name, ".seg") != NULL && found < capacity) {
+            bases[found++] = strtoll(entries[index]->d_name, NULL, 10);
+        }
+        free(entries[index]);
+    }
+    free(entries);
+    return found;
+}
+
+Test(consumer, seeks_around_segment_boundaries_read_from_segment_files, .timeout = 120)
+{
+    const char *settings[] = {"linger.ms", "0", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, "--segment-bytes 65536", settings);
+    cluster_topic(&cluster, "segments", 1);
+    /* Segments roll when a flush finds the open one full, and a clean stop flushes: four
+     * rounds of about 70 KiB make four segments. Timestamps are recent, or retention
+     * (7 days by default) would delete the closed segments. */
+    int64_t base_ms = test_now_ms() - 60000;
+    for (uint32_t round = 0; round < 4; round++) {
+        produce_timed(cluster.client, "segments", 0, round * 100, 100, base_ms + round * 100,
+                      1, 700);
+        sb_client_close(cluster.client);
+        cr_assert_eq(broker_stop(&cluster.broker), 0);
+        broker_start(&cluster.broker);
+        cluster.client = cluster_client(&cluster, settings);
+    }
+    int64_t bases[64];
+    uint32_t segments = segment_bases(cluster.broker.data_dir, bases, 64);
+    cr_assert_geq(segments, 3, "the data rolled over several segments (%u in %s)", segments,
+                  cluster.broker.data_dir);
+    static struct test_record records[400];
+    cr_assert_eq(cluster_read(cluster.client, "segments", 0, 0, records, 400, 3000), 400);
+    for (uint32_t index = 0; index < 400; index++) {
+        cr_assert_eq(records[index].offset, (int64_t)index, "dense across segments");
+    }
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "segments", 0), 0);
+    for (uint32_t segment = 0; segment < segments; segment++) {
+        for (int64_t delta = -1; delta <= 1; delta++) {
+            int64_t offset = bases[segment] + delta;
+            if (offset < 0 || offset >= 400) {
+                continue;
+            }
+            cr_assert_eq(sb_consumer_seek(consumer, "segments", 0, offset), 0);
+            const struct sb_consumer_record *record = poll_one(consumer);
+            cr_assert_eq(record->offset, offset, "seek to %lld", (long long)offset);
+            cr_assert_eq(record->timestamp_ms, base_ms + offset);
+            cr_assert_eq(poll_one(consumer)->offset, offset + (offset < 399));
+        }
+        cr_assert_eq(sb_consumer_seek_timestamp(consumer, "segments", 0,
+                                                base_ms + bases[segment]), 0);
+        cr_assert_eq(poll_one(consumer)->offset, bases[segment], "by time at a boundary");
+    }
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, position_and_lag_follow_polls, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "lag", 1);
+    cluster_produce(cluster.client, "lag", 0, 0, 100);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "lag", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "lag", 0, SB_OFFSET_BEGINNING), 0);
+    for (int index = 0; index < 40; index++) {
+        cr_assert_eq(poll_one(consumer)->offset, index);
+    }
+    int64_t position = -1;
+    int64_t lag = -1;
+    cr_assert_eq(sb_consumer_position(consumer, "lag", 0, TEST_WAIT_MS, &position), 0);
+    cr_assert_eq(position, 40);
+    cr_assert_eq(sb_consumer_lag(consumer, "lag", 0, TEST_WAIT_MS, &lag), 0);
+    cr_assert_eq(lag, 60);
+    cr_assert_eq(sb_consumer_position(consumer, "lag", 1, 0, &position), SB_ERR_NOT_ASSIGNED);
+    cr_assert_eq(sb_consumer_lag(consumer, "other", 0, 0, &lag), SB_ERR_NOT_ASSIGNED);
+    cr_assert_eq(sb_consumer_seek(consumer, "lag", 3, 0), SB_ERR_NOT_ASSIGNED);
+    cr_assert_eq(sb_consumer_seek(consumer, "lag", 0, -3), -EINVAL);
+    cr_assert_eq(sb_consumer_assign(consumer, "lag", 0), -EEXIST);
+    cr_assert_eq(sb_consumer_assign(consumer, "lag", -1), -EINVAL);
+    cr_assert_eq(sb_consumer_assign(consumer, "..", 0), SB_ERR_INVALID_TOPIC);
+    cr_assert_eq(sb_consumer_unassign(consumer, "lag", 0), 0);
+    cr_assert_eq(sb_consumer_unassign(consumer, "lag", 0), SB_ERR_NOT_ASSIGNED);
+    const struct sb_consumer_record *record = NULL;
+    cr_assert_eq(sb_consumer_poll(consumer, 100, &record), 0, "nothing assigned");
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, tailing_consumer_gets_new_records_while_polling, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "tail", 2);
+    struct sb_client *reader = cluster_client(&cluster, NULL);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "tail", 0), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "tail", 1), 0);
+    int64_t position = -1;
+    cr_assert_eq(sb_consumer_position(consumer, "tail", 1, TEST_WAIT_MS, &position), 0);
+    cr_assert_eq(position, 0, "auto.offset.reset=latest on an empty partition");
+    for (uint32_t round = 0; round < 20; round++) {
+        cluster_produce(cluster.client, "tail", (int32_t)(round % 2), round, 1);
+        const struct sb_consumer_record *record = poll_one(consumer);
+        char value[32];
+        snprintf(value, sizeof(value), "value-%u", round);
+        cr_assert_eq(record->partition, (int32_t)(round % 2));
+        cr_assert_eq(record->value_length, strlen(value));
+        cr_assert_eq(memcmp(record->value, value, record->value_length), 0);
+    }
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, out_of_range_is_reported_or_reset_as_configured, .timeout = 60)
+{
+    const char *strict[] = {"auto.offset.reset", "error", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, strict);
+    cluster_topic(&cluster, "range", 1);
+    cluster_produce(cluster.client, "range", 0, 0, 5);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "range", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "range", 0, 1000), 0);
+    const struct sb_consumer_record *record = NULL;
+    cr_assert_eq(sb_consumer_poll(consumer, TEST_WAIT_MS, &record), SB_ERR_OFFSET_OUT_OF_RANGE);
+    cr_assert_str_eq(record->topic, "range");
+    cr_assert_eq(record->partition, 0);
+    cr_assert_eq(sb_consumer_poll(consumer, 200, &record), 0, "reported once, then stopped");
+    cr_assert_eq(sb_consumer_seek(consumer, "range", 0, 3), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 3, "a seek restarts it");
+    sb_consumer_close(consumer);
+    const char *lenient[] = {"auto.offset.reset", "earliest", NULL};
+    struct sb_client *reset = cluster_client(&cluster, lenient);
+    cr_assert_eq(sb_consumer_open(reset, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "range", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "range", 0, 1000), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 0, "earliest: back to the start");
+    sb_consumer_close(consumer);
+    sb_client_close(reset);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, unknown_topics_and_partitions_are_reported_by_poll, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "known", 1);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "unknown", 0), 0);
+    const struct sb_consumer_record *record = NULL;
+    cr_assert_eq(sb_consumer_poll(consumer, TEST_WAIT_MS, &record), SB_ERR_UNKNOWN_TOPIC);
+    cr_assert_str_eq(record->topic, "unknown");
+    cr_assert_eq(sb_consumer_unassign(consumer, "unknown", 0), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "known", 4), 0);
+    cr_assert_eq(sb_consumer_poll(consumer, TEST_WAIT_MS, &record), SB_ERR_UNKNOWN_TOPIC);
+    cr_assert_eq(record->partition, 4);
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}
+
+Test(consumer, one_consumer_reads_every_partition_across_shards, .timeout = 60)
+{
+    const char *settings[] = {"auto.offset.reset", "earliest", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, settings);
+    cluster_topic(&cluster, "wide", 6);
+    for (int32_t partition = 0; partition < 6; partition++) {
+        cluster_produce(cluster.client, "wide", partition, (uint32_t)partition * 100, 30);
+    }
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(cluster.client, &consumer), 0);
+    for (int32_t partition = 0; partition < 6; partition++) {
+        cr_assert_eq(sb_consumer_assign(consumer, "wide", partition), 0);
+    }
+    int64_t next[6] = {0};
+    for (int index = 0; index < 180; index++) {
+        const struct sb_consumer_record *record = poll_one(consumer);
+        cr_assert_eq(record->offset, next[record->partition], "in order per partition");
+        next[record->partition]++;
+    }
+    for (int32_t partition = 0; partition < 6; partition++) {
+        int64_t lag = -1;
+        cr_assert_eq(sb_consumer_lag(consumer, "wide", partition, TEST_WAIT_MS, &lag), 0);
+        cr_assert_eq(lag, 0);
+    }
+    sb_consumer_close(consumer);
+    cluster_stop(&cluster);
+}

@@ -1,0 +1,398 @@
+/*
+ * test/client/test_producer.c - the producer against real brokers (1 and 2
+ * shards): synchronous and asynchronous sends with dense offsets, acks 0/1/all,
+ * the partitioner, every compression codec round trip, batching, callbacks,
+ * flush, and the errors send reports synchronously.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/client_private.h"
+#include "test/client/client_fixture.h"
+
+TestSuite(producer, .fini = cluster_cleanup);
+
+/* Delivery reports collected by a callback (runs on the client's I/O thread). */
+struct deliveries {
+    pthread_mutex_t mutex;  /* Guards the rest. */
+    uint32_t count;         /* Reports received. */
+    uint32_t errors;        /* Of them, failures. */
+    int first_error;        /* The first failure. */
+    int64_t offsets[20000]; /* Offset by record index (opaque). */
+    int32_t partitions[20000]; /* Partition by record index. */
+};
+
+static void
+on_delivery(const struct sb_producer_delivery *delivery, void *opaque)
+{
+    struct deliveries *reports = *(struct deliveries **)opaque;
+    uintptr_t index = (uintptr_t)((void **)opaque)[1];
+    pthread_mutex_lock(&reports->mutex);
+    reports->offsets[index] = delivery->offset;
+    reports->partitions[index] = delivery->partition;
+    reports->count++;
+    if (delivery->error != 0) {
+        reports->first_error = reports->errors == 0 ? delivery->error : reports->first_error;
+        reports->errors++;
+    }
+    pthread_mutex_unlock(&reports->mutex);
+}
+
+/* Opaque pairs (reports, index) for the callback. */
+static void *delivery_slots[20000][2];
+
+static void *
+delivery_opaque(struct deliveries *reports, uint32_t index)
+{
+    delivery_slots[index][0] = reports;
+    delivery_slots[index][1] = (void *)(uintptr_t)index;
+    return delivery_slots[index];
+}
+
+static void
+send_sync_dense_offsets(uint32_t cores)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, cores, NULL, NULL);
+    cluster_topic(&cluster, "dense", 2);
+    for (int32_t partition = 0; partition < 2; partition++) {
+        cr_assert_eq(cluster_produce(cluster.client, "dense", partition, 0, 20), 0);
+        cr_assert_eq(cluster_produce(cluster.client, "dense", partition, 20, 5), 20);
+    }
+    struct test_record records[30];
+    cr_assert_eq(cluster_read(cluster.client, "dense", 1, 0, records, 25, 2000), 25);
+    for (uint32_t index = 0; index < 25; index++) {
+        char value[32];
+        snprintf(value, sizeof(value), "value-%u", index);
+        cr_assert_eq(records[index].offset, (int64_t)index);
+        cr_assert_str_eq(records[index].value, value);
+    }
+    cluster_stop(&cluster);
+}
+
+Test(producer, send_sync_returns_dense_offsets_one_shard, .timeout = 60)
+{
+    send_sync_dense_offsets(1);
+}
+
+Test(producer, send_sync_returns_dense_offsets_two_shards, .timeout = 60)
+{
+    send_sync_dense_offsets(2);
+}
+
+static struct deliveries async_reports;
+
+Test(producer, async_sends_are_batched_in_order_and_each_gets_one_callback, .timeout = 60)
+{
+    const char *settings[] = {"linger.ms", "20", "batch.bytes", "4096", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, settings);
+    cluster_topic(&cluster, "async", 4);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    pthread_mutex_init(&async_reports.mutex, NULL);
+    const uint32_t total = 8000;
+    for (uint32_t index = 0; index < total; index++) {
+        char value[32];
+        int length = snprintf(value, sizeof(value), "v%u", index);
+        struct sb_producer_message message = {.topic = "async",
+                                              .partition = (int32_t)(index % 4),
+                                              .value = value, .value_length = (size_t)length};
+        cr_assert_eq(sb_producer_send(producer, &message, on_delivery,
+                                      delivery_opaque(&async_reports, index)), 0);
+    }
+    cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
+    cr_assert_eq(sb_producer_pending(producer), 0);
+    cr_assert_eq(async_reports.count, total, "one callback per record");
+    cr_assert_eq(async_reports.errors, 0, "error %d", async_reports.first_error);
+    for (uint32_t index = 0; index < total; index++) {
+        cr_assert_eq(async_reports.partitions[index], (int32_t)(index % 4));
+        cr_assert_eq(async_reports.offsets[index], (int64_t)(index / 4),
+                     "send order is offset order");
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+static void
+acks_round_trip(const char *acks, bool expect_offsets)
+{
+    const char *settings[] = {"acks", acks, NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "acks", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    for (uint32_t index = 0; index < 10; index++) {
+        struct sb_producer_message message = {.topic = "acks", .partition = 0,
+                                              .value = "x", .value_length = 1};
+        int64_t offset = -2;
+        cr_assert_eq(sb_producer_send_sync(producer, &message, &offset), 0);
+        cr_assert_eq(offset, expect_offsets ? (int64_t)index : -1);
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    struct test_record records[10];
+    cr_assert_eq(cluster_read(cluster.client, "acks", 0, 0, records, 10, 3000), 10);
+    cluster_stop(&cluster);
+}
+
+Test(producer, acks_all_reports_offsets, .timeout = 60)
+{
+    acks_round_trip("all", true);
+}
+
+Test(producer, acks_1_reports_offsets, .timeout = 60)
+{
+    acks_round_trip("1", true);
+}
+
+Test(producer, acks_0_reports_no_offset_but_stores_records, .timeout = 60)
+{
+    acks_round_trip("0", false);
+}
+
+Test(producer, murmur2_matches_kafka)
+{
+    /* Kafka's UtilsTest.testMurmur2 vectors. */
+    cr_assert_eq((int32_t)producer_murmur2("21", 2), -973932308);
+    cr_assert_eq((int32_t)producer_murmur2("foobar", 6), -790332482);
+    cr_assert_eq((int32_t)producer_murmur2("a-little-bit-long-string", 24), -985981536);
+    cr_assert_eq((int32_t)producer_murmur2("a-little-bit-longer-string", 26), -1486304829);
+    cr_assert_eq((int32_t)producer_murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                                           48), -58897971);
+    cr_assert_eq((int32_t)producer_murmur2("abc", 3), 479470107);
+}
+
+static struct deliveries keyed_reports;
+
+Test(producer, keys_pick_partitions_by_murmur2_and_null_keys_round_robin, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "keyed", 5);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    pthread_mutex_init(&keyed_reports.mutex, NULL);
+    for (uint32_t index = 0; index < 100; index++) {
+        char key[16];
+        int length = snprintf(key, sizeof(key), "k%u", index % 10);
+        struct sb_producer_message message = {.topic = "keyed", .partition = SB_PARTITION_ANY,
+                                              .key = index < 50 ? key : NULL,
+                                              .key_length = index < 50 ? (size_t)length : 0,
+                                              .value = "v", .value_length = 1};
+        cr_assert_eq(sb_producer_send(producer, &message, on_delivery,
+                                      delivery_opaque(&keyed_reports, index)), 0);
+    }
+    cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
+    cr_assert_eq(keyed_reports.errors, 0);
+    uint32_t per_partition[5] = {0};
+    for (uint32_t index = 0; index < 100; index++) {
+        int32_t partition = keyed_reports.partitions[index];
+        if (index < 50) {
+            char key[16];
+            int length = snprintf(key, sizeof(key), "k%u", index % 10);
+            uint32_t hash = producer_murmur2(key, (size_t)length) & 0x7fffffffu;
+            cr_assert_eq(partition, (int32_t)(hash % 5), "key %s", key);
+        } else {
+            per_partition[partition]++;
+        }
+    }
+    for (uint32_t partition = 0; partition < 5; partition++) {
+        cr_assert_eq(per_partition[partition], 10, "null keys go round-robin");
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+static void
+compression_round_trip(const char *codec)
+{
+    const char *settings[] = {"compression", codec, "linger.ms", "50", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "squeeze", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct sb_client_header header = {"codec", 5, codec, strlen(codec)};
+    for (uint32_t index = 0; index < 500; index++) {
+        char key[16];
+        char value[200];
+        int key_length = snprintf(key, sizeof(key), "k%u", index);
+        int value_length = snprintf(value, sizeof(value),
+                                    "%u the same words over and over compress well %u", index,
+                                    index);
+        struct sb_producer_message message = {
+            .topic = "squeeze", .partition = 0, .key = key, .key_length = (size_t)key_length,
+            .value = value, .value_length = (size_t)value_length, .headers = &header,
+            .header_count = 1, .timestamp_ms = 1700000000000 + index};
+        cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    static struct test_record records[500];
+    cr_assert_eq(cluster_read(cluster.client, "squeeze", 0, 0, records, 500, 3000), 500);
+    char expected_header[64];
+    snprintf(expected_header, sizeof(expected_header), "codec=%s", codec);
+    for (uint32_t index = 0; index < 500; index++) {
+        char value[200];
+        snprintf(value, sizeof(value), "%u the same words over and over compress well %u",
+                 index, index);
+        cr_assert_eq(records[index].offset, (int64_t)index);
+        cr_assert_str_eq(records[index].value, value);
+        cr_assert_eq(records[index].timestamp_ms, 1700000000000 + index);
+        cr_assert_str_eq(records[index].header, expected_header);
+    }
+    cluster_stop(&cluster);
+}
+
+Test(producer, compression_none_round_trips, .timeout = 60)
+{
+    compression_round_trip("none");
+}
+
+Test(producer, compression_gzip_round_trips, .timeout = 60)
+{
+    compression_round_trip("gzip");
+}
+
+Test(producer, compression_snappy_round_trips, .timeout = 60)
+{
+    compression_round_trip("snappy");
+}
+
+Test(producer, compression_lz4_round_trips, .timeout = 60)
+{
+    compression_round_trip("lz4");
+}
+
+Test(producer, compression_zstd_round_trips, .timeout = 60)
+{
+    compression_round_trip("zstd");
+}
+
+Test(producer, send_refuses_bad_messages_unknown_topics_and_too_large_records, .timeout = 60)
+{
+    const char *settings[] = {"batch.bytes", "2048", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "small", 2);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct sb_producer_message message = {.topic = "small", .partition = 0, .value = "v",
+                                          .value_length = 1};
+    cr_assert_eq(sb_producer_send(NULL, &message, NULL, NULL), -EINVAL);
+    cr_assert_eq(sb_producer_send(producer, NULL, NULL, NULL), -EINVAL);
+    message.partition = -7;
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), -EINVAL);
+    message.partition = 2;
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_UNKNOWN_TOPIC);
+    message.partition = 0;
+    message.value = NULL;
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), -EINVAL);
+    static char big[4096];
+    message.value = big;
+    message.value_length = sizeof(big);
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_MESSAGE_TOO_LARGE);
+    message.topic = "bad name";
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_INVALID_TOPIC);
+    static char long_name[300];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    message.topic = long_name;
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_INVALID_TOPIC);
+    cr_assert_eq(sb_client_partition_count(cluster.client, long_name, 100),
+                 SB_ERR_INVALID_TOPIC);
+    message.topic = "no-such-topic";
+    message.value_length = 1;
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_UNKNOWN_TOPIC);
+    message.topic = "small";
+    message.value = NULL;
+    message.value_length = 0;
+    int64_t offset = -1;
+    cr_assert_eq(sb_producer_send_sync(producer, &message, &offset), 0, "a tombstone is fine");
+    cr_assert_eq(offset, 0);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+/* A callback that sends again (allowed) and tries to block (refused). */
+struct reentrant {
+    struct sb_producer *producer; /* The producer. */
+    int send_result;              /* What the nested send returned. */
+    int sync_result;              /* What the nested send_sync returned. */
+    int flush_result;             /* What the nested flush returned. */
+    int nested_error;             /* The nested record's outcome. */
+    int calls;                    /* Callbacks run. */
+};
+
+static void
+on_nested_delivery(const struct sb_producer_delivery *delivery, void *opaque)
+{
+    struct reentrant *state = opaque;
+    state->nested_error = delivery->error;
+    __atomic_fetch_add(&state->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+on_reentrant_delivery(const struct sb_producer_delivery *delivery, void *opaque)
+{
+    struct reentrant *state = opaque;
+    struct sb_producer_message message = {.topic = delivery->topic, .partition = 0,
+                                          .value = "again", .value_length = 5};
+    state->send_result = sb_producer_send(state->producer, &message, on_nested_delivery, state);
+    state->sync_result = sb_producer_send_sync(state->producer, &message, NULL);
+    state->flush_result = sb_producer_flush(state->producer, 100);
+    __atomic_fetch_add(&state->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+Test(producer, callbacks_may_send_but_never_block, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "nested", 1);
+    static struct reentrant state;
+    cr_assert_eq(sb_producer_open(cluster.client, &state.producer), 0);
+    struct sb_producer_message message = {.topic = "nested", .partition = 0, .value = "first",
+                                          .value_length = 5};
+    cr_assert_eq(sb_producer_send(state.producer, &message, on_reentrant_delivery, &state), 0);
+    for (int wait = 0; wait < 500 && __atomic_load_n(&state.calls, __ATOMIC_SEQ_CST) < 2;
+         wait++) {
+        test_sleep_ms(10);
+    }
+    cr_assert_eq(state.calls, 2);
+    cr_assert_eq(state.send_result, 0);
+    cr_assert_eq(state.sync_result, -EDEADLK);
+    cr_assert_eq(state.flush_result, -EDEADLK);
+    cr_assert_eq(state.nested_error, 0);
+    cr_assert_eq(sb_producer_close(state.producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+Test(producer, two_producers_on_one_client_get_distinct_ids, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "pair", 2);
+    struct sb_producer *first = NULL;
+    struct sb_producer *second = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &first), 0);
+    cr_assert_eq(sb_producer_open(cluster.client, &second), 0);
+    for (uint32_t index = 0; index < 50; index++) {
+        struct sb_producer_message message = {.topic = "pair", .partition = 1, .value = "p",
+                                              .value_length = 1};
+        cr_assert_eq(sb_producer_send(index % 2 == 0 ? first : second, &message, NULL, NULL),
+                     0);
+    }
+    cr_assert_eq(sb_producer_flush(first, TEST_WAIT_MS), 0);
+    cr_assert_eq(sb_producer_flush(second, TEST_WAIT_MS), 0);
+    pthread_mutex_lock(&cluster.client->mutex);
+    cr_assert_geq(first->producer_id, 0);
+    cr_assert_neq(first->producer_id, second->producer_id);
+    pthread_mutex_unlock(&cluster.client->mutex);
+    cr_assert_eq(sb_producer_close(first, TEST_WAIT_MS), 0);
+    cr_assert_eq(sb_producer_close(second, TEST_WAIT_MS), 0);
+    struct test_record records[60];
+    cr_assert_eq(cluster_read(cluster.client, "pair", 1, 0, records, 60, 1000), 50);
+    cluster_stop(&cluster);
+}

@@ -1,0 +1,316 @@
+/*
+ * test/client/test_sbctl.c - sbctl and the examples end to end, as processes:
+ * topic commands, produce from stdin and consume back (formats, partitions,
+ * --from, --count, --follow), health, --help on every command, and the exit
+ * codes on errors (unknown topic 1, bad usage 2, unreachable broker 3).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test/client/client_fixture.h"
+
+#ifndef SBCTL_BINARY
+#error "SBCTL_BINARY must name the sbctl executable"
+#endif
+
+TestSuite(sbctl, .fini = cluster_cleanup);
+
+/* Longest a child may run before it is killed. */
+#define RUN_TIMEOUT_MS 20000
+#define RUN_OUTPUT_BYTES (1u << 20)
+
+/* What a finished child left behind. */
+struct run {
+    int status;                  /* Exit code, or 128 + signal. */
+    char out[RUN_OUTPUT_BYTES];  /* Its stdout (NUL-terminated, truncated). */
+    char err[8192];              /* Its stderr (NUL-terminated, truncated). */
+};
+
+static void
+run_child(int in, int out, int err, char *const *argv)
+{
+    dup2(in, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+/* Reads what is ready on fd into buffer (used, capacity); false at end of file. */
+static bool
+run_drain(int fd, char *buffer, size_t *used, size_t capacity)
+{
+    char chunk[4096];
+    ssize_t got = read(fd, chunk, sizeof(chunk));
+    if (got <= 0) {
+        return false;
+    }
+    size_t keep = (size_t)got < capacity - 1 - *used ? (size_t)got : capacity - 1 - *used;
+    memcpy(buffer + *used, chunk, keep);
+    *used += keep;
+    buffer[*used] = '\0';
+    return true;
+}
+
+/* Runs argv (NULL-terminated) with input on stdin; collects output; bounded in time. */
+static void
+run(struct run *result, const char *input, char *const *argv)
+{
+    int in[2], out[2], err[2];
+    cr_assert_eq(pipe(in) | pipe(out) | pipe(err), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        run_child(in[0], out[1], err[1], argv);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    size_t input_length = input != NULL ? strlen(input) : 0;
+    cr_assert_eq(write(in[1], input != NULL ? input : "", input_length), (ssize_t)input_length);
+    close(in[1]);
+    size_t out_used = 0, err_used = 0;
+    result->out[0] = result->err[0] = '\0';
+    struct pollfd fds[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+    int64_t deadline = test_now_ms() + RUN_TIMEOUT_MS;
+    while ((fds[0].fd >= 0 || fds[1].fd >= 0) && test_now_ms() < deadline) {
+        if (poll(fds, 2, 100) <= 0) {
+            continue;
+        }
+        if (fds[0].revents != 0 && !run_drain(out[0], result->out, &out_used, RUN_OUTPUT_BYTES)) {
+            fds[0].fd = -1;
+        }
+        if (fds[1].revents != 0 && !run_drain(err[0], result->err, &err_used,
+                                              sizeof(result->err))) {
+            fds[1].fd = -1;
+        }
+    }
+    kill(pid, SIGKILL); /* Harmless when it already exited. */
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(out[0]);
+    close(err[0]);
+    result->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs sbctl -b bootstrap ARGS... (NULL-terminated). */
+static void
+sbctl(struct run *result, const char *bootstrap, const char *input, ...)
+{
+    char *argv[32] = {SBCTL_BINARY, "-b", (char *)bootstrap, "--timeout", "5000"};
+    int argc = 5;
+    va_list args;
+    va_start(args, input);
+    for (char *argument = va_arg(args, char *); argument != NULL && argc < 31;
+         argument = va_arg(args, char *)) {
+        argv[argc++] = argument;
+    }
+    va_end(args);
+    argv[argc] = NULL;
+    run(result, input, argv);
+}
+
+static struct run result;
+
+Test(sbctl, topic_commands_and_help, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    sbctl(&result, b, NULL, "topic", "create", "events", "--partitions", "3", "--config",
+          "retention.ms=3600000", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    sbctl(&result, b, NULL, "topic", "create", "events", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "already exists"), NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "topic", "list", NULL);
+    cr_assert_eq(result.status, 0);
+    cr_assert_neq(strstr(result.out, "events partitions=3"), NULL, "%s", result.out);
+    sbctl(&result, b, NULL, "topic", "describe", "events", NULL);
+    cr_assert_eq(result.status, 0);
+    cr_assert_neq(strstr(result.out, "partition 2 leader=0 shard="), NULL, "%s", result.out);
+    cr_assert_neq(strstr(result.out, "earliest=0 latest=0"), NULL);
+    cr_assert_neq(strstr(result.out, "retention.ms=3600000"), NULL);
+    sbctl(&result, b, NULL, "topic", "alter", "events", "--partitions", "4", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    sbctl(&result, b, NULL, "topic", "delete", "events", NULL);
+    cr_assert_eq(result.status, 0);
+    sbctl(&result, b, NULL, "topic", "delete", "events", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "unknown topic"), NULL);
+    const char *commands[][3] = {{"--help", NULL, NULL}, {"topic", "--help", NULL},
+                                 {"topic", "create", "--help"}, {"produce", "--help", NULL},
+                                 {"consume", "--help", NULL}, {"health", "--help", NULL}};
+    for (size_t index = 0; index < sizeof(commands) / sizeof(commands[0]); index++) {
+        sbctl(&result, b, NULL, commands[index][0], commands[index][1], commands[index][2],
+              NULL);
+        cr_assert_eq(result.status, 0, "%s", commands[index][0]);
+        cr_assert_neq(strstr(result.out, "usage: sbctl"), NULL);
+    }
+    cluster_stop(&cluster);
+}
+
+/* Lines "key-i:value-i" for i in [0, count). */
+static char *
+numbered_lines(uint32_t count)
+{
+    char *text = calloc(count, 32);
+    size_t used = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        used += (size_t)sprintf(text + used, "key-%u:value-%u\n", index, index);
+    }
+    return text;
+}
+
+Test(sbctl, produce_from_stdin_and_consume_back, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    cluster_topic(&cluster, "lines", 1);
+    char *input = numbered_lines(1000);
+    sbctl(&result, b, input, "produce", "lines", "-K", ":", "-H", "source=test",
+          "--compression", "lz4", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_neq(strstr(result.err, "1000 record(s) acknowledged"), NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "consume", "lines", "--format", "%k:%v", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_str_eq(result.out, input, "every line back, in order");
+    free(input);
+    sbctl(&result, b, NULL, "consume", "lines", "--from", "998", "--format",
+          "%t %p %o %k %v %h", NULL);
+    cr_assert_str_eq(result.out,
+                     "lines 0 998 key-998 value-998 source=test\n"
+                     "lines 0 999 key-999 value-999 source=test\n");
+    sbctl(&result, b, NULL, "consume", "lines", "-p", "0", "--count", "2", "--from", "10",
+          NULL);
+    cr_assert_str_eq(result.out, "value-10\nvalue-11\n");
+    sbctl(&result, b, NULL, "consume", "lines", "--from", "end", NULL);
+    cr_assert_eq(result.status, 0);
+    cr_assert_str_eq(result.out, "");
+    sbctl(&result, b, NULL, "consume", "lines", "--from", "@0", "--count", "1", NULL);
+    cr_assert_str_eq(result.out, "value-0\n");
+    sbctl(&result, b, "a\nb\n", "produce", "lines", "--acks", "1", "-p", "0", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    sbctl(&result, b, NULL, "consume", "lines", "--from", "1000", "--format", "%o=%v\\t.",
+          NULL);
+    cr_assert_str_eq(result.out, "1000=a\t.\n1001=b\t.\n");
+    cluster_stop(&cluster);
+}
+
+Test(sbctl, exit_codes_name_the_failure, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    cluster_topic(&cluster, "exists", 2);
+    sbctl(&result, b, "x\n", "produce", "missing", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "unknown topic"), NULL, "%s", result.err);
+    sbctl(&result, b, "x\n", "produce", "exists", "-p", "7", NULL);
+    cr_assert_eq(result.status, 1);
+    sbctl(&result, b, NULL, "consume", "missing", NULL);
+    cr_assert_eq(result.status, 1);
+    sbctl(&result, b, NULL, "consume", "exists", "--from", "yesterday", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, "x\n", "produce", "exists", "--acks", "2", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, NULL, "produce", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, NULL, "topic", "explode", "x", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, NULL, "frobnicate", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, NULL, "consume", "exists", "--bogus", NULL);
+    cr_assert_eq(result.status, 2);
+    sbctl(&result, b, NULL, "health", NULL);
+    cr_assert_eq(result.status, 0);
+    cr_assert_neq(strstr(result.out, "status=serving"), NULL, "%s", result.out);
+    cr_assert_eq(broker_stop(&cluster.broker), 0);
+    const char *unreachable[][2] = {{"topic", "list"}, {"health", NULL},
+                                    {"consume", "exists"}, {"produce", "exists"}};
+    for (size_t index = 0; index < 4; index++) {
+        sbctl(&result, b, "x\n", unreachable[index][0], unreachable[index][1], NULL);
+        cr_assert_eq(result.status, 3, "%s: %s", unreachable[index][0], result.err);
+        cr_assert_neq(strstr(result.err, "refused"), NULL, "%s", result.err);
+    }
+    cluster_stop(&cluster);
+}
+
+Test(sbctl, follow_writes_each_record_as_it_arrives, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "live", 2);
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid_t follower = fork();
+    if (follower == 0) {
+        int null = open("/dev/null", O_RDWR);
+        char *argv[] = {SBCTL_BINARY, "-b", cluster.bootstrap, "consume", "live", "--follow",
+                        "--from", "end", "--format", "%p:%v", NULL};
+        run_child(null, out[1], null, argv);
+    }
+    close(out[1]);
+    char seen[4096] = {0};
+    size_t used = 0;
+    for (uint32_t round = 0; round < 5; round++) {
+        char line[32];
+        snprintf(line, sizeof(line), "%u:tick-%u\n", round % 2, round);
+        char value[16];
+        snprintf(value, sizeof(value), "tick-%u\n", round);
+        char partition[4];
+        snprintf(partition, sizeof(partition), "%u", round % 2);
+        /* The follower may still be resolving "end": send until it shows up. */
+        for (int attempt = 0; attempt < 100 && strstr(seen, line) == NULL; attempt++) {
+            if (attempt % 20 == 0) {
+                sbctl(&result, cluster.bootstrap, value, "produce", "live", "-p", partition,
+                      NULL);
+                cr_assert_eq(result.status, 0, "%s", result.err);
+            }
+            struct pollfd fd = {.fd = out[0], .events = POLLIN};
+            if (poll(&fd, 1, 50) > 0) {
+                run_drain(out[0], seen, &used, sizeof(seen));
+            }
+        }
+        cr_assert_neq(strstr(seen, line), NULL, "follow printed %s (saw: %s)", line, seen);
+    }
+    kill(follower, SIGTERM);
+    int status = 0;
+    waitpid(follower, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM ends it cleanly");
+    close(out[0]);
+    cluster_stop(&cluster);
+}
+
+Test(sbctl, examples_produce_and_consume, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    char *producer[] = {EXAMPLE_PRODUCER, cluster.bootstrap, "greetings", NULL};
+    run(&result, NULL, producer);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_neq(strstr(result.out, "stored in greetings/"), NULL, "%s", result.out);
+    char *consumer[] = {EXAMPLE_CONSUMER, cluster.bootstrap, "greetings", "10", NULL};
+    run(&result, NULL, consumer);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    uint32_t lines = 0;
+    for (const char *cursor = result.out; *cursor != '\0'; cursor++) {
+        lines += *cursor == '\n';
+    }
+    cr_assert_eq(lines, 10, "%s", result.out);
+    cr_assert_neq(strstr(result.out, "user-1 = hello number 4"), NULL, "%s", result.out);
+    cluster_stop(&cluster);
+}
