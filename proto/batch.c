@@ -25,6 +25,7 @@
 #include "core/assert.h"
 #include "core/base.h"
 #include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/error.h"
 #include "proto/varint.h"
 
@@ -39,12 +40,6 @@ struct record_cursor {
     size_t position;      /* Bytes consumed. */
 };
 
-static uint16_t batch_load_u16(const uint8_t *bytes);
-static uint32_t batch_load_u32(const uint8_t *bytes);
-static uint64_t batch_load_u64(const uint8_t *bytes);
-static void batch_store_u16(uint8_t *bytes, uint16_t value);
-static void batch_store_u32(uint8_t *bytes, uint32_t value);
-static void batch_store_u64(uint8_t *bytes, uint64_t value);
 static int header_check(const struct sb_batch_header *header, uint32_t batch_bytes_max);
 static void header_crc_check(const uint8_t *bytes);
 static void header_crc_rewrite(uint8_t *bytes);
@@ -67,26 +62,26 @@ sb_batch_header_decode(const uint8_t *bytes, size_t available, uint32_t batch_by
     if (available < SB_BATCH_HEADER_BYTES) {
         return -EAGAIN;
     }
-    if (batch_load_u32(bytes + SB_BATCH_OFFSET_MAGIC) != SB_BATCH_MAGIC) {
+    if (sb_load_le32(bytes + SB_BATCH_OFFSET_MAGIC) != SB_BATCH_MAGIC) {
         return SB_ECORRUPT;
     }
     struct sb_batch_header header;
-    header.header_crc32c = batch_load_u32(bytes + SB_BATCH_OFFSET_HEADER_CRC);
+    header.header_crc32c = sb_load_le32(bytes + SB_BATCH_OFFSET_HEADER_CRC);
     if (header.header_crc32c !=
         sb_crc32c(0, bytes + SB_BATCH_OFFSET_BATCH_BYTES, SB_BATCH_HEADER_CRC_BYTES)) {
         return SB_ECORRUPT;
     }
-    header.batch_bytes = batch_load_u32(bytes + SB_BATCH_OFFSET_BATCH_BYTES);
-    header.record_count = batch_load_u32(bytes + SB_BATCH_OFFSET_RECORD_COUNT);
-    header.base_offset = (int64_t)batch_load_u64(bytes + SB_BATCH_OFFSET_BASE_OFFSET);
-    header.first_timestamp_ms = (int64_t)batch_load_u64(bytes + SB_BATCH_OFFSET_FIRST_TIMESTAMP);
-    header.max_timestamp_ms = (int64_t)batch_load_u64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP);
-    header.producer_id = (int64_t)batch_load_u64(bytes + SB_BATCH_OFFSET_PRODUCER_ID);
-    header.producer_epoch = (int16_t)batch_load_u16(bytes + SB_BATCH_OFFSET_PRODUCER_EPOCH);
-    header.attributes = batch_load_u16(bytes + SB_BATCH_OFFSET_ATTRIBUTES);
-    header.base_sequence = (int32_t)batch_load_u32(bytes + SB_BATCH_OFFSET_BASE_SEQUENCE);
-    header.payload_crc32c = batch_load_u32(bytes + SB_BATCH_OFFSET_PAYLOAD_CRC);
-    header.records_bytes = batch_load_u32(bytes + SB_BATCH_OFFSET_RECORDS_BYTES);
+    header.batch_bytes = sb_load_le32(bytes + SB_BATCH_OFFSET_BATCH_BYTES);
+    header.record_count = sb_load_le32(bytes + SB_BATCH_OFFSET_RECORD_COUNT);
+    header.base_offset = (int64_t)sb_load_le64(bytes + SB_BATCH_OFFSET_BASE_OFFSET);
+    header.first_timestamp_ms = (int64_t)sb_load_le64(bytes + SB_BATCH_OFFSET_FIRST_TIMESTAMP);
+    header.max_timestamp_ms = (int64_t)sb_load_le64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP);
+    header.producer_id = (int64_t)sb_load_le64(bytes + SB_BATCH_OFFSET_PRODUCER_ID);
+    header.producer_epoch = (int16_t)sb_load_le16(bytes + SB_BATCH_OFFSET_PRODUCER_EPOCH);
+    header.attributes = sb_load_le16(bytes + SB_BATCH_OFFSET_ATTRIBUTES);
+    header.base_sequence = (int32_t)sb_load_le32(bytes + SB_BATCH_OFFSET_BASE_SEQUENCE);
+    header.payload_crc32c = sb_load_le32(bytes + SB_BATCH_OFFSET_PAYLOAD_CRC);
+    header.records_bytes = sb_load_le32(bytes + SB_BATCH_OFFSET_RECORDS_BYTES);
     int error = header_check(&header, batch_bytes_max);
     if (error != 0) {
         return error;
@@ -100,19 +95,18 @@ sb_batch_header_encode(const struct sb_batch_header *header, uint8_t *bytes)
 {
     SB_ASSERT(header->batch_bytes >= SB_BATCH_HEADER_BYTES);
     SB_ASSERT(header->record_count >= 1);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_MAGIC, SB_BATCH_MAGIC);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_BATCH_BYTES, header->batch_bytes);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_RECORD_COUNT, header->record_count);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_BASE_OFFSET, (uint64_t)header->base_offset);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_FIRST_TIMESTAMP,
-                    (uint64_t)header->first_timestamp_ms);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP, (uint64_t)header->max_timestamp_ms);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_PRODUCER_ID, (uint64_t)header->producer_id);
-    batch_store_u16(bytes + SB_BATCH_OFFSET_PRODUCER_EPOCH, (uint16_t)header->producer_epoch);
-    batch_store_u16(bytes + SB_BATCH_OFFSET_ATTRIBUTES, header->attributes);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_BASE_SEQUENCE, (uint32_t)header->base_sequence);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_PAYLOAD_CRC, header->payload_crc32c);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_RECORDS_BYTES, header->records_bytes);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_MAGIC, SB_BATCH_MAGIC);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_BATCH_BYTES, header->batch_bytes);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_RECORD_COUNT, header->record_count);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_BASE_OFFSET, (uint64_t)header->base_offset);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_FIRST_TIMESTAMP, (uint64_t)header->first_timestamp_ms);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP, (uint64_t)header->max_timestamp_ms);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_PRODUCER_ID, (uint64_t)header->producer_id);
+    sb_store_le16(bytes + SB_BATCH_OFFSET_PRODUCER_EPOCH, (uint16_t)header->producer_epoch);
+    sb_store_le16(bytes + SB_BATCH_OFFSET_ATTRIBUTES, header->attributes);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_BASE_SEQUENCE, (uint32_t)header->base_sequence);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_PAYLOAD_CRC, header->payload_crc32c);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_RECORDS_BYTES, header->records_bytes);
     header_crc_rewrite(bytes);
 }
 
@@ -141,9 +135,9 @@ sb_batch_assign_offset(uint8_t *bytes, int64_t base_offset)
 {
     SB_ASSERT(base_offset >= 0);
     header_crc_check(bytes);
-    uint32_t record_count = batch_load_u32(bytes + SB_BATCH_OFFSET_RECORD_COUNT);
+    uint32_t record_count = sb_load_le32(bytes + SB_BATCH_OFFSET_RECORD_COUNT);
     SB_ASSERT(base_offset <= INT64_MAX - (int64_t)record_count + 1);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_BASE_OFFSET, (uint64_t)base_offset);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_BASE_OFFSET, (uint64_t)base_offset);
     header_crc_rewrite(bytes);
 }
 
@@ -151,10 +145,10 @@ void
 sb_batch_set_log_append_time(uint8_t *bytes, int64_t timestamp_ms)
 {
     header_crc_check(bytes);
-    uint16_t attributes = batch_load_u16(bytes + SB_BATCH_OFFSET_ATTRIBUTES);
+    uint16_t attributes = sb_load_le16(bytes + SB_BATCH_OFFSET_ATTRIBUTES);
     attributes |= SB_BATCH_ATTRIBUTE_LOG_APPEND_TIME;
-    batch_store_u16(bytes + SB_BATCH_OFFSET_ATTRIBUTES, attributes);
-    batch_store_u64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP, (uint64_t)timestamp_ms);
+    sb_store_le16(bytes + SB_BATCH_OFFSET_ATTRIBUTES, attributes);
+    sb_store_le64(bytes + SB_BATCH_OFFSET_MAX_TIMESTAMP, (uint64_t)timestamp_ms);
     header_crc_rewrite(bytes);
 }
 
@@ -163,8 +157,8 @@ sb_batch_set_log_append_time(uint8_t *bytes, int64_t timestamp_ms)
 static void
 header_crc_check(const uint8_t *bytes)
 {
-    SB_ASSERT(batch_load_u32(bytes + SB_BATCH_OFFSET_MAGIC) == SB_BATCH_MAGIC);
-    SB_ASSERT(batch_load_u32(bytes + SB_BATCH_OFFSET_HEADER_CRC) ==
+    SB_ASSERT(sb_load_le32(bytes + SB_BATCH_OFFSET_MAGIC) == SB_BATCH_MAGIC);
+    SB_ASSERT(sb_load_le32(bytes + SB_BATCH_OFFSET_HEADER_CRC) ==
               sb_crc32c(0, bytes + SB_BATCH_OFFSET_BATCH_BYTES, SB_BATCH_HEADER_CRC_BYTES));
 }
 
@@ -201,7 +195,7 @@ static void
 header_crc_rewrite(uint8_t *bytes)
 {
     uint32_t crc = sb_crc32c(0, bytes + SB_BATCH_OFFSET_BATCH_BYTES, SB_BATCH_HEADER_CRC_BYTES);
-    batch_store_u32(bytes + SB_BATCH_OFFSET_HEADER_CRC, crc);
+    sb_store_le32(bytes + SB_BATCH_OFFSET_HEADER_CRC, crc);
 }
 
 void
@@ -627,7 +621,7 @@ sb_batch_decompress_records(const uint8_t *batch, const struct sb_batch_header *
                             uint8_t *out, size_t out_capacity)
 {
     SB_ASSERT(header->batch_bytes >= SB_BATCH_HEADER_BYTES);
-    SB_ASSERT(batch_load_u32(batch + SB_BATCH_OFFSET_MAGIC) == SB_BATCH_MAGIC);
+    SB_ASSERT(sb_load_le32(batch + SB_BATCH_OFFSET_MAGIC) == SB_BATCH_MAGIC);
     if (header->records_bytes > out_capacity || header->records_bytes > SB_COMPRESS_BYTES_MAX) {
         return -E2BIG; /* Before any decompression: bombs stop here. */
     }
@@ -645,45 +639,4 @@ sb_batch_decompress_records(const uint8_t *batch, const struct sb_batch_header *
         return SB_ECORRUPT;
     }
     return produced;
-}
-
-static uint16_t
-batch_load_u16(const uint8_t *bytes)
-{
-    return (uint16_t)(bytes[0] | (bytes[1] << 8));
-}
-
-static uint32_t
-batch_load_u32(const uint8_t *bytes)
-{
-    return (uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8) | ((uint32_t)bytes[2] << 16) |
-           ((uint32_t)bytes[3] << 24);
-}
-
-static uint64_t
-batch_load_u64(const uint8_t *bytes)
-{
-    return (uint64_t)batch_load_u32(bytes) | ((uint64_t)batch_load_u32(bytes + 4) << 32);
-}
-
-static void
-batch_store_u16(uint8_t *bytes, uint16_t value)
-{
-    bytes[0] = (uint8_t)value;
-    bytes[1] = (uint8_t)(value >> 8);
-}
-
-static void
-batch_store_u32(uint8_t *bytes, uint32_t value)
-{
-    for (int i = 0; i < 4; i++) {
-        bytes[i] = (uint8_t)(value >> (8 * i));
-    }
-}
-
-static void
-batch_store_u64(uint8_t *bytes, uint64_t value)
-{
-    batch_store_u32(bytes, (uint32_t)value);
-    batch_store_u32(bytes + 4, (uint32_t)(value >> 32));
 }

@@ -25,6 +25,7 @@
 #include "core/assert.h"
 #include "core/base.h"
 #include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/error.h"
 #include "core/limits.h"
 
@@ -46,12 +47,6 @@ static const char *const api_names[SB_API_COUNT] = {
     "ListTopics",  "DescribeTopic", "AlterTopicConfig", "Health",
 };
 
-static uint16_t wire_load_u16(const uint8_t *bytes);
-static uint32_t wire_load_u32(const uint8_t *bytes);
-static uint64_t wire_load_u64(const uint8_t *bytes);
-static void wire_store_u16(uint8_t *bytes, uint16_t value);
-static void wire_store_u32(uint8_t *bytes, uint32_t value);
-static void wire_store_u64(uint8_t *bytes, uint64_t value);
 static uint32_t frame_header_load(const uint8_t *bytes, struct sb_frame_header *out);
 static bool frame_header_is_valid(const struct sb_frame_header *header, uint32_t reserved);
 static const uint8_t *reader_take(struct sb_wire_reader *reader, size_t length);
@@ -100,7 +95,7 @@ sb_frame_header_decode(const uint8_t *bytes, size_t available, uint32_t frame_by
     if (available < SB_FRAME_PREFIX_BYTES) {
         return -EAGAIN;
     }
-    out->frame_bytes = wire_load_u32(bytes + SB_FRAME_OFFSET_FRAME_BYTES);
+    out->frame_bytes = sb_load_le32(bytes + SB_FRAME_OFFSET_FRAME_BYTES);
     uint32_t reserved = 0;
     if (available >= SB_FRAME_HEADER_BYTES) {
         reserved = frame_header_load(bytes, out);
@@ -127,13 +122,13 @@ sb_frame_header_decode(const uint8_t *bytes, size_t available, uint32_t frame_by
 static uint32_t
 frame_header_load(const uint8_t *bytes, struct sb_frame_header *out)
 {
-    out->crc32c = wire_load_u32(bytes + SB_FRAME_OFFSET_CRC);
-    out->api_key = wire_load_u16(bytes + SB_FRAME_OFFSET_API_KEY);
-    out->api_version = wire_load_u16(bytes + SB_FRAME_OFFSET_API_VERSION);
-    out->correlation_id = wire_load_u32(bytes + SB_FRAME_OFFSET_CORRELATION_ID);
-    out->flags = wire_load_u16(bytes + SB_FRAME_OFFSET_FLAGS);
-    out->error_code = (int16_t)wire_load_u16(bytes + SB_FRAME_OFFSET_ERROR_CODE);
-    return wire_load_u32(bytes + SB_FRAME_OFFSET_RESERVED);
+    out->crc32c = sb_load_le32(bytes + SB_FRAME_OFFSET_CRC);
+    out->api_key = sb_load_le16(bytes + SB_FRAME_OFFSET_API_KEY);
+    out->api_version = sb_load_le16(bytes + SB_FRAME_OFFSET_API_VERSION);
+    out->correlation_id = sb_load_le32(bytes + SB_FRAME_OFFSET_CORRELATION_ID);
+    out->flags = sb_load_le16(bytes + SB_FRAME_OFFSET_FLAGS);
+    out->error_code = (int16_t)sb_load_le16(bytes + SB_FRAME_OFFSET_ERROR_CODE);
+    return sb_load_le32(bytes + SB_FRAME_OFFSET_RESERVED);
 }
 
 /* The header checks shared by the decoder and sb_frame_begin. */
@@ -216,7 +211,7 @@ uint16_t
 sb_wire_read_u16(struct sb_wire_reader *reader)
 {
     const uint8_t *bytes = reader_take(reader, 2);
-    return bytes == NULL ? 0 : wire_load_u16(bytes);
+    return bytes == NULL ? 0 : sb_load_le16(bytes);
 }
 
 int16_t
@@ -229,7 +224,7 @@ uint32_t
 sb_wire_read_u32(struct sb_wire_reader *reader)
 {
     const uint8_t *bytes = reader_take(reader, 4);
-    return bytes == NULL ? 0 : wire_load_u32(bytes);
+    return bytes == NULL ? 0 : sb_load_le32(bytes);
 }
 
 int32_t
@@ -242,7 +237,7 @@ uint64_t
 sb_wire_read_u64(struct sb_wire_reader *reader)
 {
     const uint8_t *bytes = reader_take(reader, 8);
-    return bytes == NULL ? 0 : wire_load_u64(bytes);
+    return bytes == NULL ? 0 : sb_load_le64(bytes);
 }
 
 int64_t
@@ -442,7 +437,7 @@ sb_wire_write_u16(struct sb_wire_writer *writer, uint16_t value)
 {
     uint8_t *bytes = writer_take(writer, 2);
     if (bytes != NULL) {
-        wire_store_u16(bytes, value);
+        sb_store_le16(bytes, value);
     }
 }
 
@@ -457,7 +452,7 @@ sb_wire_write_u32(struct sb_wire_writer *writer, uint32_t value)
 {
     uint8_t *bytes = writer_take(writer, 4);
     if (bytes != NULL) {
-        wire_store_u32(bytes, value);
+        sb_store_le32(bytes, value);
     }
 }
 
@@ -472,7 +467,7 @@ sb_wire_write_u64(struct sb_wire_writer *writer, uint64_t value)
 {
     uint8_t *bytes = writer_take(writer, 8);
     if (bytes != NULL) {
-        wire_store_u64(bytes, value);
+        sb_store_le64(bytes, value);
     }
 }
 
@@ -506,7 +501,7 @@ sb_wire_write_string_nullable(struct sb_wire_writer *writer, struct sb_wire_stri
     /* Take length and bytes at once, so a string that does not fit writes nothing. */
     uint8_t *bytes = writer_take(writer, 2 + (size_t)value.length);
     if (bytes != NULL) {
-        wire_store_u16(bytes, value.length);
+        sb_store_le16(bytes, value.length);
         memcpy(bytes + 2, value.chars, value.length);
     }
 }
@@ -534,7 +529,7 @@ sb_wire_write_bytes_nullable(struct sb_wire_writer *writer, struct sb_wire_bytes
     }
     uint8_t *bytes = writer_take(writer, 4 + (size_t)value.length);
     if (bytes != NULL) {
-        wire_store_u32(bytes, value.length);
+        sb_store_le32(bytes, value.length);
         memcpy(bytes + 4, value.data, value.length);
     }
 }
@@ -621,14 +616,14 @@ sb_frame_begin(struct sb_wire_writer *writer, const struct sb_frame_header *head
         return writer->error;
     }
     /* frame_bytes and crc32c are backfilled by sb_frame_finish. */
-    wire_store_u32(bytes + SB_FRAME_OFFSET_FRAME_BYTES, 0);
-    wire_store_u32(bytes + SB_FRAME_OFFSET_CRC, 0);
-    wire_store_u16(bytes + SB_FRAME_OFFSET_API_KEY, header->api_key);
-    wire_store_u16(bytes + SB_FRAME_OFFSET_API_VERSION, header->api_version);
-    wire_store_u32(bytes + SB_FRAME_OFFSET_CORRELATION_ID, header->correlation_id);
-    wire_store_u16(bytes + SB_FRAME_OFFSET_FLAGS, header->flags);
-    wire_store_u16(bytes + SB_FRAME_OFFSET_ERROR_CODE, (uint16_t)header->error_code);
-    wire_store_u32(bytes + SB_FRAME_OFFSET_RESERVED, 0);
+    sb_store_le32(bytes + SB_FRAME_OFFSET_FRAME_BYTES, 0);
+    sb_store_le32(bytes + SB_FRAME_OFFSET_CRC, 0);
+    sb_store_le16(bytes + SB_FRAME_OFFSET_API_KEY, header->api_key);
+    sb_store_le16(bytes + SB_FRAME_OFFSET_API_VERSION, header->api_version);
+    sb_store_le32(bytes + SB_FRAME_OFFSET_CORRELATION_ID, header->correlation_id);
+    sb_store_le16(bytes + SB_FRAME_OFFSET_FLAGS, header->flags);
+    sb_store_le16(bytes + SB_FRAME_OFFSET_ERROR_CODE, (uint16_t)header->error_code);
+    sb_store_le32(bytes + SB_FRAME_OFFSET_RESERVED, 0);
     return 0;
 }
 
@@ -648,10 +643,10 @@ sb_frame_finish(struct sb_wire_writer *writer)
     SB_ASSERT(total >= SB_FRAME_HEADER_BYTES);
     /* The writer's capacity is clamped to UINT32_MAX, so the length fits its field. */
     uint32_t frame_bytes = (uint32_t)(total - SB_FRAME_PREFIX_BYTES);
-    wire_store_u32(frame + SB_FRAME_OFFSET_FRAME_BYTES, frame_bytes);
+    sb_store_le32(frame + SB_FRAME_OFFSET_FRAME_BYTES, frame_bytes);
     uint32_t crc = sb_crc32c(0, frame + SB_FRAME_OFFSET_API_KEY,
                              total - SB_FRAME_OFFSET_API_KEY);
-    wire_store_u32(frame + SB_FRAME_OFFSET_CRC, crc);
+    sb_store_le32(frame + SB_FRAME_OFFSET_CRC, crc);
     return 0;
 }
 
@@ -670,45 +665,4 @@ sb_frame_error_response_encode(struct sb_wire_writer *writer,
     };
     sb_frame_begin(writer, &response);
     return sb_frame_finish(writer);
-}
-
-static uint16_t
-wire_load_u16(const uint8_t *bytes)
-{
-    return (uint16_t)(bytes[0] | (uint16_t)bytes[1] << 8);
-}
-
-static uint32_t
-wire_load_u32(const uint8_t *bytes)
-{
-    return (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 |
-           (uint32_t)bytes[3] << 24;
-}
-
-static uint64_t
-wire_load_u64(const uint8_t *bytes)
-{
-    return (uint64_t)wire_load_u32(bytes) | (uint64_t)wire_load_u32(bytes + 4) << 32;
-}
-
-static void
-wire_store_u16(uint8_t *bytes, uint16_t value)
-{
-    bytes[0] = (uint8_t)value;
-    bytes[1] = (uint8_t)(value >> 8);
-}
-
-static void
-wire_store_u32(uint8_t *bytes, uint32_t value)
-{
-    for (int i = 0; i < 4; i++) {
-        bytes[i] = (uint8_t)(value >> (8 * i));
-    }
-}
-
-static void
-wire_store_u64(uint8_t *bytes, uint64_t value)
-{
-    wire_store_u32(bytes, (uint32_t)value);
-    wire_store_u32(bytes + 4, (uint32_t)(value >> 32));
 }
