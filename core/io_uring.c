@@ -13,6 +13,9 @@
  *
  * Provided-buffer rings: liburing 2.3 lacks io_uring_setup_buf_ring, so
  * uring_buffer_group_create maps the ring memory and registers it by hand.
+ *
+ * With SB_TEST_DURABILITY_LOG set (tests only), opens, file writes, fsyncs
+ * and their completions are also recorded by core/io_durability.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/io_backend.h"
+#include "core/io_durability.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -53,6 +57,7 @@ struct uring_io {
     int event_fd;                        /* Doorbell for eventfd and external wakes. */
     uint64_t event_value;                /* Target of the pending eventfd read. */
     bool event_read_armed;               /* An eventfd read is in the ring. */
+    bool durability_log;                 /* SB_TEST_DURABILITY_LOG is on (tests only). */
     struct uring_buffer_group groups[SB_IO_BUFFER_GROUPS_MAX]; /* By group id. */
 };
 
@@ -151,6 +156,7 @@ sb_io_uring_create(const struct sb_io_config *config, struct sb_io **io_out)
     io_uring_register_ring_fd(&uring->ring); /* Optional speed-up; failure is harmless. */
     uring->base.ops = &uring_ops;
     uring->base.kind = SB_IO_BACKEND_URING;
+    uring->durability_log = sb_io_durability_init();
     uring_arm_eventfd(uring);
     *io_out = &uring->base;
     return 0;
@@ -253,6 +259,9 @@ uring_queue(struct sb_io *io, struct sb_io_op *op)
     }
     io_uring_sqe_set_data(sqe, op);
     op->state = SB_IO_OP_IN_FLIGHT;
+    if (SB_UNLIKELY(uring->durability_log)) {
+        sb_io_durability_queued(op); /* Before the kernel can see the SQE. */
+    }
 }
 
 static void
@@ -274,6 +283,9 @@ uring_dispatch(struct uring_io *uring, uint64_t user_data, int32_t result, uint3
     bool more = (flags & IORING_CQE_F_MORE) != 0;
     bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
     uint16_t buffer_id = has_buffer ? (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT) : 0;
+    if (SB_UNLIKELY(uring->durability_log) && !more) {
+        sb_io_durability_completed(op, result); /* Before the callback can tell anyone. */
+    }
     sb_io_complete(&uring->base, op, result, more, has_buffer, buffer_id);
 }
 
@@ -333,9 +345,16 @@ uring_run(struct sb_io *io, uint64_t wait_ns)
 static int
 uring_open(struct sb_io *io, const char *path, int flags, unsigned mode)
 {
-    (void)io;
+    bool logged = uring_from(io)->durability_log;
+    bool existed = !logged || (flags & O_CREAT) == 0 || access(path, F_OK) == 0;
     int fd = open(path, flags | O_CLOEXEC, mode);
-    return fd >= 0 ? fd : -errno;
+    if (fd < 0) {
+        return -errno;
+    }
+    if (SB_UNLIKELY(logged)) {
+        sb_io_durability_opened(fd, path, existed);
+    }
+    return fd;
 }
 
 static int

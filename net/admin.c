@@ -23,6 +23,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "core/error.h"
+#include "core/io_durability.h"
 #include "core/log.h"
 #include "net/broker_private.h"
 #include "proto/api_admin.h"
@@ -554,7 +555,7 @@ admin_persist_done(struct sb_io_op *op)
         char to[320];
         snprintf(from, sizeof(from), "%s/metadata.tmp", self->broker->config.data_dir);
         snprintf(to, sizeof(to), "%s/metadata", self->broker->config.data_dir);
-        if (rename(from, to) != 0) {
+        if (sb_io_durability_rename(from, to) != 0) {
             admin_persist_failed(self, -errno);
             return;
         }

@@ -192,6 +192,8 @@ broker_allocate(struct broker_shard *self)
     return result;
 }
 
+static void broker_finish(struct sb_shard *shard);
+
 static int
 broker_start(struct sb_shard *shard)
 {
@@ -213,6 +215,9 @@ broker_start(struct sb_shard *shard)
     }
     if (result == 0) {
         result = broker_start_network(self);
+    }
+    if (result != 0) {
+        broker_finish(shard); /* The runtime runs `finish` only for shards that started. */
     }
     return result;
 }

@@ -2,7 +2,7 @@
  * net/config.h - the broker's configuration: built-in defaults, then the
  * config file (`--config FILE`, lines of `key = value`, `#` comments), then
  * command-line flags, each overriding the one before. docs/configuration.md
- * lists every key; streambus.conf.example ships with the defaults.
+ * lists every key; examples/streambus.conf ships with the defaults.
  */
 #ifndef SB_NET_CONFIG_H
 #define SB_NET_CONFIG_H

@@ -16,6 +16,7 @@
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/io_durability.h"
 
 #define METADATA_MAGIC 0x444d4253u
 #define METADATA_VERSION 1u
@@ -378,7 +379,7 @@ sb_metadata_save(const struct sb_metadata *metadata, const char *data_dir)
     if (fd >= 0) {
         close(fd);
     }
-    if (result == 0 && rename(temporary, path) != 0) {
+    if (result == 0 && sb_io_durability_rename(temporary, path) != 0) {
         result = -errno;
     }
     int directory = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -143,7 +143,14 @@ work_produce_item(struct broker_shard *self, struct work *work, struct item *ite
         int result = sb_partition_append(partition, batch, bytes, wait ? &item->append : NULL,
                                          work_produce_durable, item);
         if (result == -ENOBUFS) {
-            return false; /* Back-pressure: retried when the memtable has room. */
+            int flush_error = sb_store_flush_error(self->store);
+            if (flush_error == 0) {
+                return false; /* Back-pressure: retried when the memtable has room. */
+            }
+            /* The memtable cannot drain: say why now rather than time out later. */
+            item->error = flush_error == -ENOSPC || flush_error == -EDQUOT
+                              ? SB_WIRE_ERROR_DISK_FULL : SB_WIRE_ERROR_STORAGE_ERROR;
+            return true;
         }
         if (result == -EEXIST && item->batches_done == 0) {
             /* A retried batch: success, with the offset it got the first time. */

@@ -81,6 +81,7 @@
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/io_durability.h"
 #include "core/log.h"
 #include "proto/batch.h"
 #include "proto/varint.h"
@@ -851,7 +852,7 @@ compaction_swap(struct sb_store *store)
     char to[384];
     compaction_temp_path(original, from, sizeof(from));
     segment_path(original->partition, original->base_offset, to, sizeof(to));
-    if (rename(from, to) != 0) {
+    if (sb_io_durability_rename(from, to) != 0) {
         compaction_stop(store, "rename the copy", -errno);
         return;
     }

@@ -34,6 +34,7 @@
 #include "core/clock.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/io_durability.h"
 #include "core/log.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
@@ -253,6 +254,7 @@ writer_failed(struct flush_writer *writer, const char *step, int error)
     sb_log_warn("segment flush failed; will retry", "step=%s topic=%u partition=%u "
                 "error=\"%s\"", step, partition->topic_id, partition->partition,
                 sb_strerror(error));
+    writer->store->flush_error = error;
     writer->store->flush_failed = true;
     writer_finish_partition(writer);
 }
@@ -493,7 +495,8 @@ writer_io_done(struct sb_io_op *op)
     case WRITER_FOOTER_WRITE:
     case WRITER_DATA_WRITE:
         if (result != (int32_t)sb_align_up(writer->staged, SB_BLOCK_BYTES)) {
-            writer_failed(writer, "write segment", result < 0 ? result : -EIO);
+            /* A short write to a regular file means the disk (or the quota) is full. */
+            writer_failed(writer, "write segment", result < 0 ? result : -ENOSPC);
             return;
         }
         if (writer->phase == WRITER_FOOTER_WRITE) {
@@ -584,6 +587,7 @@ flush_manifest_failed(struct sb_store *store, const char *step, int error)
 {
     sb_log_warn("manifest write failed; will retry", "step=%s error=\"%s\"", step,
                 sb_strerror(error));
+    store->flush_error = error;
     if (store->manifest_fd >= 0) {
         sb_io_close(store->io, store->manifest_fd);
         store->manifest_fd = -1;
@@ -617,6 +621,7 @@ flush_checkpoint(struct sb_store *store)
     wal_release_flushed(store, store->flush_end, store->flush_end_fifo);
     store->flush_phase = FLUSH_IDLE;
     store->flush_retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    store->flush_error = 0;
     store->last_flush_ns = sb_io_now_ns(store->io);
     store->stats.flushes++;
 }
@@ -647,7 +652,7 @@ flush_manifest_io_done(struct sb_io_op *op)
         char to[320];
         flush_manifest_path(store, true, from, sizeof(from));
         flush_manifest_path(store, false, to, sizeof(to));
-        if (rename(from, to) != 0) {
+        if (sb_io_durability_rename(from, to) != 0) {
             flush_manifest_failed(store, "rename", -errno);
             return;
         }

@@ -365,6 +365,12 @@ sb_partition_read(struct sb_partition *partition, struct sb_read *read)
     if (result < 0) {
         return result;
     }
+    if (partition->fenced && read->offset >= partition->fenced_offset) {
+        /* Before the range check: recovery may have cut the log at the fence, and a reader
+         * beyond it must hear "fenced", not "out of range" (which consumers reset on). */
+        read_finish(read, -EROFS);
+        return -EROFS;
+    }
     if (read->offset < partition->log_start_offset || read->offset > partition->next_offset) {
         read_finish(read, -ERANGE);
         return -ERANGE;

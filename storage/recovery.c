@@ -176,6 +176,9 @@ recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64
             break;
         }
         if (header.batch_bytes > available) {
+            if (chunk_start == position / SB_BLOCK_BYTES * SB_BLOCK_BYTES) {
+                break; /* Read from its own block and still short: the file ends inside it. */
+            }
             chunk_bytes = 0; /* Re-read from this batch's block. */
             continue;
         }

@@ -634,6 +634,12 @@ sb_store_stats(const struct sb_store *store, struct sb_store_stats *stats_out)
     stats_out->memtable_used_bytes = store->wal.head - store->wal.tail;
 }
 
+int
+sb_store_flush_error(const struct sb_store *store)
+{
+    return store->flush_error;
+}
+
 static void
 store_sync_done(struct sb_io_op *op)
 {

@@ -121,6 +121,10 @@ void sb_store_close(struct sb_store *store);
  * compaction. */
 void sb_store_iteration_end(struct sb_store *store);
 void sb_store_stats(const struct sb_store *store, struct sb_store_stats *stats_out);
+/* 0 while segment flushes succeed; while they keep failing, the last failure's error
+ * (-ENOSPC or -EDQUOT: the disk is full). A full memtable that cannot drain because of it
+ * should be reported to producers as this error, not waited out. */
+int sb_store_flush_error(const struct sb_store *store);
 
 /* Opens a partition (creating its directory), or returns the one recovery already opened
  * (its config is replaced). Returns 0, -ENOSPC if partitions_max are open, -errno. */

@@ -371,6 +371,7 @@ struct sb_store {
     struct sb_partition *flush_list;       /* Partitions left to flush. */
     uint32_t flush_active;                 /* Writers busy. */
     bool flush_failed;                     /* A writer failed this round. */
+    int flush_error;                       /* Last failed round's error; 0 after a success. */
     struct flush_writer *writers;          /* flush_concurrency writers (owned). */
     uint32_t staging_bytes;                /* Each writer's staging buffer. */
     uint8_t *manifest_buffer;              /* Manifest image (owned, 4096-aligned). */

@@ -14,6 +14,10 @@
  *       order; offsets are dense; in-flight records may or may not be there.
  *       Prints "acknowledged= lost= duplicated= reordered= gaps= inflight_kept=
  *       inflight_lost=" and exits non-zero if anything acknowledged is wrong.
+ *   crash_client consume PORT TOPIC PARTITIONS SECONDS
+ *       a consumer for load tests (scripts/memory-limit-test): reads every
+ *       partition from offset 0 to its end, again and again, until SECONDS
+ *       pass; every batch must pass its CRC. Prints "consumed records= rounds=".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -515,6 +519,27 @@ command_verify(uint16_t port, const char *topic, int32_t partitions, const char 
     return clean ? 0 : 1;
 }
 
+static int
+command_consume(uint16_t port, const char *topic, int32_t partitions, double seconds)
+{
+    uint64_t end_ns = sb_clock_monotonic_ns() + (uint64_t)(seconds * 1e9);
+    uint64_t records = 0;
+    uint64_t rounds = 0;
+    /* Bounded by SECONDS (each round reads what is there, then stops). */
+    while (sb_clock_monotonic_ns() < end_ns) {
+        for (int32_t partition = 0; partition < partitions; partition++) {
+            struct partition_log log = {0};
+            partition_log_read(port, topic, partition, &log);
+            records += log.count;
+            free(log.sequences);
+        }
+        rounds++;
+    }
+    printf("consumed records=%llu rounds=%llu\n", (unsigned long long)records,
+           (unsigned long long)rounds);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -525,7 +550,11 @@ main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "verify") == 0) {
         return command_verify((uint16_t)atoi(argv[2]), argv[3], atoi(argv[4]), argv[5]);
     }
+    if (argc == 6 && strcmp(argv[1], "consume") == 0) {
+        return command_consume((uint16_t)atoi(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
+    }
     fprintf(stderr, "usage: crash_client produce PORT TOPIC PARTITIONS LOG SECONDS\n"
-                    "       crash_client verify PORT TOPIC PARTITIONS LOG\n");
+                    "       crash_client verify PORT TOPIC PARTITIONS LOG\n"
+                    "       crash_client consume PORT TOPIC PARTITIONS SECONDS\n");
     return 2;
 }

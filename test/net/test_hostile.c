@@ -41,7 +41,9 @@ raw_frame(uint8_t *out, uint16_t api_key, uint32_t correlation, const void *body
     sb_store_le32(out, frame_bytes);
     sb_store_le16(out + 8, api_key);
     sb_store_le32(out + 12, correlation);
-    memcpy(out + 24, body, body_bytes);
+    if (body_bytes > 0) {
+        memcpy(out + 24, body, body_bytes); /* body may be NULL when empty (UBSan). */
+    }
     uint32_t crc = sb_crc32c(0, out + 8, frame_bytes - 4);
     sb_store_le32(out + 4, bad_crc ? crc ^ 1 : crc);
     return 4 + frame_bytes;
