@@ -16,7 +16,9 @@ int
 sb_arena_init(struct sb_arena *arena, size_t capacity)
 {
     SB_ASSERT(capacity > 0);
-    arena->base = sb_alloc_aligned(capacity, ARENA_BACKING_ALIGNMENT);
+    /* Not zeroed here: sb_arena_alloc zeroes what it hands out, so pages never used are
+     * never touched (and never resident). */
+    arena->base = sb_alloc_aligned_raw(capacity, ARENA_BACKING_ALIGNMENT);
     if (arena->base == NULL) {
         return -ENOMEM;
     }

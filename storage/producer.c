@@ -41,10 +41,9 @@ producer_take(struct sb_partition *partition)
     struct sb_store *store = partition->store;
     struct producer_state *state = NULL;
     if (partition->producer_count < SB_PRODUCERS_PER_PARTITION) {
-        state = store->free_producers;
+        state = sb_slab_take(&store->producer_slab);
     }
     if (state != NULL) {
-        store->free_producers = state->next;
         partition->producer_count++;
     } else {
         struct producer_state **oldest = &partition->producers;
@@ -134,8 +133,7 @@ producer_forget_all(struct sb_partition *partition)
     while (partition->producers != NULL) {
         struct producer_state *state = partition->producers;
         partition->producers = state->next;
-        state->next = store->free_producers;
-        store->free_producers = state;
+        sb_slab_give(&store->producer_slab, state);
     }
     partition->producer_count = 0;
 }

@@ -46,12 +46,10 @@ static struct segment *
 segment_allocate(struct sb_partition *partition, int64_t base_offset)
 {
     struct sb_store *store = partition->store;
-    struct segment *segment = store->free_segments;
+    struct segment *segment = sb_slab_take(&store->segment_slab);
     if (segment == NULL) {
         return NULL;
     }
-    store->free_segments = segment->next;
-    memset(segment, 0, sizeof(*segment));
     segment->partition = partition;
     segment->id = store->next_segment_id++;
     if (store->next_segment_id == 0) {
@@ -112,8 +110,7 @@ segment_create(struct sb_partition *partition, int64_t base_offset,
     segment->fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
     if (segment->fd < 0) {
         int error = segment->fd;
-        segment->next = store->free_segments;
-        store->free_segments = segment;
+        sb_slab_give(&store->segment_slab, segment);
         return error;
     }
     segment->header_pending = true;
@@ -153,8 +150,7 @@ segment_open_existing(struct sb_partition *partition, int64_t base_offset, bool 
     segment->fd = sb_io_open(store->io, path, O_RDWR | O_DIRECT, 0);
     if (segment->fd < 0) {
         int error = segment->fd;
-        segment->next = store->free_segments;
-        store->free_segments = segment;
+        sb_slab_give(&store->segment_slab, segment);
         return error;
     }
     segment->closed = closed;
@@ -173,13 +169,10 @@ segment_index_chunk(struct segment *segment)
         return chunk;
     }
     struct sb_store *store = segment->partition->store;
-    chunk = store->free_index_chunks;
+    chunk = sb_slab_take(&store->index_chunk_slab);
     if (chunk == NULL) {
         return NULL;
     }
-    store->free_index_chunks = chunk->next;
-    chunk->next = NULL;
-    chunk->count = 0;
     if (segment->index_tail == NULL) {
         segment->index_head = chunk;
     } else {
@@ -340,8 +333,7 @@ segment_free_index(struct segment *segment)
     while (segment->index_head != NULL) {
         struct index_chunk *chunk = segment->index_head;
         segment->index_head = chunk->next;
-        chunk->next = store->free_index_chunks;
-        store->free_index_chunks = chunk;
+        sb_slab_give(&store->index_chunk_slab, chunk);
     }
     segment->index_tail = NULL;
     segment->index_count = 0;
@@ -391,8 +383,7 @@ segment_destroy(struct segment *segment, bool unlink_file)
         segment_unlink(segment);
     }
     segment_free_index(segment);
-    segment->next = store->free_segments;
-    store->free_segments = segment;
+    sb_slab_give(&store->segment_slab, segment);
 }
 
 /* Deletes a segment now, or when its last read unpins it. */
@@ -432,8 +423,7 @@ segment_open_copy(const struct segment *original, const char *path, struct segme
     copy->fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
     if (copy->fd < 0) {
         int error = copy->fd;
-        copy->next = store->free_segments;
-        store->free_segments = copy;
+        sb_slab_give(&store->segment_slab, copy);
         return error;
     }
     copy->detached = true;

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/pages.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
 
@@ -141,6 +142,8 @@ store_lock(struct sb_store *store)
     return store->partitions_dir_fd < 0 ? store->partitions_dir_fd : 0;
 }
 
+/* The store's tables are sized for its limits but mapped untouched (sb_pages_map, slabs):
+ * memory is resident only for the partitions, segments and producers actually there. */
 static int
 store_allocate(struct sb_store *store)
 {
@@ -150,31 +153,19 @@ store_allocate(struct sb_store *store)
         buckets <<= 1;
     }
     store->table_mask = buckets - 1;
-    store->table = sb_alloc(buckets * sizeof(store->table[0]));
-    store->partitions = sb_alloc(config->partitions_max * sizeof(struct sb_partition));
-    store->segments = sb_alloc(config->segments_max * sizeof(struct segment));
-    uint64_t chunk_count = sb_max_u64(config->index_bytes / sizeof(struct index_chunk), 1);
-    store->index_chunks = sb_alloc(chunk_count * sizeof(struct index_chunk));
+    store->table = sb_pages_map(buckets * sizeof(store->table[0]));
+    store->partitions = sb_pages_map(config->partitions_max * sizeof(struct sb_partition));
     store->scratch = sb_alloc_aligned(sb_align_up(config->batch_bytes_max, SB_BLOCK_BYTES),
                                       SB_BLOCK_BYTES);
-    uint64_t producers = (uint64_t)config->partitions_max * 2;
-    store->producer_pool = sb_alloc(producers * sizeof(struct producer_state));
-    for (uint64_t index = 0; store->producer_pool != NULL && index < producers; index++) {
-        store->producer_pool[index].next = store->free_producers;
-        store->free_producers = &store->producer_pool[index];
-    }
-    if (store->table == NULL || store->partitions == NULL || store->segments == NULL ||
-        store->index_chunks == NULL || store->scratch == NULL || store->producer_pool == NULL) {
+    if (store->table == NULL || store->partitions == NULL || store->scratch == NULL) {
         return -ENOMEM;
     }
-    for (uint32_t index = config->segments_max; index-- > 0;) {
-        store->segments[index].next = store->free_segments;
-        store->segments[index].fd = -1;
-        store->free_segments = &store->segments[index];
-    }
-    for (uint64_t index = chunk_count; index-- > 0;) {
-        store->index_chunks[index].next = store->free_index_chunks;
-        store->free_index_chunks = &store->index_chunks[index];
+    uint64_t chunk_count = sb_max_u64(config->index_bytes / sizeof(struct index_chunk), 1);
+    uint64_t producers = (uint64_t)config->partitions_max * 2;
+    if (sb_slab_init(&store->segment_slab, sizeof(struct segment), config->segments_max) != 0 ||
+        sb_slab_init(&store->index_chunk_slab, sizeof(struct index_chunk), chunk_count) != 0 ||
+        sb_slab_init(&store->producer_slab, sizeof(struct producer_state), producers) != 0) {
+        return -ENOMEM;
     }
     store->next_segment_id = 1;
     return 0;
@@ -292,11 +283,11 @@ sb_store_close(struct sb_store *store)
     flush_deinit(store);
     cache_deinit(store);
     sb_free(store->scratch);
-    sb_free(store->producer_pool);
-    sb_free(store->index_chunks);
-    sb_free(store->segments);
-    sb_free(store->partitions);
-    sb_free(store->table);
+    sb_slab_deinit(&store->producer_slab);
+    sb_slab_deinit(&store->index_chunk_slab);
+    sb_slab_deinit(&store->segment_slab);
+    sb_pages_unmap(store->partitions, store->config.partitions_max * sizeof(struct sb_partition));
+    sb_pages_unmap(store->table, (store->table_mask + 1) * sizeof(store->table[0]));
     if (store->shard_dir_fd >= 0) {
         sb_io_close(store->io, store->shard_dir_fd);
     }

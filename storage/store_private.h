@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "core/io.h"
+#include "core/slab.h"
 #include "core/timer.h"
 #include "proto/batch.h"
 #include "storage/format.h"
@@ -353,14 +354,11 @@ struct sb_store {
     struct sb_partition **table;           /* Hash buckets (owned). */
     uint32_t table_mask;                   /* Buckets - 1. */
     uint32_t partition_count;              /* Slots used. */
-    struct segment *segments;              /* segments_max slots (owned). */
-    struct segment *free_segments;         /* Free list (through next). */
+    struct sb_slab segment_slab;           /* segments_max segments. */
     struct segment *replaced_segments;     /* Replaced segments still pinned (through next). */
     uint32_t next_segment_id;              /* Never 0. */
-    struct index_chunk *index_chunks;      /* Pool memory (owned). */
-    struct index_chunk *free_index_chunks; /* Free list. */
-    struct producer_state *producer_pool;  /* Producer state memory (owned). */
-    struct producer_state *free_producers; /* Free list. */
+    struct sb_slab index_chunk_slab;       /* index_bytes of sparse index chunks. */
+    struct sb_slab producer_slab;          /* Idempotent producer states. */
     uint64_t producer_clock;               /* Ticks at every idempotent append (LRU). */
     struct block_cache cache;              /* Segment read cache. */
     uint64_t checkpoint_sequence;          /* WAL entries below are in segments. */

@@ -108,7 +108,7 @@ wal_init(struct sb_store *store)
     wal->ring = sb_pages_map(wal->ring_bytes);
     wal->header_block = sb_alloc_aligned(SB_BLOCK_BYTES, SB_BLOCK_BYTES);
     wal->fifo_capacity = (uint32_t)(wal->ring_bytes / 256);
-    wal->fifo = sb_alloc(wal->fifo_capacity * sizeof(struct memtable_entry));
+    wal->fifo = sb_pages_map(wal->fifo_capacity * sizeof(struct memtable_entry));
     wal->files = sb_alloc(config->wal_file_count * sizeof(struct wal_file));
     if (wal->ring == NULL || wal->header_block == NULL || wal->fifo == NULL ||
         wal->files == NULL) {
@@ -140,7 +140,7 @@ wal_deinit(struct sb_store *store)
         }
     }
     sb_free(wal->files);
-    sb_free(wal->fifo);
+    sb_pages_unmap(wal->fifo, wal->fifo_capacity * sizeof(struct memtable_entry));
     sb_free(wal->header_block);
     sb_pages_unmap(wal->ring, wal->ring_bytes);
     memset(wal, 0, sizeof(*wal));
