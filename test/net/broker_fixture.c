@@ -21,7 +21,12 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "proto/api_admin.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/api_producer.h"
 #include "proto/batch.h"
+#include "proto/errors.h"
 
 #ifndef STREAMBUS_BINARY
 #error "STREAMBUS_BINARY must name the streambus executable"
@@ -61,19 +66,11 @@ broker_init(struct broker_process *broker, uint32_t cores)
     broker->port = pick_ports(cores);
 }
 
-static int
-encode_nothing(struct sb_wire_writer *writer, const void *request)
-{
-    (void)writer;
-    (void)request;
-    return 0;
-}
-
 /* Sends ApiVersions (an empty body) and waits briefly for any answer. */
 static bool
 broker_probe(struct client *probe)
 {
-    client_send(probe, SB_API_API_VERSIONS, 0, encode_nothing, NULL);
+    client_send(probe, SB_API_API_VERSIONS, 0, encode_api_versions_request, NULL);
     struct sb_frame frame;
     return client_receive(probe, &frame, 1000) == 0;
 }
@@ -179,6 +176,39 @@ broker_destroy(struct broker_process *broker)
     nftw(broker->data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void
+broker_start_new(struct broker_process *broker, uint32_t cores, const char *extra)
+{
+    broker_init(broker, cores);
+    snprintf(broker->extra, sizeof(broker->extra), "%s", extra != NULL ? extra : "");
+    broker_start(broker);
+}
+
+void
+broker_stop_and_destroy(struct broker_process *broker)
+{
+    cr_assert_eq(broker_stop(broker), 0, "SIGTERM exits 0");
+    broker_destroy(broker);
+}
+
+long
+broker_rss_kb(const struct broker_process *broker)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)broker->pid);
+    FILE *file = fopen(path, "r");
+    cr_assert_not_null(file);
+    char line[256];
+    long rss = -1;
+    while (fgets(line, sizeof(line), file) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            rss = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(file);
+    return rss;
+}
+
 int
 client_try_connect(struct client *client, uint16_t port)
 {
@@ -196,6 +226,7 @@ client_try_connect(struct client *client, uint16_t port)
     client->capacity = 32u << 20;
     client->buffer = malloc(client->capacity);
     client->next_correlation = 1;
+    client->timeout_ms = CLIENT_TIMEOUT_MS;
     return 0;
 }
 
@@ -233,15 +264,23 @@ client_send(struct client *client, uint16_t api_key, uint16_t flags,
             const void *request)
 {
     static uint8_t frame[16u << 20];
-    struct sb_wire_writer writer;
-    sb_wire_writer_init(&writer, frame, sizeof(frame));
     struct sb_frame_header header = {.api_key = api_key, .flags = flags,
                                      .correlation_id = client->next_correlation++};
-    cr_assert_eq(sb_frame_begin(&writer, &header), 0);
+    client_send_raw(client, frame, frame_encode(frame, sizeof(frame), &header, encode, request));
+    return header.correlation_id;
+}
+
+uint32_t
+frame_encode(uint8_t *frame, uint32_t capacity, const struct sb_frame_header *header,
+             int (*encode)(struct sb_wire_writer *writer, const void *request),
+             const void *request)
+{
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, frame, capacity);
+    cr_assert_eq(sb_frame_begin(&writer, header), 0);
     cr_assert_eq(encode(&writer, request), 0);
     cr_assert_eq(sb_frame_finish(&writer), 0);
-    client_send_raw(client, frame, sb_wire_writer_length(&writer));
-    return header.correlation_id;
+    return (uint32_t)sb_wire_writer_length(&writer);
 }
 
 static int
@@ -305,4 +344,191 @@ test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefi
     cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch, &bytes),
                  0);
     return bytes;
+}
+
+int
+encode_empty_request(struct sb_wire_writer *writer, const void *request)
+{
+    (void)writer;
+    (void)request;
+    return 0;
+}
+
+int
+encode_api_versions_request(struct sb_wire_writer *writer, const void *request)
+{
+    (void)request;
+    return sb_api_versions_request_encode(writer);
+}
+
+int
+encode_metadata_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_metadata_request_encode(writer, request);
+}
+
+int
+encode_create_topics_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_create_topics_request_encode(writer, request);
+}
+
+int
+encode_init_producer_id_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_init_producer_id_request_encode(writer, request);
+}
+
+int
+encode_produce_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_produce_request_encode(writer, request);
+}
+
+int
+encode_fetch_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_fetch_request_encode(writer, request);
+}
+
+int
+encode_list_offsets_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_list_offsets_request_encode(writer, request);
+}
+
+int16_t
+health_on_new_connection(uint16_t port)
+{
+    struct client client;
+    client_connect(&client, port);
+    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty_request, NULL);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, client.timeout_ms), 0, "Health is answered");
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    client_close(&client);
+    return frame.header.error_code;
+}
+
+bool
+new_connection_answered(uint16_t port, int attempts, int timeout_ms)
+{
+    bool answered = false;
+    for (int attempt = 0; attempt < attempts && !answered; attempt++) {
+        struct client client;
+        client_connect(&client, port);
+        client_send(&client, SB_API_HEALTH, 0, encode_empty_request, NULL);
+        struct sb_frame frame;
+        answered = client_receive(&client, &frame, timeout_ms) == 0;
+        client_close(&client);
+    }
+    return answered;
+}
+
+int16_t
+client_create_topic(struct client *client, const char *name, int32_t partitions)
+{
+    struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(name),
+                                    .partition_count = partitions, .replication_factor = 1};
+    struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
+                                               .timeout_ms = 5000};
+    uint32_t correlation = client_send(client, SB_API_CREATE_TOPICS, 0,
+                                       encode_create_topics_request, &request);
+    struct sb_frame frame;
+    int received = client_receive(client, &frame, client->timeout_ms);
+    cr_assert_eq(received, 0, "create %s: receive %d", name, received);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0, "create %s: %s", name,
+                 sb_wire_error_name(frame.header.error_code));
+    struct sb_create_topics_response response;
+    cr_assert_eq(sb_create_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_create_topic_result result;
+    cr_assert_eq(sb_create_topics_response_next_topic(&response, &result), 1);
+    return result.error_code;
+}
+
+int
+encode_produce_spec(struct sb_wire_writer *writer, const void *request)
+{
+    const struct produce_spec *spec = request;
+    struct sb_produce_partition part = {.partition = spec->partition,
+                                        .records = {spec->batch, spec->bytes}};
+    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(spec->topic),
+                                     .partitions = &part, .partition_count = 1};
+    struct sb_produce_request produce = {.acks = spec->acks, .timeout_ms = spec->timeout_ms,
+                                         .topics = &topic, .topic_count = 1};
+    return sb_produce_request_encode(writer, &produce);
+}
+
+int16_t
+client_produce(struct client *client, const struct produce_spec *spec, int64_t *base_offset)
+{
+    int64_t ignored;
+    base_offset = base_offset != NULL ? base_offset : &ignored;
+    *base_offset = -1;
+    client_send(client, SB_API_PRODUCE, spec->acks == 0 ? SB_FRAME_FLAG_NO_RESPONSE : 0,
+                encode_produce_spec, spec);
+    if (spec->acks == 0) {
+        return SB_WIRE_ERROR_NONE;
+    }
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "produce is answered");
+    if (frame.header.error_code != 0) {
+        return frame.header.error_code;
+    }
+    struct sb_produce_response response;
+    struct sb_produce_topic_response topic_response;
+    struct sb_produce_partition_response result;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
+    *base_offset = result.base_offset;
+    return result.error_code;
+}
+
+int16_t
+client_produce_acks_all(struct client *client, const char *topic, int32_t partition,
+                        const uint8_t *batch, uint32_t bytes, int64_t *base_offset)
+{
+    struct produce_spec spec = {.topic = topic, .partition = partition, .batch = batch,
+                                .bytes = bytes, .acks = -1, .timeout_ms = 5000};
+    return client_produce(client, &spec, base_offset);
+}
+
+int
+encode_fetch_spec(struct sb_wire_writer *writer, const void *request)
+{
+    const struct fetch_spec *spec = request;
+    struct sb_fetch_partition part = {.partition = spec->partition,
+                                      .fetch_offset = spec->offset,
+                                      .partition_max_bytes = spec->partition_max_bytes};
+    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(spec->topic),
+                                   .partitions = &part, .partition_count = 1};
+    struct sb_fetch_request fetch = {.max_wait_ms = spec->max_wait_ms,
+                                     .min_bytes = spec->min_bytes, .max_bytes = spec->max_bytes,
+                                     .topics = &topic, .topic_count = 1};
+    return sb_fetch_request_encode(writer, &fetch);
+}
+
+void
+decode_fetch_partition(const struct sb_frame *frame,
+                       struct sb_fetch_partition_response *partition)
+{
+    cr_assert_eq(frame->header.error_code, 0, "fetch refused: %s",
+                 sb_wire_error_name(frame->header.error_code));
+    struct sb_fetch_response response;
+    struct sb_fetch_topic_response topic_response;
+    cr_assert_eq(sb_fetch_response_decode(frame->body, frame->body_bytes, &response), 0);
+    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
+    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, partition), 1);
+}
+
+void
+client_fetch(struct client *client, const struct fetch_spec *spec,
+             struct sb_fetch_partition_response *partition)
+{
+    client_send(client, SB_API_FETCH, 0, encode_fetch_spec, spec);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "fetch is answered");
+    decode_fetch_partition(&frame, partition);
 }

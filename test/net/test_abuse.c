@@ -33,9 +33,7 @@
 #include "core/clock.h"
 #include "core/crc32c.h"
 #include "core/endian.h"
-#include "proto/api_admin.h"
 #include "proto/api_fetch.h"
-#include "proto/api_produce.h"
 #include "proto/batch.h"
 #include "proto/compress.h"
 #include "proto/errors.h"
@@ -47,106 +45,6 @@
 #define ATTACKERS 8u
 #define ATTACK_PIPELINE 64u
 #define LATENCY_REQUESTS 1500u
-
-static int
-encode_empty(struct sb_wire_writer *writer, const void *request)
-{
-    (void)writer;
-    (void)request;
-    return 0;
-}
-
-static int
-encode_create(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_create_topics_request_encode(writer, request);
-}
-
-static int
-encode_produce(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_produce_request_encode(writer, request);
-}
-
-static int
-encode_fetch(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_fetch_request_encode(writer, request);
-}
-
-static int
-encode_list_offsets(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_list_offsets_request_encode(writer, request);
-}
-
-static long
-broker_rss_kb(const struct broker_process *broker)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)broker->pid);
-    FILE *file = fopen(path, "r");
-    cr_assert_not_null(file);
-    char line[256];
-    long rss = -1;
-    while (fgets(line, sizeof(line), file) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            rss = strtol(line + 6, NULL, 10);
-        }
-    }
-    fclose(file);
-    return rss;
-}
-
-static void
-create_topic(struct client *client, const char *name, int32_t partitions)
-{
-    struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(name),
-                                    .partition_count = partitions, .replication_factor = 1};
-    struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
-                                               .timeout_ms = 5000};
-    client_send(client, SB_API_CREATE_TOPICS, 0, encode_create, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    cr_assert_eq(frame.header.error_code, 0);
-}
-
-/* Produces `bytes` of batches; returns the partition's error code. */
-static int16_t
-produce_raw(struct client *client, const char *topic_name, int32_t partition,
-            const uint8_t *batch, uint32_t bytes)
-{
-    struct sb_produce_partition part = {.partition = partition, .records = {batch, bytes}};
-    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
-                                     .partitions = &part, .partition_count = 1};
-    struct sb_produce_request request = {.acks = -1, .timeout_ms = 5000, .topics = &topic,
-                                         .topic_count = 1};
-    client_send(client, SB_API_PRODUCE, 0, encode_produce, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "produce is answered");
-    if (frame.header.error_code != 0) {
-        return frame.header.error_code;
-    }
-    struct sb_produce_response response;
-    struct sb_produce_topic_response topic_response;
-    struct sb_produce_partition_response result;
-    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
-    return result.error_code;
-}
-
-static void
-expect_served(uint16_t port)
-{
-    struct client client;
-    client_connect(&client, port);
-    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty, NULL);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
-    cr_assert_eq(frame.header.correlation_id, correlation);
-    client_close(&client);
-}
 
 /* A batch of one record whose payload is `codec`(zeros of `expanded` bytes) and whose header
  * claims `claimed` record bytes. Returns its size (in `out`). */
@@ -181,7 +79,7 @@ list_offsets_by_time(struct client *client, const char *topic_name, int32_t part
     struct sb_list_offsets_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
                                           .partitions = &part, .partition_count = 1};
     struct sb_list_offsets_request request = {.topics = &topic, .topic_count = 1};
-    client_send(client, SB_API_LIST_OFFSETS, 0, encode_list_offsets, &request);
+    client_send(client, SB_API_LIST_OFFSETS, 0, encode_list_offsets_request, &request);
     struct sb_frame frame;
     cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "ListOffsets is answered");
     struct sb_list_offsets_response response;
@@ -198,21 +96,10 @@ static void
 fetch_as_stored(struct client *client, const char *topic_name, int32_t partition,
                 const uint8_t *sent, uint32_t bytes)
 {
-    struct sb_fetch_partition part = {.partition = partition, .fetch_offset = 0,
-                                      .partition_max_bytes = 1 << 20};
-    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
-                                   .partitions = &part, .partition_count = 1};
-    struct sb_fetch_request request = {.max_bytes = 1 << 20, .topics = &topic,
-                                       .topic_count = 1};
-    client_send(client, SB_API_FETCH, 0, encode_fetch, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    struct sb_fetch_response response;
-    struct sb_fetch_topic_response topic_response;
+    struct fetch_spec spec = {.topic = topic_name, .partition = partition,
+                              .partition_max_bytes = 1 << 20, .max_bytes = 1 << 20};
     struct sb_fetch_partition_response result;
-    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+    client_fetch(client, &spec, &result);
     cr_assert_eq(result.error_code, 0);
     cr_assert_eq(result.records.length, bytes, "the bomb is served as stored, unexpanded");
     /* Only the base offset (and header CRC) differ from what was sent. */
@@ -227,7 +114,7 @@ Test(abuse, compression_bombs_are_never_expanded, .timeout = 120)
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "bombs", 4);
+    cr_assert_eq(client_create_topic(&client, "bombs", 4), SB_WIRE_ERROR_NONE);
     long rss_before = broker_rss_kb(&broker);
     static uint8_t batches[4][1 << 20];
     uint32_t sizes[4] = {
@@ -239,8 +126,8 @@ Test(abuse, compression_bombs_are_never_expanded, .timeout = 120)
     };
     int64_t now_ms = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
     for (int32_t partition = 0; partition < 4; partition++) {
-        int16_t stored = produce_raw(&client, "bombs", partition, batches[partition],
-                                     sizes[partition]);
+        int16_t stored = client_produce_acks_all(&client, "bombs", partition,
+                                                 batches[partition], sizes[partition], NULL);
         int16_t lookup = list_offsets_by_time(&client, "bombs", partition, now_ms - 60000);
         cr_log_info("bomb %d (%u bytes): produce %s, time lookup %s", partition,
                     sizes[partition], sb_wire_error_name(stored), sb_wire_error_name(lookup));
@@ -248,7 +135,7 @@ Test(abuse, compression_bombs_are_never_expanded, .timeout = 120)
             fetch_as_stored(&client, "bombs", partition, batches[partition], sizes[partition]);
         }
     }
-    expect_served(broker.port);
+    health_on_new_connection(broker.port); /* Others are answered (busy or not). */
     long rss_after = broker_rss_kb(&broker);
     cr_log_info("broker RSS %ld kB -> %ld kB", rss_before, rss_after);
     cr_assert_lt(rss_after - rss_before, 32 * 1024, "no bomb was expanded (64 MiB each)");
@@ -308,7 +195,7 @@ Test(abuse, connection_flood_beyond_the_limit_keeps_others_served, .timeout = 12
         }
     }
     /* The connection made before the flood is still served, promptly. */
-    uint32_t correlation = client_send(&victim, SB_API_HEALTH, 0, encode_empty, NULL);
+    uint32_t correlation = client_send(&victim, SB_API_HEALTH, 0, encode_empty_request, NULL);
     struct sb_frame frame;
     uint64_t start_ns = sb_clock_monotonic_ns();
     cr_assert_eq(client_receive(&victim, &frame, TIMEOUT_MS), 0);
@@ -338,7 +225,7 @@ Test(abuse, connection_flood_beyond_the_limit_keeps_others_served, .timeout = 12
     for (int attempt = 0; attempt < 100 && !served; attempt++) {
         struct client late;
         client_connect(&late, broker.port);
-        client_send(&late, SB_API_HEALTH, 0, encode_empty, NULL);
+        client_send(&late, SB_API_HEALTH, 0, encode_empty_request, NULL);
         served = client_receive(&late, &frame, 200) == 0;
         client_close(&late);
     }
@@ -373,7 +260,7 @@ measure_produce(struct client *client)
     uint32_t bytes = test_batch(batch, sizeof(batch), 10, "latency");
     for (uint32_t index = 0; index < LATENCY_REQUESTS; index++) {
         uint64_t start_ns = sb_clock_monotonic_ns();
-        cr_assert_eq(produce_raw(client, "victim", 0, batch, bytes), 0);
+        cr_assert_eq(client_produce_acks_all(client, "victim", 0, batch, bytes, NULL), 0);
         samples[index] = (sb_clock_monotonic_ns() - start_ns) / 1000;
     }
     qsort(samples, LATENCY_REQUESTS, sizeof(samples[0]), compare_u64);
@@ -399,7 +286,7 @@ attacker_start(uint16_t port)
         sb_wire_writer_init(&writer, frame, sizeof(frame));
         struct sb_frame_header header = {.api_key = SB_API_FETCH, .correlation_id = index};
         cr_assert_eq(sb_frame_begin(&writer, &header), 0);
-        cr_assert_eq(encode_fetch(&writer, &request), 0);
+        cr_assert_eq(encode_fetch_request(&writer, &request), 0);
         cr_assert_eq(sb_frame_finish(&writer), 0);
         ssize_t sent = send(fd, frame, sb_wire_writer_length(&writer), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent <= 0) {
@@ -417,12 +304,12 @@ Test(abuse, consumers_that_never_read_do_not_slow_others_down, .timeout = 180)
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "victim", 1);
-    create_topic(&client, "big", 1);
+    cr_assert_eq(client_create_topic(&client, "victim", 1), SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "big", 1), SB_WIRE_ERROR_NONE);
     static uint8_t batch[1 << 20];
     for (int index = 0; index < 8; index++) {
         uint32_t bytes = test_batch(batch, sizeof(batch), 12000, "big-padding-padding-padding");
-        cr_assert_eq(produce_raw(&client, "big", 0, batch, bytes), 0);
+        cr_assert_eq(client_produce_acks_all(&client, "big", 0, batch, bytes, NULL), 0);
     }
     measure_produce(&client); /* Warm-up. */
     struct latency baseline = measure_produce(&client);
@@ -432,7 +319,7 @@ Test(abuse, consumers_that_never_read_do_not_slow_others_down, .timeout = 180)
     }
     struct latency attacked = measure_produce(&client);
     long rss_attacked = broker_rss_kb(&broker);
-    expect_served(broker.port);
+    health_on_new_connection(broker.port); /* Others are answered (busy or not). */
     for (uint32_t index = 0; index < ATTACKERS; index++) {
         close(attackers[index]);
     }

@@ -12,7 +12,6 @@
 
 #include "core/base.h"
 #include "core/endian.h"
-#include "proto/api_admin.h"
 #include "proto/api_fetch.h"
 #include "proto/api_meta.h"
 #include "proto/api_produce.h"
@@ -23,84 +22,20 @@
 
 #define TIMEOUT_MS 10000
 
-static int
-encode_create(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_create_topics_request_encode(writer, request);
-}
-
-static int
-encode_produce(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_produce_request_encode(writer, request);
-}
-
-static int
-encode_fetch(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_fetch_request_encode(writer, request);
-}
-
-static int
-encode_metadata(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_metadata_request_encode(writer, request);
-}
-
-static int
-encode_api_versions(struct sb_wire_writer *writer, const void *request)
-{
-    (void)request;
-    return sb_api_versions_request_encode(writer);
-}
-
-static void
-create_topic(struct client *client, const char *name, int32_t partitions, int16_t expected)
-{
-    struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(name),
-                                    .partition_count = partitions, .replication_factor = 1};
-    struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
-                                               .timeout_ms = 5000};
-    uint32_t correlation = client_send(client, SB_API_CREATE_TOPICS, 0, encode_create, &request);
-    struct sb_frame frame;
-    int received = client_receive(client, &frame, TIMEOUT_MS);
-    cr_assert_eq(received, 0, "create %s: receive %d", name, received);
-    cr_assert_eq(frame.header.correlation_id, correlation);
-    cr_assert_eq(frame.header.error_code, 0);
-    struct sb_create_topics_response response;
-    cr_assert_eq(sb_create_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
-    struct sb_create_topic_result result;
-    cr_assert_eq(sb_create_topics_response_next_topic(&response, &result), 1);
-    cr_assert_eq(result.error_code, expected, "create %s: error %d", name, result.error_code);
-}
-
-/* Produces one batch to topic/partition; returns the base offset (asserts no error). */
+/* Produces `records` records "<prefix>-i" to topic/partition with `acks`; asserts no error and
+ * returns the base offset (-1 with acks 0, which gets no answer). */
 static int64_t
-produce(struct client *client, const char *topic_name, int32_t partition, int16_t acks,
+produce(struct client *client, const char *topic, int32_t partition, int16_t acks,
         const char *prefix, uint32_t records)
 {
     static uint8_t batch[1 << 16];
-    uint32_t bytes = test_batch(batch, sizeof(batch), records, prefix);
-    struct sb_produce_partition part = {.partition = partition, .records = {batch, bytes}};
-    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
-                                     .partitions = &part, .partition_count = 1};
-    struct sb_produce_request request = {.acks = acks, .timeout_ms = 5000, .topics = &topic,
-                                         .topic_count = 1};
-    client_send(client, SB_API_PRODUCE, acks == 0 ? SB_FRAME_FLAG_NO_RESPONSE : 0,
-                encode_produce, &request);
-    if (acks == 0) {
-        return -1;
-    }
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    struct sb_produce_response response;
-    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
-    struct sb_produce_topic_response topic_response;
-    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
-    struct sb_produce_partition_response result;
-    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
-    cr_assert_eq(result.error_code, 0, "produce error %s", sb_wire_error_name(result.error_code));
-    return result.base_offset;
+    struct produce_spec spec = {.topic = topic, .partition = partition, .batch = batch,
+                                .bytes = test_batch(batch, sizeof(batch), records, prefix),
+                                .acks = acks, .timeout_ms = 5000};
+    int64_t base_offset;
+    int16_t error = client_produce(client, &spec, &base_offset);
+    cr_assert_eq(error, 0, "produce error %s", sb_wire_error_name(error));
+    return base_offset;
 }
 
 struct fetched {
@@ -143,27 +78,16 @@ fetch_parse(const struct sb_fetch_partition_response *partition, int64_t offset,
     }
 }
 
+/* Fetches topic/partition from `offset` (long-polling as asked) and parses it into *out. */
 static void
-fetch(struct client *client, const char *topic_name, int32_t partition, int64_t offset,
+fetch(struct client *client, const char *topic, int32_t partition, int64_t offset,
       int32_t max_wait_ms, int32_t min_bytes, struct fetched *out)
 {
-    struct sb_fetch_partition part = {.partition = partition, .fetch_offset = offset,
-                                      .partition_max_bytes = 1 << 20};
-    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
-                                   .partitions = &part, .partition_count = 1};
-    struct sb_fetch_request request = {.max_wait_ms = max_wait_ms, .min_bytes = min_bytes,
-                                       .max_bytes = 4 << 20, .topics = &topic,
-                                       .topic_count = 1};
-    client_send(client, SB_API_FETCH, 0, encode_fetch, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    cr_assert_eq(frame.header.error_code, 0);
-    struct sb_fetch_response response;
-    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
-    struct sb_fetch_topic_response topic_response;
-    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
+    struct fetch_spec spec = {.topic = topic, .partition = partition, .offset = offset,
+                              .partition_max_bytes = 1 << 20, .max_bytes = 4 << 20,
+                              .max_wait_ms = max_wait_ms, .min_bytes = min_bytes};
     struct sb_fetch_partition_response result;
-    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+    client_fetch(client, &spec, &result);
     fetch_parse(&result, offset, out);
 }
 
@@ -175,9 +99,9 @@ round_trip_with(uint32_t cores)
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "orders", 4, SB_WIRE_ERROR_NONE);
-    create_topic(&client, "orders", 4, SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
-    create_topic(&client, "bad name!", 1, SB_WIRE_ERROR_INVALID_TOPIC_NAME);
+    cr_assert_eq(client_create_topic(&client, "orders", 4), SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "orders", 4), SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
+    cr_assert_eq(client_create_topic(&client, "bad name!", 1), SB_WIRE_ERROR_INVALID_TOPIC_NAME);
     for (int32_t partition = 0; partition < 4; partition++) {
         for (int round = 0; round < 5; round++) {
             char prefix[32];
@@ -222,9 +146,9 @@ Test(broker, metadata_names_each_partitions_shard_and_port, .timeout = 60)
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "events", 3, SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "events", 3), SB_WIRE_ERROR_NONE);
     struct sb_metadata_request request = {.all_topics = true};
-    client_send(&client, SB_API_METADATA, 0, encode_metadata, &request);
+    client_send(&client, SB_API_METADATA, 0, encode_metadata_request, &request);
     struct sb_frame frame;
     cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
     struct sb_metadata_response response;
@@ -263,10 +187,11 @@ Test(broker, pipelined_requests_are_answered_in_order_and_acks0_gets_no_answer, 
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "pipe", 2, SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "pipe", 2), SB_WIRE_ERROR_NONE);
     /* acks=0 first: nothing comes back for it. */
     produce(&client, "pipe", 1, 0, "silent", 1);
-    uint32_t first = client_send(&client, SB_API_API_VERSIONS, 0, encode_api_versions, NULL);
+    uint32_t first = client_send(&client, SB_API_API_VERSIONS, 0, encode_api_versions_request,
+                                 NULL);
     uint32_t correlations[40];
     for (int index = 0; index < 40; index++) {
         static uint8_t batch[4096];
@@ -277,7 +202,8 @@ Test(broker, pipelined_requests_are_answered_in_order_and_acks0_gets_no_answer, 
         struct sb_produce_request request = {.acks = (int16_t)(index % 3 == 0 ? -1 : 1),
                                              .timeout_ms = 5000, .topics = &topic,
                                              .topic_count = 1};
-        correlations[index] = client_send(&client, SB_API_PRODUCE, 0, encode_produce, &request);
+        correlations[index] = client_send(&client, SB_API_PRODUCE, 0, encode_produce_request,
+                                          &request);
     }
     struct sb_frame frame;
     cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
@@ -304,27 +230,19 @@ Test(broker, long_poll_fetch_wakes_when_data_arrives, .timeout = 60)
     struct client producer;
     client_connect(&consumer, broker.port);
     client_connect(&producer, broker.port);
-    create_topic(&producer, "poll", 2, SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&producer, "poll", 2), SB_WIRE_ERROR_NONE);
     for (int32_t partition = 0; partition < 2; partition++) {
-        struct sb_fetch_partition part = {.partition = partition, .fetch_offset = 0,
-                                          .partition_max_bytes = 1 << 20};
-        struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr("poll"),
-                                       .partitions = &part, .partition_count = 1};
-        struct sb_fetch_request request = {.max_wait_ms = 20000, .min_bytes = 1,
-                                           .max_bytes = 1 << 20, .topics = &topic,
-                                           .topic_count = 1};
-        client_send(&consumer, SB_API_FETCH, 0, encode_fetch, &request);
+        struct fetch_spec spec = {.topic = "poll", .partition = partition,
+                                  .partition_max_bytes = 1 << 20, .max_bytes = 1 << 20,
+                                  .max_wait_ms = 20000, .min_bytes = 1};
+        client_send(&consumer, SB_API_FETCH, 0, encode_fetch_spec, &spec);
         struct sb_frame frame;
         cr_assert_eq(client_receive(&consumer, &frame, 300), -ETIMEDOUT, "parked while empty");
         produce(&producer, "poll", partition, 1, "wake", 2);
         /* Well before max_wait (20 s): the produce woke the fetch. */
         cr_assert_eq(client_receive(&consumer, &frame, 5000), 0);
-        struct sb_fetch_response response;
-        cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
-        struct sb_fetch_topic_response topic_response;
-        cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
         struct sb_fetch_partition_response result;
-        cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+        decode_fetch_partition(&frame, &result);
         struct fetched parsed;
         fetch_parse(&result, 0, &parsed);
         cr_assert_eq(parsed.records, 2);
@@ -348,7 +266,7 @@ restart_keeps_everything(bool kill_it)
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "durable", 4, SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "durable", 4), SB_WIRE_ERROR_NONE);
     for (int round = 0; round < 30; round++) {
         produce(&client, "durable", round % 4, -1, "kept", 7);
     }
@@ -360,7 +278,7 @@ restart_keeps_everything(bool kill_it)
     }
     broker_start(&broker);
     client_connect(&client, broker.port);
-    create_topic(&client, "durable", 4, SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
+    cr_assert_eq(client_create_topic(&client, "durable", 4), SB_WIRE_ERROR_TOPIC_ALREADY_EXISTS);
     uint32_t total = 0;
     for (int32_t partition = 0; partition < 4; partition++) {
         struct fetched result;
@@ -386,12 +304,6 @@ Test(broker, kill_9_loses_no_acknowledged_record, .timeout = 60)
     restart_keeps_everything(true);
 }
 
-static int
-encode_init_producer(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_init_producer_id_request_encode(writer, request);
-}
-
 /* Produces one idempotent batch; returns the partition's error, *offset_out its base offset. */
 static int16_t
 produce_idempotent(struct client *client, int64_t producer_id, int32_t sequence,
@@ -410,22 +322,7 @@ produce_idempotent(struct client *client, int64_t producer_id, int32_t sequence,
     uint32_t length;
     cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &bytes,
                                          &length), 0);
-    struct sb_produce_partition part = {.partition = 0, .records = {bytes, length}};
-    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr("idem"),
-                                     .partitions = &part, .partition_count = 1};
-    struct sb_produce_request request = {.acks = -1, .timeout_ms = 5000, .topics = &topic,
-                                         .topic_count = 1};
-    client_send(client, SB_API_PRODUCE, 0, encode_produce, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    struct sb_produce_response response;
-    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
-    struct sb_produce_topic_response topic_response;
-    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
-    struct sb_produce_partition_response result;
-    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
-    *offset_out = result.base_offset;
-    return result.error_code;
+    return client_produce_acks_all(client, "idem", 0, bytes, length, offset_out);
 }
 
 Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout = 60)
@@ -435,9 +332,9 @@ Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout
     broker_start(&broker);
     struct client client;
     client_connect(&client, broker.port);
-    create_topic(&client, "idem", 1, SB_WIRE_ERROR_NONE);
+    cr_assert_eq(client_create_topic(&client, "idem", 1), SB_WIRE_ERROR_NONE);
     struct sb_init_producer_id_request init = {.producer_id = -1, .producer_epoch = -1};
-    client_send(&client, SB_API_INIT_PRODUCER_ID, 0, encode_init_producer, &init);
+    client_send(&client, SB_API_INIT_PRODUCER_ID, 0, encode_init_producer_id_request, &init);
     struct sb_frame frame;
     cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
     struct sb_init_producer_id_response id;

@@ -33,9 +33,7 @@
 
 #include "core/base.h"
 #include "core/endian.h"
-#include "proto/api_admin.h"
 #include "proto/api_fetch.h"
-#include "proto/api_produce.h"
 #include "proto/batch.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
@@ -66,24 +64,6 @@ struct scene {
 };
 
 static struct scene scene_state;
-
-static int
-encode_create(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_create_topics_request_encode(writer, request);
-}
-
-static int
-encode_produce(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_produce_request_encode(writer, request);
-}
-
-static int
-encode_fetch(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_fetch_request_encode(writer, request);
-}
 
 /* Runs `start` with the broker's stderr going to the scene's log file. */
 static void
@@ -116,19 +96,6 @@ scene_log_has(const struct scene *scene, const char *text)
 }
 
 static void
-create_topic(struct client *client)
-{
-    struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(TOPIC),
-                                    .partition_count = 1, .replication_factor = 1};
-    struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
-                                               .timeout_ms = 5000};
-    client_send(client, SB_API_CREATE_TOPICS, 0, encode_create, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    cr_assert_eq(frame.header.error_code, 0);
-}
-
-static void
 batch_prefix(uint32_t index, char *prefix, size_t capacity)
 {
     snprintf(prefix, capacity, "batch%04u-padding-so-that-segments-fill-up-quickly", index);
@@ -142,23 +109,11 @@ produce(struct scene *scene, struct client *client, uint32_t index)
     char prefix[64];
     batch_prefix(index, prefix, sizeof(prefix));
     uint32_t bytes = test_batch(batch, sizeof(batch), RECORDS_PER_BATCH, prefix);
-    struct sb_produce_partition part = {.partition = 0, .records = {batch, bytes}};
-    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(TOPIC),
-                                     .partitions = &part, .partition_count = 1};
-    struct sb_produce_request request = {.acks = -1, .timeout_ms = 5000, .topics = &topic,
-                                         .topic_count = 1};
-    client_send(client, SB_API_PRODUCE, 0, encode_produce, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    struct sb_produce_response response;
-    struct sb_produce_topic_response topic_response;
-    struct sb_produce_partition_response result;
-    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
-    cr_assert_eq(result.error_code, 0);
-    cr_assert_eq(result.base_offset, (int64_t)index * RECORDS_PER_BATCH);
-    scene->batches[index] = (struct stored){.offset = result.base_offset, .bytes = bytes,
+    int64_t base_offset;
+    int16_t error = client_produce_acks_all(client, TOPIC, 0, batch, bytes, &base_offset);
+    cr_assert_eq(error, 0, "batch %u: %s", index, sb_wire_error_name(error));
+    cr_assert_eq(base_offset, (int64_t)index * RECORDS_PER_BATCH);
+    scene->batches[index] = (struct stored){.offset = base_offset, .bytes = bytes,
                                             .segment = -1};
     scene->batch_count = index + 1;
 }
@@ -237,7 +192,7 @@ scene_setup(struct scene *scene, bool wal)
     broker_start(&scene->broker);
     struct client client;
     client_connect(&client, scene->broker.port);
-    create_topic(&client);
+    cr_assert_eq(client_create_topic(&client, TOPIC, 1), SB_WIRE_ERROR_NONE);
     for (uint32_t index = 0; index < SEGMENT_BATCHES; index++) {
         produce(scene, &client, index);
     }
@@ -330,20 +285,10 @@ enum verdict { READABLE, REFUSED_CORRUPT, REFUSED_FENCED, MISSING };
 static enum verdict
 fetch_batch(struct client *client, uint32_t index, int64_t offset)
 {
-    struct sb_fetch_partition part = {.partition = 0, .fetch_offset = offset,
-                                      .partition_max_bytes = 1};
-    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(TOPIC),
-                                   .partitions = &part, .partition_count = 1};
-    struct sb_fetch_request request = {.max_bytes = 1, .topics = &topic, .topic_count = 1};
-    client_send(client, SB_API_FETCH, 0, encode_fetch, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
-    struct sb_fetch_response response;
-    struct sb_fetch_topic_response topic_response;
+    struct fetch_spec spec = {.topic = TOPIC, .offset = offset, .partition_max_bytes = 1,
+                              .max_bytes = 1};
     struct sb_fetch_partition_response result;
-    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+    client_fetch(client, &spec, &result);
     if (result.error_code == SB_WIRE_ERROR_CORRUPT_MESSAGE) {
         return REFUSED_CORRUPT;
     }

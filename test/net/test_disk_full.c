@@ -27,9 +27,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "proto/api_admin.h"
 #include "proto/api_fetch.h"
-#include "proto/api_produce.h"
 #include "proto/batch.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
@@ -46,24 +44,6 @@
 static char image_path[64];
 static char mount_path[80];
 static bool mounted;
-
-static int
-encode_create(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_create_topics_request_encode(writer, request);
-}
-
-static int
-encode_produce(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_produce_request_encode(writer, request);
-}
-
-static int
-encode_fetch(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_fetch_request_encode(writer, request);
-}
 
 static int
 run_quietly(const char *command)
@@ -154,26 +134,10 @@ static int16_t
 produce(struct client *client, uint32_t index, int64_t *offset)
 {
     static uint8_t batch[1100 << 10];
-    uint32_t bytes = big_batch(batch, sizeof(batch), index);
-    struct sb_produce_partition part = {.partition = 0, .records = {batch, bytes}};
-    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr(TOPIC),
-                                     .partitions = &part, .partition_count = 1};
-    struct sb_produce_request request = {.acks = -1, .timeout_ms = 1500, .topics = &topic,
-                                         .topic_count = 1};
-    client_send(client, SB_API_PRODUCE, 0, encode_produce, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "produce is answered");
-    if (frame.header.error_code != 0) {
-        return frame.header.error_code;
-    }
-    struct sb_produce_response response;
-    struct sb_produce_topic_response topic_response;
-    struct sb_produce_partition_response result;
-    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1);
-    *offset = result.base_offset;
-    return result.error_code;
+    struct produce_spec spec = {.topic = TOPIC, .batch = batch,
+                                .bytes = big_batch(batch, sizeof(batch), index), .acks = -1,
+                                .timeout_ms = 1500};
+    return client_produce(client, &spec, offset);
 }
 
 static bool
@@ -187,20 +151,10 @@ retriable(int16_t error)
 static int16_t
 fetch_check(struct client *client, int64_t offset, uint32_t index)
 {
-    struct sb_fetch_partition part = {.partition = 0, .fetch_offset = offset,
-                                      .partition_max_bytes = 1};
-    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(TOPIC),
-                                   .partitions = &part, .partition_count = 1};
-    struct sb_fetch_request request = {.max_bytes = 1, .topics = &topic, .topic_count = 1};
-    client_send(client, SB_API_FETCH, 0, encode_fetch, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "fetch is answered");
-    struct sb_fetch_response response;
-    struct sb_fetch_topic_response topic_response;
+    struct fetch_spec spec = {.topic = TOPIC, .offset = offset, .partition_max_bytes = 1,
+                              .max_bytes = 1};
     struct sb_fetch_partition_response result;
-    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
-    cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &result), 1);
+    client_fetch(client, &spec, &result);
     if (result.error_code != 0) {
         return result.error_code;
     }
@@ -276,13 +230,8 @@ Test(disk_full, retriable_errors_reads_go_on_writes_resume_nothing_lost, .timeou
     disk_start_broker();
     struct client client;
     client_connect(&client, disk_broker.port);
-    struct sb_create_topic create = {.name = sb_wire_string_from_cstr(TOPIC),
-                                     .partition_count = 1, .replication_factor = 1};
-    struct sb_create_topics_request request = {.topics = &create, .topic_count = 1,
-                                               .timeout_ms = 5000};
-    client_send(&client, SB_API_CREATE_TOPICS, 0, encode_create, &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    client.timeout_ms = TIMEOUT_MS;
+    cr_assert_eq(client_create_topic(&client, TOPIC, 1), SB_WIRE_ERROR_NONE);
     static int64_t offsets[FILL_ATTEMPTS_MAX + 64];
     uint32_t index = 0;
     uint32_t acknowledged = 0;
@@ -326,6 +275,7 @@ Test(disk_full, retriable_errors_reads_go_on_writes_resume_nothing_lost, .timeou
     /* Every acknowledged batch survives a restart, whole, at its offset. */
     broker_start(&disk_broker);
     client_connect(&client, disk_broker.port);
+    client.timeout_ms = TIMEOUT_MS;
     uint32_t checked = 0;
     for (uint32_t batch = 0; batch < index; batch++) {
         if (offsets[batch] >= 0) {

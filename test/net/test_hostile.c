@@ -9,27 +9,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/crc32c.h"
 #include "core/endian.h"
-#include "proto/api_admin.h"
-#include "proto/api_fetch.h"
-#include "proto/api_meta.h"
-#include "proto/api_produce.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
 
 #define TIMEOUT_MS 10000
-
-static int
-encode_empty(struct sb_wire_writer *writer, const void *request)
-{
-    (void)writer;
-    (void)request;
-    return 0;
-}
 
 /* A raw frame: header fields as given, body copied, CRC computed (or corrupted). */
 static size_t
@@ -68,38 +55,6 @@ expect_closed(struct client *client)
     cr_assert(result == -ECONNRESET || result == -EPIPE, "connection closed (got %d)", result);
 }
 
-/* A well-behaved client still gets answers. */
-static void
-expect_served(uint16_t port)
-{
-    struct client client;
-    client_connect(&client, port);
-    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty, NULL);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
-    cr_assert_eq(frame.header.correlation_id, correlation);
-    cr_assert_eq(frame.header.error_code, 0);
-    client_close(&client);
-}
-
-static long
-broker_rss_kb(const struct broker_process *broker)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)broker->pid);
-    FILE *file = fopen(path, "r");
-    cr_assert_not_null(file);
-    char line[256];
-    long rss = -1;
-    while (fgets(line, sizeof(line), file) != NULL) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            rss = strtol(line + 6, NULL, 10);
-        }
-    }
-    fclose(file);
-    return rss;
-}
-
 static void
 attack_round(uint16_t port)
 {
@@ -128,7 +83,7 @@ attack_round(uint16_t port)
     sb_store_le32(body, 0x7fffffff);
     client_send_raw(&client, frame, raw_frame(frame, SB_API_METADATA, 10, body, 4, false));
     expect_error(&client, 10, SB_WIRE_ERROR_INVALID_REQUEST);
-    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty, NULL);
+    uint32_t correlation = client_send(&client, SB_API_HEALTH, 0, encode_empty_request, NULL);
     struct sb_frame answer;
     cr_assert_eq(client_receive(&client, &answer, TIMEOUT_MS), 0);
     cr_assert_eq(answer.header.correlation_id, correlation);
@@ -159,12 +114,12 @@ Test(hostile, bad_frames_get_errors_or_closes_others_carry_on_memory_flat, .time
     broker_init(&broker, 2);
     broker_start(&broker);
     attack_round(broker.port);
-    expect_served(broker.port);
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "others served");
     long rss_before = broker_rss_kb(&broker);
     for (int round = 0; round < 200; round++) {
         attack_round(broker.port);
     }
-    expect_served(broker.port);
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "others served");
     long rss_after = broker_rss_kb(&broker);
     cr_assert_lt(rss_after - rss_before, 16 * 1024, "memory flat: %ld kB -> %ld kB",
                  rss_before, rss_after);
@@ -184,7 +139,7 @@ Test(hostile, slowloris_half_frames_do_not_block_others, .timeout = 60)
         client_connect(&slow[index], broker.port);
         client_send_raw(&slow[index], frame, length - 3);
     }
-    expect_served(broker.port);
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "others served");
     /* The rest of the frame arrives late: it is answered normally. */
     client_send_raw(&slow[0], frame + length - 3, 3);
     struct sb_frame answer;
@@ -206,13 +161,13 @@ Test(hostile, connection_limit_refuses_extra_connections, .timeout = 60)
     struct client clients[3];
     for (int index = 0; index < 3; index++) {
         client_connect(&clients[index], broker.port);
-        client_send(&clients[index], SB_API_HEALTH, 0, encode_empty, NULL);
+        client_send(&clients[index], SB_API_HEALTH, 0, encode_empty_request, NULL);
         struct sb_frame answer;
         cr_assert_eq(client_receive(&clients[index], &answer, TIMEOUT_MS), 0);
     }
     struct client extra;
     client_connect(&extra, broker.port);
-    client_send(&extra, SB_API_HEALTH, 0, encode_empty, NULL);
+    client_send(&extra, SB_API_HEALTH, 0, encode_empty_request, NULL);
     expect_closed(&extra);
     client_close(&extra);
     client_close(&clients[0]);
@@ -220,7 +175,7 @@ Test(hostile, connection_limit_refuses_extra_connections, .timeout = 60)
     bool served = false;
     for (int attempt = 0; attempt < 50 && !served; attempt++) {
         client_connect(&extra, broker.port);
-        client_send(&extra, SB_API_HEALTH, 0, encode_empty, NULL);
+        client_send(&extra, SB_API_HEALTH, 0, encode_empty_request, NULL);
         struct sb_frame answer;
         served = client_receive(&extra, &answer, 1000) == 0;
         client_close(&extra);
@@ -244,7 +199,7 @@ Test(hostile, pipeline_beyond_the_inflight_limit_is_back_pressure_not_failure, .
     for (int index = 0; index < 200; index++) {
         correlations[index] = client_send(&client, index % 2 ? SB_API_HEALTH
                                                              : SB_API_API_VERSIONS,
-                                          0, encode_empty, NULL);
+                                          0, encode_empty_request, NULL);
     }
     for (int index = 0; index < 200; index++) {
         struct sb_frame answer;
@@ -265,7 +220,7 @@ Test(hostile, no_response_flag_outside_produce_closes, .timeout = 60)
     struct client client;
     client_connect(&client, broker.port);
     uint32_t correlation = client_send(&client, SB_API_HEALTH, SB_FRAME_FLAG_NO_RESPONSE,
-                                       encode_empty, NULL);
+                                       encode_empty_request, NULL);
     expect_error(&client, correlation, SB_WIRE_ERROR_INVALID_REQUEST);
     expect_closed(&client);
     client_close(&client);
