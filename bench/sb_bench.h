@@ -1,0 +1,352 @@
+/*
+ * bench/sb_bench.h - sb-bench, the load generator: its configuration, the
+ * driver interface each measured system implements (StreamBus, NATS JetStream,
+ * Redis Streams), and the producer, consumer and verification state the
+ * drivers report into.
+ *
+ * Files: sb_bench.c (main, run phases), sb_bench_options.c (command line),
+ * sb_bench_workload.c (message sizes, keys, the payload header),
+ * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_run.c (producer,
+ * consumer and ping threads), sb_bench_report.c (progress, summary, JSON),
+ * sb_bench_driver_*.c (one per system; *_none.c when its library is missing).
+ *
+ * Every message starts with a 32-byte header (little-endian):
+ *   0  u32 magic "SBB1"   4  u32 producer id   8  u64 sequence (per producer)
+ *   16 u64 send time (CLOCK_MONOTONIC ns: the intended time in open loop)
+ *   24 u32 partition (topic index * partitions + partition)   28 u32 message bytes
+ */
+#ifndef SB_BENCH_SB_BENCH_H
+#define SB_BENCH_SB_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "bench/histogram.h"
+
+#define SB_BENCH_HEADER_BYTES 32
+#define SB_BENCH_MAGIC 0x31424253u /* "SBB1" read as a little-endian u32. */
+/* Messages in flight per producer in open loop (closed loop: --max-in-flight). */
+#define SB_BENCH_IN_FLIGHT_MAX (1u << 18)
+/* Limits of the knobs. */
+#define SB_BENCH_THREADS_MAX 64
+#define SB_BENCH_PARTITIONS_MAX 100000
+#define SB_BENCH_MESSAGE_BYTES_MAX (1u << 20)
+#define SB_BENCH_KEYS_MAX 10000000u
+#define SB_BENCH_SERIES_MAX 86400
+#define SB_BENCH_NAME_BYTES 128
+
+enum sb_bench_mode {
+    SB_BENCH_PRODUCE, /* Producers only. */
+    SB_BENCH_CONSUME, /* Consumers only (e.g. a backlog written by a produce run). */
+    SB_BENCH_E2E,     /* Both; end-to-end latency from send time to delivery. */
+    SB_BENCH_PING,    /* Request round trips (Health, PING, NATS PING). */
+};
+
+enum sb_bench_size_kind {
+    SB_BENCH_SIZE_FIXED,   /* Every message size_min bytes. */
+    SB_BENCH_SIZE_UNIFORM, /* Uniform in [size_min, size_max]. */
+};
+
+enum sb_bench_key_kind {
+    SB_BENCH_KEY_NONE,    /* Null keys; partitions round-robin. */
+    SB_BENCH_KEY_UNIFORM, /* Uniform over key_count keys. */
+    SB_BENCH_KEY_ZIPF,    /* Zipf(zipf_exponent) over key_count keys. */
+};
+
+/* Everything the command line sets (sb_bench_options.c documents each flag). */
+struct sb_bench_config {
+    enum sb_bench_mode mode;              /* What to run. */
+    const char *driver;                   /* "streambus", "nats" or "redis". */
+    char host[SB_BENCH_NAME_BYTES];       /* -b HOST. */
+    uint16_t port;                        /* -b :PORT. */
+    double duration_s;                    /* Measured time after warm-up. */
+    uint32_t warmup_s;                    /* Warm-up seconds, not counted. */
+    double idle_stop_s;                   /* Consume: stop after this long without records. */
+    double drain_s;                       /* Longest wait for acks and deliveries at the end. */
+    const char *topic;                    /* Topic name, or prefix when topic_count > 1. */
+    uint32_t topic_count;                 /* Topics. */
+    uint32_t partitions;                  /* Partitions per topic. */
+    uint32_t producers;                   /* Producer threads (ping: pinging threads). */
+    uint32_t consumers;                   /* Consumer threads (partitions split among them). */
+    uint32_t threads;                     /* Client instances (I/O threads, connections). */
+    enum sb_bench_size_kind size_kind;    /* Message size distribution. */
+    uint32_t size_min;                    /* Bytes (fixed size, or the lower bound). */
+    uint32_t size_max;                    /* Bytes (upper bound of uniform). */
+    enum sb_bench_key_kind key_kind;      /* Key distribution. */
+    uint32_t key_count;                   /* Distinct keys. */
+    double zipf_exponent;                 /* Zipf s (0.99 default). */
+    double rate;                          /* Messages/s over all producers; 0 = closed loop. */
+    uint32_t max_in_flight;               /* Closed loop: unacknowledged per producer. */
+    uint64_t message_count;               /* Stop after this many sent or received; 0 = none. */
+    uint32_t batch_bytes;                 /* Client batch size (StreamBus). */
+    uint32_t linger_ms;                   /* Client linger (StreamBus). */
+    const char *acks;                     /* "0", "1" or "all". */
+    const char *compression;              /* none, gzip, snappy, lz4, zstd (StreamBus). */
+    bool from_beginning;                  /* Consumers start at the first record. */
+    bool recreate;                        /* Delete and create the topics first. */
+    bool create;                          /* Create missing topics (not in consume mode). */
+    const char *json_path;                /* --json FILE, or NULL. */
+    const char *label;                    /* Free text carried into the JSON. */
+    bool quiet;                           /* No progress lines. */
+};
+
+struct sb_bench_producer;
+struct sb_bench_consumer;
+
+/* One message handed to a driver. Borrowed for the send call. */
+struct sb_bench_message {
+    const char *topic;     /* Topic name. */
+    uint32_t topic_index;  /* 0 .. topic_count - 1. */
+    uint32_t partition;    /* Partition within the topic. */
+    const void *key;       /* key_length bytes, or NULL. */
+    size_t key_length;     /* Bytes of key. */
+    const void *value;     /* value_length bytes, starting with the header. */
+    size_t value_length;   /* Bytes of value. */
+    uint64_t sequence;     /* The header's sequence. */
+    uint64_t send_ns;      /* The header's send time. */
+};
+
+/*
+ * A measured system. Each driver reports acknowledgements with
+ * sb_bench_producer_complete and received messages with sb_bench_consumer_deliver,
+ * from any thread. Functions return >= 0 or -errno (or a driver's negative code,
+ * described by strerror).
+ */
+struct sb_bench_driver {
+    const char *name;                                 /* --driver NAME. */
+    /* Connects (lazily is fine) with config (borrowed until close). */
+    int (*open)(const struct sb_bench_config *config, void **state_out);
+    void (*close)(void *state);
+    /* Makes topic exist with partitions (create, recreate as configured). */
+    int (*topic_prepare)(void *state, const char *topic, uint32_t partitions);
+    /* The durability of acknowledged messages, for labels (static string). */
+    const char *(*durability)(void *state);
+    int (*producer_open)(void *state, struct sb_bench_producer *owner, void **handle_out);
+    int (*producer_send)(void *handle, const struct sb_bench_message *message);
+    /* Waits for acknowledgements until deadline_ns; NULL when they arrive on other threads. */
+    int (*producer_progress)(void *handle, uint64_t deadline_ns);
+    /* Sends what is buffered and waits for every acknowledgement, up to timeout_ms. */
+    int (*producer_flush)(void *handle, int timeout_ms);
+    void (*producer_close)(void *handle);
+    /* One request round trip on the producer's connection. */
+    int (*ping)(void *handle);
+    int (*consumer_open)(void *state, struct sb_bench_consumer *owner, void **handle_out);
+    /* Delivers what arrives within timeout_ms through sb_bench_consumer_deliver. */
+    int (*consumer_poll)(void *handle, int timeout_ms);
+    void (*consumer_close)(void *handle);
+};
+
+extern const struct sb_bench_driver sb_bench_driver_streambus;
+extern const struct sb_bench_driver sb_bench_driver_nats;
+extern const struct sb_bench_driver sb_bench_driver_redis;
+
+/* Figures of one interval (a second) or of the whole run. */
+struct sb_bench_counts {
+    uint64_t sent;           /* Messages handed to the driver. */
+    uint64_t acked;          /* Acknowledged successfully. */
+    uint64_t acked_bytes;    /* Their bytes. */
+    uint64_t errors;         /* Failed sends, acks, polls or pings. */
+    uint64_t received;       /* Messages delivered to consumers. */
+    uint64_t received_bytes; /* Their bytes. */
+};
+
+/* What one thread records, guarded by lock; the reporter takes it every second. */
+struct sb_bench_recorder {
+    pthread_mutex_t lock;              /* Guards everything below. */
+    struct sb_bench_counts counts;     /* Since the last take. */
+    struct sb_histogram ack;           /* Produce-ack (or ping) latency since the last take. */
+    struct sb_histogram end_to_end;    /* End-to-end latency since the last take. */
+    uint64_t last_event_ns;            /* Time of the latest ack or delivery. */
+    char last_error[SB_BENCH_NAME_BYTES]; /* Description of the latest error. */
+};
+
+/* A chunked bitmap of sequence numbers, grown without locks (chunks set by CAS). */
+#define SB_BENCH_BITMAP_CHUNK_BITS 20
+#define SB_BENCH_BITMAP_CHUNKS_MAX 4096
+struct sb_bench_bitmap {
+    _Atomic(_Atomic uint64_t *) chunks[SB_BENCH_BITMAP_CHUNKS_MAX]; /* 2^20 bits, or NULL. */
+};
+
+/* Verification state of one producer id. */
+struct sb_bench_verify_producer {
+    uint32_t id;                        /* Producer id from the header. */
+    struct sb_bench_bitmap received;    /* Sequences delivered. */
+    _Atomic uint64_t sequence_min;      /* Smallest sequence delivered. */
+    _Atomic uint64_t sequence_max;      /* Largest sequence delivered. */
+    _Atomic uint64_t distinct;          /* Distinct sequences delivered. */
+    int64_t *last_sequence;             /* Per global partition: last delivered, or -1. */
+};
+
+/* Verification of everything consumers receive (sb_bench_verify.c). */
+#define SB_BENCH_VERIFY_PRODUCERS_MAX 4096
+struct sb_bench_verify {
+    pthread_mutex_t lock;                /* Guards inserting producers. */
+    uint32_t partitions_total;           /* topic_count * partitions. */
+    _Atomic uint64_t ids[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* Open addressing: id + 1, 0 free. */
+    struct sb_bench_verify_producer *producers[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* By slot. */
+    _Atomic uint64_t duplicated;         /* Sequences delivered more than once. */
+    _Atomic uint64_t out_of_order;       /* Sequences below an earlier one of that partition. */
+    _Atomic uint64_t malformed;          /* Messages without a valid header. */
+    _Atomic uint64_t overflow;           /* Producers beyond the table (not verified). */
+};
+
+/* One producer thread. */
+struct sb_bench_producer {
+    uint32_t index;                     /* 0 .. producers - 1. */
+    uint32_t id;                        /* Producer id in headers (run nonce + index). */
+    struct sb_bench *bench;             /* The run. */
+    void *handle;                       /* Driver's producer. */
+    pthread_t thread;                   /* Its thread. */
+    pthread_cond_t wake;                /* Signalled on each completion (with recorder.lock). */
+    uint64_t in_flight;                 /* Sent, not completed (recorder.lock). */
+    uint64_t in_flight_max;             /* Bound on in_flight. */
+    struct sb_bench_bitmap acked;       /* Sequences acknowledged (for lost). */
+    uint64_t rng;                       /* Random state (sizes, keys). */
+    uint64_t next_sequence;             /* Sequence of the next message. */
+    struct sb_bench_recorder recorder;  /* What it measured. */
+};
+
+/* One consumer thread, with the partitions it reads. */
+struct sb_bench_consumer {
+    uint32_t index;                     /* 0 .. consumers - 1. */
+    struct sb_bench *bench;             /* The run. */
+    void *handle;                       /* Driver's consumer. */
+    pthread_t thread;                   /* Its thread. */
+    uint32_t *assigned;                 /* Global partitions (topic * partitions + p). */
+    uint32_t assigned_count;            /* Entries in assigned. */
+    struct sb_bench_recorder recorder;  /* What it measured. */
+};
+
+/* One second of the run, as printed and written to the JSON series. */
+struct sb_bench_second {
+    double time_s;                      /* Seconds since the start (end of the interval). */
+    bool warmup;                        /* Inside the warm-up. */
+    struct sb_bench_counts counts;      /* Figures of the interval. */
+    uint64_t ack_p50_ns;                /* Produce-ack (ping) latency p50 of the interval. */
+    uint64_t ack_p99_ns;                /* And p99. */
+    uint64_t end_to_end_p50_ns;         /* End-to-end latency p50 of the interval. */
+    uint64_t end_to_end_p99_ns;         /* And p99. */
+};
+
+/* The whole run. */
+struct sb_bench {
+    struct sb_bench_config config;          /* Settings. */
+    const struct sb_bench_driver *driver;   /* The system measured. */
+    void *driver_state;                     /* Its state. */
+    uint32_t nonce;                         /* Run nonce, upper half of producer ids. */
+    uint64_t start_ns;                      /* When threads started. */
+    uint64_t measure_start_ns;              /* End of the warm-up. */
+    uint64_t measure_end_ns;                /* End of the last counted event. */
+    _Atomic bool stop_sending;              /* Producers stop. */
+    _Atomic bool stop_consuming;            /* Consumers stop. */
+    _Atomic bool measuring;                 /* Past the warm-up. */
+    _Atomic uint64_t sent_total;            /* Sends over all producers (--messages). */
+    _Atomic uint64_t acked_total;           /* Successful acks over all producers. */
+    _Atomic uint64_t received_total;        /* Deliveries over all consumers. */
+    _Atomic uint32_t producers_running;     /* Producer threads not yet finished. */
+    char (*topic_names)[SB_BENCH_NAME_BYTES]; /* Name of each topic. */
+    uint64_t last_tick_ns;                  /* End of the last interval taken. */
+    struct sb_histogram *tick_ack;          /* Scratch: produce-ack of one interval. */
+    struct sb_histogram *tick_end_to_end;   /* Scratch: end-to-end of one interval. */
+    uint32_t series_capacity;               /* Entries series can hold. */
+    struct sb_bench_producer *producers;    /* config.producers of them. */
+    struct sb_bench_consumer *consumers;    /* config.consumers of them. */
+    struct sb_bench_verify *verify;         /* Verification, or NULL (produce, ping). */
+    struct sb_bench_counts totals;          /* Figures after the warm-up. */
+    struct sb_histogram *ack;               /* Produce-ack (ping) latency after warm-up. */
+    struct sb_histogram *end_to_end;        /* End-to-end latency after warm-up. */
+    struct sb_bench_second *series;         /* Per-second figures. */
+    uint32_t series_count;                  /* Entries in series. */
+    bool caught_up;                         /* Consume: stopped because nothing more came. */
+    bool lost_checked;                      /* lost is meaningful (e2e, or consume caught up). */
+    uint64_t lost;                          /* Acknowledged (or gap) but never delivered. */
+    uint64_t duplicated;                    /* From verify. */
+    uint64_t out_of_order;                  /* From verify. */
+    char first_error[SB_BENCH_NAME_BYTES];  /* First error seen, for the summary. */
+    double cpu_s;                           /* sb-bench's own CPU time (user + system). */
+    double elapsed_s;                       /* Wall time from thread start to the end. */
+};
+
+/* The monotonic clock in nanoseconds. */
+static inline uint64_t
+sb_bench_now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Records the time from since_ns to now_ns (0 when now_ns is earlier). */
+static inline void
+sb_bench_histogram_record_since(struct sb_histogram *histogram, uint64_t since_ns,
+                                uint64_t now_ns)
+{
+    sb_histogram_record(histogram, now_ns > since_ns ? now_ns - since_ns : 0);
+}
+
+/* sb_bench_options.c: parses argv into config; prints usage and returns -EINVAL. */
+int sb_bench_options_parse(struct sb_bench_config *config, int argc, char **argv);
+const char *sb_bench_mode_name(enum sb_bench_mode mode);
+
+/* sb_bench_workload.c */
+uint64_t sb_bench_random(uint64_t *state);
+int sb_bench_workload_init(const struct sb_bench_config *config);
+void sb_bench_workload_deinit(void);
+uint32_t sb_bench_message_size(const struct sb_bench_config *config, uint64_t *rng);
+/* Writes the key of a message into key (capacity bytes); returns its length, 0 for none. */
+size_t sb_bench_message_key(const struct sb_bench_config *config, uint64_t *rng, char *key,
+                            size_t capacity);
+/* The partition of a key (FNV-1a), or round-robin by sequence without one. */
+uint32_t sb_bench_message_partition(const struct sb_bench_config *config, const char *key,
+                                    size_t key_length, uint64_t sequence, uint32_t salt);
+/* Fills value (size bytes) with the header and filler. */
+void sb_bench_message_fill(uint8_t *value, uint32_t size, uint32_t producer_id,
+                           uint64_t sequence, uint64_t send_ns, uint32_t global_partition);
+/* The header fields; false when value has no valid header. */
+bool sb_bench_message_parse(const void *value, size_t size, uint32_t *producer_id,
+                            uint64_t *sequence, uint64_t *send_ns, uint32_t *global_partition);
+void sb_bench_topic_name(const struct sb_bench_config *config, uint32_t topic_index,
+                         char *name, size_t capacity);
+
+/* sb_bench_verify.c */
+struct sb_bench_verify *sb_bench_verify_new(uint32_t partitions_total);
+void sb_bench_verify_free(struct sb_bench_verify *verify);
+/* Counts one delivered message (thread-safe; one thread per partition). */
+void sb_bench_verify_deliver(struct sb_bench_verify *verify, uint32_t producer_id,
+                             uint64_t sequence, uint32_t global_partition);
+/* Acknowledged sequences of producer never delivered. */
+uint64_t sb_bench_verify_lost_acked(struct sb_bench_verify *verify, uint32_t producer_id,
+                                    const struct sb_bench_bitmap *acked, uint64_t sequences);
+/* Gaps between the smallest and largest sequence delivered, over every producer. */
+uint64_t sb_bench_verify_lost_gaps(struct sb_bench_verify *verify);
+/* Sets bit; returns its previous value. */
+bool sb_bench_bitmap_set(struct sb_bench_bitmap *bitmap, uint64_t bit);
+bool sb_bench_bitmap_test(const struct sb_bench_bitmap *bitmap, uint64_t bit);
+void sb_bench_bitmap_free(struct sb_bench_bitmap *bitmap);
+
+/* sb_bench_run.c: driver callbacks and the threads. */
+/* A message's outcome: error 0 when acknowledged. Any thread. */
+void sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence,
+                                uint64_t send_ns, size_t bytes, int error);
+/* A message received (value borrowed for the call). Any thread, one per partition. */
+void sb_bench_consumer_deliver(struct sb_bench_consumer *consumer, const void *value,
+                               size_t value_length);
+void sb_bench_recorder_init(struct sb_bench_recorder *recorder);
+void sb_bench_recorder_deinit(struct sb_bench_recorder *recorder);
+void sb_bench_recorder_error(struct sb_bench_recorder *recorder, const char *what, int error);
+void *sb_bench_producer_main(void *argument);
+void *sb_bench_ping_main(void *argument);
+void *sb_bench_consumer_main(void *argument);
+
+/* sb_bench_report.c */
+void sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print);
+void sb_bench_report_summary(const struct sb_bench *bench);
+int sb_bench_report_json(const struct sb_bench *bench, const char *path);
+/* An error code as text: -errno or a libstreambus code. */
+const char *sb_bench_strerror(int error);
+
+#endif /* SB_BENCH_SB_BENCH_H */

@@ -1,0 +1,374 @@
+/*
+ * bench/sb_bench_driver_streambus.c - sb-bench's StreamBus driver, on the
+ * public API of libstreambus (streambus/streambus.h) only.
+ *
+ * --threads N opens N clients (each one I/O thread and its connections);
+ * producer i uses client i % N and consumer j client (producers + j) % N.
+ * Each producer is one sb_producer with the run's acks, linger.ms, batch.bytes
+ * and compression (idempotence as the library defaults: on unless acks=0).
+ * sb-bench picks every message's partition itself, the same way for every driver.
+ * A delivery callback learns its message from a slot of the producer's slot
+ * table (one per message in flight; the table is as large as the in-flight
+ * bound, so a free slot always exists when the bench loop sends).
+ * Consumers assign their partitions, seek, and wait until every position is
+ * known, so an e2e run's consumers are in place before the first send.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/sb_bench.h"
+#include "streambus/streambus.h"
+
+/* Admin calls and position lookups wait this long. */
+#define ADMIN_TIMEOUT_MS 30000
+/* Records handed over per consumer_poll call, at most. */
+#define POLL_RECORDS_MAX 4096
+#define SLOT_NONE UINT32_MAX
+
+struct streambus_state {
+    const struct sb_bench_config *config;              /* Borrowed from the run. */
+    struct sb_client *clients[SB_BENCH_THREADS_MAX];   /* config->threads clients. */
+};
+
+struct streambus_producer;
+
+/* One message in flight. */
+struct streambus_slot {
+    struct streambus_producer *owner; /* Its producer. */
+    uint64_t sequence;                /* Message sequence. */
+    uint64_t send_ns;                 /* Send (intended) time. */
+    uint32_t bytes;                   /* Value bytes. */
+    uint32_t next_free;               /* Next free slot when free, else SLOT_NONE. */
+};
+
+struct streambus_producer {
+    struct sb_bench_producer *bench;  /* The bench's producer. */
+    struct sb_client *client;         /* Its client. */
+    struct sb_producer *producer;     /* The library's producer. */
+    pthread_mutex_t lock;             /* Guards the free list. */
+    struct streambus_slot *slots;     /* slot_count slots. */
+    uint32_t slot_count;              /* = the producer's in-flight bound. */
+    uint32_t free_head;               /* First free slot, or SLOT_NONE. */
+};
+
+struct streambus_consumer {
+    struct sb_bench_consumer *bench;  /* The bench's consumer. */
+    struct sb_consumer *consumer;     /* The library's consumer. */
+};
+
+static int
+config_build(const struct sb_bench_config *config, struct sb_client_config **out)
+{
+    struct sb_client_config *client_config = sb_client_config_new();
+    char servers[SB_BENCH_NAME_BYTES + 16];
+    char batch[32];
+    char linger[32];
+    if (client_config == NULL) {
+        return -ENOMEM;
+    }
+    snprintf(servers, sizeof(servers), "%s:%u", config->host, config->port);
+    snprintf(batch, sizeof(batch), "%u", config->batch_bytes);
+    snprintf(linger, sizeof(linger), "%u", config->linger_ms);
+    const char *settings[][2] = {
+        {"bootstrap.servers", servers}, {"client.id", "sb-bench"}, {"acks", config->acks},
+        {"linger.ms", linger}, {"batch.bytes", batch}, {"compression", config->compression},
+        {"auto.offset.reset", config->from_beginning ? "earliest" : "latest"},
+        {"max.block.ms", "10000"}};
+    for (size_t index = 0; index < sizeof(settings) / sizeof(settings[0]); index++) {
+        int result = sb_client_config_set(client_config, settings[index][0], settings[index][1]);
+        if (result < 0) {
+            fprintf(stderr, "sb-bench: %s=%s: %s\n", settings[index][0], settings[index][1],
+                    sb_client_strerror(result));
+            sb_client_config_free(client_config);
+            return result;
+        }
+    }
+    *out = client_config;
+    return 0;
+}
+
+static void
+streambus_close(void *state_pointer)
+{
+    struct streambus_state *state = state_pointer;
+    if (state == NULL) {
+        return;
+    }
+    for (uint32_t index = 0; index < SB_BENCH_THREADS_MAX; index++) {
+        sb_client_close(state->clients[index]);
+    }
+    free(state);
+}
+
+static int
+streambus_open(const struct sb_bench_config *config, void **state_out)
+{
+    struct sb_client_config *client_config;
+    struct streambus_state *state = calloc(1, sizeof(*state));
+    if (state == NULL) {
+        return -ENOMEM;
+    }
+    state->config = config;
+    int result = config_build(config, &client_config);
+    for (uint32_t index = 0; result == 0 && index < config->threads; index++) {
+        result = sb_client_open(client_config, &state->clients[index]);
+    }
+    if (result == 0) {
+        sb_client_config_free(client_config);
+        *state_out = state;
+        return 0;
+    }
+    streambus_close(state);
+    return result;
+}
+
+static const char *
+streambus_durability(void *state_pointer)
+{
+    struct streambus_state *state = state_pointer;
+    if (strcmp(state->config->acks, "all") == 0) {
+        return "durable: acked after the WAL fdatasync";
+    }
+    if (strcmp(state->config->acks, "1") == 0) {
+        return "acks=1: acked when appended in memory";
+    }
+    return "acks=0: not acknowledged";
+}
+
+static int
+topic_check(struct sb_client *client, const char *topic, uint32_t partitions)
+{
+    int count = sb_client_partition_count(client, topic, ADMIN_TIMEOUT_MS);
+    if (count < 0) {
+        return count;
+    }
+    if ((uint32_t)count != partitions) {
+        fprintf(stderr, "sb-bench: topic %s has %d partitions, not %u (use --recreate)\n",
+                topic, count, partitions);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+streambus_topic_prepare(void *state_pointer, const char *topic, uint32_t partitions)
+{
+    struct streambus_state *state = state_pointer;
+    struct sb_client *client = state->clients[0];
+    if (!state->config->create) {
+        return topic_check(client, topic, partitions);
+    }
+    if (state->config->recreate) {
+        int result = sb_admin_topic_delete(client, topic, ADMIN_TIMEOUT_MS);
+        if (result < 0 && result != SB_ERR_UNKNOWN_TOPIC) {
+            return result;
+        }
+    }
+    int result = sb_admin_topic_create(client, topic, (int32_t)partitions, NULL, 0,
+                                       ADMIN_TIMEOUT_MS);
+    if (result == SB_ERR_TOPIC_EXISTS) {
+        return topic_check(client, topic, partitions);
+    }
+    return result;
+}
+
+static void
+streambus_producer_close(void *handle)
+{
+    struct streambus_producer *producer = handle;
+    sb_producer_close(producer->producer, 0);
+    pthread_mutex_destroy(&producer->lock);
+    free(producer->slots);
+    free(producer);
+}
+
+static int
+streambus_producer_open(void *state_pointer, struct sb_bench_producer *owner, void **handle_out)
+{
+    struct streambus_state *state = state_pointer;
+    struct streambus_producer *producer = calloc(1, sizeof(*producer));
+    if (producer == NULL) {
+        return -ENOMEM;
+    }
+    producer->bench = owner;
+    producer->client = state->clients[owner->index % state->config->threads];
+    producer->slot_count = (uint32_t)owner->in_flight_max;
+    producer->slots = calloc(producer->slot_count, sizeof(*producer->slots));
+    pthread_mutex_init(&producer->lock, NULL);
+    if (producer->slots == NULL) {
+        streambus_producer_close(producer);
+        return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < producer->slot_count; index++) {
+        producer->slots[index].owner = producer;
+        producer->slots[index].next_free = index + 1 < producer->slot_count ? index + 1
+                                                                            : SLOT_NONE;
+    }
+    int result = sb_producer_open(producer->client, &producer->producer);
+    if (result < 0) {
+        streambus_producer_close(producer);
+        return result;
+    }
+    *handle_out = producer;
+    return 0;
+}
+
+static void
+streambus_delivered(const struct sb_producer_delivery *delivery, void *opaque)
+{
+    struct streambus_slot *slot = opaque;
+    struct streambus_producer *producer = slot->owner;
+    uint64_t sequence = slot->sequence;
+    uint64_t send_ns = slot->send_ns;
+    uint32_t bytes = slot->bytes;
+    pthread_mutex_lock(&producer->lock);
+    slot->next_free = producer->free_head;
+    producer->free_head = (uint32_t)(slot - producer->slots);
+    pthread_mutex_unlock(&producer->lock);
+    sb_bench_producer_complete(producer->bench, sequence, send_ns, bytes, delivery->error);
+}
+
+static int
+streambus_producer_send(void *handle, const struct sb_bench_message *message)
+{
+    struct streambus_producer *producer = handle;
+    pthread_mutex_lock(&producer->lock);
+    uint32_t index = producer->free_head;
+    if (index != SLOT_NONE) {
+        producer->free_head = producer->slots[index].next_free;
+    }
+    pthread_mutex_unlock(&producer->lock);
+    if (index == SLOT_NONE) {
+        return -ENOBUFS;
+    }
+    struct streambus_slot *slot = &producer->slots[index];
+    slot->sequence = message->sequence;
+    slot->send_ns = message->send_ns;
+    slot->bytes = (uint32_t)message->value_length;
+    struct sb_producer_message record = {
+        .topic = message->topic, .partition = (int32_t)message->partition,
+        .key = message->key, .key_length = message->key_length, .value = message->value,
+        .value_length = message->value_length};
+    int result = sb_producer_send(producer->producer, &record, streambus_delivered, slot);
+    if (result < 0) {
+        pthread_mutex_lock(&producer->lock);
+        slot->next_free = producer->free_head;
+        producer->free_head = index;
+        pthread_mutex_unlock(&producer->lock);
+    }
+    return result;
+}
+
+static int
+streambus_producer_flush(void *handle, int timeout_ms)
+{
+    struct streambus_producer *producer = handle;
+    return sb_producer_flush(producer->producer, timeout_ms);
+}
+
+static int
+streambus_ping(void *handle)
+{
+    struct streambus_producer *producer = handle;
+    struct sb_admin_health *health = NULL;
+    int result = sb_admin_health(producer->client, ADMIN_TIMEOUT_MS, &health);
+    sb_admin_health_free(health);
+    return result;
+}
+
+static void
+streambus_consumer_close(void *handle)
+{
+    struct streambus_consumer *consumer = handle;
+    sb_consumer_close(consumer->consumer);
+    free(consumer);
+}
+
+/* Assigns and seeks every partition, then waits until each position is known. */
+static int
+consumer_assign_all(struct streambus_consumer *consumer, const struct sb_bench_config *config)
+{
+    struct sb_bench_consumer *owner = consumer->bench;
+    int64_t start = config->from_beginning ? SB_OFFSET_BEGINNING : SB_OFFSET_END;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t index = 0; index < owner->assigned_count; index++) {
+            const char *topic = owner->bench->topic_names[owner->assigned[index] /
+                                                          config->partitions];
+            int32_t partition = (int32_t)(owner->assigned[index] % config->partitions);
+            int64_t position;
+            int result = pass == 0
+                             ? sb_consumer_assign(consumer->consumer, topic, partition)
+                             : sb_consumer_position(consumer->consumer, topic, partition,
+                                                    ADMIN_TIMEOUT_MS, &position);
+            if (result == 0 && pass == 0) {
+                result = sb_consumer_seek(consumer->consumer, topic, partition, start);
+            }
+            if (result < 0) {
+                fprintf(stderr, "sb-bench: %s/%d: %s\n", topic, partition,
+                        sb_client_strerror(result));
+                return result;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+streambus_consumer_open(void *state_pointer, struct sb_bench_consumer *owner, void **handle_out)
+{
+    struct streambus_state *state = state_pointer;
+    const struct sb_bench_config *config = state->config;
+    struct streambus_consumer *consumer = calloc(1, sizeof(*consumer));
+    if (consumer == NULL) {
+        return -ENOMEM;
+    }
+    consumer->bench = owner;
+    struct sb_client *client = state->clients[(config->producers + owner->index) %
+                                              config->threads];
+    int result = sb_consumer_open(client, &consumer->consumer);
+    if (result == 0) {
+        result = consumer_assign_all(consumer, config);
+    }
+    if (result < 0) {
+        sb_consumer_close(consumer->consumer);
+        free(consumer);
+        return result;
+    }
+    *handle_out = consumer;
+    return 0;
+}
+
+static int
+streambus_consumer_poll(void *handle, int timeout_ms)
+{
+    struct streambus_consumer *consumer = handle;
+    for (uint32_t count = 0; count < POLL_RECORDS_MAX; count++) {
+        const struct sb_consumer_record *record;
+        int result = sb_consumer_poll(consumer->consumer, count == 0 ? timeout_ms : 0, &record);
+        if (result <= 0) {
+            return result;
+        }
+        sb_bench_consumer_deliver(consumer->bench, record->value, record->value_length);
+    }
+    return 0;
+}
+
+const struct sb_bench_driver sb_bench_driver_streambus = {
+    .name = "streambus",
+    .open = streambus_open,
+    .close = streambus_close,
+    .topic_prepare = streambus_topic_prepare,
+    .durability = streambus_durability,
+    .producer_open = streambus_producer_open,
+    .producer_send = streambus_producer_send,
+    .producer_progress = NULL,
+    .producer_flush = streambus_producer_flush,
+    .producer_close = streambus_producer_close,
+    .ping = streambus_ping,
+    .consumer_open = streambus_consumer_open,
+    .consumer_poll = streambus_consumer_poll,
+    .consumer_close = streambus_consumer_close,
+};

@@ -1,0 +1,388 @@
+/*
+ * bench/sb_bench_report.c - what sb-bench shows: a progress line per second on
+ * stderr, the summary table on stdout, and the JSON file (--json) with every
+ * figure, both full histograms and the per-second series.
+ *
+ * sb_bench_report_tick takes every recorder's figures of the last interval under
+ * its lock, adds them to the run's totals when the interval started after the
+ * warm-up, and appends one entry to the series. Throughput is counted over the
+ * measured window: from the end of the warm-up to the last acknowledgement or
+ * delivery (so acks of the last sends are counted, and latencies they carry).
+ *
+ * JSON layout (times in microseconds unless the name says otherwise):
+ *   {tool, version, driver, durability, mode, label, config{...}, window_s, elapsed_s,
+ *    load_generator_cpu_s, load_generator_cores (its CPU time / elapsed),
+ *    produced{messages, bytes, msgs_per_s, mb_per_s, errors, sent},
+ *    consumed{messages, bytes, msgs_per_s, mb_per_s, errors},
+ *    latency{produce_ack|ping, end_to_end: {count, min_us, mean_us, p50_us, p90_us,
+ *            p99_us, p99_9_us, p99_99_us, max_us, histogram: [[low_ns, high_ns, count]]}},
+ *    lost, duplicated, out_of_order, malformed, errors, first_error,
+ *    series: [{t, warmup, sent, acked, received, msgs_per_s, mb_per_s, errors,
+ *              ack_p50_us, ack_p99_us, e2e_p50_us, e2e_p99_us}]}
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/sb_bench.h"
+#include "streambus/streambus.h"
+
+/* The percentiles of the summary and the JSON, with their JSON names. */
+static const struct {
+    double percent;     /* Percentile. */
+    const char *name;   /* JSON key. */
+    const char *title;  /* Summary column. */
+} percentiles[] = {
+    {50, "p50_us", "p50"},       {90, "p90_us", "p90"},         {99, "p99_us", "p99"},
+    {99.9, "p99_9_us", "p99.9"}, {99.99, "p99_99_us", "p99.99"},
+};
+#define PERCENTILE_COUNT (sizeof(percentiles) / sizeof(percentiles[0]))
+
+const char *
+sb_bench_strerror(int error)
+{
+    if (error <= -4096) {
+        return sb_client_strerror(error);
+    }
+    return strerror(-error);
+}
+
+static void
+counts_add(struct sb_bench_counts *into, const struct sb_bench_counts *from)
+{
+    into->sent += from->sent;
+    into->acked += from->acked;
+    into->acked_bytes += from->acked_bytes;
+    into->errors += from->errors;
+    into->received += from->received;
+    into->received_bytes += from->received_bytes;
+}
+
+/* Moves a recorder's interval figures into the tick scratch and second. */
+static void
+take_recorder(struct sb_bench *bench, struct sb_bench_recorder *recorder,
+              struct sb_bench_second *second)
+{
+    pthread_mutex_lock(&recorder->lock);
+    counts_add(&second->counts, &recorder->counts);
+    memset(&recorder->counts, 0, sizeof(recorder->counts));
+    sb_histogram_merge(bench->tick_ack, &recorder->ack);
+    sb_histogram_merge(bench->tick_end_to_end, &recorder->end_to_end);
+    if (recorder->ack.total != 0) {
+        sb_histogram_reset(&recorder->ack);
+    }
+    if (recorder->end_to_end.total != 0) {
+        sb_histogram_reset(&recorder->end_to_end);
+    }
+    if (recorder->last_event_ns > bench->measure_end_ns) {
+        bench->measure_end_ns = recorder->last_event_ns;
+    }
+    if (recorder->last_error[0] != '\0' && bench->first_error[0] == '\0') {
+        snprintf(bench->first_error, sizeof(bench->first_error), "%s", recorder->last_error);
+    }
+    pthread_mutex_unlock(&recorder->lock);
+}
+
+static void
+print_progress(const struct sb_bench *bench, const struct sb_bench_second *second,
+               double seconds)
+{
+    const struct sb_bench_counts *counts = &second->counts;
+    bool consuming = bench->config.mode == SB_BENCH_CONSUME || bench->config.mode == SB_BENCH_E2E;
+    uint64_t messages = consuming && bench->config.mode == SB_BENCH_CONSUME ? counts->received
+                                                                             : counts->acked;
+    uint64_t bytes = consuming && bench->config.mode == SB_BENCH_CONSUME
+                         ? counts->received_bytes : counts->acked_bytes;
+    fprintf(stderr, "[%6.1fs]%s %9.0f msg/s %8.2f MB/s", second->time_s,
+            second->warmup ? " warmup" : "", messages / seconds, bytes / seconds / 1e6);
+    if (bench->config.mode != SB_BENCH_CONSUME) {
+        fprintf(stderr, "  %s p50 %8.1f us p99 %8.1f us",
+                bench->config.mode == SB_BENCH_PING ? "rtt" : "ack",
+                second->ack_p50_ns / 1e3, second->ack_p99_ns / 1e3);
+    }
+    if (bench->config.mode == SB_BENCH_E2E) {
+        fprintf(stderr, "  recv %9.0f/s  e2e p50 %8.1f us p99 %8.1f us",
+                counts->received / seconds, second->end_to_end_p50_ns / 1e3,
+                second->end_to_end_p99_ns / 1e3);
+    }
+    fprintf(stderr, "  errors %llu\n", (unsigned long long)counts->errors);
+}
+
+void
+sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print)
+{
+    struct sb_bench_second second = {0};
+    sb_histogram_reset(bench->tick_ack);
+    sb_histogram_reset(bench->tick_end_to_end);
+    for (uint32_t index = 0; index < bench->config.producers; index++) {
+        take_recorder(bench, &bench->producers[index].recorder, &second);
+    }
+    for (uint32_t index = 0; index < bench->config.consumers; index++) {
+        take_recorder(bench, &bench->consumers[index].recorder, &second);
+    }
+    double seconds = (double)(now_ns - bench->last_tick_ns) / 1e9;
+    second.warmup = bench->last_tick_ns < bench->measure_start_ns;
+    second.time_s = (double)(now_ns - bench->start_ns) / 1e9;
+    second.ack_p50_ns = sb_histogram_percentile(bench->tick_ack, 50);
+    second.ack_p99_ns = sb_histogram_percentile(bench->tick_ack, 99);
+    second.end_to_end_p50_ns = sb_histogram_percentile(bench->tick_end_to_end, 50);
+    second.end_to_end_p99_ns = sb_histogram_percentile(bench->tick_end_to_end, 99);
+    if (!second.warmup) {
+        counts_add(&bench->totals, &second.counts);
+        sb_histogram_merge(bench->ack, bench->tick_ack);
+        sb_histogram_merge(bench->end_to_end, bench->tick_end_to_end);
+    }
+    if (bench->series_count < bench->series_capacity) {
+        bench->series[bench->series_count++] = second;
+    }
+    bench->last_tick_ns = now_ns;
+    if (print && !bench->config.quiet && seconds > 0.05) {
+        print_progress(bench, &second, seconds);
+    }
+}
+
+/* Seconds of the measured window (at least 1 ms). */
+static double
+window_s(const struct sb_bench *bench)
+{
+    double seconds = 0;
+    if (bench->measure_end_ns > bench->measure_start_ns) {
+        seconds = (double)(bench->measure_end_ns - bench->measure_start_ns) / 1e9;
+    }
+    return seconds < 1e-3 ? 1e-3 : seconds;
+}
+
+static void
+summary_latency(const char *title, const struct sb_histogram *histogram)
+{
+    printf("%-14s %10llu", title, (unsigned long long)histogram->total);
+    for (size_t index = 0; index < PERCENTILE_COUNT; index++) {
+        printf(" %9.1f", sb_histogram_percentile(histogram, percentiles[index].percent) / 1e3);
+    }
+    printf(" %9.1f %9.1f\n", histogram->maximum / 1e3, sb_histogram_mean(histogram) / 1e3);
+}
+
+static void
+summary_header(const struct sb_bench *bench)
+{
+    const struct sb_bench_config *config = &bench->config;
+    printf("sb-bench %s, driver %s (%s), %s:%u\n", sb_bench_mode_name(config->mode),
+           bench->driver->name, bench->driver->durability(bench->driver_state), config->host,
+           config->port);
+    printf("%u topic(s) x %u partition(s), %u producer(s), %u consumer(s), %u thread(s), "
+           "size %u..%u B, acks=%s, ", config->topic_count, config->partitions,
+           config->producers, config->consumers, config->threads, config->size_min,
+           config->size_max, config->acks);
+    if (config->rate > 0) {
+        printf("open loop at %.0f msg/s\n", config->rate);
+    } else {
+        printf("closed loop, %u in flight per producer\n", config->max_in_flight);
+    }
+    printf("measured %.2f s after a %u s warm-up; sb-bench used %.2f CPU cores\n\n",
+           window_s(bench), config->warmup_s,
+           bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
+}
+
+void
+sb_bench_report_summary(const struct sb_bench *bench)
+{
+    const struct sb_bench_counts *totals = &bench->totals;
+    double seconds = window_s(bench);
+    summary_header(bench);
+    printf("%-14s %12s %12s %10s %8s\n", "", "messages", "msg/s", "MB/s", "errors");
+    if (bench->config.mode == SB_BENCH_PING) {
+        printf("%-14s %12llu %12.0f %10s %8llu\n", "round trips",
+               (unsigned long long)totals->acked, totals->acked / seconds, "-",
+               (unsigned long long)totals->errors);
+    } else if (bench->config.producers > 0) {
+        printf("%-14s %12llu %12.0f %10.2f %8llu\n", "produced",
+               (unsigned long long)totals->acked, totals->acked / seconds,
+               totals->acked_bytes / seconds / 1e6, (unsigned long long)totals->errors);
+    }
+    if (bench->config.consumers > 0) {
+        printf("%-14s %12llu %12.0f %10.2f\n", "consumed",
+               (unsigned long long)totals->received, totals->received / seconds,
+               totals->received_bytes / seconds / 1e6);
+    }
+    printf("\n%-14s %10s", "latency (us)", "count");
+    for (size_t index = 0; index < PERCENTILE_COUNT; index++) {
+        printf(" %9s", percentiles[index].title);
+    }
+    printf(" %9s %9s\n", "max", "mean");
+    if (bench->config.producers > 0) {
+        summary_latency(bench->config.mode == SB_BENCH_PING ? "round trip" : "produce-ack",
+                        bench->ack);
+    }
+    if (bench->config.mode == SB_BENCH_E2E) {
+        summary_latency("end-to-end", bench->end_to_end);
+    }
+    if (bench->verify != NULL) {
+        printf("\nverification: lost %llu%s, duplicated %llu, out of order %llu\n",
+               (unsigned long long)bench->lost,
+               bench->lost_checked ? "" : " (not checked: stopped before the end)",
+               (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order);
+    }
+    if (bench->first_error[0] != '\0') {
+        printf("first error: %s\n", bench->first_error);
+    }
+}
+
+static void
+json_string(FILE *file, const char *text)
+{
+    fputc('"', file);
+    for (const char *at = text != NULL ? text : ""; *at != '\0'; at++) {
+        unsigned char c = (unsigned char)*at;
+        if (c == '"' || c == '\\') {
+            fprintf(file, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(file, "\\u%04x", c);
+        } else {
+            fputc(c, file);
+        }
+    }
+    fputc('"', file);
+}
+
+static void
+json_config(FILE *file, const struct sb_bench *bench)
+{
+    const struct sb_bench_config *config = &bench->config;
+    fprintf(file, "  \"config\": {\"host\": ");
+    json_string(file, config->host);
+    fprintf(file, ", \"port\": %u, \"duration_s\": %.3f, \"warmup_s\": %u, \"topic\": ",
+            config->port, config->duration_s, config->warmup_s);
+    json_string(file, config->topic);
+    fprintf(file, ", \"topics\": %u, \"partitions\": %u, \"producers\": %u, \"consumers\": %u, "
+            "\"threads\": %u, \"size_min\": %u, \"size_max\": %u, \"size\": \"%s\", "
+            "\"keys\": \"%s\", \"key_count\": %u, \"zipf_exponent\": %.3f, ",
+            config->topic_count, config->partitions, config->producers, config->consumers,
+            config->threads, config->size_min, config->size_max,
+            config->size_kind == SB_BENCH_SIZE_FIXED ? "fixed" : "uniform",
+            config->key_kind == SB_BENCH_KEY_NONE      ? "none"
+            : config->key_kind == SB_BENCH_KEY_UNIFORM ? "uniform" : "zipf",
+            config->key_count, config->zipf_exponent);
+    fprintf(file, "\"rate\": %.1f, \"loop\": \"%s\", \"max_in_flight\": %u, "
+            "\"messages\": %llu, \"batch_bytes\": %u, \"linger_ms\": %u, \"acks\": ",
+            config->rate, config->rate > 0 ? "open" : "closed", config->max_in_flight,
+            (unsigned long long)config->message_count, config->batch_bytes, config->linger_ms);
+    json_string(file, config->acks);
+    fprintf(file, ", \"compression\": ");
+    json_string(file, config->compression);
+    fprintf(file, ", \"from\": \"%s\"},\n", config->from_beginning ? "beginning" : "end");
+}
+
+static void
+json_latency(FILE *file, const char *name, const struct sb_histogram *histogram, bool last)
+{
+    fprintf(file, "    \"%s\": {\"count\": %llu, \"min_us\": %.3f, \"mean_us\": %.3f", name,
+            (unsigned long long)histogram->total, histogram->minimum / 1e3,
+            sb_histogram_mean(histogram) / 1e3);
+    for (size_t index = 0; index < PERCENTILE_COUNT; index++) {
+        fprintf(file, ", \"%s\": %.3f", percentiles[index].name,
+                sb_histogram_percentile(histogram, percentiles[index].percent) / 1e3);
+    }
+    fprintf(file, ", \"max_us\": %.3f, \"clamped\": %llu,\n      \"histogram\": [",
+            histogram->maximum / 1e3, (unsigned long long)histogram->clamped);
+    bool first = true;
+    for (uint32_t slot = 0; slot < SB_HISTOGRAM_SLOTS; slot++) {
+        if (histogram->counts[slot] != 0) {
+            fprintf(file, "%s[%llu, %llu, %llu]", first ? "" : ", ",
+                    (unsigned long long)sb_histogram_slot_lowest(slot),
+                    (unsigned long long)sb_histogram_slot_highest(slot),
+                    (unsigned long long)histogram->counts[slot]);
+            first = false;
+        }
+    }
+    fprintf(file, "]}%s\n", last ? "" : ",");
+}
+
+static void
+json_throughput(FILE *file, const char *name, uint64_t messages, uint64_t bytes,
+                double seconds, const char *extra)
+{
+    fprintf(file, "  \"%s\": {\"messages\": %llu, \"bytes\": %llu, \"msgs_per_s\": %.1f, "
+            "\"mb_per_s\": %.3f, \"mib_per_s\": %.3f%s},\n", name,
+            (unsigned long long)messages, (unsigned long long)bytes, messages / seconds,
+            bytes / seconds / 1e6, bytes / seconds / 1048576.0, extra);
+}
+
+static void
+json_series(FILE *file, const struct sb_bench *bench)
+{
+    fprintf(file, "  \"series\": [");
+    for (uint32_t index = 0; index < bench->series_count; index++) {
+        const struct sb_bench_second *second = &bench->series[index];
+        double previous = index == 0 ? 0 : bench->series[index - 1].time_s;
+        double seconds = second->time_s - previous > 1e-3 ? second->time_s - previous : 1e-3;
+        uint64_t messages = bench->config.mode == SB_BENCH_CONSUME ? second->counts.received
+                                                                   : second->counts.acked;
+        uint64_t bytes = bench->config.mode == SB_BENCH_CONSUME ? second->counts.received_bytes
+                                                                : second->counts.acked_bytes;
+        fprintf(file, "%s\n    {\"t\": %.3f, \"warmup\": %s, \"sent\": %llu, \"acked\": %llu, "
+                "\"received\": %llu, \"errors\": %llu, \"msgs_per_s\": %.1f, "
+                "\"mb_per_s\": %.3f, \"ack_p50_us\": %.3f, \"ack_p99_us\": %.3f, "
+                "\"e2e_p50_us\": %.3f, \"e2e_p99_us\": %.3f}", index == 0 ? "" : ",",
+                second->time_s, second->warmup ? "true" : "false",
+                (unsigned long long)second->counts.sent, (unsigned long long)second->counts.acked,
+                (unsigned long long)second->counts.received,
+                (unsigned long long)second->counts.errors, messages / seconds,
+                bytes / seconds / 1e6, second->ack_p50_ns / 1e3, second->ack_p99_ns / 1e3,
+                second->end_to_end_p50_ns / 1e3, second->end_to_end_p99_ns / 1e3);
+    }
+    fprintf(file, "\n  ]\n");
+}
+
+static void
+json_results(FILE *file, const struct sb_bench *bench)
+{
+    const struct sb_bench_counts *totals = &bench->totals;
+    double seconds = window_s(bench);
+    char sent[64];
+    snprintf(sent, sizeof(sent), ", \"errors\": %llu, \"sent\": %llu",
+             (unsigned long long)totals->errors, (unsigned long long)totals->sent);
+    fprintf(file, "  \"window_s\": %.6f, \"elapsed_s\": %.3f, \"load_generator_cpu_s\": %.3f, "
+            "\"load_generator_cores\": %.3f,\n", seconds, bench->elapsed_s, bench->cpu_s,
+            bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
+    json_throughput(file, "produced", totals->acked, totals->acked_bytes, seconds, sent);
+    json_throughput(file, "consumed", totals->received, totals->received_bytes, seconds, "");
+    fprintf(file, "  \"latency\": {\n");
+    json_latency(file, bench->config.mode == SB_BENCH_PING ? "ping" : "produce_ack", bench->ack,
+                 false);
+    json_latency(file, "end_to_end", bench->end_to_end, true);
+    fprintf(file, "  },\n  \"verified\": %s, \"lost_checked\": %s, \"lost\": %llu, "
+            "\"duplicated\": %llu, \"out_of_order\": %llu, \"malformed\": %llu, "
+            "\"errors\": %llu, \"first_error\": ",
+            bench->verify != NULL ? "true" : "false", bench->lost_checked ? "true" : "false",
+            (unsigned long long)bench->lost,
+            (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order,
+            bench->verify != NULL ? (unsigned long long)atomic_load(&bench->verify->malformed) : 0,
+            (unsigned long long)totals->errors);
+    json_string(file, bench->first_error);
+    fprintf(file, ",\n");
+}
+
+int
+sb_bench_report_json(const struct sb_bench *bench, const char *path)
+{
+    FILE *file = fopen(path, "w");
+    if (file == NULL) {
+        return -errno;
+    }
+    fprintf(file, "{\n  \"tool\": \"sb-bench\", \"version\": \"%s\", \"driver\": \"%s\", "
+            "\"durability\": ", sb_client_version(), bench->driver->name);
+    json_string(file, bench->driver->durability(bench->driver_state));
+    fprintf(file, ", \"mode\": \"%s\", \"label\": ", sb_bench_mode_name(bench->config.mode));
+    json_string(file, bench->config.label);
+    fprintf(file, ",\n");
+    json_config(file, bench);
+    json_results(file, bench);
+    json_series(file, bench);
+    fprintf(file, "}\n");
+    int result = ferror(file) ? -EIO : 0;
+    if (fclose(file) != 0 && result == 0) {
+        result = -errno;
+    }
+    return result;
+}

@@ -1,0 +1,322 @@
+/*
+ * bench/sb_bench_run.c - the threads of a run and what drivers call back.
+ *
+ * Producer loop (sb_bench_producer_main):
+ *   open loop (--rate): message i of a producer has the intended send time
+ *     start + i * interval; the producer sends every message whose time has come
+ *     and records its latencies from that intended time, so a stall (of the
+ *     server, the client or this loop) shows up in every message it delays
+ *     (coordinated omission corrected, as wrk2 and HdrHistogram do);
+ *   closed loop: at most max_in_flight unacknowledged, latency from the real send.
+ * Acknowledgements arrive through sb_bench_producer_complete (on a driver thread,
+ * or inside producer_progress for drivers that have no thread), which records
+ * the latency and wakes the producer. Consumers poll their driver, which hands
+ * each message to sb_bench_consumer_deliver. The reporter (sb_bench_report.c)
+ * takes each recorder's figures every second under the recorder's lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "bench/sb_bench.h"
+
+/* Longest single wait, so stop flags are seen promptly. */
+#define WAIT_SLICE_NS (100u * 1000u * 1000u)
+/* Key buffer of a message. */
+#define KEY_BYTES 32
+
+void
+sb_bench_recorder_init(struct sb_bench_recorder *recorder)
+{
+    memset(recorder, 0, sizeof(*recorder));
+    pthread_mutex_init(&recorder->lock, NULL);
+}
+
+void
+sb_bench_recorder_deinit(struct sb_bench_recorder *recorder)
+{
+    pthread_mutex_destroy(&recorder->lock);
+}
+
+static void
+recorder_error_locked(struct sb_bench_recorder *recorder, const char *what, int error)
+{
+    recorder->counts.errors++;
+    snprintf(recorder->last_error, sizeof(recorder->last_error), "%s: %s", what,
+             sb_bench_strerror(error));
+}
+
+void
+sb_bench_recorder_error(struct sb_bench_recorder *recorder, const char *what, int error)
+{
+    pthread_mutex_lock(&recorder->lock);
+    recorder_error_locked(recorder, what, error);
+    pthread_mutex_unlock(&recorder->lock);
+}
+
+void
+sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence,
+                           uint64_t send_ns, size_t bytes, int error)
+{
+    struct sb_bench *bench = producer->bench;
+    uint64_t now = sb_bench_now_ns();
+    if (error == 0 && bench->verify != NULL) {
+        sb_bench_bitmap_set(&producer->acked, sequence);
+    }
+    if (error == 0) {
+        atomic_fetch_add(&bench->acked_total, 1);
+    }
+    pthread_mutex_lock(&producer->recorder.lock);
+    producer->in_flight--;
+    if (error != 0) {
+        recorder_error_locked(&producer->recorder, "produce", error);
+    } else {
+        producer->recorder.counts.acked++;
+        producer->recorder.counts.acked_bytes += bytes;
+        sb_bench_histogram_record_since(&producer->recorder.ack, send_ns, now);
+        producer->recorder.last_event_ns = now;
+    }
+    pthread_cond_signal(&producer->wake);
+    pthread_mutex_unlock(&producer->recorder.lock);
+}
+
+void
+sb_bench_consumer_deliver(struct sb_bench_consumer *consumer, const void *value,
+                          size_t value_length)
+{
+    struct sb_bench *bench = consumer->bench;
+    uint64_t now = sb_bench_now_ns();
+    uint32_t producer_id;
+    uint64_t sequence;
+    uint64_t send_ns;
+    uint32_t partition;
+    bool valid = sb_bench_message_parse(value, value_length, &producer_id, &sequence, &send_ns,
+                                        &partition);
+    if (valid && bench->verify != NULL) {
+        sb_bench_verify_deliver(bench->verify, producer_id, sequence, partition);
+    } else if (bench->verify != NULL) {
+        atomic_fetch_add(&bench->verify->malformed, 1);
+    }
+    uint64_t received = atomic_fetch_add(&bench->received_total, 1) + 1;
+    pthread_mutex_lock(&consumer->recorder.lock);
+    if (!valid) {
+        recorder_error_locked(&consumer->recorder, "malformed message", -EBADMSG);
+    }
+    consumer->recorder.counts.received++;
+    consumer->recorder.counts.received_bytes += value_length;
+    if (valid && bench->config.mode == SB_BENCH_E2E) {
+        sb_bench_histogram_record_since(&consumer->recorder.end_to_end, send_ns, now);
+    }
+    consumer->recorder.last_event_ns = now;
+    pthread_mutex_unlock(&consumer->recorder.lock);
+    if (bench->config.message_count != 0 && bench->config.mode == SB_BENCH_CONSUME &&
+        received >= bench->config.message_count) {
+        atomic_store(&bench->stop_consuming, true);
+    }
+}
+
+/* Waits until deadline_ns, or earlier when an acknowledgement arrives. */
+static void
+producer_wait(struct sb_bench_producer *producer, uint64_t deadline_ns)
+{
+    struct sb_bench *bench = producer->bench;
+    uint64_t now = sb_bench_now_ns();
+    if (deadline_ns > now + WAIT_SLICE_NS) {
+        deadline_ns = now + WAIT_SLICE_NS;
+    }
+    if (bench->driver->producer_progress != NULL) {
+        int result = bench->driver->producer_progress(producer->handle, deadline_ns);
+        if (result < 0) {
+            sb_bench_recorder_error(&producer->recorder, "receive", result);
+        }
+        return;
+    }
+    struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                             .tv_nsec = (long)(deadline_ns % 1000000000u)};
+    pthread_mutex_lock(&producer->recorder.lock);
+    if (producer->in_flight >= producer->in_flight_max) {
+        pthread_cond_timedwait(&producer->wake, &producer->recorder.lock, &until);
+        pthread_mutex_unlock(&producer->recorder.lock);
+        return;
+    }
+    pthread_mutex_unlock(&producer->recorder.lock);
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+}
+
+static bool
+producer_full(struct sb_bench_producer *producer)
+{
+    pthread_mutex_lock(&producer->recorder.lock);
+    bool full = producer->in_flight >= producer->in_flight_max;
+    pthread_mutex_unlock(&producer->recorder.lock);
+    return full;
+}
+
+/* Builds and sends the producer's next message with the given send time. */
+static void
+producer_send(struct sb_bench_producer *producer, uint8_t *value, uint64_t send_ns)
+{
+    struct sb_bench *bench = producer->bench;
+    const struct sb_bench_config *config = &bench->config;
+    char key[KEY_BYTES];
+    uint64_t sequence = producer->next_sequence++;
+    uint32_t size = sb_bench_message_size(config, &producer->rng);
+    size_t key_length = sb_bench_message_key(config, &producer->rng, key, sizeof(key));
+    uint32_t topic_index = (uint32_t)((sequence + producer->index) % config->topic_count);
+    uint32_t partition = sb_bench_message_partition(config, key, key_length,
+                                                    sequence / config->topic_count,
+                                                    producer->index);
+    sb_bench_message_fill(value, size, producer->id, sequence, send_ns,
+                          topic_index * config->partitions + partition);
+    struct sb_bench_message message = {
+        .topic = bench->topic_names[topic_index], .topic_index = topic_index,
+        .partition = partition, .key = key_length > 0 ? key : NULL, .key_length = key_length,
+        .value = value, .value_length = size, .sequence = sequence, .send_ns = send_ns};
+    pthread_mutex_lock(&producer->recorder.lock);
+    producer->in_flight++;
+    producer->recorder.counts.sent++;
+    pthread_mutex_unlock(&producer->recorder.lock);
+    int result = bench->driver->producer_send(producer->handle, &message);
+    if (result < 0) {
+        pthread_mutex_lock(&producer->recorder.lock);
+        producer->in_flight--;
+        recorder_error_locked(&producer->recorder, "send", result);
+        pthread_mutex_unlock(&producer->recorder.lock);
+    }
+}
+
+/* True when --messages is reached (counting this send). */
+static bool
+producer_count_reached(struct sb_bench *bench)
+{
+    if (bench->config.message_count == 0) {
+        return false;
+    }
+    return atomic_fetch_add(&bench->sent_total, 1) >= bench->config.message_count;
+}
+
+/* The intended time of the producer's first message: producers are staggered. */
+static uint64_t
+producer_first_ns(const struct sb_bench_producer *producer, double interval_ns)
+{
+    return producer->bench->start_ns +
+           (uint64_t)(interval_ns * producer->index / producer->bench->config.producers);
+}
+
+static void
+producer_drain(struct sb_bench_producer *producer)
+{
+    struct sb_bench *bench = producer->bench;
+    uint64_t deadline = sb_bench_now_ns() + (uint64_t)(bench->config.drain_s * 1e9);
+    int result = bench->driver->producer_flush(producer->handle,
+                                               (int)(bench->config.drain_s * 1000));
+    if (result < 0) {
+        sb_bench_recorder_error(&producer->recorder, "flush", result);
+    }
+    for (;;) {
+        pthread_mutex_lock(&producer->recorder.lock);
+        uint64_t in_flight = producer->in_flight;
+        pthread_mutex_unlock(&producer->recorder.lock);
+        uint64_t now = sb_bench_now_ns();
+        if (in_flight == 0 || now >= deadline) {
+            break;
+        }
+        uint64_t saved = producer->in_flight_max;
+        producer->in_flight_max = 0; /* producer_wait then waits for any completion. */
+        producer_wait(producer, now + 10 * 1000 * 1000);
+        producer->in_flight_max = saved;
+    }
+}
+
+void *
+sb_bench_producer_main(void *argument)
+{
+    struct sb_bench_producer *producer = argument;
+    struct sb_bench *bench = producer->bench;
+    double interval_ns = bench->config.rate > 0
+                             ? 1e9 * bench->config.producers / bench->config.rate : 0;
+    uint64_t next_ns = producer_first_ns(producer, interval_ns);
+    uint64_t sent = 0;
+    uint8_t *value = malloc(bench->config.size_max);
+    prctl(PR_SET_TIMERSLACK, 1000UL);
+    while (value != NULL && !atomic_load(&bench->stop_sending)) {
+        uint64_t now = sb_bench_now_ns();
+        if (interval_ns > 0 && now < next_ns) {
+            producer_wait(producer, next_ns);
+            continue;
+        }
+        if (producer_full(producer)) {
+            producer_wait(producer, now + WAIT_SLICE_NS);
+            continue;
+        }
+        if (producer_count_reached(bench)) {
+            break;
+        }
+        producer_send(producer, value, interval_ns > 0 ? next_ns : now);
+        sent++;
+        next_ns = producer_first_ns(producer, interval_ns) + (uint64_t)(interval_ns * sent);
+    }
+    producer_drain(producer);
+    free(value);
+    atomic_fetch_sub(&bench->producers_running, 1);
+    return NULL;
+}
+
+void *
+sb_bench_ping_main(void *argument)
+{
+    struct sb_bench_producer *producer = argument;
+    struct sb_bench *bench = producer->bench;
+    double interval_ns = bench->config.rate > 0
+                             ? 1e9 * bench->config.producers / bench->config.rate : 0;
+    uint64_t next_ns = producer_first_ns(producer, interval_ns);
+    prctl(PR_SET_TIMERSLACK, 1000UL);
+    while (!atomic_load(&bench->stop_sending) && !producer_count_reached(bench)) {
+        uint64_t intended = sb_bench_now_ns();
+        if (interval_ns > 0) {
+            struct timespec until = {.tv_sec = (time_t)(next_ns / 1000000000u),
+                                     .tv_nsec = (long)(next_ns % 1000000000u)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+            intended = next_ns;
+            next_ns += (uint64_t)interval_ns;
+        }
+        pthread_mutex_lock(&producer->recorder.lock);
+        producer->recorder.counts.sent++;
+        pthread_mutex_unlock(&producer->recorder.lock);
+        int result = bench->driver->ping(producer->handle);
+        uint64_t now = sb_bench_now_ns();
+        pthread_mutex_lock(&producer->recorder.lock);
+        if (result < 0) {
+            recorder_error_locked(&producer->recorder, "ping", result);
+        } else {
+            producer->recorder.counts.acked++;
+            sb_bench_histogram_record_since(&producer->recorder.ack, intended, now);
+            producer->recorder.last_event_ns = now;
+        }
+        pthread_mutex_unlock(&producer->recorder.lock);
+        if (result < 0) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    atomic_fetch_sub(&bench->producers_running, 1);
+    return NULL;
+}
+
+void *
+sb_bench_consumer_main(void *argument)
+{
+    struct sb_bench_consumer *consumer = argument;
+    struct sb_bench *bench = consumer->bench;
+    while (!atomic_load(&bench->stop_consuming)) {
+        int result = bench->driver->consumer_poll(consumer->handle, 100);
+        if (result < 0) {
+            sb_bench_recorder_error(&consumer->recorder, "poll", result);
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
