@@ -6,22 +6,27 @@
  */
 #include "core/alloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/pages.h"
 
 void *
 sb_alloc_aligned(size_t size, size_t alignment)
 {
     SB_ASSERT(sb_is_power_of_two(alignment));
     SB_ASSERT(size > 0);
-    void *pointer = NULL;
-    size_t alignment_used = alignment < sizeof(void *) ? sizeof(void *) : alignment;
-    if (posix_memalign(&pointer, alignment_used, size) != 0) {
-        return NULL;
+    /* Large blocks are zeroed by handing their pages back: resident only once written. */
+    bool lazily = size >= SB_PAGES_LAZY_ZERO_BYTES;
+    void *pointer = sb_alloc_aligned_raw(size, lazily ? sb_max_u64(alignment, SB_PAGE_BYTES)
+                                                      : alignment);
+    if (pointer != NULL && lazily) {
+        sb_pages_zero(pointer, size);
+    } else if (pointer != NULL) {
+        memset(pointer, 0, size);
     }
-    memset(pointer, 0, size);
     return pointer;
 }
 

@@ -425,7 +425,7 @@ uring_buffer_group_create(struct sb_io *io, uint16_t group, uint32_t count,
     if (ring_memory == MAP_FAILED) {
         return -errno;
     }
-    buffers->memory = sb_alloc_aligned((size_t)count * buffer_bytes, 4096);
+    buffers->memory = sb_alloc_aligned_raw((size_t)count * buffer_bytes, 4096);
     if (buffers->memory == NULL) {
         munmap(ring_memory, ring_bytes);
         return -ENOMEM;

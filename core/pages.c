@@ -6,6 +6,7 @@
 #include "core/pages.h"
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "core/base.h"
@@ -41,4 +42,15 @@ sb_pages_unmap(void *pages, size_t size)
     if (pages != NULL) {
         munmap(pages, sb_align_up(size, PAGES_HUGE_BYTES));
     }
+}
+
+void
+sb_pages_zero(void *memory, size_t size)
+{
+    uint8_t *bytes = memory;
+    size_t whole_pages = size & ~(size_t)(SB_PAGE_BYTES - 1);
+    if (whole_pages > 0 && madvise(bytes, whole_pages, MADV_DONTNEED) != 0) {
+        memset(bytes, 0, whole_pages);
+    }
+    memset(bytes + whole_pages, 0, size - whole_pages);
 }

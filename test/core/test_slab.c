@@ -7,10 +7,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "core/slab.h"
+#include "test/core/residency.h"
 
 struct object {
     uint64_t words[5];
@@ -44,23 +43,6 @@ Test(slab, carves_in_order_until_full_then_reuses_zeroed)
     sb_slab_deinit(&slab); /* Safe twice (and on a failed init). */
 }
 
-/* Pages of [memory, memory + bytes) that are resident. */
-static size_t
-resident_pages(const uint8_t *memory, size_t bytes)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t pages = (bytes + page - 1) / page;
-    unsigned char *vector = calloc(pages, 1);
-    cr_assert_not_null(vector);
-    cr_assert_eq(mincore((void *)memory, bytes, vector), 0);
-    size_t resident = 0;
-    for (size_t index = 0; index < pages; index++) {
-        resident += vector[index] & 1;
-    }
-    free(vector);
-    return resident;
-}
-
 Test(slab, memory_never_used_is_never_resident)
 {
     struct sb_slab slab;
@@ -71,8 +53,7 @@ Test(slab, memory_never_used_is_never_resident)
         object->words[0] = (uint64_t)index + 1;
     }
     size_t bytes = capacity * sizeof(struct object);
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t resident = resident_pages(slab.memory, bytes) * page;
+    size_t resident = resident_bytes(slab.memory, bytes);
     /* 100 objects touch one page; a transparent huge page makes that 2 MiB at most. */
     cr_assert_leq(resident, 2u << 20, "%zu bytes resident of %zu", resident, bytes);
     sb_slab_deinit(&slab);
