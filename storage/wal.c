@@ -630,15 +630,21 @@ wal_iteration_end(struct sb_store *store)
     if (store->failed) {
         return;
     }
+    /* Group commit: while a cycle is on disk, appends keep growing the open cycle, which is
+     * sealed when the disk is free for it. Sealing earlier would queue one small cycle per
+     * loop iteration, each a padded 4 KiB write plus an fdatasync of its own, so a steady
+     * acks=1 stream would fall further and further behind its durable point. */
+    bool disk_free = wal->phase == WAL_IDLE && wal->sealed_count == 0;
     if (wal->head != wal->sealed) {
         uint64_t now_ns = sb_io_now_ns(store->io);
         uint64_t due_ns = wal->open_cycle_since_ns + store->config.commit_delay_ns;
-        if (store->config.commit_delay_ns == 0 || now_ns >= due_ns || store->shutting_down ||
+        bool delay_over = store->config.commit_delay_ns == 0 || now_ns >= due_ns;
+        if ((delay_over && disk_free) || store->shutting_down ||
             wal->head - wal->sealed >= store->config.cycle_bytes_max / 2) {
             if (wal->sealed_count < SB_STORE_SEALED_CYCLES_MAX) {
                 wal_seal(store);
             }
-        } else if (!sb_timer_is_armed(&wal->delay_timer)) {
+        } else if (!delay_over && !sb_timer_is_armed(&wal->delay_timer)) {
             sb_timer_arm(store->timers, &wal->delay_timer, due_ns, wal_delay_fire, store);
         }
     }

@@ -24,7 +24,7 @@
 
 #define TOPIC 6u
 #define PARTITIONS 3u
-#define BATCHES 48u
+#define BATCHES 128u
 /* The loop over N must stop below this (the workload has fewer ops of a kind). */
 #define NTH_MAX 1000u
 /* Loop iterations (1 ms of virtual time each) a run may take to make everything durable;
