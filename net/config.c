@@ -45,7 +45,7 @@ static const struct setting settings[] = {
     {"request_memory_bytes", SETTING_U64, FIELD(request_memory_bytes),
      "per-shard memory for requests and responses (256 MiB)"},
     {"idle_timeout_ms", SETTING_U32, FIELD(idle_timeout_ms), "close idle connections (600000)"},
-    {"wal_file_bytes", SETTING_U64, FIELD(wal_file_bytes), "size of each WAL file (64 MiB)"},
+    {"wal_file_bytes", SETTING_U64, FIELD(wal_file_bytes), "size of each WAL file (8 MiB)"},
     {"wal_files", SETTING_U32, FIELD(wal_files), "WAL files per shard (4)"},
     {"wal_prefill", SETTING_BOOL, FIELD(wal_prefill), "zero-fill new WAL files (true)"},
     {"memtable_bytes", SETTING_U64, FIELD(memtable_bytes), "per-shard memtable (64 MiB)"},
@@ -77,7 +77,7 @@ sb_broker_config_defaults(struct sb_broker_config *config)
     config->max_inflight_requests = 64;
     config->request_memory_bytes = 256ull << 20;
     config->idle_timeout_ms = 600000;
-    config->wal_file_bytes = 64ull << 20;
+    config->wal_file_bytes = 8ull << 20;
     config->wal_files = 4;
     config->wal_prefill = true;
     config->memtable_bytes = 64ull << 20;

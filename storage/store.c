@@ -23,7 +23,7 @@
 #include "proto/batch.h"
 #include "storage/store_private.h"
 
-#define STORE_DEFAULT_WAL_FILE_BYTES (64ull << 20)
+#define STORE_DEFAULT_WAL_FILE_BYTES (8ull << 20)
 #define STORE_DEFAULT_WAL_FILES 4u
 #define STORE_DEFAULT_MEMTABLE_BYTES (64ull << 20)
 #define STORE_DEFAULT_FLUSH_INTERVAL_NS (30ull * SB_NS_PER_S)
