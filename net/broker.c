@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "net/broker_private.h"
+#include "net/memory.h"
 
 static void broker_accept_done(struct sb_io_op *op);
 
@@ -483,6 +484,43 @@ broker_serve(struct broker *broker)
     return result;
 }
 
+/* Fits the per-shard budgets in memory_limit_bytes, else the cgroup's limit, else RAM. */
+static int
+broker_fit_memory(struct broker *broker)
+{
+    struct sb_broker_config *config = &broker->config;
+    const char *source = "memory_limit_bytes";
+    uint64_t limit = config->memory_limit_bytes;
+    if (limit == 0) {
+        source = "cgroup";
+        limit = sb_memory_cgroup_limit("/proc/self/cgroup", "/sys/fs/cgroup");
+    }
+    uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (limit == 0 || (ram != 0 && ram < limit)) {
+        source = "physical memory";
+        limit = ram;
+    }
+    char error[320];
+    int fitted = limit != 0 ? sb_memory_fit(config, broker->metadata.shard_count, limit, error,
+                                            sizeof(error))
+                            : 0;
+    if (fitted < 0) {
+        sb_log_error("the memory budgets do not fit", "source=\"%s\" why=\"%s\"", source,
+                     error);
+        return SB_ECONFIG;
+    }
+    if (fitted > 0) {
+        sb_log_info("memory budgets fitted to the limit",
+                    "source=\"%s\" limit_mib=%llu shards=%u request_memory_mib=%llu "
+                    "memtable_mib=%llu block_cache_mib=%llu", source,
+                    (unsigned long long)(limit >> 20), broker->metadata.shard_count,
+                    (unsigned long long)(config->request_memory_bytes >> 20),
+                    (unsigned long long)(config->memtable_bytes >> 20),
+                    (unsigned long long)(config->block_cache_bytes >> 20));
+    }
+    return 0;
+}
+
 int
 sb_broker_run(const struct sb_broker_config *config)
 {
@@ -497,6 +535,9 @@ sb_broker_run(const struct sb_broker_config *config)
     int result = sb_metadata_init(&broker->metadata);
     if (result == 0) {
         result = broker_prepare_data(broker);
+    }
+    if (result == 0) {
+        result = broker_fit_memory(broker);
     }
     if (result == 0) {
         result = broker_serve(broker);

@@ -53,6 +53,8 @@ static const struct setting settings[] = {
      "wait this long to grow a commit cycle (0)"},
     {"block_cache_bytes", SETTING_U64, FIELD(block_cache_bytes),
      "per-shard segment read cache (64 MiB)"},
+    {"memory_limit_bytes", SETTING_U64, FIELD(memory_limit_bytes),
+     "fit the per-shard budgets in this (0: the cgroup's limit, else RAM)"},
     {"max_message_bytes", SETTING_U32, FIELD(max_message_bytes), "largest batch (1 MiB)"},
     {"default_partitions", SETTING_U32, FIELD(default_partitions), "partitions of new topics (1)"},
     {"retention_ms", SETTING_I64, FIELD(topic_defaults.retention_ms),
@@ -199,6 +201,19 @@ config_set_field(struct sb_broker_config *config, const struct setting *setting,
     }
 }
 
+/* Remembers that a memory budget was given, so net/memory.c keeps it as it is. */
+static void
+config_note_budget(struct sb_broker_config *config, const char *key)
+{
+    if (strcmp(key, "request_memory_bytes") == 0) {
+        config->budgets_set |= SB_BUDGET_REQUEST_MEMORY;
+    } else if (strcmp(key, "memtable_bytes") == 0) {
+        config->budgets_set |= SB_BUDGET_MEMTABLE;
+    } else if (strcmp(key, "block_cache_bytes") == 0) {
+        config->budgets_set |= SB_BUDGET_BLOCK_CACHE;
+    }
+}
+
 int
 sb_broker_config_set(struct sb_broker_config *config, const char *key, const char *value,
                      char *error, size_t error_capacity)
@@ -208,6 +223,7 @@ sb_broker_config_set(struct sb_broker_config *config, const char *key, const cha
             if (config_set_field(config, &settings[index], value) != 0) {
                 return config_error(error, error_capacity, key, value, "invalid value");
             }
+            config_note_budget(config, key);
             return 0;
         }
     }

@@ -15,6 +15,11 @@
 #include "core/log.h"
 #include "storage/store.h"
 
+/* Bits of sb_broker_config.budgets_set. */
+#define SB_BUDGET_REQUEST_MEMORY 1u
+#define SB_BUDGET_MEMTABLE 2u
+#define SB_BUDGET_BLOCK_CACHE 4u
+
 struct sb_broker_config {
     char data_dir[200];              /* data_dir: where everything is stored. */
     char listen_host[64];            /* listen: host part (an IPv4 address). */
@@ -34,6 +39,9 @@ struct sb_broker_config {
     uint64_t memtable_bytes;         /* memtable_bytes: per shard WAL ring / memtable. */
     uint64_t commit_delay_us;        /* commit_delay_us: grow commit cycles this long. */
     uint64_t block_cache_bytes;      /* block_cache_bytes: per shard segment read cache. */
+    uint64_t memory_limit_bytes;     /* memory_limit_bytes: budgets fit in this; 0 = the
+                                        cgroup's limit, else physical memory (net/memory.h). */
+    uint32_t budgets_set;            /* SB_BUDGET_* set explicitly (kept by the fitting). */
     uint32_t max_message_bytes;      /* max_message_bytes: largest record batch. */
     uint32_t default_partitions;     /* default_partitions: CreateTopics with partitions <= 0. */
     struct sb_partition_config topic_defaults; /* retention_ms, retention_bytes, segment_bytes,
