@@ -8,7 +8,7 @@
  * sb_bench_workload.c (message sizes, keys, the payload header),
  * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_run.c (producer,
  * consumer and ping threads), sb_bench_report.c (progress, summary, JSON),
- * sb_bench_driver_*.c (one per system; *_none.c when its library is missing).
+ * sb_bench_driver_*.c (one per system: streambus, nats, redis).
  *
  * Every message starts with a 32-byte header (little-endian):
  *   0  u32 magic "SBB1"   4  u32 producer id   8  u64 sequence (per producer)
