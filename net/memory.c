@@ -38,6 +38,13 @@ memory_read_limit(const char *path)
     return value;
 }
 
+/* The tighter of two limits, 0 meaning none. */
+static uint64_t
+memory_tighter(uint64_t a, uint64_t b)
+{
+    return a == 0 ? b : b == 0 ? a : sb_min_u64(a, b);
+}
+
 /* The tightest limit in `file_name` of directory `base`/`path` and each of its ancestors. */
 static uint64_t
 memory_tightest_along(const char *base, const char *path, const char *file_name)
@@ -53,10 +60,7 @@ memory_tightest_along(const char *base, const char *path, const char *file_name)
     for (;;) {
         char file[MEMORY_PATH_BYTES + 32];
         snprintf(file, sizeof(file), "%s/%s", directory, file_name);
-        uint64_t limit = memory_read_limit(file);
-        if (limit != 0 && (tightest == 0 || limit < tightest)) {
-            tightest = limit;
-        }
+        tightest = memory_tighter(tightest, memory_read_limit(file));
         char *slash = strrchr(directory, '/');
         if (slash == NULL || (size_t)(slash - directory) < base_length) {
             return tightest;
@@ -92,9 +96,7 @@ sb_memory_cgroup_limit(const char *proc_cgroup, const char *cgroup_root)
             snprintf(base, sizeof(base), "%s/memory", cgroup_root);
             limit = memory_tightest_along(base, path, "memory.limit_in_bytes");
         }
-        if (limit != 0 && (tightest == 0 || limit < tightest)) {
-            tightest = limit;
-        }
+        tightest = memory_tighter(tightest, limit);
     }
     fclose(file);
     return tightest;

@@ -1,11 +1,13 @@
 /*
  * test/core/test_alloc.c - the general heap (core/alloc.h): zeroed blocks are
  * zero and aligned whatever their size and history, and large zeroed blocks
- * are resident only where written (sb_pages_zero).
+ * are resident only where written (sb_pages_zero), or zeroed by writing
+ * where the kernel refuses to drop the pages.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/alloc.h"
 #include "core/pages.h"
@@ -66,5 +68,23 @@ Test(alloc, pages_zero_zeroes_partial_pages_too)
     expect_zero(block, size);
     sb_pages_zero(block, 10); /* Less than a page: written, not advised. */
     expect_zero(block, size);
+    sb_free(block);
+}
+
+Test(alloc, pages_zero_falls_back_to_writing_when_the_kernel_refuses)
+{
+    /* MADV_DONTNEED fails (EINVAL) on locked pages: the zeros must be written instead. */
+    size_t size = 4 * SB_PAGE_BYTES;
+    uint8_t *block = sb_alloc_aligned_raw(size, SB_PAGE_BYTES);
+    cr_assert_not_null(block);
+    memset(block, 0x77, size);
+    if (mlock(block, size) != 0) {
+        sb_free(block);
+        cr_skip_test("mlock refused (RLIMIT_MEMLOCK): cannot make madvise fail");
+    }
+    cr_assert_neq(madvise(block, size, MADV_DONTNEED), 0, "locked pages refuse DONTNEED");
+    sb_pages_zero(block, size);
+    expect_zero(block, size);
+    munlock(block, size);
     sb_free(block);
 }

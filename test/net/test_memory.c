@@ -2,14 +2,16 @@
  * test/net/test_memory.c - net/memory.c: the memory limit read from cgroup v1
  * and v2 trees (fake ones under a temporary directory), and the per-shard
  * budgets fitted into it (explicit settings kept, floors honoured, a limit too
- * small refused with a message).
+ * small refused with a message, by the function and by the broker process).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "net/config.h"
 #include "net/memory.h"
@@ -134,4 +136,23 @@ Test(memory, a_limit_below_the_floors_is_refused_with_the_numbers)
     cr_assert_eq(sb_broker_config_set(&config, "request_memory_bytes", "512m", error,
                                       sizeof(error)), 0);
     cr_assert_eq(sb_memory_fit(&config, 1, 512ull << 20, error, sizeof(error)), -ENOMEM);
+}
+
+Test(memory, the_broker_refuses_to_start_when_its_budgets_do_not_fit, .timeout = 30)
+{
+    char command[512];
+    snprintf(command, sizeof(command),
+             "%s --data-dir %s/data --listen 127.0.0.1:29000 --cores 2 "
+             "--memory-limit-bytes 100m 2>&1", STREAMBUS_BINARY, root);
+    FILE *output = popen(command, "r");
+    cr_assert_not_null(output);
+    char line[1024];
+    bool explained = false;
+    while (fgets(line, sizeof(line), output) != NULL) {
+        explained |= strstr(line, "the memory budgets do not fit") != NULL &&
+                     strstr(line, "100 MiB") != NULL;
+    }
+    int status = pclose(output);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit status %d", status);
+    cr_assert(explained, "the log says why, with the limit");
 }
