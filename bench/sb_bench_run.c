@@ -22,6 +22,11 @@
 
 #include "bench/sb_bench.h"
 
+/* A failed ping or poll is retried after this long, so an unreachable server is not spun on. */
+#define SB_BENCH_ERROR_PAUSE_NS (10 * 1000 * 1000)
+/* While draining, the in-flight count is rechecked at least this often. */
+#define SB_BENCH_DRAIN_STEP_NS (10 * 1000 * 1000)
+
 /* Longest single wait, so stop flags are seen promptly. */
 #define WAIT_SLICE_NS (100u * 1000u * 1000u)
 /* Key buffer of a message. */
@@ -225,7 +230,7 @@ producer_drain(struct sb_bench_producer *producer)
         }
         uint64_t saved = producer->in_flight_max;
         producer->in_flight_max = 0; /* producer_wait then waits for any completion. */
-        producer_wait(producer, now + 10 * 1000 * 1000);
+        producer_wait(producer, now + SB_BENCH_DRAIN_STEP_NS);
         producer->in_flight_max = saved;
     }
 }
@@ -264,6 +269,13 @@ sb_bench_producer_main(void *argument)
     return NULL;
 }
 
+static void
+pause_after_error(void)
+{
+    struct timespec pause = {0, SB_BENCH_ERROR_PAUSE_NS};
+    nanosleep(&pause, NULL);
+}
+
 void *
 sb_bench_ping_main(void *argument)
 {
@@ -297,8 +309,7 @@ sb_bench_ping_main(void *argument)
         }
         pthread_mutex_unlock(&producer->recorder.lock);
         if (result < 0) {
-            struct timespec pause = {0, 10 * 1000 * 1000};
-            nanosleep(&pause, NULL);
+            pause_after_error();
         }
     }
     atomic_fetch_sub(&bench->producers_running, 1);
@@ -314,8 +325,7 @@ sb_bench_consumer_main(void *argument)
         int result = bench->driver->consumer_poll(consumer->handle, 100);
         if (result < 0) {
             sb_bench_recorder_error(&consumer->recorder, "poll", result);
-            struct timespec pause = {0, 10 * 1000 * 1000};
-            nanosleep(&pause, NULL);
+            pause_after_error();
         }
     }
     return NULL;
