@@ -68,6 +68,10 @@
 #define SB_WIRE_TOPIC_NAME_BYTES_MAX 249
 #define SB_WIRE_ARRAY_COUNT_MAX (1u << 20)
 
+/* Storage: WAL files one shard may have (the ceiling of the wal_files setting; recovery reads
+ * every wal-<n>.log below it, whatever the setting is today). */
+#define SB_STORE_WAL_FILES_MAX 64u
+
 static_assert((SB_RING_SLOTS & (SB_RING_SLOTS - 1)) == 0, "ring slots must be a power of two");
 static_assert(SB_RING_DRAIN_BATCH_MAX <= SB_RING_SLOTS, "drain batch within one ring");
 static_assert(SB_IO_REAP_BATCH <= SB_IO_COMPLETION_QUEUE_ENTRIES, "reap batch within the CQ");

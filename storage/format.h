@@ -8,7 +8,8 @@
  * Data directory of one shard's store:
  *   <data>/shards/<shard>/LOCK            flock()ed while a store has it open
  *   <data>/shards/<shard>/MANIFEST        [MANIFEST]; replaced by write-temp, fsync, rename
- *   <data>/shards/<shard>/wal-<n>.log     n = 0 .. wal_files-1, preallocated, recycled
+ *   <data>/shards/<shard>/wal-<n>.log     n = 0 .. wal_files-1 (< 64), preallocated, recycled;
+ *                                         recovery reads every one there is, of any size
  *   <data>/partitions/<topic_id>-<partition>/<base_offset, 20 digits>.seg   [SEGMENT]
  *   <data>/partitions/<topic_id>-<partition>/<base_offset>.seg.compact   a compaction copy
  *                                         being written; renamed over the .seg when durable

@@ -20,6 +20,7 @@
  *  4. Everything replayed is flushed to segments and checkpointed, so the
  *     WAL restarts empty in a new generation.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 #include "core/clock.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
@@ -439,7 +441,8 @@ recovery_manifest(struct recovery *recovery)
 }
 
 struct recovery_file {
-    uint32_t index;              /* Which WAL file. */
+    uint32_t index;              /* Which WAL file: wal-<index>.log. */
+    int fd;                      /* Its descriptor (recovery's own beyond wal_files). */
     struct sb_wal_file_header header; /* Its valid header. */
 };
 
@@ -451,28 +454,112 @@ compare_generations(const void *a, const void *b)
     return left < right ? -1 : left > right;
 }
 
-/* Reads every WAL file's header; returns how many are valid, sorted by generation. */
-static uint32_t
-recovery_wal_files(struct recovery *recovery, struct recovery_file *files)
+/* The number <n> of a "wal-<n>.log" name, or -1. */
+static int
+recovery_wal_file_number(const char *name)
+{
+    char *end = NULL;
+    if (strncmp(name, "wal-", 4) != 0 || name[4] < '0' || name[4] > '9') {
+        return -1;
+    }
+    unsigned long number = strtoul(name + 4, &end, 10);
+    return strcmp(end, ".log") == 0 && number <= INT32_MAX ? (int)number : -1;
+}
+
+/* Every wal-<n>.log of the shard directory, whatever wal_files is today (a smaller setting must
+ * not hide acknowledged entries): bit n of *present_out. A number at or above the hard limit
+ * cannot be ours: refuse to start rather than ignore it. */
+static int
+recovery_wal_list(struct recovery *recovery, uint64_t *present_out)
 {
     struct sb_store *store = recovery->store;
+    static_assert(SB_STORE_WAL_FILES_MAX <= 64, "one bit per WAL file");
+    DIR *directory = opendir(store->shard_dir);
+    if (directory == NULL) {
+        return -errno;
+    }
+    uint64_t present = 0;
+    int result = 0;
+    struct dirent *item;
+    /* Bounded by the directory's entries. */
+    while ((item = readdir(directory)) != NULL) {
+        int number = recovery_wal_file_number(item->d_name);
+        if (number >= (int)SB_STORE_WAL_FILES_MAX) {
+            sb_log_error("unexpected WAL file; refusing to start", "dir=%s file=%s",
+                         store->shard_dir, item->d_name);
+            result = SB_ECORRUPT;
+        } else if (number >= 0) {
+            present |= 1ull << number;
+        }
+    }
+    closedir(directory);
+    *present_out = present;
+    return result;
+}
+
+/* The descriptor of WAL file `index`: the store's for the configured files, else opened here
+ * (closed by recovery_wal_close). */
+static int
+recovery_wal_open(struct recovery *recovery, uint32_t index)
+{
+    struct sb_store *store = recovery->store;
+    if (index < store->config.wal_file_count) {
+        return store->wal.files[index].fd;
+    }
+    char path[320];
+    snprintf(path, sizeof(path), "%s/wal-%u.log", store->shard_dir, index);
+    return sb_io_open(store->io, path, O_RDONLY | O_DIRECT, 0);
+}
+
+static void
+recovery_wal_close(struct recovery *recovery, const struct recovery_file *files, uint32_t count)
+{
+    for (uint32_t index = 0; index < count; index++) {
+        if (files[index].index >= recovery->store->config.wal_file_count) {
+            sb_io_close(recovery->store->io, files[index].fd);
+        }
+    }
+}
+
+/* Reads the header of every WAL file there is, of any size (a changed wal_file_bytes must not
+ * hide acknowledged entries); returns how many are valid, sorted by generation, in *count_out.
+ * Later generations must be newer than every one seen, even in files about to go. */
+static int
+recovery_wal_files(struct recovery *recovery, struct recovery_file *files, uint32_t *count_out)
+{
+    struct sb_store *store = recovery->store;
+    uint64_t present = 0;
+    int result = recovery_wal_list(recovery, &present);
     uint32_t count = 0;
-    for (uint32_t index = 0; index < store->config.wal_file_count; index++) {
-        struct wal_file *file = &store->wal.files[index];
-        struct sb_wal_file_header header;
-        if (store_sync_read(store, file->fd, recovery->buffer, SB_BLOCK_BYTES, 0) !=
-                (int)SB_BLOCK_BYTES ||
-            sb_wal_file_header_decode(recovery->buffer, &header) != 0 ||
-            header.shard_id != store->config.shard_id ||
-            header.file_bytes != store->config.wal_file_bytes) {
+    for (uint32_t index = 0; result == 0 && index < SB_STORE_WAL_FILES_MAX; index++) {
+        int fd = (present >> index & 1) != 0 ? recovery_wal_open(recovery, index) : -1;
+        if (fd < 0) {
+            result = (present >> index & 1) != 0 ? fd : 0;
             continue;
         }
-        file->generation = header.generation;
-        file->first_sequence = header.first_sequence;
-        files[count++] = (struct recovery_file){.index = index, .header = header};
+        struct sb_wal_file_header header;
+        bool valid = store_sync_read(store, fd, recovery->buffer, SB_BLOCK_BYTES, 0) ==
+                         (int)SB_BLOCK_BYTES &&
+                     sb_wal_file_header_decode(recovery->buffer, &header) == 0 &&
+                     header.shard_id == store->config.shard_id &&
+                     header.file_bytes % SB_BLOCK_BYTES == 0 &&
+                     header.file_bytes >= 2 * SB_BLOCK_BYTES;
+        if (valid && index < store->config.wal_file_count) {
+            store->wal.files[index].generation = header.generation;
+            store->wal.files[index].first_sequence = header.first_sequence;
+            store->wal.files[index].file_bytes = header.file_bytes;
+        }
+        if (valid) {
+            store->wal.next_generation = sb_max_u64(store->wal.next_generation,
+                                                    header.generation + 1);
+            files[count++] = (struct recovery_file){.index = index, .fd = fd, .header = header};
+        } else if (index >= store->config.wal_file_count) {
+            sb_io_close(store->io, fd);
+        }
     }
     qsort(files, count, sizeof(files[0]), compare_generations);
-    return count;
+    *count_out = count;
+    return result;
 }
 
 /* Finds (or creates) the partition a replayed batch belongs to; NULL if it was deleted. */
@@ -584,8 +671,8 @@ recovery_read_chunk(struct recovery *recovery, const struct recovery_file *file,
 {
     uint64_t length = sb_min_u64(recovery->buffer_bytes,
                                  file->header.file_bytes - chunk_start);
-    return store_sync_read(recovery->store, recovery->store->wal.files[file->index].fd,
-                           recovery->buffer, (uint32_t)length, chunk_start);
+    return store_sync_read(recovery->store, file->fd, recovery->buffer, (uint32_t)length,
+                           chunk_start);
 }
 
 /* Replays entries of one file from `position` while they are valid. Returns 0 and the
@@ -702,19 +789,16 @@ recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file
 static int
 recovery_wal(struct recovery *recovery)
 {
-    struct sb_store *store = recovery->store;
-    struct recovery_file files[64];
-    if (store->config.wal_file_count > SB_ARRAY_COUNT(files)) {
-        return SB_ECONFIG;
-    }
-    uint32_t count = recovery_wal_files(recovery, files);
+    struct recovery_file files[SB_STORE_WAL_FILES_MAX];
+    uint32_t count = 0;
+    int result = recovery_wal_files(recovery, files, &count);
     uint32_t start = 0;
     for (uint32_t index = 0; index < count; index++) {
         if (files[index].header.first_sequence <= recovery->checkpoint) {
             start = index;
         }
     }
-    for (uint32_t index = start; index < count; index++) {
+    for (uint32_t index = start; result == 0 && index < count; index++) {
         const struct recovery_file *file = &files[index];
         if (index == start) {
             recovery->next_sequence = file->header.first_sequence;
@@ -723,12 +807,10 @@ recovery_wal(struct recovery *recovery)
         } else if (file->header.first_sequence > recovery->next_sequence) {
             recovery_report_gap(recovery, &files[index - 1], 0, file->header.first_sequence);
         }
-        int result = recovery_replay_whole_file(recovery, file);
-        if (result < 0) {
-            return result;
-        }
+        result = recovery_replay_whole_file(recovery, file);
     }
-    return 0;
+    recovery_wal_close(recovery, files, count);
+    return result;
 }
 
 static int
@@ -776,7 +858,7 @@ recovery_run(struct sb_store *store)
         store->wal.open_cycle_sequence = next_sequence;
         result = recovery_flush_all(&recovery);
         if (result == 0) {
-            wal_start_generation(store, next_sequence);
+            result = wal_start_generation(store, next_sequence);
         }
     }
     if (recovery.corruption_found) {

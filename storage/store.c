@@ -18,6 +18,7 @@
 #include "core/assert.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/pages.h"
 #include "proto/batch.h"
@@ -88,7 +89,9 @@ store_config_fill(struct sb_store_config *config)
                                                        STORE_DEFAULT_COMPACTION_KEYS);
     uint64_t block = SB_BLOCK_BYTES;
     bool valid = config->wal_file_bytes % block == 0 && config->memtable_bytes % block == 0 &&
-                 config->wal_file_count >= 2 && config->cycle_bytes_max % block == 0 &&
+                 config->wal_file_count >= 2 &&
+                 config->wal_file_count <= SB_STORE_WAL_FILES_MAX &&
+                 config->cycle_bytes_max % block == 0 &&
                  config->cycle_bytes_max + block <= config->wal_file_bytes &&
                  sb_wal_entry_span(config->batch_bytes_max) + 2 * block <=
                      config->cycle_bytes_max &&

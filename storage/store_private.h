@@ -152,6 +152,7 @@ struct sb_partition {
 struct wal_file {
     int fd;                   /* O_DIRECT descriptor. */
     uint64_t generation;      /* Current generation (0: never used). */
+    uint64_t file_bytes;      /* Size its current generation was written for (0: none). */
     uint64_t first_sequence;  /* First sequence of this generation. */
     uint64_t last_sequence;   /* Last sequence written (valid if has_entries). */
     bool has_entries;         /* Any entry written in this generation. */
@@ -426,7 +427,7 @@ struct memtable_entry *wal_fifo_entry(struct sb_store *store, uint32_t index);
 uint32_t wal_fifo_index_after(const struct sb_store *store, uint32_t index);
 void wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end);
 bool wal_needs_flush(const struct sb_store *store);
-void wal_start_generation(struct sb_store *store, uint64_t next_sequence);
+int wal_start_generation(struct sb_store *store, uint64_t next_sequence);
 void wal_note_append(struct sb_store *store, struct sb_append *append, uint64_t ring_end);
 void wal_replay_done(struct sb_store *store);
 uint8_t *wal_ring_at(struct sb_store *store, uint64_t position);

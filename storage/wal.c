@@ -26,6 +26,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/assert.h"
@@ -33,6 +35,7 @@
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/pages.h"
 #include "proto/batch.h"
@@ -146,7 +149,7 @@ wal_deinit(struct sb_store *store)
     memset(wal, 0, sizeof(*wal));
 }
 
-/* Prefills files that were just created (recovery found no generation in them). */
+/* Prefills files that were just created or resized (no generation in them). */
 static int
 wal_prefill_new_files(struct sb_store *store)
 {
@@ -161,14 +164,66 @@ wal_prefill_new_files(struct sb_store *store)
     return 0;
 }
 
-/* After recovery has flushed everything: an empty ring on a 4096 boundary, and the next cycle
- * begins a new generation in the file after the last one used. */
-void
+/* Applies today's wal_files and wal_file_bytes. Only called once recovery's checkpoint made
+ * every WAL entry unnecessary, so no acknowledged entry is lost by it: files beyond wal_files
+ * are removed, and a file of another size (on disk, or in its header) is cut or grown to
+ * wal_file_bytes and starts over like a new one. If a power cut undoes a removal or a cut, the
+ * file holds an older generation, all below the checkpoint: recovery reads it and comes here
+ * again. */
+static int
+wal_files_resize(struct sb_store *store)
+{
+    const struct sb_store_config *config = &store->config;
+    for (uint32_t index = config->wal_file_count; index < SB_STORE_WAL_FILES_MAX; index++) {
+        char path[320];
+        snprintf(path, sizeof(path), "%s/wal-%u.log", store->shard_dir, index);
+        if (unlink(path) == 0) {
+            sb_log_info("WAL file removed (wal_files is smaller)", "path=%s", path);
+        }
+    }
+    for (uint32_t index = 0; index < config->wal_file_count; index++) {
+        struct wal_file *file = &store->wal.files[index];
+        struct stat status;
+        if (fstat(file->fd, &status) != 0) {
+            return -errno;
+        }
+        if ((uint64_t)status.st_size == config->wal_file_bytes &&
+            (file->file_bytes == 0 || file->file_bytes == config->wal_file_bytes)) {
+            continue;
+        }
+        sb_log_info("WAL file resized to wal_file_bytes", "file=wal-%u.log from=%llu to=%llu",
+                    index, (unsigned long long)(file->file_bytes != 0 ? file->file_bytes
+                                                                     : (uint64_t)status.st_size),
+                    (unsigned long long)config->wal_file_bytes);
+        if (ftruncate(file->fd, (off_t)config->wal_file_bytes) != 0) {
+            return -errno;
+        }
+        int result = store_sync_fallocate(store, file->fd, 0, config->wal_file_bytes);
+        if (result < 0) {
+            return result;
+        }
+        file->generation = 0;
+        file->file_bytes = 0;
+    }
+    return 0;
+}
+
+/* After recovery has flushed everything: an empty ring on a 4096 boundary, WAL files as today's
+ * settings say, and the next cycle begins a new generation in the file after the last one
+ * used. Returns 0 or -errno. */
+int
 wal_start_generation(struct sb_store *store, uint64_t next_sequence)
 {
     struct wal *wal = &store->wal;
     SB_ASSERT(wal->head == wal->tail);
     SB_ASSERT(wal->fifo_count == 0);
+    SB_ASSERT(store->checkpoint_sequence >= next_sequence);
+    int result = wal_files_resize(store);
+    if (result < 0) {
+        sb_log_error("cannot resize WAL files", "dir=%s error=\"%s\"", store->shard_dir,
+                     sb_strerror(result));
+        return result;
+    }
     uint64_t start = sb_align_up(wal->head, SB_BLOCK_BYTES);
     wal->tail = wal->committed = wal->sealed = wal->head = start;
     wal->next_sequence = next_sequence;
@@ -186,10 +241,12 @@ wal_start_generation(struct sb_store *store, uint64_t next_sequence)
     /* Force the first cycle into a new generation. */
     wal->current_file = newest;
     wal->files[newest].write_position = store->config.wal_file_bytes;
-    int result = wal_prefill_new_files(store);
+    result = wal_prefill_new_files(store);
     if (result < 0) {
-        store_fail(store, "WAL prefill failed", result);
+        sb_log_error("WAL prefill failed", "dir=%s error=\"%s\"", store->shard_dir,
+                     sb_strerror(result));
     }
+    return result;
 }
 
 /* Writes a PADDING entry of `span` bytes (a multiple of 64, >= 64) at head. */
