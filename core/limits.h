@@ -69,8 +69,12 @@
 #define SB_WIRE_ARRAY_COUNT_MAX (1u << 20)
 
 /* Storage: WAL files one shard may have (the ceiling of the wal_files setting; recovery reads
- * every wal-<n>.log below it, whatever the setting is today). */
+ * every wal-<n>.log below it, whatever the setting is today), and the largest record batch
+ * the store ever accepts (the ceiling of max_message_bytes). Data on disk is checked against
+ * this format limit, never against today's setting, so lowering a setting keeps what was
+ * stored under the old one readable. */
 #define SB_STORE_WAL_FILES_MAX 64u
+#define SB_STORE_BATCH_BYTES_MAX (1u << 30)
 
 static_assert((SB_RING_SLOTS & (SB_RING_SLOTS - 1)) == 0, "ring slots must be a power of two");
 static_assert(SB_RING_DRAIN_BATCH_MAX <= SB_RING_SLOTS, "drain batch within one ring");
@@ -81,5 +85,6 @@ static_assert(SB_WIRE_FRAME_BYTES_DEFAULT <= SB_WIRE_FRAME_BYTES_MAX, "default w
 static_assert(SB_WIRE_BATCH_BYTES_DEFAULT < SB_WIRE_FRAME_BYTES_DEFAULT, "a batch fits a frame");
 static_assert(SB_WIRE_TOPIC_NAME_BYTES_MAX < 0xFFFF, "a topic name fits a wire string");
 static_assert(SB_WIRE_ARRAY_COUNT_MAX < 0xFFFFFFFFu, "0xFFFFFFFF stays the null array");
+static_assert(SB_STORE_BATCH_BYTES_MAX <= SB_WIRE_FRAME_BYTES_MAX, "a stored batch fits a frame");
 
 #endif /* SB_CORE_LIMITS_H */

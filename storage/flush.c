@@ -62,6 +62,7 @@ flush_init(struct sb_store *store)
     store->staging_bytes = (uint32_t)sb_max_u64(
         FLUSH_STAGING_BYTES_MIN, sb_align_up(store->config.batch_bytes_max, SB_BLOCK_BYTES) +
                                      2 * SB_BLOCK_BYTES);
+    store->footer_bytes_max = store->staging_bytes;
     store->writers = sb_alloc(count * sizeof(struct flush_writer));
     store->manifest_capacity = sb_align_up(
         SB_MANIFEST_HEADER_BYTES + (uint64_t)store->config.partitions_max *
@@ -80,6 +81,29 @@ flush_init(struct sb_store *store)
         }
     }
     store->flush_retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    return 0;
+}
+
+int
+flush_staging_reserve(struct sb_store *store, uint32_t batch_bytes)
+{
+    SB_ASSERT(flush_idle(store));
+    uint64_t needed = sb_align_up(batch_bytes, SB_BLOCK_BYTES) + 2 * SB_BLOCK_BYTES;
+    if (needed <= store->staging_bytes) {
+        return 0;
+    }
+    SB_ASSERT(needed <= UINT32_MAX);
+    for (uint32_t index = 0; index < store->config.flush_concurrency; index++) {
+        struct flush_writer *writer = &store->writers[index];
+        SB_ASSERT(writer->partition == NULL);
+        uint8_t *staging = sb_alloc_aligned_raw(needed, SB_BLOCK_BYTES);
+        if (staging == NULL) {
+            return -ENOMEM;
+        }
+        sb_free(writer->staging);
+        writer->staging = staging;
+    }
+    store->staging_bytes = (uint32_t)needed;
     return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "core/assert.h"
 #include "core/endian.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
@@ -173,8 +174,7 @@ read_segment_header(struct sb_read *read)
     }
     struct sb_batch_header header;
     int decoded = sb_batch_header_decode(state->header, SB_BATCH_HEADER_BYTES,
-                                         segment->partition->store->config.batch_bytes_max,
-                                         &header);
+                                         SB_STORE_BATCH_BYTES_MAX, &header);
     if (decoded < 0 || state->position + header.batch_bytes > segment->durable_data_end) {
         read_report_corrupt(read, "batch header");
         return SB_ECORRUPT;

@@ -147,6 +147,29 @@ struct recovery {
     bool corruption_found;    /* Some durable data was corrupt (reported). */
 };
 
+/* Makes the read buffer hold `bytes`: data on disk may be larger than today's settings size it
+ * for (a batch or footer written under a higher batch_bytes_max), never larger than the format
+ * limit. Its contents are lost. Returns 0, -EMSGSIZE beyond the limit, or -ENOMEM. */
+static int
+recovery_buffer_reserve(struct recovery *recovery, uint64_t bytes)
+{
+    if (bytes <= recovery->buffer_bytes) {
+        return 0;
+    }
+    if (bytes > SB_STORE_BATCH_BYTES_MAX + 2ull * SB_BLOCK_BYTES) {
+        return -EMSGSIZE;
+    }
+    uint64_t buffer_bytes = sb_align_up(bytes, SB_BLOCK_BYTES);
+    uint8_t *buffer = sb_alloc_aligned_raw(buffer_bytes, SB_BLOCK_BYTES);
+    if (buffer == NULL) {
+        return -ENOMEM;
+    }
+    sb_free(recovery->buffer);
+    recovery->buffer = buffer;
+    recovery->buffer_bytes = (uint32_t)buffer_bytes;
+    return 0;
+}
+
 /* Scans batches of a segment from block 1 up to `limit` and notes each valid one. Returns the
  * position after the last valid, contiguous batch. */
 static uint64_t
@@ -171,15 +194,19 @@ recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64
         const uint8_t *bytes = recovery->buffer + (position - chunk_start);
         uint64_t available = chunk_start + (uint64_t)chunk_bytes - position;
         struct sb_batch_header header;
-        if (sb_batch_header_decode(bytes, available, store->config.batch_bytes_max,
-                                   &header) != 0 ||
+        if (sb_batch_header_decode(bytes, available, SB_STORE_BATCH_BYTES_MAX, &header) != 0 ||
             position + header.batch_bytes > limit ||
             header.base_offset <= segment->last_offset) {
             break;
         }
         if (header.batch_bytes > available) {
-            if (chunk_start == position / SB_BLOCK_BYTES * SB_BLOCK_BYTES) {
+            uint64_t needed = position % SB_BLOCK_BYTES + header.batch_bytes;
+            if (chunk_start == position / SB_BLOCK_BYTES * SB_BLOCK_BYTES &&
+                needed <= recovery->buffer_bytes) {
                 break; /* Read from its own block and still short: the file ends inside it. */
+            }
+            if (recovery_buffer_reserve(recovery, needed) != 0) {
+                break;
             }
             chunk_bytes = 0; /* Re-read from this batch's block. */
             continue;
@@ -213,7 +240,7 @@ recovery_load_footer(struct recovery *recovery, struct segment *segment)
     if (sb_segment_trailer_decode(recovery->buffer + SB_BLOCK_BYTES - SB_TRAILER_BYTES,
                                   &trailer) != 0 ||
         trailer.footer_position + trailer.footer_bytes != file_bytes ||
-        trailer.footer_bytes > recovery->buffer_bytes) {
+        recovery_buffer_reserve(recovery, trailer.footer_bytes) != 0) {
         return SB_ECORRUPT;
     }
     int read = store_sync_read(store, segment->fd, recovery->buffer, trailer.footer_bytes,
@@ -590,6 +617,34 @@ recovery_replay_partition(struct recovery *recovery, const struct sb_wal_entry_h
 
 static int recovery_flush_all(struct recovery *recovery);
 
+/* Copies a replayed batch into the memtable, flushing first if it is full. The batch may be
+ * larger than today's batch_bytes_max allows (written under a higher one): the flush writers
+ * are made ready for it; only a memtable too small to hold it stops recovery. */
+static int
+recovery_replay_append(struct recovery *recovery, struct sb_partition *partition,
+                       const uint8_t *batch, const struct wal_append_options *options)
+{
+    struct sb_store *store = recovery->store;
+    int result = flush_staging_reserve(store, options->batch_bytes);
+    if (result < 0) {
+        return result;
+    }
+    uint64_t ring_position;
+    result = wal_append_entry(store, partition, batch, options, &ring_position);
+    if (result == -ENOBUFS) {
+        result = recovery_flush_all(recovery);
+        if (result == 0) {
+            result = wal_append_entry(store, partition, batch, options, &ring_position);
+        }
+    }
+    if (result == -ENOBUFS) {
+        sb_log_error("a WAL entry does not fit the memtable; refusing to start (raise "
+                     "memtable_bytes)", "batch_bytes=%u memtable_bytes=%llu",
+                     options->batch_bytes, (unsigned long long)store->config.memtable_bytes);
+    }
+    return result;
+}
+
 /* Replays one valid BATCH entry (payload already verified) into its partition's memtable. */
 static int
 recovery_replay_batch(struct recovery *recovery, const struct sb_wal_entry_header *entry,
@@ -614,15 +669,7 @@ recovery_replay_batch(struct recovery *recovery, const struct sb_wal_entry_heade
         .durable_already = true,
         .sequence = entry->sequence,
     };
-    uint64_t ring_position;
-    int result = wal_append_entry(recovery->store, partition, batch, &options, &ring_position);
-    if (result == -ENOBUFS) {
-        result = recovery_flush_all(recovery);
-        if (result == 0) {
-            result = wal_append_entry(recovery->store, partition, batch, &options,
-                                      &ring_position);
-        }
-    }
+    int result = recovery_replay_append(recovery, partition, batch, &options);
     if (result == 0) {
         struct sb_batch_header header;
         int decoded = sb_batch_header_decode(batch, SB_BATCH_HEADER_BYTES, UINT32_MAX, &header);
@@ -652,13 +699,15 @@ recovery_entry_valid(struct recovery *recovery, const struct recovery_file *file
     if (entry->kind != SB_WAL_ENTRY_BATCH || entry->sequence < recovery->checkpoint) {
         return 1;
     }
+    if (entry->payload_bytes > SB_STORE_BATCH_BYTES_MAX) {
+        return 0;
+    }
     if (available < sb_wal_entry_span(entry->payload_bytes)) {
         return -EAGAIN;
     }
     struct sb_batch_header batch;
     const uint8_t *payload = bytes + SB_WAL_ENTRY_HEADER_BYTES;
-    if (sb_batch_verify(payload, entry->payload_bytes,
-                        recovery->store->config.batch_bytes_max, &batch) != 0 ||
+    if (sb_batch_verify(payload, entry->payload_bytes, SB_STORE_BATCH_BYTES_MAX, &batch) != 0 ||
         batch.batch_bytes != entry->payload_bytes || batch.base_offset != entry->base_offset) {
         return 0;
     }
@@ -698,7 +747,16 @@ recovery_replay_file(struct recovery *recovery, const struct recovery_file *file
         int valid = recovery_entry_valid(recovery, file, bytes, chunk_end - position,
                                          position, &entry);
         if (valid == -EAGAIN) {
-            chunk_end = 0; /* Re-read starting at this entry. */
+            uint64_t needed = position % SB_BLOCK_BYTES + sb_wal_entry_span(entry.payload_bytes);
+            if (chunk_start == position / SB_BLOCK_BYTES * SB_BLOCK_BYTES &&
+                needed <= recovery->buffer_bytes) {
+                break; /* Read from its own block and still short: the file ends inside it. */
+            }
+            int reserved = recovery_buffer_reserve(recovery, needed);
+            if (reserved < 0) {
+                return reserved;
+            }
+            chunk_end = 0; /* Re-read starting at this entry's block. */
             continue;
         }
         if (valid == 0) {

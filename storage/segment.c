@@ -237,7 +237,7 @@ segment_note_batch(struct segment *segment, const uint8_t *batch, uint64_t posit
 uint32_t
 segment_index_capacity(const struct sb_store *store)
 {
-    return (store->staging_bytes - SB_FOOTER_HEADER_BYTES - SB_TRAILER_BYTES) /
+    return (store->footer_bytes_max - SB_FOOTER_HEADER_BYTES - SB_TRAILER_BYTES) /
            SB_INDEX_ENTRY_BYTES;
 }
 

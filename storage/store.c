@@ -91,6 +91,7 @@ store_config_fill(struct sb_store_config *config)
     bool valid = config->wal_file_bytes % block == 0 && config->memtable_bytes % block == 0 &&
                  config->wal_file_count >= 2 &&
                  config->wal_file_count <= SB_STORE_WAL_FILES_MAX &&
+                 config->batch_bytes_max <= SB_STORE_BATCH_BYTES_MAX &&
                  config->cycle_bytes_max % block == 0 &&
                  config->cycle_bytes_max + block <= config->wal_file_bytes &&
                  sb_wal_entry_span(config->batch_bytes_max) + 2 * block <=

@@ -61,7 +61,8 @@ struct sb_store_config {
     uint64_t cycle_bytes_max;      /* Largest commit cycle. 0: min(4 MiB, file/4). */
     uint64_t commit_delay_ns;      /* Wait this long to grow a cycle; 0: every iteration. */
     uint64_t flush_interval_ns;    /* Flush a memtable holding data this old. 0: 30 s. */
-    uint32_t batch_bytes_max;      /* Largest batch accepted. 0: 1 MiB. */
+    uint32_t batch_bytes_max;      /* Largest new batch accepted (<= SB_STORE_BATCH_BYTES_MAX;
+                                    * stored batches are checked against that). 0: 1 MiB. */
     uint32_t partitions_max;       /* Partitions open at once. 0: 16384. */
     uint32_t segments_max;         /* Segment files open at once. 0: 65536. */
     uint64_t block_cache_bytes;    /* Segment read cache (64 KiB blocks). 0: 64 MiB. */

@@ -373,6 +373,7 @@ struct sb_store {
     int flush_error;                       /* Last failed round's error; 0 after a success. */
     struct flush_writer *writers;          /* flush_concurrency writers (owned). */
     uint32_t staging_bytes;                /* Each writer's staging buffer. */
+    uint32_t footer_bytes_max;             /* Largest segment footer (staging_bytes at open). */
     uint8_t *manifest_buffer;              /* Manifest image (owned, 4096-aligned). */
     uint64_t manifest_capacity;            /* Its size. */
     uint64_t manifest_bytes;               /* Bytes of the image being written. */
@@ -464,6 +465,9 @@ int flush_init(struct sb_store *store);
 void flush_deinit(struct sb_store *store);
 void flush_maybe_start(struct sb_store *store, bool force);
 bool flush_idle(const struct sb_store *store);
+/* Recovery only, between flush rounds: lets every writer stage a batch of `batch_bytes` (one
+ * written under a higher batch_bytes_max). Returns 0 or -ENOMEM. */
+int flush_staging_reserve(struct sb_store *store, uint32_t batch_bytes);
 int flush_manifest_write_sync(struct sb_store *store);
 
 /* cache.c */

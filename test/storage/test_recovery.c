@@ -481,3 +481,124 @@ Test(recovery, wal_files_changed_after_a_crash_keeps_acknowledged_batches, .time
     wal_settings_change_keeps_everything(85, (struct wal_settings){1 << 20, 6},
                                          (struct wal_settings){512 << 10, 3});
 }
+
+/* Appends `count` batches of about 56 KiB (under a 64 KiB batch_bytes_max) to partition 0. */
+static void
+append_large_batches(struct fixture *fixture, uint32_t count, int64_t *next)
+{
+    for (uint32_t index = 0; index < count; index++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 1500, index, now_ms());
+        cr_assert(bytes > 32u << 10 && bytes <= 64u << 10, "batch of %u bytes", bytes);
+        cr_assert_eq(fixture_append_durable(fixture, partition_of(fixture, 0), batch_buffer,
+                                            bytes), next[0]);
+        next[0] += 1500;
+    }
+}
+
+/* Reopens with batch_bytes_max 16 KiB: nothing reported corrupt, everything readable. */
+static void
+reopen_with_a_lower_batch_limit(struct fixture *fixture, const int64_t *next)
+{
+    fixture->config.batch_bytes_max = 16 << 10;
+    cr_assert_eq(fixture_open(fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture->store, &stats);
+    cr_assert_eq(stats.recovery_corruptions, 0, "stored batches are not corrupt");
+    check_everything(fixture, next);
+    fixture->config.batch_bytes_max = 64 << 10;
+}
+
+Test(recovery, lower_batch_bytes_max_keeps_stored_batches_readable, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 91);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_large_batches(&fixture, 6, next);
+    fixture_close(&fixture);
+    reopen_with_a_lower_batch_limit(&fixture, next);
+    fixture_close(&fixture);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    append_large_batches(&fixture, 6, next);
+    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+    reopen_with_a_lower_batch_limit(&fixture, next);
+    uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 1500, 0, now_ms());
+    cr_assert_eq(sb_partition_append(partition_of(&fixture, 0), batch_buffer, bytes, NULL, NULL,
+                                     NULL), -EMSGSIZE, "the lower limit applies to new input");
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* A 5 MiB batch of five 1 MiB records into `buffer`; returns its bytes. */
+static uint32_t
+huge_batch(uint8_t *buffer, uint32_t capacity, uint8_t *value)
+{
+    struct sb_batch_builder builder;
+    sb_batch_builder_init(&builder, buffer, capacity, now_ms());
+    for (uint32_t index = 0; index < 5; index++) {
+        memset(value, 'a' + (int)index, 1 << 20);
+        struct sb_record record = {.key = "k", .key_length = 1, .value = value,
+                                   .value_length = 1 << 20, .timestamp_ms = now_ms()};
+        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
+    }
+    const uint8_t *batch;
+    uint32_t bytes;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch, &bytes),
+                 0);
+    return bytes;
+}
+
+/* Partition 0 holds the huge batch at offset 0, then a small one: both read back whole. */
+static void
+check_huge_batch(struct fixture *fixture, uint8_t *buffer, uint32_t capacity)
+{
+    struct sb_partition *partition = partition_of(fixture, 0);
+    cr_assert_not(sb_partition_fenced(partition, NULL));
+    cr_assert_eq(sb_partition_high_watermark(partition), 5 + 3);
+    uint32_t bytes = 0;
+    cr_assert_eq(fixture_read(fixture, partition, 0, buffer, capacity, 1, &bytes), 0);
+    struct sb_batch_header header;
+    cr_assert_eq(sb_batch_verify(buffer, bytes, UINT32_MAX, &header), 0);
+    cr_assert_eq(header.record_count, 5);
+    cr_assert_gt(header.batch_bytes, 5u << 20);
+    cr_assert_eq(fixture_read(fixture, partition, 5, buffer, capacity, 1, &bytes), 0);
+    cr_assert_eq(sb_batch_verify(buffer, bytes, UINT32_MAX, &header), 0);
+    cr_assert_eq(header.base_offset, 5);
+}
+
+/* A WAL entry larger than recovery's read buffer (about 4 MiB once the batch limit is back at
+ * 1 MiB) is replayed, flushed and read back; bounded by the test's timeout, as a recovery
+ * that re-reads the same chunk forever would never return. */
+Test(recovery, wal_entry_larger_than_the_read_buffer_recovers, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 92);
+    fixture.config.batch_bytes_max = 6 << 20;
+    fixture.config.cycle_bytes_max = 8 << 20;
+    fixture.config.memtable_bytes = 32 << 20;
+    fixture.config.wal_file_bytes = 16 << 20;
+    fixture.config.wal_file_count = 2;
+    uint32_t capacity = 8 << 20;
+    uint8_t *buffer = malloc(capacity);
+    uint8_t *value = malloc(1 << 20);
+    cr_assert(buffer != NULL && value != NULL);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    uint32_t bytes = huge_batch(buffer, capacity, value);
+    cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes), 0);
+    bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
+    cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes), 5);
+    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+    fixture.config.batch_bytes_max = 1 << 20;
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_eq(stats.recovery_corruptions, 0);
+    check_huge_batch(&fixture, buffer, capacity);
+    fixture_close(&fixture);
+    cr_assert_eq(fixture_open(&fixture), 0, "the batch is in a segment now");
+    check_huge_batch(&fixture, buffer, capacity);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+    free(value);
+    free(buffer);
+}
