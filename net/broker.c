@@ -15,6 +15,7 @@
 #include "net/broker.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -421,6 +422,42 @@ broker_raise_file_limit(void)
     }
 }
 
+/* True if <dir>/<name> is a directory with anything in it. */
+static bool
+broker_directory_used(const char *data_dir, const char *name)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s", data_dir, name);
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        return false;
+    }
+    bool used = false;
+    struct dirent *item;
+    /* Bounded by the directory's entries; stops at the first real one. */
+    while (!used && (item = readdir(directory)) != NULL) {
+        used = strcmp(item->d_name, ".") != 0 && strcmp(item->d_name, "..") != 0;
+    }
+    closedir(directory);
+    return used;
+}
+
+/* The metadata file is written before any shard starts, so shard or partition files without it
+ * mean it was lost, not a new directory: starting would take every partition for a deleted
+ * topic and remove its files. */
+static bool
+broker_metadata_lost(const char *data_dir)
+{
+    if (!broker_directory_used(data_dir, "shards") &&
+        !broker_directory_used(data_dir, "partitions")) {
+        return false;
+    }
+    sb_log_error("the metadata file is missing but the data directory holds shard or partition "
+                 "files; refusing to start (restore the file; nothing was deleted)",
+                 "path=%s/metadata", data_dir);
+    return true;
+}
+
 /* Loads the data directory's metadata, or creates it; fixes the shard count. */
 static int
 broker_prepare_data(struct broker *broker)
@@ -432,6 +469,9 @@ broker_prepare_data(struct broker *broker)
         return -errno;
     }
     int result = sb_metadata_load(&broker->metadata, config->data_dir);
+    if (result == -ENOENT && broker_metadata_lost(config->data_dir)) {
+        return SB_ECORRUPT;
+    }
     if (result == -ENOENT) {
         broker->metadata.shard_count = config->cores != 0 ? config->cores
                                                           : sb_runtime_cpus_allowed();

@@ -6,8 +6,9 @@
  * segment, the open segment, the WAL, the MANIFEST or the metadata file.
  *
  * Expected (docs/storage.md "Recovery", docs/reliability.md):
- *  - MANIFEST or metadata damaged: the broker refuses to start, exits
- *    non-zero, and its error names the file;
+ *  - MANIFEST or metadata damaged, or metadata missing: the broker refuses
+ *    to start, exits non-zero, its error names the file, and nothing is
+ *    deleted;
  *  - anything else: it starts and logs what is corrupt and where (file and
  *    position); every batch a client can read passes its CRCs and is exactly
  *    the acknowledged one; every batch before the damage is readable; in a
@@ -595,4 +596,22 @@ Test(corruption, metadata_zeroed_refuses_to_start_naming_it, .timeout = 120,
     snprintf(path, sizeof(path), "%.128s/metadata", scene->broker.data_dir);
     file_zero_block(path, 0);
     scene_expect_refusal(scene, "metadata");
+}
+
+/* The metadata file is gone but the shard and partition files are there: that is not a new
+ * data directory. The broker refuses to start naming the file and deletes nothing: with the
+ * file back, every acknowledged batch (in segments and in the WAL) is readable. */
+Test(corruption, metadata_missing_refuses_to_start_and_deletes_nothing, .timeout = 120,
+     .fini = scene_fini)
+{
+    struct scene *scene = &scene_state;
+    scene_setup(scene, true);
+    char path[256];
+    char moved[272];
+    snprintf(path, sizeof(path), "%.128s/metadata", scene->broker.data_dir);
+    snprintf(moved, sizeof(moved), "%s.moved", path);
+    cr_assert_eq(rename(path, moved), 0);
+    scene_expect_refusal(scene, "metadata");
+    cr_assert_eq(rename(moved, path), 0);
+    scene_verify(scene, scene->batch_count, scene->batch_count, false);
 }
