@@ -46,8 +46,10 @@ retention_partition(struct sb_partition *partition, int64_t now_ms)
         sb_log_info("retention deletes segment", "topic=%u partition=%u base_offset=%" PRId64
                     " bytes=%llu", partition->topic_id, partition->partition,
                     oldest->base_offset, (unsigned long long)(oldest->data_end - SB_BLOCK_BYTES));
+        /* Unpinned, segment_delete frees it: decide before, never read it after. */
+        bool pinned = oldest->pins != 0;
         segment_delete(oldest);
-        if (oldest->doomed) {
+        if (pinned) {
             /* Still read by someone: it goes when unpinned; stop here for now. */
             partition->log_start_offset = next_start;
             return;
