@@ -481,12 +481,13 @@ compare_generations(const void *a, const void *b)
     return left < right ? -1 : left > right;
 }
 
-/* The number <n> of a "wal-<n>.log" name, or -1. */
+/* The number <n> of a "wal-<n>.log" name (decimal, no leading zero), or -1. */
 static int
 recovery_wal_file_number(const char *name)
 {
     char *end = NULL;
-    if (strncmp(name, "wal-", 4) != 0 || name[4] < '0' || name[4] > '9') {
+    if (strncmp(name, "wal-", 4) != 0 || name[4] < '0' || name[4] > '9' ||
+        (name[4] == '0' && name[5] != '.')) {
         return -1;
     }
     unsigned long number = strtoul(name + 4, &end, 10);
