@@ -91,6 +91,7 @@ bench_free(struct sb_bench *bench)
         sb_bench_recorder_deinit(&bench->consumers[index].recorder);
     }
     sb_bench_verify_free(bench->verify);
+    sb_bench_reference_free(&bench->reference);
     free(bench->producers);
     free(bench->consumers);
     free(bench->topic_names);
@@ -146,6 +147,7 @@ producers_open(struct sb_bench *bench)
         sb_bench_recorder_init(&producer->recorder);
         producer->index = index;
         producer->id = bench->nonce << 12 | index;
+        producer->acked_first = UINT64_MAX;
         producer->bench = bench;
         producer->rng = (uint64_t)bench->nonce << 32 | index;
         producer->in_flight_max = config->mode == SB_BENCH_PING ? 1
@@ -305,6 +307,19 @@ verify_finish(struct sb_bench *bench)
     }
     bench->duplicated = atomic_load(&bench->verify->duplicated);
     bench->out_of_order = atomic_load(&bench->verify->out_of_order);
+    if (bench->config.mode == SB_BENCH_CONSUME && bench->config.verify_against != NULL) {
+        /* Every acknowledged record is due: a run that stopped for any reason but
+         * --messages or a signal before they all arrived lost them. */
+        bool partial = interrupted || (bench->config.message_count != 0 &&
+                                       atomic_load(&bench->received_total) >=
+                                           bench->config.message_count);
+        bench->lost_checked = !partial;
+        for (uint32_t index = 0; index < bench->reference.count && !partial; index++) {
+            bench->lost += sb_bench_verify_lost_range(bench->verify,
+                                                      &bench->reference.producers[index]);
+        }
+        return;
+    }
     if (bench->config.mode == SB_BENCH_CONSUME) {
         bench->lost_checked = bench->caught_up;
         bench->lost = bench->caught_up ? sb_bench_verify_lost_gaps(bench->verify) : 0;
@@ -412,6 +427,15 @@ main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    if (bench.config.verify_against != NULL) {
+        int result = sb_bench_reference_load(bench.config.verify_against, &bench.reference);
+        if (result < 0) {
+            fprintf(stderr, "sb-bench: --verify-against %s: %s\n", bench.config.verify_against,
+                    result == -EBADMSG ? "no valid \"acknowledged\" ranges (write it with "
+                                         "--json in a produce run)" : strerror(-result));
+            return 2;
+        }
+    }
     int status = 1;
     if (sb_bench_workload_init(&bench.config) == 0 && bench_allocate(&bench) == 0) {
         status = bench_run(&bench);

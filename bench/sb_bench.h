@@ -6,7 +6,8 @@
  *
  * Files: sb_bench.c (main, run phases), sb_bench_options.c (command line),
  * sb_bench_workload.c (message sizes, keys, the payload header),
- * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_run.c (producer,
+ * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_reference.c (the
+ * acknowledged ranges of a produce run, for --verify-against), sb_bench_run.c (producer,
  * consumer and ping threads), sb_bench_report.c (progress, summary, JSON),
  * sb_bench_driver_*.c (one per system: streambus, nats, redis).
  *
@@ -90,6 +91,7 @@ struct sb_bench_config {
     bool recreate;                        /* Delete and create the topics first. */
     bool create;                          /* Create missing topics (not in consume mode). */
     const char *json_path;                /* --json FILE, or NULL. */
+    const char *verify_against;           /* Consume: a produce run's --json, or NULL. */
     const char *label;                    /* Free text carried into the JSON. */
     bool quiet;                           /* No progress lines. */
 };
@@ -194,6 +196,22 @@ struct sb_bench_verify {
     _Atomic uint64_t overflow;           /* Producers beyond the table (not verified). */
 };
 
+/* What a produce run acknowledged for one producer id: the reference a consume run checks
+ * against (written to the produce run's JSON, read back by sb_bench_reference_load). */
+struct sb_bench_acknowledged {
+    uint32_t producer_id; /* Producer id from the header. */
+    uint64_t first;       /* Smallest acknowledged sequence. */
+    uint64_t last;        /* Largest acknowledged sequence. */
+    uint64_t count;       /* Acknowledged sequences in [first, last] (all of them when no
+                           * send failed). */
+};
+
+/* The acknowledged ranges of every producer of a produce run (--verify-against FILE). */
+struct sb_bench_reference {
+    struct sb_bench_acknowledged *producers; /* count entries, or NULL. */
+    uint32_t count;                          /* Producers. */
+};
+
 /* One producer thread. */
 struct sb_bench_producer {
     uint32_t index;                     /* 0 .. producers - 1. */
@@ -205,6 +223,9 @@ struct sb_bench_producer {
     uint64_t in_flight;                 /* Sent, not completed (recorder.lock). */
     uint64_t in_flight_max;             /* Bound on in_flight. */
     struct sb_bench_bitmap acked;       /* Sequences acknowledged (for lost). */
+    uint64_t acked_first;               /* Smallest acknowledged sequence (recorder.lock). */
+    uint64_t acked_last;                /* Largest acknowledged sequence (recorder.lock). */
+    uint64_t acked_count;               /* Sequences acknowledged (recorder.lock). */
     uint64_t rng;                       /* Random state (sizes, keys). */
     uint64_t next_sequence;             /* Sequence of the next message. */
     struct sb_bench_recorder recorder;  /* What it measured. */
@@ -263,6 +284,7 @@ struct sb_bench {
     uint32_t series_count;                  /* Entries in series. */
     bool caught_up;                         /* Consume: stopped because nothing more came. */
     bool lost_checked;                      /* lost is meaningful (e2e, or consume caught up). */
+    struct sb_bench_reference reference;    /* Consume: --verify-against, or empty. */
     uint64_t lost;                          /* Acknowledged (or gap) but never delivered. */
     uint64_t duplicated;                    /* From verify. */
     uint64_t out_of_order;                  /* From verify. */
@@ -321,12 +343,23 @@ void sb_bench_verify_deliver(struct sb_bench_verify *verify, uint32_t producer_i
 /* Acknowledged sequences of producer never delivered. */
 uint64_t sb_bench_verify_lost_acked(struct sb_bench_verify *verify, uint32_t producer_id,
                                     const struct sb_bench_bitmap *acked, uint64_t sequences);
-/* Gaps between the smallest and largest sequence delivered, over every producer. */
+/* Sequences of range->producer_id acknowledged in [range->first, range->last] and never
+ * delivered: range->count less the distinct sequences delivered in that range. */
+uint64_t sb_bench_verify_lost_range(struct sb_bench_verify *verify,
+                                    const struct sb_bench_acknowledged *range);
+/* Gaps between the smallest and largest sequence delivered, over every producer (consume
+ * without a reference: blind to loss before the first or after the last delivered). */
 uint64_t sb_bench_verify_lost_gaps(struct sb_bench_verify *verify);
 /* Sets bit; returns its previous value. */
 bool sb_bench_bitmap_set(struct sb_bench_bitmap *bitmap, uint64_t bit);
 bool sb_bench_bitmap_test(const struct sb_bench_bitmap *bitmap, uint64_t bit);
 void sb_bench_bitmap_free(struct sb_bench_bitmap *bitmap);
+
+/* sb_bench_reference.c: reads the "acknowledged" ranges of the JSON file at path (a produce
+ * or e2e run's --json) into reference (freed with sb_bench_reference_free). Returns 0;
+ * -errno from reading; -EBADMSG when the file has no valid ranges. */
+int sb_bench_reference_load(const char *path, struct sb_bench_reference *reference);
+void sb_bench_reference_free(struct sb_bench_reference *reference);
 
 /* sb_bench_run.c: driver callbacks and the threads. */
 /* A message's outcome: error 0 when acknowledged. Any thread. */

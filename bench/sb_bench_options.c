@@ -37,6 +37,10 @@ static const char usage_text[] =
     "  --recreate                delete and create the topics first\n"
     "  --no-create               do not create missing topics\n"
     "  --json FILE               every figure, the histograms and the per-second series\n"
+    "                            (produce, e2e: also each producer's acknowledged range)\n"
+    "  --verify-against FILE     consume: count as lost every record the produce run that\n"
+    "                            wrote FILE (--json) acknowledged and this run did not get,\n"
+    "                            at either end too (without it only gaps are counted)\n"
     "  --label TEXT              carried into the JSON\n"
     "  --quiet                   no progress lines\n"
     "Exit status: 0 ok; 1 errors, or lost/duplicated/out-of-order messages; 2 bad usage.\n";
@@ -66,6 +70,7 @@ enum option_key {
     OPTION_RECREATE,
     OPTION_NO_CREATE,
     OPTION_JSON,
+    OPTION_VERIFY_AGAINST,
     OPTION_LABEL,
     OPTION_QUIET,
 };
@@ -97,6 +102,7 @@ static const struct option long_options[] = {
     {"recreate", no_argument, NULL, OPTION_RECREATE},
     {"no-create", no_argument, NULL, OPTION_NO_CREATE},
     {"json", required_argument, NULL, OPTION_JSON},
+    {"verify-against", required_argument, NULL, OPTION_VERIFY_AGAINST},
     {"label", required_argument, NULL, OPTION_LABEL},
     {"quiet", no_argument, NULL, OPTION_QUIET},
     {NULL, 0, NULL, 0},
@@ -338,6 +344,9 @@ parse_run(struct sb_bench_config *config, int key, const char *value, bool *from
     case OPTION_JSON:
         config->json_path = value;
         return 0;
+    case OPTION_VERIFY_AGAINST:
+        config->verify_against = value;
+        return 0;
     case OPTION_LABEL:
         config->label = value;
         return 0;
@@ -387,6 +396,9 @@ config_finish(struct sb_bench_config *config, bool port_given, bool from_given)
     }
     if (config->mode != SB_BENCH_CONSUME && config->producers == 0) {
         return fail("--producers", "0");
+    }
+    if (config->mode != SB_BENCH_CONSUME && config->verify_against != NULL) {
+        return fail("--verify-against", "only for consume");
     }
     if (config->mode == SB_BENCH_CONSUME && config->consumers == 0) {
         return fail("--consumers", "0");

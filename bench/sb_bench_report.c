@@ -16,7 +16,13 @@
  *    consumed{messages, bytes, msgs_per_s, mb_per_s, errors},
  *    latency{produce_ack|ping, end_to_end: {count, min_us, mean_us, p50_us, p90_us,
  *            p99_us, p99_9_us, p99_99_us, max_us, histogram: [[low_ns, high_ns, count]]}},
+ *    verified, lost_checked, lost_against ("acknowledged": e2e, or consume with
+ *    --verify-against FILE, then also verified_against: FILE, else null; "gaps": consume
+ *    without it; "none": produce, ping),
  *    lost, duplicated, out_of_order, malformed, errors, first_error,
+ *    acknowledged: [{producer, first, last, count}] (produce, e2e: the smallest and
+ *      largest acknowledged sequence of each producer and how many were acknowledged; the
+ *      reference --verify-against reads, sb_bench_reference.c),
  *    series: [{t, warmup, sent, acked, received, msgs_per_s, mb_per_s, errors,
  *              ack_p50_us, ack_p99_us, e2e_p50_us, e2e_p99_us}]}
  */
@@ -184,6 +190,21 @@ summary_header(const struct sb_bench *bench)
            bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
 }
 
+/* Says what lost was counted against. */
+static void
+summary_lost_against(const struct sb_bench *bench)
+{
+    if (bench->config.mode != SB_BENCH_CONSUME) {
+        printf("lost counted against every acknowledged sequence of this run's producers\n");
+    } else if (bench->config.verify_against != NULL) {
+        printf("lost counted against the acknowledged ranges of %u producer(s) in %s\n",
+               bench->reference.count, bench->config.verify_against);
+    } else {
+        printf("lost counts gaps only: records missing before the first or after the last one "
+               "seen are not (use --verify-against)\n");
+    }
+}
+
 void
 sb_bench_report_summary(const struct sb_bench *bench)
 {
@@ -222,6 +243,7 @@ sb_bench_report_summary(const struct sb_bench *bench)
                (unsigned long long)bench->lost,
                bench->lost_checked ? "" : " (not checked: stopped before the end)",
                (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order);
+        summary_lost_against(bench);
     }
     if (bench->first_error[0] != '\0') {
         printf("first error: %s\n", bench->first_error);
@@ -334,6 +356,25 @@ json_series(FILE *file, const struct sb_bench *bench)
     fprintf(file, "\n  ]\n");
 }
 
+/* The entries of "acknowledged": one per producer with an acknowledged sequence. */
+static void
+json_acknowledged(FILE *file, const struct sb_bench *bench)
+{
+    bool first = true;
+    for (uint32_t index = 0; index < bench->config.producers; index++) {
+        const struct sb_bench_producer *producer = &bench->producers[index];
+        if (producer->acked_count == 0 || bench->config.mode == SB_BENCH_PING) {
+            continue;
+        }
+        fprintf(file, "%s\n    {\"producer\": %u, \"first\": %llu, \"last\": %llu, "
+                "\"count\": %llu}", first ? "" : ",", producer->id,
+                (unsigned long long)producer->acked_first,
+                (unsigned long long)producer->acked_last,
+                (unsigned long long)producer->acked_count);
+        first = false;
+    }
+}
+
 static void
 json_results(FILE *file, const struct sb_bench *bench)
 {
@@ -360,7 +401,19 @@ json_results(FILE *file, const struct sb_bench *bench)
             bench->verify != NULL ? (unsigned long long)atomic_load(&bench->verify->malformed) : 0,
             (unsigned long long)totals->errors);
     json_string(file, bench->first_error);
-    fprintf(file, ",\n");
+    const char *against = bench->verify == NULL                 ? "none"
+                          : bench->config.mode != SB_BENCH_CONSUME ? "acknowledged"
+                          : bench->config.verify_against != NULL   ? "acknowledged"
+                                                                   : "gaps";
+    fprintf(file, ",\n  \"lost_against\": \"%s\", \"verified_against\": ", against);
+    if (bench->config.verify_against != NULL) {
+        json_string(file, bench->config.verify_against);
+    } else {
+        fprintf(file, "null");
+    }
+    fprintf(file, ",\n  \"acknowledged\": [");
+    json_acknowledged(file, bench);
+    fprintf(file, "],\n");
 }
 
 int
