@@ -37,6 +37,8 @@
 #define SB_BENCH_PARTITIONS_MAX 100000
 #define SB_BENCH_MESSAGE_BYTES_MAX (1u << 20)
 #define SB_BENCH_KEYS_MAX 10000000u
+/* --rate: messages per second over all producers (a whole number, 1 .. this). */
+#define SB_BENCH_RATE_MAX 100000000u
 #define SB_BENCH_SERIES_MAX 86400
 #define SB_BENCH_NAME_BYTES 128
 

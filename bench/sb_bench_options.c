@@ -27,8 +27,9 @@ static const char usage_text[] =
     "  --threads N               client instances (connections, I/O threads) (1)\n"
     "  --size SPEC               bytes per message: N or uniform:MIN:MAX (1024; >= 32)\n"
     "  --keys SPEC               none, uniform:N or zipf:N[:S] (none: round-robin)\n"
-    "  --rate R                  open loop: R messages/s in total, latency measured from\n"
-    "                            each message's intended send time (no coordinated omission)\n"
+    "  --rate R                  open loop: R messages/s in total (a whole number, 1 to\n"
+    "                            100000000), latency measured from each message's intended\n"
+    "                            send time (no coordinated omission)\n"
     "  --max-in-flight N         closed loop (no --rate): unacked per producer (1000)\n"
     "  --messages N              stop after N messages sent (produce) or received\n"
     "  --batch-bytes N --linger-ms N --acks 0|1|all --compression C   client settings\n"
@@ -170,6 +171,18 @@ parse_seconds(const char *flag, const char *text, double *value_out)
     return 0;
 }
 
+/* A count of messages per second, 1 .. SB_BENCH_RATE_MAX (not seconds: no 7-day cap). */
+static int
+parse_rate(struct sb_bench_config *config, const char *text)
+{
+    uint64_t rate;
+    if (parse_u64(text, 1, SB_BENCH_RATE_MAX, &rate) != 0) {
+        return fail("--rate", text);
+    }
+    config->rate = (double)rate;
+    return 0;
+}
+
 /* "N" or "uniform:MIN:MAX". */
 static int
 parse_size(struct sb_bench_config *config, const char *text)
@@ -290,7 +303,7 @@ parse_shape(struct sb_bench_config *config, int key, const char *value)
     case OPTION_KEYS:
         return parse_keys(config, value);
     case OPTION_RATE:
-        return parse_seconds("--rate", value, &config->rate);
+        return parse_rate(config, value);
     case OPTION_MAX_IN_FLIGHT:
         return parse_u32("--max-in-flight", value, 1, SB_BENCH_IN_FLIGHT_MAX,
                          &config->max_in_flight);
