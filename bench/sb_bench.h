@@ -41,6 +41,8 @@
 #define SB_BENCH_RATE_MAX 100000000u
 #define SB_BENCH_SERIES_MAX 86400
 #define SB_BENCH_NAME_BYTES 128
+/* Partitions named in the summary (those that delivered nothing, those left behind). */
+#define SB_BENCH_NAMED_MAX 16
 
 enum sb_bench_mode {
     SB_BENCH_PRODUCE, /* Producers only. */
@@ -141,6 +143,10 @@ struct sb_bench_driver {
     int (*consumer_open)(void *state, struct sb_bench_consumer *owner, void **handle_out);
     /* Delivers what arrives within timeout_ms through sb_bench_consumer_deliver. */
     int (*consumer_poll)(void *handle, int timeout_ms);
+    /* After the consumer's thread ended: records of its index-th assigned partition not
+     * yet delivered (0: caught up); -ETIMEDOUT or an error when the partition's end is
+     * unknown (it was never answered). NULL when the system cannot tell. */
+    int (*consumer_lag)(void *handle, uint32_t index, uint64_t *lag_out);
     void (*consumer_close)(void *handle);
 };
 
@@ -185,11 +191,20 @@ struct sb_bench_verify_producer {
     int64_t *last_sequence;             /* Per global partition: last delivered, or -1. */
 };
 
+/* What consumers left behind at the end of a run (sb_bench.c, consumers_behind). */
+struct sb_bench_behind {
+    uint32_t partitions;                /* Assigned partitions with records left or unknown. */
+    uint64_t records;                   /* Records known to be left on them. */
+    uint32_t named[SB_BENCH_NAMED_MAX]; /* The first of them (global partitions). */
+    bool stopped_early;                 /* Left behind without --messages or a signal. */
+};
+
 /* Verification of everything consumers receive (sb_bench_verify.c). */
 #define SB_BENCH_VERIFY_PRODUCERS_MAX 4096
 struct sb_bench_verify {
     pthread_mutex_t lock;                /* Guards inserting producers. */
     uint32_t partitions_total;           /* topic_count * partitions. */
+    _Atomic uint64_t *delivered;         /* Per global partition: messages delivered. */
     _Atomic uint64_t ids[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* Open addressing: id + 1, 0 free. */
     struct sb_bench_verify_producer *producers[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* By slot. */
     _Atomic uint64_t duplicated;         /* Sequences delivered more than once. */
@@ -287,6 +302,7 @@ struct sb_bench {
     bool caught_up;                         /* Consume: stopped because nothing more came. */
     bool lost_checked;                      /* lost is meaningful (e2e, or consume caught up). */
     struct sb_bench_reference reference;    /* Consume: --verify-against, or empty. */
+    struct sb_bench_behind behind;          /* What consumers left behind at the end. */
     uint64_t lost;                          /* Acknowledged (or gap) but never delivered. */
     uint64_t duplicated;                    /* From verify. */
     uint64_t out_of_order;                  /* From verify. */

@@ -20,7 +20,7 @@ static const char usage_text[] =
     "  --warmup S                whole seconds not counted (1; consume: 0)\n"
     "  --drain S                 longest wait for acks/deliveries at the end (30)\n"
     "  --idle-stop S             consume: stop once no record came for S seconds (2);\n"
-    "                            only then are gaps in sequences counted as lost\n"
+    "                            records still left then fail the run\n"
     "  --topic NAME              topic, or prefix NAME-i with --topics > 1 (sb-bench)\n"
     "  --topics N  --partitions N   topics and partitions per topic (1, 1)\n"
     "  --producers N  --consumers N threads producing and consuming (1, 1)\n"
@@ -44,7 +44,8 @@ static const char usage_text[] =
     "                            at either end too (without it only gaps are counted)\n"
     "  --label TEXT              carried into the JSON\n"
     "  --quiet                   no progress lines\n"
-    "Exit status: 0 ok; 1 errors, or lost/duplicated/out-of-order messages; 2 bad usage.\n";
+    "Exit status: 0 ok; 1 errors, lost/duplicated/out-of-order messages, or consumers that\n"
+    "stopped with records left on a partition (not by --messages); 2 bad usage.\n";
 
 enum option_key {
     OPTION_DRIVER = 256,

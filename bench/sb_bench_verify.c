@@ -13,6 +13,8 @@
  *                 producer but never delivered, so loss before the first or after
  *                 the last record seen counts; (consume without a reference) only
  *                 gaps between the smallest and largest sequence delivered.
+ * It also counts the messages delivered per partition, so a run can name the
+ * partitions that delivered nothing.
  * Threads: any number of consumers deliver at once, but each partition is read by
  * one consumer, so last_sequence entries have a single writer. Producer ids are
  * found by open addressing over atomics; inserting takes the lock. Bitmaps grow
@@ -31,6 +33,11 @@ sb_bench_verify_new(uint32_t partitions_total)
 {
     struct sb_bench_verify *verify = calloc(1, sizeof(*verify));
     if (verify == NULL) {
+        return NULL;
+    }
+    verify->delivered = calloc(partitions_total, sizeof(*verify->delivered));
+    if (verify->delivered == NULL) {
+        free(verify);
         return NULL;
     }
     pthread_mutex_init(&verify->lock, NULL);
@@ -53,6 +60,7 @@ sb_bench_verify_free(struct sb_bench_verify *verify)
         }
     }
     pthread_mutex_destroy(&verify->lock);
+    free((void *)verify->delivered);
     free(verify);
 }
 
@@ -138,6 +146,7 @@ sb_bench_verify_deliver(struct sb_bench_verify *verify, uint32_t producer_id,
         atomic_fetch_add(&verify->overflow, 1);
         return;
     }
+    atomic_fetch_add_explicit(&verify->delivered[global_partition], 1, memory_order_relaxed);
     if (sb_bench_bitmap_set(&producer->received, sequence)) {
         atomic_fetch_add(&verify->duplicated, 1);
         return;

@@ -5,7 +5,9 @@
  * file with every expected field and zero lost, duplicated and out-of-order
  * messages. A consume run verified against a produce run's JSON (--verify-against)
  * counts every acknowledged record it did not get as lost, also when the topic was
- * deleted and recreated so that none of them is left. Bad usage exits 2.
+ * deleted and recreated so that none of them is left. A consume run that stops with
+ * records left (not by --messages) fails and counts the partitions it left behind;
+ * partitions that delivered nothing are counted. Bad usage exits 2.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -167,6 +169,51 @@ Test(sb_bench, consume_verified_against_a_produce_run_counts_loss_at_either_end,
     cr_assert_eq(json_number(text, "\"consumed\"", "messages"), 300);
     cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
     cr_assert_eq(json_number(text, NULL, "lost"), 2000);
+    free(text);
+}
+
+Test(sb_bench, consume_that_stops_early_fails, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    char produce_path[256];
+    char consume_path[256];
+    json_path_for(produce_path, sizeof(produce_path), "produce");
+    json_path_for(consume_path, sizeof(consume_path), "consume");
+    const char *const produce[] = {"--messages", "10000", "--warmup", "0", "--partitions", "2",
+                                   "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", produce_path, produce), 0);
+    /* --duration 0 stops the consumers before they poll: every record is left. */
+    const char *const early[] = {"--duration", "0", "--partitions", "2", NULL};
+    cr_assert_eq(run_bench("consume", consume_path, early), 1);
+    char *text = read_json(consume_path);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": true"));
+    cr_assert_eq(json_number(text, NULL, "partitions_behind"), 2);
+    cr_assert_lt(json_number(text, "\"consumed\"", "messages"), 10000);
+    free(text);
+    /* Stopping at --messages is on purpose. */
+    const char *const counted[] = {"--messages", "10", "--partitions", "2", NULL};
+    cr_assert_eq(run_bench("consume", consume_path, counted), 0);
+    text = read_json(consume_path);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": false"));
+    free(text);
+}
+
+Test(sb_bench, consume_counts_partitions_that_delivered_nothing, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    char path[256];
+    json_path_for(path, sizeof(path), "produce");
+    const char *const produce[] = {"--messages", "2", "--warmup", "0", "--partitions", "4",
+                                   "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", path, produce), 0);
+    json_path_for(path, sizeof(path), "consume");
+    const char *const consume[] = {"--duration", "20", "--partitions", "4", "--idle-stop", "1",
+                                   NULL};
+    cr_assert_eq(run_bench("consume", path, consume), 0);
+    char *text = read_json(path);
+    cr_assert_eq(json_number(text, NULL, "partitions_empty"), 2);
+    cr_assert_eq(json_number(text, NULL, "partitions_behind"), 0);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": false"));
     free(text);
 }
 
