@@ -8,7 +8,9 @@
  *   acknowledged (e2e) -> stop -> verification -> summary, JSON -> exit status.
  *
  * Exit status: 0; 1 when any error, lost, duplicated or out-of-order message was
- * counted (or the driver could not start); 2 for bad usage. Start at main.
+ * counted, when consumers stopped early (records left on a partition, or a partition
+ * never answered, at the end of a run not stopped by --messages or a signal), or the
+ * driver could not start; 2 for bad usage. Start at main.
  */
 #include <errno.h>
 #include <signal.h>
@@ -91,6 +93,7 @@ bench_free(struct sb_bench *bench)
         sb_bench_recorder_deinit(&bench->consumers[index].recorder);
     }
     sb_bench_verify_free(bench->verify);
+    sb_bench_reference_free(&bench->reference);
     free(bench->producers);
     free(bench->consumers);
     free(bench->topic_names);
@@ -146,6 +149,7 @@ producers_open(struct sb_bench *bench)
         sb_bench_recorder_init(&producer->recorder);
         producer->index = index;
         producer->id = bench->nonce << 12 | index;
+        producer->acked_first = UINT64_MAX;
         producer->bench = bench;
         producer->rng = (uint64_t)bench->nonce << 32 | index;
         producer->in_flight_max = config->mode == SB_BENCH_PING ? 1
@@ -297,6 +301,46 @@ threads_join(struct sb_bench *bench)
     sb_bench_report_tick(bench, sb_bench_now_ns(), true);
 }
 
+/* True when consumers stopped on purpose before the end: --messages or a signal. */
+static bool
+consumers_stopped_on_purpose(struct sb_bench *bench)
+{
+    return interrupted || (bench->config.mode == SB_BENCH_CONSUME &&
+                           bench->config.message_count != 0 &&
+                           atomic_load(&bench->received_total) >= bench->config.message_count);
+}
+
+/* Asks each consumer what it left behind (records of its partitions not delivered, or
+ * partitions never answered); a consume run that went idle with records left is not
+ * caught up, and consumers that stopped with records left did so early. */
+static void
+consumers_behind(struct sb_bench *bench)
+{
+    struct sb_bench_behind *behind = &bench->behind;
+    if (bench->driver->consumer_lag == NULL) {
+        return;
+    }
+    for (uint32_t index = 0; index < bench->config.consumers; index++) {
+        struct sb_bench_consumer *consumer = &bench->consumers[index];
+        for (uint32_t slot = 0; slot < consumer->assigned_count; slot++) {
+            uint64_t lag = 0;
+            int result = bench->driver->consumer_lag(consumer->handle, slot, &lag);
+            if (result == 0 && lag == 0) {
+                continue;
+            }
+            behind->records += result == 0 ? lag : 0;
+            if (behind->partitions < SB_BENCH_NAMED_MAX) {
+                behind->named[behind->partitions] = consumer->assigned[slot];
+            }
+            behind->partitions++;
+        }
+    }
+    if (behind->partitions > 0) {
+        bench->caught_up = false;
+        behind->stopped_early = !consumers_stopped_on_purpose(bench);
+    }
+}
+
 static void
 verify_finish(struct sb_bench *bench)
 {
@@ -305,6 +349,17 @@ verify_finish(struct sb_bench *bench)
     }
     bench->duplicated = atomic_load(&bench->verify->duplicated);
     bench->out_of_order = atomic_load(&bench->verify->out_of_order);
+    if (bench->config.mode == SB_BENCH_CONSUME && bench->config.verify_against != NULL) {
+        /* Every acknowledged record is due: a run that stopped for any reason but
+         * --messages or a signal before they all arrived lost them. */
+        bool partial = consumers_stopped_on_purpose(bench);
+        bench->lost_checked = !partial;
+        for (uint32_t index = 0; index < bench->reference.count && !partial; index++) {
+            bench->lost += sb_bench_verify_lost_range(bench->verify,
+                                                      &bench->reference.producers[index]);
+        }
+        return;
+    }
     if (bench->config.mode == SB_BENCH_CONSUME) {
         bench->lost_checked = bench->caught_up;
         bench->lost = bench->caught_up ? sb_bench_verify_lost_gaps(bench->verify) : 0;
@@ -337,6 +392,7 @@ handles_close(struct sb_bench *bench)
 static int
 bench_finish(struct sb_bench *bench)
 {
+    consumers_behind(bench);
     verify_finish(bench);
     sb_bench_report_summary(bench);
     int status = 0;
@@ -351,6 +407,12 @@ bench_finish(struct sb_bench *bench)
         fprintf(stderr, "sb-bench: FAILED verification: lost %llu, duplicated %llu, "
                 "out of order %llu\n", (unsigned long long)bench->lost,
                 (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order);
+        status = 1;
+    }
+    if (bench->behind.stopped_early) {
+        fprintf(stderr, "sb-bench: FAILED: consumers stopped early: %u partition(s) with "
+                "records left (%llu known) or never answered\n", bench->behind.partitions,
+                (unsigned long long)bench->behind.records);
         status = 1;
     }
     if (bench->totals.errors != 0) {
@@ -412,6 +474,15 @@ main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    if (bench.config.verify_against != NULL) {
+        int result = sb_bench_reference_load(bench.config.verify_against, &bench.reference);
+        if (result < 0) {
+            fprintf(stderr, "sb-bench: --verify-against %s: %s\n", bench.config.verify_against,
+                    result == -EBADMSG ? "no valid \"acknowledged\" ranges (write it with "
+                                         "--json in a produce run)" : strerror(-result));
+            return 2;
+        }
+    }
     int status = 1;
     if (sb_bench_workload_init(&bench.config) == 0 && bench_allocate(&bench) == 0) {
         status = bench_run(&bench);

@@ -6,7 +6,8 @@
  *
  * Files: sb_bench.c (main, run phases), sb_bench_options.c (command line),
  * sb_bench_workload.c (message sizes, keys, the payload header),
- * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_run.c (producer,
+ * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_reference.c (the
+ * acknowledged ranges of a produce run, for --verify-against), sb_bench_run.c (producer,
  * consumer and ping threads), sb_bench_report.c (progress, summary, JSON),
  * sb_bench_driver_*.c (one per system: streambus, nats, redis).
  *
@@ -36,8 +37,12 @@
 #define SB_BENCH_PARTITIONS_MAX 100000
 #define SB_BENCH_MESSAGE_BYTES_MAX (1u << 20)
 #define SB_BENCH_KEYS_MAX 10000000u
+/* --rate: messages per second over all producers (a whole number, 1 .. this). */
+#define SB_BENCH_RATE_MAX 100000000u
 #define SB_BENCH_SERIES_MAX 86400
 #define SB_BENCH_NAME_BYTES 128
+/* Partitions named in the summary (those that delivered nothing, those left behind). */
+#define SB_BENCH_NAMED_MAX 16
 
 enum sb_bench_mode {
     SB_BENCH_PRODUCE, /* Producers only. */
@@ -90,6 +95,7 @@ struct sb_bench_config {
     bool recreate;                        /* Delete and create the topics first. */
     bool create;                          /* Create missing topics (not in consume mode). */
     const char *json_path;                /* --json FILE, or NULL. */
+    const char *verify_against;           /* Consume: a produce run's --json, or NULL. */
     const char *label;                    /* Free text carried into the JSON. */
     bool quiet;                           /* No progress lines. */
 };
@@ -137,6 +143,10 @@ struct sb_bench_driver {
     int (*consumer_open)(void *state, struct sb_bench_consumer *owner, void **handle_out);
     /* Delivers what arrives within timeout_ms through sb_bench_consumer_deliver. */
     int (*consumer_poll)(void *handle, int timeout_ms);
+    /* After the consumer's thread ended: records of its index-th assigned partition not
+     * yet delivered (0: caught up); -ETIMEDOUT or an error when the partition's end is
+     * unknown (it was never answered). NULL when the system cannot tell. */
+    int (*consumer_lag)(void *handle, uint32_t index, uint64_t *lag_out);
     void (*consumer_close)(void *handle);
 };
 
@@ -181,17 +191,42 @@ struct sb_bench_verify_producer {
     int64_t *last_sequence;             /* Per global partition: last delivered, or -1. */
 };
 
+/* What consumers left behind at the end of a run (sb_bench.c, consumers_behind). */
+struct sb_bench_behind {
+    uint32_t partitions;                /* Assigned partitions with records left or unknown. */
+    uint64_t records;                   /* Records known to be left on them. */
+    uint32_t named[SB_BENCH_NAMED_MAX]; /* The first of them (global partitions). */
+    bool stopped_early;                 /* Left behind without --messages or a signal. */
+};
+
 /* Verification of everything consumers receive (sb_bench_verify.c). */
 #define SB_BENCH_VERIFY_PRODUCERS_MAX 4096
 struct sb_bench_verify {
     pthread_mutex_t lock;                /* Guards inserting producers. */
     uint32_t partitions_total;           /* topic_count * partitions. */
+    _Atomic uint64_t *delivered;         /* Per global partition: messages delivered. */
     _Atomic uint64_t ids[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* Open addressing: id + 1, 0 free. */
     struct sb_bench_verify_producer *producers[SB_BENCH_VERIFY_PRODUCERS_MAX]; /* By slot. */
     _Atomic uint64_t duplicated;         /* Sequences delivered more than once. */
     _Atomic uint64_t out_of_order;       /* Sequences below an earlier one of that partition. */
     _Atomic uint64_t malformed;          /* Messages without a valid header. */
     _Atomic uint64_t overflow;           /* Producers beyond the table (not verified). */
+};
+
+/* What a produce run acknowledged for one producer id: the reference a consume run checks
+ * against (written to the produce run's JSON, read back by sb_bench_reference_load). */
+struct sb_bench_acknowledged {
+    uint32_t producer_id; /* Producer id from the header. */
+    uint64_t first;       /* Smallest acknowledged sequence. */
+    uint64_t last;        /* Largest acknowledged sequence. */
+    uint64_t count;       /* Acknowledged sequences in [first, last] (all of them when no
+                           * send failed). */
+};
+
+/* The acknowledged ranges of every producer of a produce run (--verify-against FILE). */
+struct sb_bench_reference {
+    struct sb_bench_acknowledged *producers; /* count entries, or NULL. */
+    uint32_t count;                          /* Producers. */
 };
 
 /* One producer thread. */
@@ -205,6 +240,9 @@ struct sb_bench_producer {
     uint64_t in_flight;                 /* Sent, not completed (recorder.lock). */
     uint64_t in_flight_max;             /* Bound on in_flight. */
     struct sb_bench_bitmap acked;       /* Sequences acknowledged (for lost). */
+    uint64_t acked_first;               /* Smallest acknowledged sequence (recorder.lock). */
+    uint64_t acked_last;                /* Largest acknowledged sequence (recorder.lock). */
+    uint64_t acked_count;               /* Sequences acknowledged (recorder.lock). */
     uint64_t rng;                       /* Random state (sizes, keys). */
     uint64_t next_sequence;             /* Sequence of the next message. */
     struct sb_bench_recorder recorder;  /* What it measured. */
@@ -263,6 +301,8 @@ struct sb_bench {
     uint32_t series_count;                  /* Entries in series. */
     bool caught_up;                         /* Consume: stopped because nothing more came. */
     bool lost_checked;                      /* lost is meaningful (e2e, or consume caught up). */
+    struct sb_bench_reference reference;    /* Consume: --verify-against, or empty. */
+    struct sb_bench_behind behind;          /* What consumers left behind at the end. */
     uint64_t lost;                          /* Acknowledged (or gap) but never delivered. */
     uint64_t duplicated;                    /* From verify. */
     uint64_t out_of_order;                  /* From verify. */
@@ -321,12 +361,23 @@ void sb_bench_verify_deliver(struct sb_bench_verify *verify, uint32_t producer_i
 /* Acknowledged sequences of producer never delivered. */
 uint64_t sb_bench_verify_lost_acked(struct sb_bench_verify *verify, uint32_t producer_id,
                                     const struct sb_bench_bitmap *acked, uint64_t sequences);
-/* Gaps between the smallest and largest sequence delivered, over every producer. */
+/* Sequences of range->producer_id acknowledged in [range->first, range->last] and never
+ * delivered: range->count less the distinct sequences delivered in that range. */
+uint64_t sb_bench_verify_lost_range(struct sb_bench_verify *verify,
+                                    const struct sb_bench_acknowledged *range);
+/* Gaps between the smallest and largest sequence delivered, over every producer (consume
+ * without a reference: blind to loss before the first or after the last delivered). */
 uint64_t sb_bench_verify_lost_gaps(struct sb_bench_verify *verify);
 /* Sets bit; returns its previous value. */
 bool sb_bench_bitmap_set(struct sb_bench_bitmap *bitmap, uint64_t bit);
 bool sb_bench_bitmap_test(const struct sb_bench_bitmap *bitmap, uint64_t bit);
 void sb_bench_bitmap_free(struct sb_bench_bitmap *bitmap);
+
+/* sb_bench_reference.c: reads the "acknowledged" ranges of the JSON file at path (a produce
+ * or e2e run's --json) into reference (freed with sb_bench_reference_free). Returns 0;
+ * -errno from reading; -EBADMSG when the file has no valid ranges. */
+int sb_bench_reference_load(const char *path, struct sb_bench_reference *reference);
+void sb_bench_reference_free(struct sb_bench_reference *reference);
 
 /* sb_bench_run.c: driver callbacks and the threads. */
 /* A message's outcome: error 0 when acknowledged. Any thread. */

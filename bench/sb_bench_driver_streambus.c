@@ -11,7 +11,8 @@
  * table (one per message in flight; the table is as large as the in-flight
  * bound, so a free slot always exists when the bench loop sends).
  * Consumers assign their partitions, seek, and wait until every position is
- * known, so an e2e run's consumers are in place before the first send.
+ * known, so an e2e run's consumers are in place before the first send. After the
+ * run, each partition's lag (sb_consumer_lag) tells what a consumer left behind.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -356,6 +357,23 @@ streambus_consumer_poll(void *handle, int timeout_ms)
     return 0;
 }
 
+static int
+streambus_consumer_lag(void *handle, uint32_t index, uint64_t *lag_out)
+{
+    struct streambus_consumer *consumer = handle;
+    struct sb_bench_consumer *owner = consumer->bench;
+    uint32_t partitions = owner->bench->config.partitions;
+    const char *topic = owner->bench->topic_names[owner->assigned[index] / partitions];
+    int64_t lag = 0;
+    /* No wait: after the run, a partition whose end is still unknown was never answered. */
+    int result = sb_consumer_lag(consumer->consumer, topic,
+                                 (int32_t)(owner->assigned[index] % partitions), 0, &lag);
+    if (result == 0) {
+        *lag_out = (uint64_t)lag;
+    }
+    return result;
+}
+
 const struct sb_bench_driver sb_bench_driver_streambus = {
     .name = "streambus",
     .open = streambus_open,
@@ -370,5 +388,6 @@ const struct sb_bench_driver sb_bench_driver_streambus = {
     .ping = streambus_ping,
     .consumer_open = streambus_consumer_open,
     .consumer_poll = streambus_consumer_poll,
+    .consumer_lag = streambus_consumer_lag,
     .consumer_close = streambus_consumer_close,
 };

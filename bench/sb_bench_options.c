@@ -20,15 +20,16 @@ static const char usage_text[] =
     "  --warmup S                whole seconds not counted (1; consume: 0)\n"
     "  --drain S                 longest wait for acks/deliveries at the end (30)\n"
     "  --idle-stop S             consume: stop once no record came for S seconds (2);\n"
-    "                            only then are gaps in sequences counted as lost\n"
+    "                            records still left then fail the run\n"
     "  --topic NAME              topic, or prefix NAME-i with --topics > 1 (sb-bench)\n"
     "  --topics N  --partitions N   topics and partitions per topic (1, 1)\n"
     "  --producers N  --consumers N threads producing and consuming (1, 1)\n"
     "  --threads N               client instances (connections, I/O threads) (1)\n"
     "  --size SPEC               bytes per message: N or uniform:MIN:MAX (1024; >= 32)\n"
     "  --keys SPEC               none, uniform:N or zipf:N[:S] (none: round-robin)\n"
-    "  --rate R                  open loop: R messages/s in total, latency measured from\n"
-    "                            each message's intended send time (no coordinated omission)\n"
+    "  --rate R                  open loop: R messages/s in total (a whole number, 1 to\n"
+    "                            100000000), latency measured from each message's intended\n"
+    "                            send time (no coordinated omission)\n"
     "  --max-in-flight N         closed loop (no --rate): unacked per producer (1000)\n"
     "  --messages N              stop after N messages sent (produce) or received\n"
     "  --batch-bytes N --linger-ms N --acks 0|1|all --compression C   client settings\n"
@@ -37,9 +38,14 @@ static const char usage_text[] =
     "  --recreate                delete and create the topics first\n"
     "  --no-create               do not create missing topics\n"
     "  --json FILE               every figure, the histograms and the per-second series\n"
+    "                            (produce, e2e: also each producer's acknowledged range)\n"
+    "  --verify-against FILE     consume: count as lost every record the produce run that\n"
+    "                            wrote FILE (--json) acknowledged and this run did not get,\n"
+    "                            at either end too (without it only gaps are counted)\n"
     "  --label TEXT              carried into the JSON\n"
     "  --quiet                   no progress lines\n"
-    "Exit status: 0 ok; 1 errors, or lost/duplicated/out-of-order messages; 2 bad usage.\n";
+    "Exit status: 0 ok; 1 errors, lost/duplicated/out-of-order messages, or consumers that\n"
+    "stopped with records left on a partition (not by --messages); 2 bad usage.\n";
 
 enum option_key {
     OPTION_DRIVER = 256,
@@ -66,6 +72,7 @@ enum option_key {
     OPTION_RECREATE,
     OPTION_NO_CREATE,
     OPTION_JSON,
+    OPTION_VERIFY_AGAINST,
     OPTION_LABEL,
     OPTION_QUIET,
 };
@@ -97,6 +104,7 @@ static const struct option long_options[] = {
     {"recreate", no_argument, NULL, OPTION_RECREATE},
     {"no-create", no_argument, NULL, OPTION_NO_CREATE},
     {"json", required_argument, NULL, OPTION_JSON},
+    {"verify-against", required_argument, NULL, OPTION_VERIFY_AGAINST},
     {"label", required_argument, NULL, OPTION_LABEL},
     {"quiet", no_argument, NULL, OPTION_QUIET},
     {NULL, 0, NULL, 0},
@@ -161,6 +169,18 @@ parse_seconds(const char *flag, const char *text, double *value_out)
         return fail(flag, text);
     }
     *value_out = value;
+    return 0;
+}
+
+/* A count of messages per second, 1 .. SB_BENCH_RATE_MAX (not seconds: no 7-day cap). */
+static int
+parse_rate(struct sb_bench_config *config, const char *text)
+{
+    uint64_t rate;
+    if (parse_u64(text, 1, SB_BENCH_RATE_MAX, &rate) != 0) {
+        return fail("--rate", text);
+    }
+    config->rate = (double)rate;
     return 0;
 }
 
@@ -284,7 +304,7 @@ parse_shape(struct sb_bench_config *config, int key, const char *value)
     case OPTION_KEYS:
         return parse_keys(config, value);
     case OPTION_RATE:
-        return parse_seconds("--rate", value, &config->rate);
+        return parse_rate(config, value);
     case OPTION_MAX_IN_FLIGHT:
         return parse_u32("--max-in-flight", value, 1, SB_BENCH_IN_FLIGHT_MAX,
                          &config->max_in_flight);
@@ -338,6 +358,9 @@ parse_run(struct sb_bench_config *config, int key, const char *value, bool *from
     case OPTION_JSON:
         config->json_path = value;
         return 0;
+    case OPTION_VERIFY_AGAINST:
+        config->verify_against = value;
+        return 0;
     case OPTION_LABEL:
         config->label = value;
         return 0;
@@ -387,6 +410,9 @@ config_finish(struct sb_bench_config *config, bool port_given, bool from_given)
     }
     if (config->mode != SB_BENCH_CONSUME && config->producers == 0) {
         return fail("--producers", "0");
+    }
+    if (config->mode != SB_BENCH_CONSUME && config->verify_against != NULL) {
+        return fail("--verify-against", "only for consume");
     }
     if (config->mode == SB_BENCH_CONSUME && config->consumers == 0) {
         return fail("--consumers", "0");

@@ -16,7 +16,15 @@
  *    consumed{messages, bytes, msgs_per_s, mb_per_s, errors},
  *    latency{produce_ack|ping, end_to_end: {count, min_us, mean_us, p50_us, p90_us,
  *            p99_us, p99_9_us, p99_99_us, max_us, histogram: [[low_ns, high_ns, count]]}},
- *    lost, duplicated, out_of_order, malformed, errors, first_error,
+ *    verified, lost_checked, lost, duplicated, out_of_order, malformed, errors, first_error,
+ *    lost_against ("acknowledged": e2e, or consume with --verify-against FILE, then also
+ *    verified_against: FILE, else null; "gaps": consume without it; "none": produce, ping),
+ *    partitions_empty (delivered nothing), partitions_behind and records_behind (left with
+ *    records, or never answered, at the end), stopped_early (so, without --messages or a
+ *    signal: the run fails),
+ *    acknowledged: [{producer, first, last, count}] (produce, e2e: the smallest and
+ *      largest acknowledged sequence of each producer and how many were acknowledged; the
+ *      reference --verify-against reads, sb_bench_reference.c),
  *    series: [{t, warmup, sent, acked, received, msgs_per_s, mb_per_s, errors,
  *              ack_p50_us, ack_p99_us, e2e_p50_us, e2e_p99_us}]}
  */
@@ -184,6 +192,69 @@ summary_header(const struct sb_bench *bench)
            bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
 }
 
+/* Prints "title: count ..." naming up to SB_BENCH_NAMED_MAX global partitions. */
+static void
+summary_named(const struct sb_bench *bench, const char *title, uint32_t count,
+              const uint32_t *named)
+{
+    printf("%s: %u of %u:", title, count, bench->config.topic_count * bench->config.partitions);
+    for (uint32_t index = 0; index < count && index < SB_BENCH_NAMED_MAX; index++) {
+        printf(" %s/%u", bench->topic_names[named[index] / bench->config.partitions],
+               named[index] % bench->config.partitions);
+    }
+    printf("%s\n", count > SB_BENCH_NAMED_MAX ? " ..." : "");
+}
+
+/* Partitions that delivered nothing; the first SB_BENCH_NAMED_MAX go to named. */
+static uint32_t
+partitions_empty(const struct sb_bench *bench, uint32_t *named)
+{
+    uint32_t empty = 0;
+    for (uint32_t partition = 0; bench->verify != NULL &&
+                                 partition < bench->verify->partitions_total; partition++) {
+        if (atomic_load(&bench->verify->delivered[partition]) != 0) {
+            continue;
+        }
+        if (empty < SB_BENCH_NAMED_MAX) {
+            named[empty] = partition;
+        }
+        empty++;
+    }
+    return empty;
+}
+
+/* Names the partitions that delivered nothing and those consumers left records on. */
+static void
+summary_partitions(const struct sb_bench *bench)
+{
+    uint32_t named[SB_BENCH_NAMED_MAX];
+    uint32_t empty = partitions_empty(bench, named);
+    if (empty > 0) {
+        summary_named(bench, "partitions that delivered nothing", empty, named);
+    }
+    if (bench->behind.partitions > 0) {
+        printf("consumers %s with records left (%llu known) or never answered on ",
+               bench->behind.stopped_early ? "stopped early" : "were stopped",
+               (unsigned long long)bench->behind.records);
+        summary_named(bench, "partitions", bench->behind.partitions, bench->behind.named);
+    }
+}
+
+/* Says what lost was counted against. */
+static void
+summary_lost_against(const struct sb_bench *bench)
+{
+    if (bench->config.mode != SB_BENCH_CONSUME) {
+        printf("lost counted against every acknowledged sequence of this run's producers\n");
+    } else if (bench->config.verify_against != NULL) {
+        printf("lost counted against the acknowledged ranges of %u producer(s) in %s\n",
+               bench->reference.count, bench->config.verify_against);
+    } else {
+        printf("lost counts gaps only: records missing before the first or after the last one "
+               "seen are not (use --verify-against)\n");
+    }
+}
+
 void
 sb_bench_report_summary(const struct sb_bench *bench)
 {
@@ -222,6 +293,10 @@ sb_bench_report_summary(const struct sb_bench *bench)
                (unsigned long long)bench->lost,
                bench->lost_checked ? "" : " (not checked: stopped before the end)",
                (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order);
+        summary_lost_against(bench);
+    }
+    if (bench->config.consumers > 0) {
+        summary_partitions(bench);
     }
     if (bench->first_error[0] != '\0') {
         printf("first error: %s\n", bench->first_error);
@@ -334,6 +409,48 @@ json_series(FILE *file, const struct sb_bench *bench)
     fprintf(file, "\n  ]\n");
 }
 
+/* The entries of "acknowledged": one per producer with an acknowledged sequence. */
+static void
+json_acknowledged(FILE *file, const struct sb_bench *bench)
+{
+    bool first = true;
+    for (uint32_t index = 0; index < bench->config.producers; index++) {
+        const struct sb_bench_producer *producer = &bench->producers[index];
+        if (producer->acked_count == 0 || bench->config.mode == SB_BENCH_PING) {
+            continue;
+        }
+        fprintf(file, "%s\n    {\"producer\": %u, \"first\": %llu, \"last\": %llu, "
+                "\"count\": %llu}", first ? "" : ",", producer->id,
+                (unsigned long long)producer->acked_first,
+                (unsigned long long)producer->acked_last,
+                (unsigned long long)producer->acked_count);
+        first = false;
+    }
+}
+
+/* What lost was counted against, what consumers left behind, the acknowledged ranges. */
+static void
+json_verification(FILE *file, const struct sb_bench *bench)
+{
+    bool gaps = bench->config.mode == SB_BENCH_CONSUME && bench->config.verify_against == NULL;
+    const char *against = bench->verify == NULL ? "none" : gaps ? "gaps" : "acknowledged";
+    fprintf(file, ",\n  \"lost_against\": \"%s\", \"verified_against\": ", against);
+    if (bench->config.verify_against != NULL) {
+        json_string(file, bench->config.verify_against);
+    } else {
+        fprintf(file, "null");
+    }
+    uint32_t named[SB_BENCH_NAMED_MAX];
+    fprintf(file, ",\n  \"partitions_empty\": %u, \"partitions_behind\": %u, "
+            "\"records_behind\": %llu, \"stopped_early\": %s",
+            bench->config.consumers > 0 ? partitions_empty(bench, named) : 0,
+            bench->behind.partitions, (unsigned long long)bench->behind.records,
+            bench->behind.stopped_early ? "true" : "false");
+    fprintf(file, ",\n  \"acknowledged\": [");
+    json_acknowledged(file, bench);
+    fprintf(file, "],\n");
+}
+
 static void
 json_results(FILE *file, const struct sb_bench *bench)
 {
@@ -360,7 +477,7 @@ json_results(FILE *file, const struct sb_bench *bench)
             bench->verify != NULL ? (unsigned long long)atomic_load(&bench->verify->malformed) : 0,
             (unsigned long long)totals->errors);
     json_string(file, bench->first_error);
-    fprintf(file, ",\n");
+    json_verification(file, bench);
 }
 
 int

@@ -78,6 +78,10 @@ sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence
     if (error != 0) {
         recorder_error_locked(&producer->recorder, "produce", error);
     } else {
+        producer->acked_first = sequence < producer->acked_first ? sequence
+                                                                 : producer->acked_first;
+        producer->acked_last = sequence > producer->acked_last ? sequence : producer->acked_last;
+        producer->acked_count++;
         producer->recorder.counts.acked++;
         producer->recorder.counts.acked_bytes += bytes;
         sb_bench_histogram_record_since(&producer->recorder.ack, send_ns, now);

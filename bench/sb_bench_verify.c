@@ -8,8 +8,13 @@
  *   duplicated    a sequence delivered again;
  *   out_of_order  a first delivery below the partition's last sequence;
  *   lost          (e2e) acknowledged but never delivered, from the producers'
- *                 bitmaps of acknowledged sequences; (consume) gaps between the
- *                 smallest and largest sequence delivered per producer.
+ *                 bitmaps of acknowledged sequences; (consume --verify-against)
+ *                 acknowledged in the produce run's range [first, last] of each
+ *                 producer but never delivered, so loss before the first or after
+ *                 the last record seen counts; (consume without a reference) only
+ *                 gaps between the smallest and largest sequence delivered.
+ * It also counts the messages delivered per partition, so a run can name the
+ * partitions that delivered nothing.
  * Threads: any number of consumers deliver at once, but each partition is read by
  * one consumer, so last_sequence entries have a single writer. Producer ids are
  * found by open addressing over atomics; inserting takes the lock. Bitmaps grow
@@ -28,6 +33,11 @@ sb_bench_verify_new(uint32_t partitions_total)
 {
     struct sb_bench_verify *verify = calloc(1, sizeof(*verify));
     if (verify == NULL) {
+        return NULL;
+    }
+    verify->delivered = calloc(partitions_total, sizeof(*verify->delivered));
+    if (verify->delivered == NULL) {
+        free(verify);
         return NULL;
     }
     pthread_mutex_init(&verify->lock, NULL);
@@ -50,6 +60,7 @@ sb_bench_verify_free(struct sb_bench_verify *verify)
         }
     }
     pthread_mutex_destroy(&verify->lock);
+    free((void *)verify->delivered);
     free(verify);
 }
 
@@ -135,6 +146,7 @@ sb_bench_verify_deliver(struct sb_bench_verify *verify, uint32_t producer_id,
         atomic_fetch_add(&verify->overflow, 1);
         return;
     }
+    atomic_fetch_add_explicit(&verify->delivered[global_partition], 1, memory_order_relaxed);
     if (sb_bench_bitmap_set(&producer->received, sequence)) {
         atomic_fetch_add(&verify->duplicated, 1);
         return;
@@ -223,6 +235,43 @@ sb_bench_verify_lost_acked(struct sb_bench_verify *verify, uint32_t producer_id,
         lost += (uint64_t)__builtin_popcountll(want & ~have);
     }
     return lost;
+}
+
+/* Bits set in [first, last] of bitmap. */
+static uint64_t
+bitmap_count_range(const struct sb_bench_bitmap *bitmap, uint64_t first, uint64_t last)
+{
+    uint64_t count = 0;
+    for (uint64_t bit = first - first % 64; bit <= last; bit += 64) {
+        _Atomic uint64_t *word = bitmap_word(bitmap, bit);
+        if (word == NULL) {
+            continue;
+        }
+        uint64_t mask = UINT64_MAX;
+        if (bit < first) {
+            mask &= UINT64_MAX << (first - bit);
+        }
+        if (last - bit < 63) {
+            mask &= UINT64_MAX >> (63 - (last - bit));
+        }
+        count += (uint64_t)__builtin_popcountll(atomic_load(word) & mask);
+        if (bit > UINT64_MAX - 64) {
+            break;
+        }
+    }
+    return count;
+}
+
+uint64_t
+sb_bench_verify_lost_range(struct sb_bench_verify *verify,
+                           const struct sb_bench_acknowledged *range)
+{
+    struct sb_bench_verify_producer *producer = verify_find(verify, range->producer_id, false);
+    if (producer == NULL || range->count == 0) {
+        return range->count;
+    }
+    uint64_t delivered = bitmap_count_range(&producer->received, range->first, range->last);
+    return delivered < range->count ? range->count - delivered : 0;
 }
 
 uint64_t

@@ -3,7 +3,11 @@
  * a real broker started by test/net's fixture: produce, consume (the produce
  * run's records, from the beginning), e2e and ping each exit 0 and write a JSON
  * file with every expected field and zero lost, duplicated and out-of-order
- * messages. Bad usage exits 2.
+ * messages. A consume run verified against a produce run's JSON (--verify-against)
+ * counts every acknowledged record it did not get as lost, also when the topic was
+ * deleted and recreated so that none of them is left. A consume run that stops with
+ * records left (not by --messages) fails and counts the partitions it left behind;
+ * partitions that delivered nothing are counted. Bad usage exits 2.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -125,16 +129,91 @@ Test(sb_bench, produce_then_consume_the_backlog, .init = setup, .fini = teardown
     double produced = json_number(text, "\"produced\"", "messages");
     cr_assert_gt(produced, 100);
     cr_assert_gt(json_number(text, "\"produce_ack\"", "count"), 100);
+    cr_assert_not_null(strstr(text, "\"acknowledged\": [\n    {\"producer\": "));
     free(text);
 
+    char consume_path[256];
+    json_path_for(consume_path, sizeof(consume_path), "consume");
+    const char *const consume[] = {"--duration", "20", "--partitions", "4", "--idle-stop", "1",
+                                   "--verify-against", path, NULL};
+    cr_assert_eq(run_bench("consume", consume_path, consume), 0);
+    text = read_json(consume_path);
+    check_common_fields(text);
+    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
+    cr_assert_not_null(strstr(text, "\"lost_against\": \"acknowledged\""));
+    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
+    free(text);
+}
+
+Test(sb_bench, consume_verified_against_a_produce_run_counts_loss_at_either_end,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    char produce_path[256];
+    char recreate_path[256];
+    char consume_path[256];
+    json_path_for(produce_path, sizeof(produce_path), "produce");
+    json_path_for(recreate_path, sizeof(recreate_path), "recreate");
+    json_path_for(consume_path, sizeof(consume_path), "consume");
+    const char *const produce[] = {"--messages", "2000", "--warmup", "0", "--partitions", "2",
+                                   "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", produce_path, produce), 0);
+    /* The topic is deleted and recreated: none of the 2000 acknowledged records is left,
+     * and the new records come from another producer id. */
+    const char *const recreate[] = {"--messages", "300", "--warmup", "0", "--partitions", "2",
+                                    "--size", "64", "--recreate", NULL};
+    cr_assert_eq(run_bench("produce", recreate_path, recreate), 0);
+    const char *const consume[] = {"--duration", "20", "--partitions", "2", "--idle-stop", "1",
+                                   "--verify-against", produce_path, NULL};
+    cr_assert_eq(run_bench("consume", consume_path, consume), 1);
+    char *text = read_json(consume_path);
+    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), 300);
+    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
+    cr_assert_eq(json_number(text, NULL, "lost"), 2000);
+    free(text);
+}
+
+Test(sb_bench, consume_that_stops_early_fails, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    char produce_path[256];
+    char consume_path[256];
+    json_path_for(produce_path, sizeof(produce_path), "produce");
+    json_path_for(consume_path, sizeof(consume_path), "consume");
+    const char *const produce[] = {"--messages", "10000", "--warmup", "0", "--partitions", "2",
+                                   "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", produce_path, produce), 0);
+    /* --duration 0 stops the consumers before they poll: every record is left. */
+    const char *const early[] = {"--duration", "0", "--partitions", "2", NULL};
+    cr_assert_eq(run_bench("consume", consume_path, early), 1);
+    char *text = read_json(consume_path);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": true"));
+    cr_assert_eq(json_number(text, NULL, "partitions_behind"), 2);
+    cr_assert_lt(json_number(text, "\"consumed\"", "messages"), 10000);
+    free(text);
+    /* Stopping at --messages is on purpose. */
+    const char *const counted[] = {"--messages", "10", "--partitions", "2", NULL};
+    cr_assert_eq(run_bench("consume", consume_path, counted), 0);
+    text = read_json(consume_path);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": false"));
+    free(text);
+}
+
+Test(sb_bench, consume_counts_partitions_that_delivered_nothing, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    char path[256];
+    json_path_for(path, sizeof(path), "produce");
+    const char *const produce[] = {"--messages", "2", "--warmup", "0", "--partitions", "4",
+                                   "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", path, produce), 0);
     json_path_for(path, sizeof(path), "consume");
     const char *const consume[] = {"--duration", "20", "--partitions", "4", "--idle-stop", "1",
                                    NULL};
     cr_assert_eq(run_bench("consume", path, consume), 0);
-    text = read_json(path);
-    check_common_fields(text);
-    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
-    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
+    char *text = read_json(path);
+    cr_assert_eq(json_number(text, NULL, "partitions_empty"), 2);
+    cr_assert_eq(json_number(text, NULL, "partitions_behind"), 0);
+    cr_assert_not_null(strstr(text, "\"stopped_early\": false"));
     free(text);
 }
 
