@@ -377,6 +377,10 @@ writer_stage_start(struct flush_writer *writer, struct segment *segment)
     uint32_t partial = (uint32_t)(writer->pending_end - aligned);
     if (segment->header_pending && writer->pending_end == SB_BLOCK_BYTES) {
         segment_header_block(segment, writer->staging);
+        /* Nothing of this segment is flushed yet: the flushed histories are the producers'
+         * state as of its base offset. */
+        SB_ASSERT(writer->pending_offset == writer->partition->flushed_offset);
+        producer_snapshot_encode(writer->partition, writer->staging + SB_SEGMENT_HEADER_BYTES);
         writer->write_position = 0;
         writer->staged = SB_BLOCK_BYTES;
     } else if (partial != 0 && writer->tail_in_staging) {
@@ -465,7 +469,12 @@ writer_data_durable(struct flush_writer *writer)
     uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
     for (struct memtable_entry *entry = writer_entry_from(writer, partition->flushed_offset);
          entry != NULL && entry->base_offset < writer->pending_offset;) {
-        segment_note_batch(segment, wal_ring_at(store, entry->ring_position), position);
+        const uint8_t *batch = wal_ring_at(store, entry->ring_position);
+        segment_note_batch(segment, batch, position);
+        struct sb_batch_header header;
+        if (sb_batch_header_decode(batch, entry->batch_bytes, UINT32_MAX, &header) == 0) {
+            producer_note_flushed(partition, &header, entry->base_offset);
+        }
         position += entry->batch_bytes;
         store->stats.segment_bytes_written += entry->batch_bytes;
         entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
