@@ -21,7 +21,9 @@
  * batches after its old bytes (identical bytes over identical bytes; see
  * docs/storage.md on powersafe overwrite). A partition's flushed_offset only
  * moves after fdatasync, so a failed round is retried from where each
- * partition really is.
+ * partition really is. A partition dropped while a writer holds it is let go
+ * at that writer's next completion (writer_abandon_dropped); its files are
+ * deleted once no writer holds it or the round gives it back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,10 +237,16 @@ writer_finish_partition(struct flush_writer *writer)
         return;
     }
     if (store->flush_failed) {
-        /* Unclaim partitions no writer reached; the retry rebuilds the list. */
-        for (struct sb_partition *left = store->flush_list; left != NULL;
-             left = left->flush_next) {
+        /* Unclaim partitions no writer reached; the retry rebuilds the list. One dropped
+         * meanwhile waited for this round to let go of its files: delete them now. */
+        for (struct sb_partition *left = store->flush_list; left != NULL;) {
+            struct sb_partition *next = left->flush_next;
             left->in_flush_list = false;
+            if (left->dropped) {
+                partition_delete_segments(left);
+                store_partition_release_if_unused(left);
+            }
+            left = next;
         }
         store->flush_list = NULL;
         flush_round_failed(store);
@@ -487,11 +495,30 @@ writer_data_durable(struct flush_writer *writer)
     cache_invalidate(store, segment, first_block);
 }
 
+/* The writer's partition was dropped while its I/O was in flight: whatever that I/O did, the
+ * partition's memtable and files are gone from under the pass. Let go of it (its files are
+ * deleted by writer_finish_partition); it is no failure of the round. */
+static void
+writer_abandon_dropped(struct flush_writer *writer)
+{
+    SB_ASSERT(writer->partition->dropped);
+    if (writer->phase == WRITER_DIR_SYNC) {
+        SB_ASSERT(writer->directory_fd >= 0);
+        sb_io_close(writer->store->io, writer->directory_fd);
+        writer->directory_fd = -1;
+    }
+    writer_finish_partition(writer);
+}
+
 static void
 writer_io_done(struct sb_io_op *op)
 {
     struct flush_writer *writer = op->context;
     int32_t result = op->result;
+    if (writer->partition->dropped) {
+        writer_abandon_dropped(writer);
+        return;
+    }
     switch (writer->phase) {
     case WRITER_TAIL_READ:
         if (result != (int32_t)SB_BLOCK_BYTES) {
