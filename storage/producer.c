@@ -247,10 +247,13 @@ producer_note_recovered(struct sb_partition *partition, const struct sb_batch_he
     if (!producer_idempotent(header)) {
         return;
     }
-    /* The append time is not stored: age from the file's last write, which is no earlier (a
-     * producer is never forgotten early), and never from the future. */
+    /* The append time is not stored: age from the file's last write, which is no earlier, or
+     * the batch's own clock if that is later (a producer is never forgotten early), never
+     * from the future. */
     int64_t now_ms = producer_now_ms();
-    int64_t used_ms = written_ms < now_ms ? written_ms : now_ms;
+    int64_t used_ms = written_ms > header->max_timestamp_ms ? written_ms
+                                                            : header->max_timestamp_ms;
+    used_ms = used_ms < now_ms ? used_ms : now_ms;
     struct producer_state *state = producer_find(partition, header->producer_id, false);
     if (state == NULL) {
         if (now_ms - used_ms > (int64_t)partition->store->config.producer_expiration_ms) {
