@@ -82,6 +82,7 @@ broker_open_store(struct broker_shard *self)
         .commit_delay_ns = config->commit_delay_us * SB_NS_PER_US,
         .batch_bytes_max = config->max_message_bytes,
         .block_cache_bytes = config->block_cache_bytes,
+        .producer_expiration_ms = config->producer_expiration_ms,
         .lookup = broker_lookup,
         .lookup_context = self,
         .durable = work_partition_durable,

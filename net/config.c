@@ -56,6 +56,8 @@ static const struct setting settings[] = {
     {"memory_limit_bytes", SETTING_U64, FIELD(memory_limit_bytes),
      "fit the per-shard budgets in this (0: the cgroup's limit, else RAM)"},
     {"max_message_bytes", SETTING_U32, FIELD(max_message_bytes), "largest batch (1 MiB)"},
+    {"producer_expiration_ms", SETTING_U64, FIELD(producer_expiration_ms),
+     "forget idempotent producers idle this long (1 day)"},
     {"default_partitions", SETTING_U32, FIELD(default_partitions), "partitions of new topics (1)"},
     {"retention_ms", SETTING_I64, FIELD(topic_defaults.retention_ms),
      "default topic retention by time, -1 = forever (7 days)"},
@@ -85,6 +87,7 @@ sb_broker_config_defaults(struct sb_broker_config *config)
     config->memtable_bytes = 64ull << 20;
     config->block_cache_bytes = 64ull << 20;
     config->max_message_bytes = 1u << 20;
+    config->producer_expiration_ms = 24ull * 3600ull * 1000ull;
     config->default_partitions = 1;
     sb_partition_config_default(&config->topic_defaults);
 }

@@ -43,6 +43,8 @@ struct sb_broker_config {
                                         cgroup's limit, else physical memory (net/memory.h). */
     uint32_t budgets_set;            /* SB_BUDGET_* set explicitly (kept by the fitting). */
     uint32_t max_message_bytes;      /* max_message_bytes: largest record batch. */
+    uint64_t producer_expiration_ms; /* producer_expiration_ms: forget idle idempotent
+                                        producers (docs/storage.md). */
     uint32_t default_partitions;     /* default_partitions: CreateTopics with partitions <= 0. */
     struct sb_partition_config topic_defaults; /* retention_ms, retention_bytes, segment_bytes,
                                                   cleanup_policy, ... for new topics. */

@@ -66,6 +66,7 @@ work_append_error(int result)
 {
     switch (result) {
     case -ENOBUFS:
+    case SB_EFULL: /* The partition's idempotent-producer table is full of live producers. */
         return SB_WIRE_ERROR_BROKER_BUSY;
     case -EMSGSIZE:
         return SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
@@ -81,6 +82,8 @@ work_append_error(int result)
         return SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     case -ESTALE:
         return SB_WIRE_ERROR_INVALID_PRODUCER_EPOCH;
+    case -ESRCH:
+        return SB_WIRE_ERROR_UNKNOWN_PRODUCER_ID;
     default:
         return SB_WIRE_ERROR_STORAGE_ERROR;
     }

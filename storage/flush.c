@@ -21,7 +21,9 @@
  * batches after its old bytes (identical bytes over identical bytes; see
  * docs/storage.md on powersafe overwrite). A partition's flushed_offset only
  * moves after fdatasync, so a failed round is retried from where each
- * partition really is.
+ * partition really is. A partition dropped while a writer holds it is let go
+ * at that writer's next completion (writer_abandon_dropped); its files are
+ * deleted once no writer holds it or the round gives it back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,10 +261,16 @@ writer_finish_partition(struct flush_writer *writer)
         return;
     }
     if (store->flush_failed) {
-        /* Unclaim partitions no writer reached; the retry rebuilds the list. */
-        for (struct sb_partition *left = store->flush_list; left != NULL;
-             left = left->flush_next) {
+        /* Unclaim partitions no writer reached; the retry rebuilds the list. One dropped
+         * meanwhile waited for this round to let go of its files: delete them now. */
+        for (struct sb_partition *left = store->flush_list; left != NULL;) {
+            struct sb_partition *next = left->flush_next;
             left->in_flush_list = false;
+            if (left->dropped) {
+                partition_delete_segments(left);
+                store_partition_release_if_unused(left);
+            }
+            left = next;
         }
         store->flush_list = NULL;
         flush_round_failed(store);
@@ -401,6 +409,10 @@ writer_stage_start(struct flush_writer *writer, struct segment *segment)
     uint32_t partial = (uint32_t)(writer->pending_end - aligned);
     if (segment->header_pending && writer->pending_end == SB_BLOCK_BYTES) {
         segment_header_block(segment, writer->staging);
+        /* Nothing of this segment is flushed yet: the flushed histories are the producers'
+         * state as of its base offset. */
+        SB_ASSERT(writer->pending_offset == writer->partition->flushed_offset);
+        producer_snapshot_encode(writer->partition, writer->staging + SB_SEGMENT_HEADER_BYTES);
         writer->write_position = 0;
         writer->staged = SB_BLOCK_BYTES;
     } else if (partial != 0 && writer->tail_in_staging) {
@@ -489,7 +501,12 @@ writer_data_durable(struct flush_writer *writer)
     uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
     for (struct memtable_entry *entry = writer_entry_from(writer, partition->flushed_offset);
          entry != NULL && entry->base_offset < writer->pending_offset;) {
-        segment_note_batch(segment, wal_ring_at(store, entry->ring_position), position);
+        const uint8_t *batch = wal_ring_at(store, entry->ring_position);
+        segment_note_batch(segment, batch, position);
+        struct sb_batch_header header;
+        if (sb_batch_header_decode(batch, entry->batch_bytes, UINT32_MAX, &header) == 0) {
+            producer_note_flushed(partition, &header, entry->base_offset);
+        }
         position += entry->batch_bytes;
         store->stats.segment_bytes_written += entry->batch_bytes;
         entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
@@ -502,11 +519,30 @@ writer_data_durable(struct flush_writer *writer)
     cache_invalidate(store, segment, first_block);
 }
 
+/* The writer's partition was dropped while its I/O was in flight: whatever that I/O did, the
+ * partition's memtable and files are gone from under the pass. Let go of it (its files are
+ * deleted by writer_finish_partition); it is no failure of the round. */
+static void
+writer_abandon_dropped(struct flush_writer *writer)
+{
+    SB_ASSERT(writer->partition->dropped);
+    if (writer->phase == WRITER_DIR_SYNC) {
+        SB_ASSERT(writer->directory_fd >= 0);
+        sb_io_close(writer->store->io, writer->directory_fd);
+        writer->directory_fd = -1;
+    }
+    writer_finish_partition(writer);
+}
+
 static void
 writer_io_done(struct sb_io_op *op)
 {
     struct flush_writer *writer = op->context;
     int32_t result = op->result;
+    if (writer->partition->dropped) {
+        writer_abandon_dropped(writer);
+        return;
+    }
     switch (writer->phase) {
     case WRITER_TAIL_READ:
         if (result != (int32_t)SB_BLOCK_BYTES) {

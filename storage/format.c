@@ -303,3 +303,70 @@ sb_manifest_partition_decode(const uint8_t *bytes, struct sb_manifest_partition 
     record->flags = sb_load_le32(bytes + 40);
     record->fenced_offset = (int64_t)sb_load_le64(bytes + 48);
 }
+
+void
+sb_producer_entry_encode(const struct sb_producer_entry *entry, uint8_t *bytes)
+{
+    SB_ASSERT(entry->recent_count >= 1 && entry->recent_count <= SB_PRODUCER_ENTRY_RECENT);
+    memset(bytes, 0, SB_PRODUCER_ENTRY_BYTES);
+    sb_store_le64(bytes, (uint64_t)entry->producer_id);
+    sb_store_le64(bytes + 8, (uint64_t)entry->last_used_ms);
+    sb_store_le16(bytes + 16, (uint16_t)entry->epoch);
+    bytes[18] = entry->recent_count;
+    sb_store_le32(bytes + 20, (uint32_t)entry->last_sequence);
+    for (uint32_t index = 0; index < entry->recent_count; index++) {
+        uint8_t *batch = bytes + 24 + index * 16;
+        sb_store_le32(batch, (uint32_t)entry->recent[index].first_sequence);
+        sb_store_le32(batch + 4, (uint32_t)entry->recent[index].last_sequence);
+        sb_store_le64(batch + 8, (uint64_t)entry->recent[index].base_offset);
+    }
+}
+
+int
+sb_producer_entry_decode(const uint8_t *bytes, struct sb_producer_entry *entry)
+{
+    entry->producer_id = (int64_t)sb_load_le64(bytes);
+    entry->last_used_ms = (int64_t)sb_load_le64(bytes + 8);
+    entry->epoch = (int16_t)sb_load_le16(bytes + 16);
+    entry->recent_count = bytes[18];
+    entry->last_sequence = (int32_t)sb_load_le32(bytes + 20);
+    if (entry->recent_count < 1 || entry->recent_count > SB_PRODUCER_ENTRY_RECENT ||
+        entry->producer_id < 0 || bytes[19] != 0) {
+        return SB_ECORRUPT;
+    }
+    for (uint32_t index = 0; index < entry->recent_count; index++) {
+        const uint8_t *batch = bytes + 24 + index * 16;
+        entry->recent[index].first_sequence = (int32_t)sb_load_le32(batch);
+        entry->recent[index].last_sequence = (int32_t)sb_load_le32(batch + 4);
+        entry->recent[index].base_offset = (int64_t)sb_load_le64(batch + 8);
+    }
+    return 0;
+}
+
+void
+sb_producer_snapshot_seal(uint8_t *bytes, uint32_t count)
+{
+    SB_ASSERT(count <= SB_PRODUCER_SNAPSHOT_MAX);
+    sb_store_le32(bytes, SB_PRODUCER_SNAPSHOT_MAGIC);
+    sb_store_le32(bytes + 8, count);
+    sb_store_le32(bytes + 12, 0);
+    uint32_t end = SB_PRODUCER_SNAPSHOT_HEADER_BYTES + count * SB_PRODUCER_ENTRY_BYTES;
+    sb_store_le32(bytes + 4, format_crc(bytes, 8, end));
+}
+
+int
+sb_producer_snapshot_verify(const uint8_t *bytes, uint32_t *count_out)
+{
+    *count_out = 0;
+    if (sb_format_is_zero(bytes, SB_PRODUCER_SNAPSHOT_HEADER_BYTES)) {
+        return 0;
+    }
+    uint32_t count = sb_load_le32(bytes + 8);
+    if (sb_load_le32(bytes) != SB_PRODUCER_SNAPSHOT_MAGIC || count > SB_PRODUCER_SNAPSHOT_MAX ||
+        sb_load_le32(bytes + 4) != format_crc(bytes, 8, SB_PRODUCER_SNAPSHOT_HEADER_BYTES +
+                                                            count * SB_PRODUCER_ENTRY_BYTES)) {
+        return SB_ECORRUPT;
+    }
+    *count_out = count;
+    return 0;
+}

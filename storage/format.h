@@ -57,6 +57,7 @@
  *   24  8   base_offset      first offset this segment may hold (its file name)
  *   32  8   created_ns       wall clock at creation
  *   40  24  reserved         0
+ *   64  ..   [PRODUCER-SNAPSHOT] (all zero: none)
  * Record batches follow back to back from byte 4096, in offset order, up to data_end. Key
  * compaction (storage/compaction.c) leaves gaps in the offsets between and after batches.
  * Bytes after data_end up to the next 4096 boundary are zero. An open segment ends there;
@@ -86,6 +87,23 @@
  *   16  8   max_timestamp_ms the largest record timestamp in all batches up to this one
  *                            (so the first entry with max_timestamp_ms >= t is at or
  *                            before the first record with timestamp >= t)
+ * [PRODUCER-SNAPSHOT] at byte 64 of a segment's block 0: the idempotent producers of the
+ * partition as of the segment's base offset (every batch before it), written with the block
+ * when the segment's first batches are flushed; recovery starts from it and replays the
+ * batches after (storage/producer.c):
+ *   0   4   magic            0x50534253 ("SBSP")
+ *   4   4   crc32c           CRC32C of bytes [8, 16 + count x 104)
+ *   8   4   count            producers, at most SB_PRODUCER_SNAPSHOT_MAX
+ *   12  4   reserved         0
+ *   16  ..  count x [PRODUCER-ENTRY]
+ * [PRODUCER-ENTRY] 104 bytes:
+ *   0   8   producer_id
+ *   8   8   last_used_ms     wall clock of its last append (expiry)
+ *   16  2   epoch
+ *   18  1   recent_count     1 .. 5: batches in recent[] that are used, oldest first
+ *   19  1   reserved         0
+ *   20  4   last_sequence    last sequence appended
+ *   24  80  recent[5]        {first_sequence 4, last_sequence 4, base_offset 8}
  * [SEGMENT-TRAILER] the last 64 bytes of a closed segment file:
  *   0   4   magic            0x54534253 ("SBST")
  *   4   4   trailer_crc32c   CRC32C of bytes [8, 64)
@@ -139,6 +157,14 @@
 #define SB_FOOTER_HEADER_BYTES 128u
 #define SB_INDEX_ENTRY_BYTES 24u
 #define SB_TRAILER_BYTES 64u
+#define SB_PRODUCER_SNAPSHOT_MAGIC 0x50534253u
+#define SB_PRODUCER_SNAPSHOT_HEADER_BYTES 16u
+#define SB_PRODUCER_ENTRY_BYTES 104u
+#define SB_PRODUCER_ENTRY_RECENT 5u
+/* Entries that fit in block 0 after the segment header. */
+#define SB_PRODUCER_SNAPSHOT_MAX                                                                   \
+    ((SB_BLOCK_BYTES - SB_SEGMENT_HEADER_BYTES - SB_PRODUCER_SNAPSHOT_HEADER_BYTES) /              \
+     SB_PRODUCER_ENTRY_BYTES)
 #define SB_MANIFEST_HEADER_BYTES 64u
 #define SB_MANIFEST_PARTITION_BYTES 64u
 
@@ -171,6 +197,22 @@ struct sb_segment_header {
     uint32_t partition;   /* Owning partition. */
     int64_t base_offset;  /* First offset it may hold. */
     uint64_t created_ns;  /* Creation time. */
+};
+
+/* One batch of a producer's recent history. */
+struct sb_producer_entry_batch {
+    int32_t first_sequence; /* Its base sequence. */
+    int32_t last_sequence;  /* Its last sequence. */
+    int64_t base_offset;    /* Where it was appended. */
+};
+
+struct sb_producer_entry {
+    int64_t producer_id;    /* Who. */
+    int64_t last_used_ms;   /* Wall clock of its last append. */
+    int16_t epoch;          /* Epoch of the batches in recent. */
+    uint8_t recent_count;   /* Used entries of recent, oldest first (1 .. 5). */
+    int32_t last_sequence;  /* Last sequence appended. */
+    struct sb_producer_entry_batch recent[SB_PRODUCER_ENTRY_RECENT]; /* Its last batches. */
 };
 
 struct sb_segment_footer {
@@ -245,6 +287,13 @@ int sb_segment_footer_decode(const uint8_t *bytes, uint32_t available,
                              struct sb_segment_footer *footer);
 void sb_index_entry_encode(const struct sb_index_entry *entry, uint8_t *bytes);
 void sb_index_entry_decode(const uint8_t *bytes, struct sb_index_entry *entry);
+/* [PRODUCER-SNAPSHOT]: entries are encoded in place at bytes + 16 + n * 104, then the seal
+ * writes magic, count and CRC. Verify returns 0 and the count (0 for an all-zero header: no
+ * snapshot) or SB_ECORRUPT; entry decode returns SB_ECORRUPT for a bad recent_count. */
+void sb_producer_entry_encode(const struct sb_producer_entry *entry, uint8_t *bytes);
+int sb_producer_entry_decode(const uint8_t *bytes, struct sb_producer_entry *entry);
+void sb_producer_snapshot_seal(uint8_t *bytes, uint32_t count);
+int sb_producer_snapshot_verify(const uint8_t *bytes, uint32_t *count_out);
 void sb_segment_trailer_encode(const struct sb_segment_trailer *trailer, uint8_t *bytes);
 int sb_segment_trailer_decode(const uint8_t *bytes, struct sb_segment_trailer *trailer);
 

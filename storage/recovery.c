@@ -145,6 +145,8 @@ struct recovery {
     uint64_t next_sequence;   /* Expected sequence of the next WAL entry. */
     uint64_t checkpoint;      /* From the manifest. */
     bool corruption_found;    /* Some durable data was corrupt (reported). */
+    int64_t file_written_ms;  /* Last write of the file being scanned or replayed (wall
+                                 clock): no batch in it was appended later. */
 };
 
 /* Makes the read buffer hold `bytes`: data on disk may be larger than today's settings size it
@@ -170,10 +172,23 @@ recovery_buffer_reserve(struct recovery *recovery, uint64_t bytes)
     return 0;
 }
 
-/* Scans batches of a segment from block 1 up to `limit` and notes each valid one. Returns the
+/* Notes when the file was last written, for the age of the producers found in it. */
+static void
+recovery_note_file_time(struct recovery *recovery, int fd)
+{
+    struct stat status;
+    recovery->file_written_ms = fstat(fd, &status) == 0
+                                    ? (int64_t)status.st_mtim.tv_sec * 1000ll +
+                                          status.st_mtim.tv_nsec / 1000000ll
+                                    : (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
+}
+
+/* Scans batches of a segment from block 1 up to `limit` and notes each valid one (and its
+ * producer, for the open segment: closed ones are older than its snapshot). Returns the
  * position after the last valid, contiguous batch. */
 static uint64_t
-recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64_t limit)
+recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64_t limit,
+                      bool note_producers)
 {
     struct sb_store *store = recovery->store;
     uint64_t position = SB_BLOCK_BYTES;
@@ -215,7 +230,10 @@ recovery_scan_segment(struct recovery *recovery, struct segment *segment, uint64
             break;
         }
         segment_note_batch(segment, bytes, position);
-        producer_note(segment->partition, &header, header.base_offset);
+        if (note_producers) {
+            producer_note_recovered(segment->partition, &header, true,
+                                    recovery->file_written_ms);
+        }
         position += header.batch_bytes;
     }
     return position;
@@ -299,7 +317,7 @@ recovery_closed_segment(struct recovery *recovery, struct segment *segment, int6
     recovery->store->stats.recovery_corruptions++;
     struct stat status;
     uint64_t limit = fstat(segment->fd, &status) == 0 ? (uint64_t)status.st_size : 0;
-    recovery_scan_segment(recovery, segment, limit);
+    recovery_scan_segment(recovery, segment, limit, false);
     segment->durable_data_end = segment->data_end;
     segment->closed = true;
     if (segment->last_offset + 1 < next_base) {
@@ -317,7 +335,15 @@ recovery_open_segment(struct recovery *recovery, struct segment *segment, uint64
     char path[384];
     segment_path(partition, segment->base_offset, path, sizeof(path));
     bool header_ok = data_end <= SB_BLOCK_BYTES || recovery_header_matches(recovery, segment);
-    uint64_t end = header_ok ? recovery_scan_segment(recovery, segment, data_end)
+    if (header_ok && data_end > SB_BLOCK_BYTES &&
+        producer_snapshot_load(partition, recovery->buffer + SB_SEGMENT_HEADER_BYTES) != 0) {
+        /* The data is intact; producers left out are refused as unknown, not duplicated. */
+        sb_log_error("producer snapshot is corrupt; its producers must start again",
+                     "path=%s", path);
+        recovery->store->stats.recovery_corruptions++;
+    }
+    recovery_note_file_time(recovery, segment->fd);
+    uint64_t end = header_ok ? recovery_scan_segment(recovery, segment, data_end, true)
                              : SB_BLOCK_BYTES;
     if (end < data_end || segment->last_offset + 1 < next_offset) {
         sb_log_error("corrupt data in open segment", "path=%s position=%llu "
@@ -675,7 +701,7 @@ recovery_replay_batch(struct recovery *recovery, const struct sb_wal_entry_heade
         struct sb_batch_header header;
         int decoded = sb_batch_header_decode(batch, SB_BATCH_HEADER_BYTES, UINT32_MAX, &header);
         if (decoded == 0) {
-            producer_note(partition, &header, header.base_offset);
+            producer_note_recovered(partition, &header, false, recovery->file_written_ms);
         }
         partition->next_offset += sb_load_le32(batch + SB_BATCH_OFFSET_RECORD_COUNT);
         recovery->store->stats.recovered_batches++;
@@ -828,6 +854,7 @@ static int
 recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file *file)
 {
     uint64_t position = SB_BLOCK_BYTES;
+    recovery_note_file_time(recovery, recovery->store->wal.files[file->index].fd);
     /* Bounded: each resync moves to a later cycle of the file. */
     for (;;) {
         uint64_t stop = 0;

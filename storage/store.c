@@ -37,6 +37,7 @@
 #define STORE_DEFAULT_FLUSH_CONCURRENCY 16u
 #define STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS (5ull * SB_NS_PER_S)
 #define STORE_DEFAULT_COMPACTION_KEYS (1u << 20)
+#define STORE_DEFAULT_PRODUCER_EXPIRATION_MS (24ull * 3600ull * 1000ull)
 
 void
 sb_partition_config_default(struct sb_partition_config *config)
@@ -87,6 +88,8 @@ store_config_fill(struct sb_store_config *config)
                                                      STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS);
     config->compaction_keys_max = (uint32_t)or_default(config->compaction_keys_max,
                                                        STORE_DEFAULT_COMPACTION_KEYS);
+    config->producer_expiration_ms = or_default(config->producer_expiration_ms,
+                                                STORE_DEFAULT_PRODUCER_EXPIRATION_MS);
     uint64_t block = SB_BLOCK_BYTES;
     bool valid = config->wal_file_bytes % block == 0 && config->memtable_bytes % block == 0 &&
                  config->wal_file_count >= 2 &&
@@ -98,7 +101,8 @@ store_config_fill(struct sb_store_config *config)
                      config->cycle_bytes_max &&
                  config->cycle_bytes_max * 4 <= config->memtable_bytes &&
                  config->block_cache_bytes >= 4 * SB_CACHE_BLOCK_BYTES &&
-                 config->compaction_keys_max <= (1u << 30);
+                 config->compaction_keys_max <= (1u << 30) &&
+                 config->producer_expiration_ms <= (uint64_t)INT64_MAX;
     return valid ? 0 : SB_ECONFIG;
 }
 

@@ -51,6 +51,9 @@ void sb_partition_config_default(struct sb_partition_config *config);
 typedef int (*sb_store_lookup_fn)(void *context, uint32_t topic_id, uint32_t partition,
                                   struct sb_partition_config *config_out);
 
+/* Idempotent producers a partition tracks at once (storage/producer.c, docs/storage.md). */
+#define SB_STORE_PRODUCERS_PER_PARTITION 32u
+
 struct sb_store_config {
     const char *data_dir;          /* <data>: uses <data>/shards/<id> and <data>/partitions. */
     uint32_t shard_id;             /* Names the shard directory. */
@@ -74,6 +77,8 @@ struct sb_store_config {
     uint32_t compaction_keys_max;  /* Distinct keys one compaction pass can map (a map of
                                       16-byte slots at most 3/4 full, allocated at open:
                                       32 MiB for 1M). 0: 1M. */
+    uint64_t producer_expiration_ms; /* Forget an idempotent producer idle this long.
+                                        0: 1 day. */
     sb_store_lookup_fn lookup;     /* Recovery's question to the broker (may be NULL: keep). */
     void *lookup_context;          /* For lookup (and durable). */
     /* Called when a partition's high watermark moves (new data is visible). May be NULL. */
@@ -164,7 +169,10 @@ struct sb_append {
  * Idempotent batches (producer id and base sequence set, storage/producer.c): -EEXIST for a
  * retry of one of the producer's recent batches (nothing appended; sb_partition_
  * duplicate_offset names the original; `append` gets it and is notified once everything
- * appended so far is durable); -EILSEQ for a sequence gap; -ESTALE for an old epoch. */
+ * appended so far is durable); -EILSEQ for a sequence gap or a new epoch not starting at 0;
+ * -ESTALE for an old epoch; -ESRCH for an unknown (new, expired or evicted) producer not
+ * starting at sequence 0; SB_EFULL when a new producer finds the partition's table full of
+ * producers idle less than min(5 min, producer_expiration_ms) (retriable). */
 int sb_partition_append(struct sb_partition *partition, const uint8_t *batch,
                         uint32_t batch_bytes, struct sb_append *append,
                         sb_append_callback callback, void *context);

@@ -56,8 +56,11 @@ struct memtable_entry {
 };
 
 /* Idempotent producers (producer.c). */
-#define SB_PRODUCER_RECENT 5u
-#define SB_PRODUCERS_PER_PARTITION 16u
+#define SB_PRODUCER_RECENT SB_PRODUCER_ENTRY_RECENT
+/* A full table gives a newcomer the slot of its least recently used producer once that one
+ * has been idle this long (or producer_expiration_ms, if shorter): longer than a client's
+ * delivery timeout (2 minutes by default), so the producer evicted cannot still be retrying. */
+#define SB_PRODUCER_EVICT_IDLE_MS (5ll * 60ll * 1000ll)
 
 struct producer_batch {
     int32_t first_sequence; /* Base sequence of a recent batch. */
@@ -65,16 +68,26 @@ struct producer_batch {
     int64_t base_offset;    /* Where it was appended. */
 };
 
-struct producer_state {
-    int64_t producer_id;                              /* Who. */
-    int16_t epoch;                                    /* Current epoch. */
-    int32_t last_sequence;                            /* Last sequence appended. */
+/* What a producer did in a partition up to some offset. */
+struct producer_history {
+    int16_t epoch;                                    /* Epoch of the batches below. */
+    int32_t last_sequence;                            /* Last sequence (-1: none yet). */
     struct producer_batch recent[SB_PRODUCER_RECENT]; /* Last batches, for duplicates. */
     uint32_t recent_count;                            /* Entries used. */
     uint32_t recent_next;                             /* Next entry to overwrite. */
-    uint64_t last_used;                               /* Store clock at the last append. */
-    struct producer_state *next;                      /* Partition list or free list. */
 };
+
+struct producer_state {
+    int64_t producer_id;              /* Who. */
+    int64_t last_used_ms;             /* Wall clock of its last append (age, LRU). */
+    struct producer_history appended; /* Up to the log end: appends are checked against it. */
+    struct producer_history flushed;  /* Up to the partition's flushed_offset: what the next
+                                         segment's snapshot records. */
+    struct producer_state *next;      /* Partition list or free list. */
+};
+
+_Static_assert(SB_PRODUCER_SNAPSHOT_MAX >= SB_STORE_PRODUCERS_PER_PARTITION,
+               "a partition's producers fit in a segment's header block");
 
 struct index_chunk {
     struct sb_index_entry entries[SB_INDEX_CHUNK_ENTRIES]; /* In offset order. */
@@ -360,7 +373,6 @@ struct sb_store {
     uint32_t next_segment_id;              /* Never 0. */
     struct sb_slab index_chunk_slab;       /* index_bytes of sparse index chunks. */
     struct sb_slab producer_slab;          /* Idempotent producer states. */
-    uint64_t producer_clock;               /* Ticks at every idempotent append (LRU). */
     struct block_cache cache;              /* Segment read cache. */
     uint64_t checkpoint_sequence;          /* WAL entries below are in segments. */
     enum flush_phase flush_phase;          /* Flush state. */
@@ -483,12 +495,25 @@ void read_resume(struct sb_read *read);
 
 /* producer.c */
 /* 0 to append; -EEXIST (a duplicate: *duplicate_offset_out is the original base offset),
- * -EILSEQ (out of order) or -ESTALE (fenced epoch). */
+ * -EILSEQ (out of order, or a new epoch not starting at 0), -ESTALE (fenced epoch), -ESRCH
+ * (unknown producer not starting at sequence 0) or SB_EFULL (a new producer and no room). */
 int producer_check(struct sb_partition *partition, const struct sb_batch_header *header,
                    int64_t *duplicate_offset_out);
-/* Records an appended (or replayed) idempotent batch. */
+/* Records an appended idempotent batch (producer_check accepted it just before). */
 void producer_note(struct sb_partition *partition, const struct sb_batch_header *header,
                    int64_t base_offset);
+/* Records a batch now durable in a segment (the flushed history). */
+void producer_note_flushed(struct sb_partition *partition, const struct sb_batch_header *header,
+                           int64_t base_offset);
+/* Recovery: a batch found in the open segment (in_segment) or replayed from the WAL, in a
+ * file last written at written_ms (wall clock: the latest its append can have been). */
+void producer_note_recovered(struct sb_partition *partition,
+                             const struct sb_batch_header *header, bool in_segment,
+                             int64_t written_ms);
+/* Writes the [PRODUCER-SNAPSHOT] of the flushed histories at `bytes` (block 0 + 64). */
+void producer_snapshot_encode(struct sb_partition *partition, uint8_t *bytes);
+/* Recovery: loads a segment's snapshot (unexpired producers); SB_ECORRUPT if it is bad. */
+int producer_snapshot_load(struct sb_partition *partition, const uint8_t *bytes);
 void producer_forget_all(struct sb_partition *partition);
 
 /* recovery.c */

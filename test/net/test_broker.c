@@ -350,6 +350,8 @@ Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout
                  SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER, "a gap is refused");
     cr_assert_eq(produce_idempotent(&client, id.producer_id, 3, &offset), 0);
     cr_assert_eq(offset, 3);
+    cr_assert_eq(produce_idempotent(&client, id.producer_id + 1, 5, &offset),
+                 SB_WIRE_ERROR_UNKNOWN_PRODUCER_ID, "an unknown producer must start at 0");
     client_close(&client);
     broker_kill(&broker);
     broker_start(&broker);
