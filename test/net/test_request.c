@@ -1,0 +1,191 @@
+/*
+ * test/net/test_request.c - net/request.c's memory for requests, against a
+ * real broker over sockets:
+ *
+ *  - request memory does not fragment for good: with 8 MiB of it, three
+ *    connections pipelining small Metadata requests without reading the
+ *    answers fill it with small buffers; once they close, a 256 KiB fetch is
+ *    served again at once (memory moves back between buffer sizes);
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/batch.h"
+#include "proto/errors.h"
+#include "test/net/broker_fixture.h"
+
+#define TIMEOUT_MS 10000
+#define PARTITIONS_MAX 1000u
+#define FLOOD_CONNECTIONS 3u
+#define FLOOD_WAVE 2u
+#define FLOOD_ROUNDS_MAX 100u
+#define FLOOD_NAMES 120u
+#define FLOOD_STALL_MS 300
+
+/* Produces `batch` to every partition of `topic` in one acks=all request; asserts no error. */
+static void
+produce_everywhere(struct client *client, const char *topic, uint32_t partitions,
+                   const uint8_t *batch, uint32_t bytes)
+{
+    static struct sb_produce_partition parts[PARTITIONS_MAX];
+    for (uint32_t index = 0; index < partitions; index++) {
+        parts[index] = (struct sb_produce_partition){(int32_t)index, {batch, bytes}};
+    }
+    struct sb_produce_topic produce_topic = {.name = sb_wire_string_from_cstr(topic),
+                                             .partitions = parts, .partition_count = partitions};
+    struct sb_produce_request request = {.acks = -1, .timeout_ms = 5000,
+                                         .topics = &produce_topic, .topic_count = 1};
+    client_send(client, SB_API_PRODUCE, 0, encode_produce_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.error_code, 0, "produce: %s",
+                 sb_wire_error_name(frame.header.error_code));
+    struct sb_produce_response response;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_produce_topic_response topic_response;
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
+    struct sb_produce_partition_response partition;
+    for (uint32_t index = 0; index < partitions; index++) {
+        cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &partition), 1);
+        cr_assert_eq(partition.error_code, 0, "partition %u: %s", index,
+                     sb_wire_error_name(partition.error_code));
+    }
+}
+
+/* A connection that reads nothing (4 KiB receive buffer). */
+static int
+flood_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    return fd;
+}
+
+/* A Metadata request of FLOOD_NAMES unknown 200-character names (about 24 KiB, with a larger
+ * answer) into `frame`; returns its size. */
+static uint32_t
+flood_frame(uint8_t *frame, uint32_t capacity, uint32_t correlation)
+{
+    static char name[200];
+    memset(name, 'n', sizeof(name));
+    static struct sb_wire_string names[FLOOD_NAMES];
+    for (uint32_t index = 0; index < FLOOD_NAMES; index++) {
+        names[index] = (struct sb_wire_string){name, sizeof(name)};
+    }
+    struct sb_metadata_request request = {.topics = names, .topic_count = FLOOD_NAMES};
+    struct sb_frame_header header = {.api_key = SB_API_METADATA, .correlation_id = correlation};
+    return frame_encode(frame, capacity, &header, encode_metadata_request, &request);
+}
+
+/* Pipelines FLOOD_WAVE flood requests on `fd`; false if the broker stopped taking them for
+ * FLOOD_STALL_MS. */
+static bool
+flood_wave(int fd, uint32_t *correlation)
+{
+    static uint8_t frame[64 << 10];
+    for (uint32_t index = 0; index < FLOOD_WAVE; index++) {
+        uint32_t length = flood_frame(frame, sizeof(frame), (*correlation)++);
+        for (uint32_t offset = 0; offset < length;) {
+            struct pollfd poll_fd = {.fd = fd, .events = POLLOUT};
+            if (poll(&poll_fd, 1, FLOOD_STALL_MS) == 0) {
+                return false;
+            }
+            ssize_t sent = send(fd, frame + offset, length - offset,
+                                MSG_NOSIGNAL | MSG_DONTWAIT);
+            cr_assert(sent > 0 || errno == EAGAIN, "flood send: %d", errno);
+            offset += sent > 0 ? (uint32_t)sent : 0;
+        }
+    }
+    return true;
+}
+
+/* Whether one more flood request, on a new connection, is answered within FLOOD_STALL_MS. */
+static bool
+flood_probe_answered(uint16_t port)
+{
+    struct client client;
+    client_connect(&client, port);
+    static uint8_t frame[64 << 10];
+    client_send_raw(&client, frame, flood_frame(frame, sizeof(frame), 1));
+    struct sb_frame answer;
+    bool answered = client_receive(&client, &answer, FLOOD_STALL_MS) == 0;
+    client_close(&client);
+    return answered;
+}
+
+/* Three connections flood in turns, a wave at a time, until one more such request gets no
+ * answer (the request memory is full) - never far enough ahead for the broker to drop them.
+ * Returns the sockets in `fds`. */
+static void
+flood_until_memory_is_full(uint16_t port, int fds[FLOOD_CONNECTIONS])
+{
+    uint32_t correlations[FLOOD_CONNECTIONS] = {0};
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        fds[index] = flood_connect(port);
+    }
+    for (uint32_t round = 0; round < FLOOD_ROUNDS_MAX; round++) {
+        for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+            if (!flood_wave(fds[index], &correlations[index])) {
+                return;
+            }
+        }
+        if (!flood_probe_answered(port)) {
+            return;
+        }
+    }
+    cr_assert_fail("the flood never filled the request memory");
+}
+
+/* Issue 10, defect 6: memory freed by small buffers used to stay in their size classes, and a
+ * fetch needing a larger buffer got BROKER_BUSY for good (Health still answered). */
+Test(request, memory_of_small_requests_serves_a_large_fetch_after_they_close, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, "--request-memory-bytes 8m --max-frame-bytes 2m");
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "frag", 1), 0);
+    static uint8_t batch[4096];
+    produce_everywhere(&client, "frag", 1, batch, test_batch(batch, sizeof(batch), 5, "frag"));
+    int floods[FLOOD_CONNECTIONS];
+    flood_until_memory_is_full(broker.port, floods);
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        close(floods[index]);
+    }
+    /* The broker notices the closes within moments; then the fetch must be served. */
+    uint64_t deadline_ns = sb_clock_monotonic_ns() + 5 * SB_NS_PER_S;
+    int16_t error = SB_WIRE_ERROR_BROKER_BUSY;
+    /* Bounded by the deadline. */
+    while (error == SB_WIRE_ERROR_BROKER_BUSY && sb_clock_monotonic_ns() < deadline_ns) {
+        struct fetch_spec spec = {.topic = "frag", .partition = 0,
+                                  .partition_max_bytes = 256 << 10, .max_bytes = 256 << 10};
+        client_send(&client, SB_API_FETCH, 0, encode_fetch_spec, &spec);
+        struct sb_frame frame;
+        cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+        error = frame.header.error_code;
+        if (error == SB_WIRE_ERROR_BROKER_BUSY) {
+            usleep(100 * 1000);
+        }
+    }
+    cr_assert_eq(error, SB_WIRE_ERROR_NONE, "a 256 KiB fetch after the flood: %s",
+                 sb_wire_error_name(error));
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE);
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
