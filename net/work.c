@@ -301,8 +301,8 @@ work_fetch_item(struct broker_shard *self, struct work *work, struct item *item)
     item->log_start_offset = sb_partition_log_start_offset(partition);
     item->data_bytes = 0;
     uint32_t room = work->max_bytes > work->data_used ? work->max_bytes - work->data_used : 0;
-    if (room == 0 && work->data_used != 0) {
-        return true; /* The response is full: the client asks again. */
+    if (room == 0 && (work->data_used != 0 || work->data == NULL)) {
+        return true; /* The response is full (or had no room): the client asks again. */
     }
     struct sb_read *read = &work->read;
     read->offset = item->fetch_offset;

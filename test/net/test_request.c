@@ -2,6 +2,12 @@
  * test/net/test_request.c - net/request.c's memory for requests, against a
  * real broker over sockets:
  *
+ *  - fetches over many partitions (15 to 1000, 1 MiB per partition, on 1
+ *    and 2 shards) and over one partition with a 16 MiB partition limit are
+ *    served with data, never BROKER_BUSY: the response reservation follows
+ *    what was read, not the sum of every partition's limit;
+ *  - the response's max_bytes is kept (whole batches, and the first batch
+ *    even when it alone is larger);
  *  - request memory does not fragment for good: with 8 MiB of it, three
  *    connections pipelining small Metadata requests without reading the
  *    answers fill it with small buffers; once they close, a 256 KiB fetch is
@@ -62,6 +68,125 @@ produce_everywhere(struct client *client, const char *topic, uint32_t partitions
         cr_assert_eq(partition.error_code, 0, "partition %u: %s", index,
                      sb_wire_error_name(partition.error_code));
     }
+}
+
+/* Sends one Fetch of partitions 0..partitions-1 of `topic` from offset 0 (no waiting) and
+ * receives the answer; asserts it has no frame-level error. */
+static void
+fetch_all(struct client *client, const char *topic, uint32_t partitions,
+          int32_t partition_max_bytes, int32_t max_bytes, struct sb_frame *frame)
+{
+    static struct sb_fetch_partition parts[PARTITIONS_MAX];
+    for (uint32_t index = 0; index < partitions; index++) {
+        parts[index] = (struct sb_fetch_partition){(int32_t)index, 0, partition_max_bytes};
+    }
+    struct sb_fetch_topic fetch_topic = {.name = sb_wire_string_from_cstr(topic),
+                                         .partitions = parts, .partition_count = partitions};
+    struct sb_fetch_request request = {.max_bytes = max_bytes, .topics = &fetch_topic,
+                                       .topic_count = 1};
+    client_send(client, SB_API_FETCH, 0, encode_fetch_request, &request);
+    cr_assert_eq(client_receive(client, frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame->header.error_code, 0, "fetch of %u partitions: %s", partitions,
+                 sb_wire_error_name(frame->header.error_code));
+}
+
+/* Decodes a one-topic Fetch answer: each partition's error must be none; returns how many
+ * partitions carried records and adds their record bytes to *bytes_out. */
+static uint32_t
+fetch_tally(const struct sb_frame *frame, uint32_t partitions, uint64_t *bytes_out)
+{
+    struct sb_fetch_response response;
+    cr_assert_eq(sb_fetch_response_decode(frame->body, frame->body_bytes, &response), 0);
+    struct sb_fetch_topic_response topic;
+    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic), 1);
+    uint32_t with_data = 0;
+    struct sb_fetch_partition_response partition;
+    for (uint32_t index = 0; index < partitions; index++) {
+        cr_assert_eq(sb_fetch_topic_response_next_partition(&topic, &partition), 1);
+        cr_assert_eq(partition.error_code, 0, "partition %u: %s", index,
+                     sb_wire_error_name(partition.error_code));
+        with_data += partition.records.length != 0;
+        *bytes_out += partition.records.length;
+    }
+    return with_data;
+}
+
+static void
+many_partitions_with(uint32_t cores)
+{
+    static const uint32_t counts[] = {15, 16, 32, 64, PARTITIONS_MAX};
+    struct broker_process broker;
+    broker_start_new(&broker, cores, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 5, "many");
+    for (size_t index = 0; index < sizeof(counts) / sizeof(counts[0]); index++) {
+        char topic[32];
+        snprintf(topic, sizeof(topic), "many-%u", counts[index]);
+        cr_assert_eq(client_create_topic(&client, topic, (int32_t)counts[index]), 0);
+        produce_everywhere(&client, topic, counts[index], batch, bytes);
+        /* The client library's defaults: 1 MiB per partition, 16 MiB per response. */
+        struct sb_frame frame;
+        fetch_all(&client, topic, counts[index], 1 << 20, 16 << 20, &frame);
+        uint64_t total = 0;
+        cr_assert_eq(fetch_tally(&frame, counts[index], &total), counts[index],
+                     "every partition of %s has its batch", topic);
+    }
+    /* One partition whose own limit is 16 MiB. */
+    cr_assert_eq(client_create_topic(&client, "wide", 1), 0);
+    produce_everywhere(&client, "wide", 1, batch, bytes);
+    struct sb_frame frame;
+    fetch_all(&client, "wide", 1, 16 << 20, 16 << 20, &frame);
+    uint64_t total = 0;
+    cr_assert_eq(fetch_tally(&frame, 1, &total), 1, "the 16 MiB partition limit is served");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+Test(request, fetch_many_partitions_is_served_one_shard, .timeout = 120)
+{
+    many_partitions_with(1);
+}
+
+Test(request, fetch_many_partitions_is_served_two_shards, .timeout = 120)
+{
+    many_partitions_with(2);
+}
+
+/* Batches of about 100 KiB: max_bytes limits the whole response, except that the first batch
+ * comes back even when it alone is larger. */
+Test(request, fetch_keeps_max_bytes_but_returns_a_first_batch, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "limit", 8), 0);
+    static uint8_t batch[1 << 18];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 1400,
+                                "a-value-long-enough-to-make-the-batch-weigh-100-KiB");
+    cr_assert_gt(bytes, 90u << 10);
+    for (int round = 0; round < 3; round++) {
+        produce_everywhere(&client, "limit", 8, batch, bytes);
+    }
+    const int32_t limits[] = {1, 250 << 10, 1 << 20, 16 << 20};
+    for (size_t index = 0; index < sizeof(limits) / sizeof(limits[0]); index++) {
+        struct sb_frame frame;
+        fetch_all(&client, "limit", 8, 1 << 20, limits[index], &frame);
+        uint64_t total = 0;
+        uint32_t with_data = fetch_tally(&frame, 8, &total);
+        uint64_t expected_max = limits[index] < (int32_t)bytes ? bytes : (uint64_t)limits[index];
+        cr_assert_leq(total, expected_max, "max_bytes %d: %llu bytes", limits[index],
+                      (unsigned long long)total);
+        cr_assert_geq(total, bytes, "at least one batch");
+        cr_assert_geq(with_data, 1u);
+        if (limits[index] == 16 << 20) {
+            cr_assert_eq(total, 24ull * bytes, "everything fits in 16 MiB");
+        }
+    }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
 }
 
 /* A connection that reads nothing (4 KiB receive buffer). */
