@@ -34,6 +34,8 @@
 #define RESPONSE_SLACK_BYTES 256u
 
 static void request_dispatch(struct request *request);
+static void request_fetch_read(struct request *request);
+static void request_finish_fetch(struct request *request);
 
 void
 request_release(struct request *request)
@@ -607,6 +609,8 @@ request_fetch_buffers(struct request *request, uint64_t response_bytes)
             wanted += item->work == work ? item->max_bytes : 0;
         }
         uint64_t capacity = sb_min_u64(sb_min_u64(wanted, limit) + batch_room, share);
+        work->data = NULL;
+        work->max_bytes = 0;
         if (index != 0 && granted + capacity > half) {
             continue; /* No buffer: its items answer without records. */
         }
@@ -653,17 +657,97 @@ request_fetch(struct request *request)
         return;
     }
     request_group_works(request);
+    int32_t wait_ms = decoded.max_wait_ms > 0 ? decoded.max_wait_ms : 0;
+    wait_ms = wait_ms < SB_NET_FETCH_WAIT_MAX_MS ? wait_ms : SB_NET_FETCH_WAIT_MAX_MS;
+    request->fetch_min_bytes = decoded.min_bytes;
+    request->fetch_deadline_ns = sb_clock_monotonic_ns() + (uint64_t)wait_ms * SB_NS_PER_MS;
+    request_fetch_read(request); /* Waits, if it must, once this read came short. */
+}
+
+/* Sends the works to wait for data they have not read yet, holding no buffers, until the
+ * deadline. */
+static void
+request_fetch_wait(struct request *request)
+{
+    uint64_t now_ns = sb_clock_monotonic_ns();
+    uint64_t left_ms = request->fetch_deadline_ns > now_ns
+                           ? (request->fetch_deadline_ns - now_ns) / SB_NS_PER_MS : 0;
+    request->fetch_waiting = true;
     for (uint32_t index = 0; index < request->work_count; index++) {
-        request->works[index].max_wait_ms = decoded.max_wait_ms;
-        request->works[index].min_bytes = decoded.min_bytes;
+        struct work *work = &request->works[index];
+        if (work->data != NULL) {
+            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
+            work->data = NULL;
+        }
+        work->max_wait_ms = (int32_t)sb_max_u64(left_ms, 1);
     }
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        request->items[index].data_bytes = 0;
+    }
+    request_dispatch(request);
+}
+
+/* Takes the works' buffers and sends them to read (BROKER_BUSY if the memory is busy). */
+static void
+request_fetch_read(struct request *request)
+{
+    request->fetch_waiting = false;
     /* The response itself is taken when the works are back, sized to what they read. */
     uint64_t response = request_fetch_response_bytes(request) + RESPONSE_SLACK_BYTES;
     if (!request_fetch_buffers(request, response)) {
         request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
         return;
     }
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        request->works[index].max_wait_ms = 0;
+    }
     request_dispatch(request);
+}
+
+/* The works are back: after a wait, read; after a read, answer, unless less than min_bytes
+ * came, nothing failed, and there is time to wait for more. A cancelled fetch, or any on a
+ * stopping broker, is answered with what it has. */
+static void
+request_fetch_continue(struct request *request)
+{
+    bool ending = request->fetch_cancelled || request->home->stopping;
+    if (request->fetch_waiting && !ending) {
+        request_fetch_read(request);
+        return;
+    }
+    uint64_t read_bytes = 0;
+    bool failed = false;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        read_bytes += request->items[index].data_bytes;
+        failed = failed || request->items[index].error != SB_WIRE_ERROR_NONE;
+    }
+    /* As before the phases: at least one byte is waited for (min_bytes <= 0 counts as 1). */
+    uint64_t wanted = request->fetch_min_bytes > 0 ? (uint64_t)request->fetch_min_bytes : 1;
+    uint64_t now_ns = sb_clock_monotonic_ns();
+    if (!request->fetch_waiting && !ending && !failed && read_bytes < wanted &&
+        now_ns + SB_NS_PER_MS <= request->fetch_deadline_ns) {
+        request_fetch_wait(request);
+        return;
+    }
+    request_finish_fetch(request);
+}
+
+void
+request_cancel(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    if (request->header.api_key != SB_API_FETCH || request->complete) {
+        return;
+    }
+    request->fetch_cancelled = true;
+    for (uint32_t index = 0; request->fetch_waiting && index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->owner == self->id) {
+            work_cancel(self, work);
+        } else {
+            broker_send(self, work->owner, MSG_WORK_CANCEL, work, 0);
+        }
+    }
 }
 
 static uint32_t
@@ -1005,7 +1089,7 @@ request_finish(struct request *request)
         request_finish_produce(request);
         break;
     case SB_API_FETCH:
-        request_finish_fetch(request);
+        request_fetch_continue(request);
         break;
     case SB_API_LIST_OFFSETS:
         request_finish_list_offsets(request);

@@ -12,6 +12,10 @@
  *    connections pipelining small Metadata requests without reading the
  *    answers fill it with small buffers; once they close, a 256 KiB fetch is
  *    served again at once (memory moves back between buffer sizes);
+ *  - long polls (max_wait = min_bytes = INT32_MAX) hold no fetch memory
+ *    while they wait, and end with their connection: 64 of them leave
+ *    another client's fetch served, and 4096 (every request slot of the
+ *    shard) on 64 connections that then close leave it served at once.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -39,6 +43,8 @@
 #define FLOOD_ROUNDS_MAX 100u
 #define FLOOD_NAMES 120u
 #define FLOOD_STALL_MS 300
+#define POLL_CONNECTIONS_MAX 64u
+#define POLL_PIPELINE 64u
 
 /* Produces `batch` to every partition of `topic` in one acks=all request; asserts no error. */
 static void
@@ -311,6 +317,104 @@ Test(request, memory_of_small_requests_serves_a_large_fetch_after_they_close, .t
     cr_assert_eq(error, SB_WIRE_ERROR_NONE, "a 256 KiB fetch after the flood: %s",
                  sb_wire_error_name(error));
     cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE);
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* Opens `connections` raw connections and pipelines POLL_PIPELINE long polls on each: topic
+ * "poll" partition 0 (empty), 1 MiB per partition, 16 MiB per response, and max_wait and
+ * min_bytes INT32_MAX. */
+static void
+long_polls_start(uint16_t port, uint32_t connections, int *fds)
+{
+    struct fetch_spec spec = {.topic = "poll", .partition = 0, .partition_max_bytes = 1 << 20,
+                              .max_bytes = 16 << 20, .max_wait_ms = INT32_MAX,
+                              .min_bytes = INT32_MAX};
+    /* All of a connection's requests in one send: one receive buffer at the broker. */
+    static uint8_t frames[POLL_PIPELINE * 256];
+    uint32_t length = 0;
+    for (uint32_t index = 0; index < POLL_PIPELINE; index++) {
+        struct sb_frame_header header = {.api_key = SB_API_FETCH, .correlation_id = index};
+        length += frame_encode(frames + length, sizeof(frames) - length, &header,
+                               encode_fetch_spec, &spec);
+    }
+    for (uint32_t connection = 0; connection < connections; connection++) {
+        fds[connection] = flood_connect(port);
+        cr_assert_eq(send(fds[connection], frames, length, MSG_NOSIGNAL), (ssize_t)length);
+    }
+}
+
+/* A fetch of topic "data" (which has records) must be answered with them within `timeout_ms`
+ * (a long-poll's wait says nothing about it). */
+static void
+expect_data_fetch(struct client *client, int timeout_ms, const char *when)
+{
+    struct fetch_spec spec = {.topic = "data", .partition = 0, .partition_max_bytes = 1 << 20,
+                              .max_bytes = 16 << 20};
+    uint32_t correlation = client_send(client, SB_API_FETCH, 0, encode_fetch_spec, &spec);
+    struct sb_frame frame;
+    int received = client_receive(client, &frame, timeout_ms);
+    cr_assert_eq(received, 0, "%s: answered within %d ms (%d)", when, timeout_ms, received);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0, "%s: %s", when,
+                 sb_wire_error_name(frame.header.error_code));
+    struct sb_fetch_partition_response partition;
+    decode_fetch_partition(&frame, &partition);
+    cr_assert_eq(partition.error_code, 0, "%s: %s", when,
+                 sb_wire_error_name(partition.error_code));
+    cr_assert_gt(partition.records.length, 0u, "%s: records", when);
+}
+
+/* Issue 10, defect 5: each parked fetch reserved its buffers up front (about 6 MiB), its wait
+ * was not capped, and closing the connection did not end it, so 64 long polls left every other
+ * client's fetch with BROKER_BUSY for as long as they waited (up to 24.8 days). */
+Test(request, long_polls_hold_no_fetch_memory_and_end_with_their_connection, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, "--request-memory-bytes 64m");
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "poll", 1), 0);
+    cr_assert_eq(client_create_topic(&client, "data", 1), 0);
+    static uint8_t batch[4096];
+    produce_everywhere(&client, "data", 1, batch, test_batch(batch, sizeof(batch), 5, "data"));
+    int fds[POLL_CONNECTIONS_MAX];
+    long_polls_start(broker.port, 1, fds);
+    struct pollfd poll_fd = {.fd = fds[0], .events = POLLIN};
+    cr_assert_eq(poll(&poll_fd, 1, 300), 0, "the long polls wait");
+    expect_data_fetch(&client, TIMEOUT_MS, "beside 64 long polls");
+    close(fds[0]);
+    /* 4096 long polls take every request slot of the shard until they end; their wait (capped
+     * at 30 s) is far beyond the 5 s allowed below, so only their connections' closing can
+     * end them in time. */
+    long_polls_start(broker.port, POLL_CONNECTIONS_MAX, fds);
+    usleep(300 * 1000);
+    for (uint32_t index = 0; index < POLL_CONNECTIONS_MAX; index++) {
+        close(fds[index]);
+    }
+    expect_data_fetch(&client, 5000, "after 4096 long polls closed");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* Issue 10, defect 5: max_wait_ms is capped at 30 s (docs/protocol.md), so a long poll with
+ * max_wait INT32_MAX on an empty partition is answered, empty and without error, within the cap
+ * plus a margin for a loaded machine. */
+Test(request, long_poll_wait_is_capped, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "poll", 1), 0);
+    struct fetch_spec spec = {.topic = "poll", .partition = 0, .partition_max_bytes = 1 << 20,
+                              .max_bytes = 16 << 20, .max_wait_ms = INT32_MAX,
+                              .min_bytes = INT32_MAX};
+    client.timeout_ms = 45000;
+    struct sb_fetch_partition_response partition;
+    client_fetch(&client, &spec, &partition);
+    cr_assert_eq(partition.error_code, 0);
+    cr_assert_eq(partition.records.length, 0u);
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
