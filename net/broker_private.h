@@ -51,6 +51,10 @@
 #define SB_NET_HELD_MAX 16u
 /* Admin requests waiting for shard 0 at once. */
 #define SB_NET_ADMIN_QUEUE_MAX 1024u
+/* Most topics and partitions one request may name (docs/protocol.md): a bound on the work one
+ * request does on its shard before others are served again. */
+#define SB_NET_REQUEST_TOPICS_MAX 4096u
+#define SB_NET_REQUEST_ITEMS_MAX 65536u
 /* Longest long poll: a Fetch's max_wait_ms above it counts as this (docs/protocol.md). */
 #define SB_NET_FETCH_WAIT_MAX_MS 30000
 

@@ -323,6 +323,10 @@ request_metadata(struct request *request)
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
+    if (!decoded.all_topics && decoded.topic_cursor.count > SB_NET_REQUEST_TOPICS_MAX) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST); /* Work bound. */
+        return;
+    }
     uint32_t topic_count;
     uint64_t partition_count;
     request_metadata_count(self, &decoded, &topic_count, &partition_count);
@@ -385,11 +389,16 @@ request_health_reply(struct request *request, const struct sb_msg *message)
 }
 
 /* Scratch layout of a partition request: topic names, items, one work per shard, then
- * `extra` bytes for the response's arrays. */
+ * `extra` bytes for the response's arrays. A request naming more topics or partitions than
+ * the work bound allows is INVALID_REQUEST. */
 static bool
 request_reserve_items(struct request *request, uint32_t topic_count, uint32_t item_count,
                       uint64_t extra)
 {
+    if (topic_count > SB_NET_REQUEST_TOPICS_MAX || item_count > SB_NET_REQUEST_ITEMS_MAX) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return false;
+    }
     uint32_t shard_count = request->home->metadata.shard_count;
     uint64_t bytes = (uint64_t)topic_count * sizeof(struct sb_wire_string) +
                      (uint64_t)item_count * sizeof(struct item) +

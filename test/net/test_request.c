@@ -15,7 +15,10 @@
  *  - long polls (max_wait = min_bytes = INT32_MAX) hold no fetch memory
  *    while they wait, and end with their connection: 64 of them leave
  *    another client's fetch served, and 4096 (every request slot of the
- *    shard) on 64 connections that then close leave it served at once.
+ *    shard) on 64 connections that then close leave it served at once;
+ *  - one request cannot stall its shard: a 3 MB Metadata request naming
+ *    1,000,000 topics delays another connection's Health by far less than
+ *    a second (lookups are hashed and a request names at most 4096 topics).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -45,6 +48,12 @@
 #define FLOOD_STALL_MS 300
 #define POLL_CONNECTIONS_MAX 64u
 #define POLL_PIPELINE 64u
+#define STALL_NAMES 1000000u
+/* How long the other connection's Health may take. The old code spent several seconds (1.5 s
+ * to 4 s here) looking up a million names, each a scan of all 4096 topic slots; the fixed
+ * broker refuses the request at once, so its Health takes milliseconds. 1 s leaves a wide
+ * margin for a loaded 2-core machine and still fails on the old code. */
+#define STALL_HEALTH_BOUND_MS 1000
 
 /* Produces `batch` to every partition of `topic` in one acks=all request; asserts no error. */
 static void
@@ -416,5 +425,49 @@ Test(request, long_poll_wait_is_capped, .timeout = 120)
     cr_assert_eq(partition.error_code, 0);
     cr_assert_eq(partition.records.length, 0u);
     client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* Issue 10, defect 7: every topic name was looked up by scanning all 4096 topic slots, so one
+ * Metadata request of a million names held its shard for seconds. */
+Test(request, one_huge_metadata_request_does_not_stall_its_shard, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, NULL);
+    struct client attacker;
+    struct client other;
+    client_connect(&attacker, broker.port);
+    client_connect(&other, broker.port);
+    cr_assert_eq(client_create_topic(&other, "present", 1), 0);
+    struct sb_wire_string *names = calloc(STALL_NAMES, sizeof(*names));
+    cr_assert_not_null(names);
+    for (uint32_t index = 0; index < STALL_NAMES; index++) {
+        names[index] = (struct sb_wire_string){"a", 1};
+    }
+    struct sb_metadata_request request = {.topics = names, .topic_count = STALL_NAMES};
+    uint32_t capacity = 4u << 20;
+    uint8_t *frame = malloc(capacity);
+    cr_assert_not_null(frame);
+    struct sb_frame_header header = {.api_key = SB_API_METADATA, .correlation_id = 1};
+    uint32_t length = frame_encode(frame, capacity, &header, encode_metadata_request, &request);
+    cr_assert_gt(length, 3000000u);
+    client_send_raw(&attacker, frame, length);
+    /* Let the broker take in the whole frame and start on it. */
+    usleep(100 * 1000);
+    uint64_t start_ns = sb_clock_monotonic_ns();
+    uint32_t correlation = client_send(&other, SB_API_HEALTH, 0, encode_empty_request, NULL);
+    struct sb_frame answer;
+    cr_assert_eq(client_receive(&other, &answer, TIMEOUT_MS), 0);
+    uint64_t health_ms = (sb_clock_monotonic_ns() - start_ns) / SB_NS_PER_MS;
+    cr_assert_eq(answer.header.correlation_id, correlation);
+    cr_assert_lt(health_ms, STALL_HEALTH_BOUND_MS, "Health took %llu ms",
+                 (unsigned long long)health_ms);
+    cr_assert_eq(client_receive(&attacker, &answer, TIMEOUT_MS), 0);
+    cr_assert_eq(answer.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST, "%s",
+                 sb_wire_error_name(answer.header.error_code));
+    free(frame);
+    free(names);
+    client_close(&attacker);
+    client_close(&other);
     broker_stop_and_destroy(&broker);
 }
