@@ -242,6 +242,8 @@ struct broker_shard {
     struct work *produce_waiting;   /* Produces waiting for memtable room, in order. */
     uint32_t works_in_flight;       /* Works this shard runs for others (or itself). */
     uint32_t requests_in_flight;    /* Requests of this shard not finished. */
+    uint32_t fetch_turn;            /* Rotates the fetch work served first when not all of a
+                                       fetch's works get a buffer. */
     bool stopping;                  /* Stop was requested. */
     struct admin_state *admin;      /* Shard 0: the control plane. */
 };

@@ -592,8 +592,9 @@ request_fetch_limit(const struct request *request)
  * consumers progress. Together they take at most half of what the request memory has left
  * besides this request (the response is a copy of what they read), so an idle broker can
  * always serve the fetch; past that share a work gets one batch's room, and works past the
- * whole half get none and answer without records (the client fetches them next time). False
- * when the memory is busy now (BROKER_BUSY, retriable). */
+ * whole half get none and answer without records. The work served first rotates from fetch
+ * to fetch, so the next fetches serve those. False when the memory is busy now (BROKER_BUSY,
+ * retriable). */
 static bool
 request_fetch_buffers(struct request *request, uint64_t response_bytes)
 {
@@ -610,8 +611,9 @@ request_fetch_buffers(struct request *request, uint64_t response_bytes)
     share = sb_min_u64(share, config->max_frame_bytes); /* The pool's largest buffer. */
     uint64_t limit = request_fetch_limit(request);
     uint64_t granted = 0;
-    for (uint32_t index = 0; index < request->work_count; index++) {
-        struct work *work = &request->works[index];
+    uint32_t first = self->fetch_turn++;
+    for (uint32_t turn = 0; turn < request->work_count; turn++) {
+        struct work *work = &request->works[(first + turn) % request->work_count];
         uint64_t wanted = 0;
         for (uint32_t item_index = 0; item_index < request->item_count; item_index++) {
             struct item *item = &request->items[item_index];
@@ -620,7 +622,7 @@ request_fetch_buffers(struct request *request, uint64_t response_bytes)
         uint64_t capacity = sb_min_u64(sb_min_u64(wanted, limit) + batch_room, share);
         work->data = NULL;
         work->max_bytes = 0;
-        if (index != 0 && granted + capacity > half) {
+        if (turn != 0 && granted + capacity > half) {
             continue; /* No buffer: its items answer without records. */
         }
         granted += capacity;

@@ -7,7 +7,9 @@
  *    served with data, never BROKER_BUSY: the response reservation follows
  *    what was read, not the sum of every partition's limit;
  *  - the response's max_bytes is kept (whole batches, and the first batch
- *    even when it alone is larger);
+ *    even when it alone is larger); a fetch spanning more shards than its
+ *    share of request memory holds batches for still returns a batch, and
+ *    successive fetches serve every partition in turn;
  *  - request memory does not fragment for good: with 8 MiB of it, three
  *    connections pipelining small Metadata requests without reading the
  *    answers fill it with small buffers; once they close, a 256 KiB fetch is
@@ -24,6 +26,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +203,45 @@ Test(request, fetch_keeps_max_bytes_but_returns_a_first_batch, .timeout = 120)
             cr_assert_eq(total, 24ull * bytes, "everything fits in 16 MiB");
         }
     }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* A fetch over 4 shards whose request memory holds room for fewer works than that: each
+ * fetch still returns a batch, and successive fetches serve every partition in turn. */
+Test(request, fetch_beyond_its_memory_share_serves_every_partition_in_turn, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 4, "--max-frame-bytes 1m --request-memory-bytes 4m");
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "spread", 4), 0);
+    static uint8_t batch[4096];
+    produce_everywhere(&client, "spread", 4, batch, test_batch(batch, sizeof(batch), 5, "s"));
+    bool seen[4] = {false};
+    uint32_t seen_count = 0;
+    for (uint32_t round = 0; round < 8 && seen_count < 4; round++) {
+        struct sb_frame frame;
+        fetch_all(&client, "spread", 4, 1 << 20, 16 << 20, &frame);
+        struct sb_fetch_response response;
+        cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
+        struct sb_fetch_topic_response topic;
+        cr_assert_eq(sb_fetch_response_next_topic(&response, &topic), 1);
+        uint32_t with_data = 0;
+        struct sb_fetch_partition_response partition;
+        for (uint32_t index = 0; index < 4; index++) {
+            cr_assert_eq(sb_fetch_topic_response_next_partition(&topic, &partition), 1);
+            cr_assert_eq(partition.error_code, 0, "%s",
+                         sb_wire_error_name(partition.error_code));
+            if (partition.records.length != 0) {
+                with_data++;
+                seen_count += !seen[partition.partition];
+                seen[partition.partition] = true;
+            }
+        }
+        cr_assert_geq(with_data, 1u, "every fetch returns a batch");
+    }
+    cr_assert_eq(seen_count, 4u, "every partition was served within 8 fetches");
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
