@@ -315,6 +315,9 @@ broker_message(struct sb_shard *shard, const struct sb_msg *message)
     case MSG_WORK_DONE:
         request_work_done(message->payload);
         break;
+    case MSG_WORK_CANCEL:
+        work_cancel(self, message->payload);
+        break;
     case MSG_ADMIN:
         admin_submit(self, message->payload);
         break;

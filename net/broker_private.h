@@ -51,6 +51,12 @@
 #define SB_NET_HELD_MAX 16u
 /* Admin requests waiting for shard 0 at once. */
 #define SB_NET_ADMIN_QUEUE_MAX 1024u
+/* Most topics and partitions one request may name (docs/protocol.md): a bound on the work one
+ * request does on its shard before others are served again. */
+#define SB_NET_REQUEST_TOPICS_MAX 4096u
+#define SB_NET_REQUEST_ITEMS_MAX 65536u
+/* Longest long poll: a Fetch's max_wait_ms above it counts as this (docs/protocol.md). */
+#define SB_NET_FETCH_WAIT_MAX_MS 30000
 
 enum broker_message {
     MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
@@ -63,6 +69,7 @@ enum broker_message {
     MSG_TOPIC_UPDATE_DONE,  /* payload: the update, back to shard 0. */
     MSG_HEALTH,             /* payload: struct request; reply carries counts. */
     MSG_HEALTH_DONE,        /* arguments: shard, connections, partitions, status. */
+    MSG_WORK_CANCEL,        /* payload: a fetch work; end its wait now if it waits. */
 };
 
 struct broker_shard;
@@ -105,15 +112,13 @@ struct work {
     uint16_t api_key;            /* What to do with the items. */
     int16_t acks;                /* Produce. */
     uint32_t pending;            /* Owner: async steps outstanding. */
-    int32_t max_wait_ms;         /* Fetch: long-poll limit. */
-    int32_t min_bytes;           /* Fetch: answer once this much is there. */
+    int32_t max_wait_ms;         /* Fetch: > 0: wait this long for new data (no buffer);
+                                    0: read into the buffer now. */
     uint32_t max_bytes;          /* Fetch: this work's share of the response limit. */
     uint8_t *data;               /* Fetch: buffer for all its items (request's shard). */
     uint32_t data_capacity;      /* Fetch: its size. */
     uint32_t data_used;          /* Fetch: bytes filled. */
     bool parked;                 /* Fetch: waiting for data or the deadline. */
-    bool round_active;           /* Fetch: reads of a round are in progress. */
-    bool deadline_passed;        /* Fetch: max_wait is over; answer at the round's end. */
     struct sb_timer deadline;    /* Fetch: long-poll deadline (owner's timer). */
     struct work *parked_next;    /* Owner's list of parked fetches. */
     uint32_t next_item;          /* Owner: next item to read or look up (they go in turn). */
@@ -144,6 +149,10 @@ struct request {
     uint32_t work_count;            /* Works. */
     uint32_t works_pending;         /* Works not yet back. */
     int32_t fetch_max_bytes;        /* Fetch: response limit. */
+    int32_t fetch_min_bytes;        /* Fetch: answer once this much was read. */
+    uint64_t fetch_deadline_ns;     /* Fetch: when its long poll ends (monotonic). */
+    bool fetch_waiting;             /* Fetch: its works wait for data, holding no buffers. */
+    bool fetch_cancelled;           /* Fetch: its connection closed; answer without waiting. */
     int16_t acks;                   /* Produce. */
     int32_t produce_timeout_ms;     /* Produce: how long to wait for room or acks. */
     uint8_t error_frame[SB_FRAME_HEADER_BYTES]; /* A frame-level error response. */
@@ -233,6 +242,8 @@ struct broker_shard {
     struct work *produce_waiting;   /* Produces waiting for memtable room, in order. */
     uint32_t works_in_flight;       /* Works this shard runs for others (or itself). */
     uint32_t requests_in_flight;    /* Requests of this shard not finished. */
+    uint32_t fetch_turn;            /* Rotates the fetch work served first when not all of a
+                                       fetch's works get a buffer. */
     bool stopping;                  /* Stop was requested. */
     struct admin_state *admin;      /* Shard 0: the control plane. */
 };
@@ -260,6 +271,8 @@ void request_work_done(struct work *work);
 void request_admin_done(struct request *request);
 void request_health_reply(struct request *request, const struct sb_msg *message);
 void request_release(struct request *request);
+/* The connection is closing: a fetch waiting for data stops waiting and is answered. */
+void request_cancel(struct request *request);
 bool request_respond_error(struct request *request, int16_t error);
 
 /* work.c */
@@ -267,6 +280,8 @@ void work_execute(struct broker_shard *self, struct work *work);
 /* Storage hook: a partition's high watermark moved; parked fetches on it run again. */
 void work_partition_durable(void *context, struct sb_partition *partition);
 void work_cancel_parked(struct broker_shard *self);
+/* A fetch work of a request whose connection closed: ends its wait if it is parked here. */
+void work_cancel(struct broker_shard *self, struct work *work);
 /* End of each iteration: produces waiting for memtable room try again. */
 void work_produce_resume(struct broker_shard *self);
 

@@ -120,6 +120,13 @@ conn_begin_close(struct conn *conn)
                  conn->inflight_count);
     conn->closing = true;
     conn_stop_receiving(conn);
+    /* Long polls end now: nobody waits for their answers. Bounded by the in-flight requests;
+     * a cancel may answer one at once, which only queues its send (the list changes when
+     * sends complete). */
+    for (struct request *request = conn->inflight_head; request != NULL;
+         request = request->next) {
+        request_cancel(request);
+    }
     conn_try_send(conn);
     conn_maybe_free(conn);
 }

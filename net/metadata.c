@@ -3,6 +3,7 @@
  */
 #include "net/metadata.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,62 +22,168 @@
 #define METADATA_MAGIC 0x444d4253u
 #define METADATA_VERSION 1u
 
+static_assert((SB_METADATA_INDEX_SLOTS & (SB_METADATA_INDEX_SLOTS - 1)) == 0,
+              "the index is masked by its size");
+static_assert(SB_METADATA_INDEX_SLOTS >= 2 * SB_TOPICS_MAX, "the index stays half empty");
+static_assert(SB_TOPICS_MAX < UINT16_MAX, "a slot + 1 fits an index entry");
+
 int
 sb_metadata_init(struct sb_metadata *metadata)
 {
     memset(metadata, 0, sizeof(*metadata));
     metadata->topics = sb_alloc(SB_TOPICS_MAX * sizeof(struct sb_topic));
+    metadata->name_index = sb_alloc(SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
+    metadata->id_index = sb_alloc(SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
     metadata->next_topic_id = 1;
     metadata->next_producer_id = 1;
     metadata->shard_count = 1;
-    return metadata->topics == NULL ? -ENOMEM : 0;
+    if (metadata->topics == NULL || metadata->name_index == NULL ||
+        metadata->id_index == NULL) {
+        sb_metadata_deinit(metadata);
+        return -ENOMEM;
+    }
+    memset(metadata->topics, 0, SB_TOPICS_MAX * sizeof(struct sb_topic));
+    memset(metadata->name_index, 0, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
+    memset(metadata->id_index, 0, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
+    return 0;
 }
 
 void
 sb_metadata_deinit(struct sb_metadata *metadata)
 {
     sb_free(metadata->topics);
+    sb_free(metadata->name_index);
+    sb_free(metadata->id_index);
     metadata->topics = NULL;
+    metadata->name_index = NULL;
+    metadata->id_index = NULL;
 }
 
 void
 sb_metadata_copy(struct sb_metadata *to, const struct sb_metadata *from)
 {
     struct sb_topic *topics = to->topics;
+    uint16_t *name_index = to->name_index;
+    uint16_t *id_index = to->id_index;
     memcpy(topics, from->topics, SB_TOPICS_MAX * sizeof(struct sb_topic));
+    memcpy(name_index, from->name_index, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
+    memcpy(id_index, from->id_index, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
     *to = *from;
     to->topics = topics;
+    to->name_index = name_index;
+    to->id_index = id_index;
+}
+
+static uint32_t
+metadata_name_hash(const char *name, uint16_t name_length)
+{
+    return sb_crc32c(0x5b7d3a91u, name, name_length) & (SB_METADATA_INDEX_SLOTS - 1);
+}
+
+static uint32_t
+metadata_id_hash(uint32_t topic_id)
+{
+    return (topic_id * 0x9e3779b1u >> 16) & (SB_METADATA_INDEX_SLOTS - 1);
+}
+
+static bool
+metadata_name_is(const struct sb_topic *topic, const char *name, uint16_t name_length)
+{
+    return topic->name_length == name_length && memcmp(topic->name, name, name_length) == 0;
 }
 
 struct sb_topic *
 sb_metadata_find(struct sb_metadata *metadata, const char *name, uint16_t name_length)
 {
-    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
-        struct sb_topic *topic = &metadata->topics[index];
-        if (topic->used && topic->name_length == name_length &&
-            memcmp(topic->name, name, name_length) == 0) {
+    /* Bounded by the index: it is at most half full, so an empty entry ends the probe. */
+    for (uint32_t at = metadata_name_hash(name, name_length);;
+         at = (at + 1) & (SB_METADATA_INDEX_SLOTS - 1)) {
+        uint16_t entry = metadata->name_index[at];
+        if (entry == 0) {
+            return NULL;
+        }
+        struct sb_topic *topic = &metadata->topics[entry - 1];
+        SB_ASSERT(topic->used);
+        if (metadata_name_is(topic, name, name_length)) {
             return topic;
         }
     }
-    return NULL;
 }
 
 struct sb_topic *
 sb_metadata_find_id(struct sb_metadata *metadata, uint32_t topic_id)
 {
-    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
-        struct sb_topic *topic = &metadata->topics[index];
-        if (topic->used && topic->topic_id == topic_id) {
+    /* Bounded by the index, as above. */
+    for (uint32_t at = metadata_id_hash(topic_id);; at = (at + 1) & (SB_METADATA_INDEX_SLOTS - 1)) {
+        uint16_t entry = metadata->id_index[at];
+        if (entry == 0) {
+            return NULL;
+        }
+        struct sb_topic *topic = &metadata->topics[entry - 1];
+        SB_ASSERT(topic->used);
+        if (topic->topic_id == topic_id) {
             return topic;
         }
     }
-    return NULL;
+}
+
+static void
+metadata_index_insert(uint16_t *index, uint32_t hash, uint32_t slot)
+{
+    uint32_t at = hash;
+    /* Bounded by the index: it is at most half full. */
+    while (index[at] != 0) {
+        at = (at + 1) & (SB_METADATA_INDEX_SLOTS - 1);
+    }
+    index[at] = (uint16_t)(slot + 1);
+}
+
+/* Removes `slot` from an index; entries after it move back into the gap if their probe
+ * started at or before it (backward-shift deletion: no tombstones, probes stay short). */
+static void
+metadata_index_remove(struct sb_metadata *metadata, uint16_t *index, uint32_t hash,
+                      uint32_t slot)
+{
+    const uint32_t mask = SB_METADATA_INDEX_SLOTS - 1;
+    uint32_t gap = hash;
+    /* Bounded by the index: the entry is there, before the next empty one. */
+    while (index[gap] != slot + 1) {
+        SB_ASSERT(index[gap] != 0);
+        gap = (gap + 1) & mask;
+    }
+    index[gap] = 0;
+    /* Bounded by the index: ends at the next empty entry. */
+    for (uint32_t at = (gap + 1) & mask; index[at] != 0; at = (at + 1) & mask) {
+        const struct sb_topic *topic = &metadata->topics[index[at] - 1];
+        uint32_t home = index == metadata->name_index
+                            ? metadata_name_hash(topic->name, topic->name_length)
+                            : metadata_id_hash(topic->topic_id);
+        /* The entry may fill the gap if the gap lies on its probe path (home .. at). */
+        if (((at - home) & mask) >= ((at - gap) & mask)) {
+            index[gap] = index[at];
+            index[at] = 0;
+            gap = at;
+        }
+    }
+}
+
+/* Takes a used slot out of both indexes (before it changes or is freed). */
+static void
+metadata_unindex(struct sb_metadata *metadata, struct sb_topic *topic)
+{
+    uint32_t slot = (uint32_t)(topic - metadata->topics);
+    metadata_index_remove(metadata, metadata->name_index,
+                          metadata_name_hash(topic->name, topic->name_length), slot);
+    metadata_index_remove(metadata, metadata->id_index, metadata_id_hash(topic->topic_id), slot);
 }
 
 int
 sb_metadata_put(struct sb_metadata *metadata, const struct sb_topic *topic)
 {
     struct sb_topic *slot = sb_metadata_find_id(metadata, topic->topic_id);
+    if (slot != NULL) {
+        metadata_unindex(metadata, slot); /* Replaced in place. */
+    }
     for (uint32_t index = 0; slot == NULL && index < SB_TOPICS_MAX; index++) {
         if (!metadata->topics[index].used) {
             slot = &metadata->topics[index];
@@ -88,6 +195,10 @@ sb_metadata_put(struct sb_metadata *metadata, const struct sb_topic *topic)
     }
     *slot = *topic;
     slot->used = true;
+    uint32_t slot_index = (uint32_t)(slot - metadata->topics);
+    metadata_index_insert(metadata->name_index, metadata_name_hash(slot->name, slot->name_length),
+                          slot_index);
+    metadata_index_insert(metadata->id_index, metadata_id_hash(slot->topic_id), slot_index);
     if (topic->topic_id >= metadata->next_topic_id) {
         metadata->next_topic_id = topic->topic_id + 1;
     }
@@ -99,6 +210,7 @@ sb_metadata_remove(struct sb_metadata *metadata, uint32_t topic_id)
 {
     struct sb_topic *topic = sb_metadata_find_id(metadata, topic_id);
     if (topic != NULL) {
+        metadata_unindex(metadata, topic);
         topic->used = false;
         metadata->topic_count--;
     }
@@ -316,6 +428,8 @@ sb_metadata_decode(struct sb_metadata *metadata, const uint8_t *bytes, uint64_t 
         return SB_ECORRUPT;
     }
     memset(metadata->topics, 0, SB_TOPICS_MAX * sizeof(struct sb_topic));
+    memset(metadata->name_index, 0, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
+    memset(metadata->id_index, 0, SB_METADATA_INDEX_SLOTS * sizeof(uint16_t));
     metadata->topic_count = 0;
     metadata->shard_count = sb_load_le32(bytes + 16);
     metadata->next_topic_id = sb_load_le32(bytes + 20);

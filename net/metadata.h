@@ -9,6 +9,10 @@
  * topic t is owned by shard (t + p) mod shard_count: fixed for the life of the
  * data directory, so a partition's data never changes shards.
  *
+ * Lookups by name and by id go through two hash indexes (open addressing,
+ * linear probing, at most half full), so a request naming many topics or
+ * partitions costs a few probes per name, never a scan of the table.
+ *
  * [METADATA] 64-byte header then topic_count records of 512 bytes, little-endian:
  *   0  4 magic 0x444d4253 ("SBMD")   4 4 crc32c of [8, file_bytes)
  *   8  2 version 1                   10 2 reserved
@@ -35,6 +39,8 @@
 #define SB_TOPIC_PARTITIONS_MAX 4096u
 #define SB_METADATA_HEADER_BYTES 64u
 #define SB_METADATA_TOPIC_BYTES 512u
+/* Slots of each hash index: a power of two, twice the topics (probes stay short). */
+#define SB_METADATA_INDEX_SLOTS (2u * SB_TOPICS_MAX)
 /* Producer ids are handed out from blocks; the persisted counter is the next block's start. */
 #define SB_PRODUCER_ID_BLOCK 1000
 
@@ -50,6 +56,9 @@ struct sb_topic {
 
 struct sb_metadata {
     struct sb_topic *topics;           /* SB_TOPICS_MAX slots (owned). */
+    uint16_t *name_index;              /* SB_METADATA_INDEX_SLOTS: topic slot + 1 by name
+                                          hash, 0 = empty (owned). */
+    uint16_t *id_index;                /* The same by topic id (owned). */
     uint32_t topic_count;              /* Slots used. */
     uint32_t shard_count;              /* Fixed at data directory creation. */
     uint32_t next_topic_id;            /* Next id to assign (ids start at 1). */
@@ -64,7 +73,8 @@ void sb_metadata_copy(struct sb_metadata *to, const struct sb_metadata *from);
 struct sb_topic *sb_metadata_find(struct sb_metadata *metadata, const char *name,
                                   uint16_t name_length);
 struct sb_topic *sb_metadata_find_id(struct sb_metadata *metadata, uint32_t topic_id);
-/* Puts `topic` (by id) into the table, replacing an existing entry. Returns 0 or -ENOSPC. */
+/* Puts `topic` (by id) into the table, replacing an existing entry. Returns 0 or -ENOSPC.
+ * Every change to the table goes through put and remove (they keep the indexes). */
 int sb_metadata_put(struct sb_metadata *metadata, const struct sb_topic *topic);
 void sb_metadata_remove(struct sb_metadata *metadata, uint32_t topic_id);
 

@@ -9,9 +9,11 @@
  * to shard 0. ApiVersions, Metadata and ListTopics are answered from the
  * shard's copy of the metadata. Health asks every shard.
  *
- * Memory for the response is taken when the request starts; if the shard's
- * request budget is exhausted the request is answered BROKER_BUSY (retriable)
- * in its own frame buffer, so a full budget never fails silently.
+ * Memory for the response is taken when the request starts (a Fetch: its
+ * works' buffers then, its response when they are back, sized to what they
+ * read); if the shard's request budget is exhausted the request is answered
+ * BROKER_BUSY (retriable) in its own frame buffer, so a full budget never
+ * fails silently. No request asks for more than an idle budget holds.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,8 @@
 #define RESPONSE_SLACK_BYTES 256u
 
 static void request_dispatch(struct request *request);
+static void request_fetch_read(struct request *request);
+static void request_finish_fetch(struct request *request);
 
 void
 request_release(struct request *request)
@@ -94,12 +98,10 @@ static bool
 request_reserve_response(struct request *request, uint64_t bytes)
 {
     bytes += RESPONSE_SLACK_BYTES;
-    if (bytes > request->home->broker->config.max_frame_bytes + (uint64_t)(1u << 20)) {
-        request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
-        return false;
-    }
-    request->response = sb_bufpool_acquire(&request->home->buffers, (uint32_t)bytes,
-                                           &request->response_capacity);
+    request->response = bytes <= UINT32_MAX
+                            ? sb_bufpool_acquire(&request->home->buffers, (uint32_t)bytes,
+                                                 &request->response_capacity)
+                            : NULL;
     if (request->response == NULL) {
         request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
         return false;
@@ -321,6 +323,10 @@ request_metadata(struct request *request)
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
+    if (!decoded.all_topics && decoded.topic_cursor.count > SB_NET_REQUEST_TOPICS_MAX) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST); /* Work bound. */
+        return;
+    }
     uint32_t topic_count;
     uint64_t partition_count;
     request_metadata_count(self, &decoded, &topic_count, &partition_count);
@@ -383,11 +389,16 @@ request_health_reply(struct request *request, const struct sb_msg *message)
 }
 
 /* Scratch layout of a partition request: topic names, items, one work per shard, then
- * `extra` bytes for the response's arrays. */
+ * `extra` bytes for the response's arrays. A request naming more topics or partitions than
+ * the work bound allows is INVALID_REQUEST. */
 static bool
 request_reserve_items(struct request *request, uint32_t topic_count, uint32_t item_count,
                       uint64_t extra)
 {
+    if (topic_count > SB_NET_REQUEST_TOPICS_MAX || item_count > SB_NET_REQUEST_ITEMS_MAX) {
+        request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
+        return false;
+    }
     uint32_t shard_count = request->home->metadata.shard_count;
     uint64_t bytes = (uint64_t)topic_count * sizeof(struct sb_wire_string) +
                      (uint64_t)item_count * sizeof(struct item) +
@@ -567,23 +578,56 @@ request_fetch_items(struct request *request, struct sb_fetch_request *decoded)
     return 0;
 }
 
-/* Each work gets one buffer: its share of max_bytes plus room for one batch of the largest
- * size, so a batch bigger than the limits still comes back (whole) and consumers progress. */
+/* The response's record limit: max_bytes, and never more than a frame (the first batch may
+ * still pass it, as docs/protocol.md promises). */
+static uint64_t
+request_fetch_limit(const struct request *request)
+{
+    uint64_t asked = request->fetch_max_bytes > 0 ? (uint64_t)request->fetch_max_bytes : 0;
+    return sb_min_u64(asked, request->home->broker->config.max_frame_bytes);
+}
+
+/* Each work gets one buffer: its partitions' limits (at most the response limit) plus room for
+ * one whole batch of the largest size, so a batch bigger than the limits still comes back and
+ * consumers progress. Together they take at most half of what the request memory has left
+ * besides this request (the response is a copy of what they read), so an idle broker can
+ * always serve the fetch; past that share a work gets one batch's room, and works past the
+ * whole half get none and answer without records. The work served first rotates from fetch
+ * to fetch, so the next fetches serve those. False when the memory is busy now (BROKER_BUSY,
+ * retriable). */
 static bool
-request_fetch_buffers(struct request *request)
+request_fetch_buffers(struct request *request, uint64_t response_bytes)
 {
     struct broker_shard *self = request->home;
-    uint32_t max_bytes = request->fetch_max_bytes > 0 ? (uint32_t)request->fetch_max_bytes
-                                                      : 0;
-    for (uint32_t index = 0; index < request->work_count; index++) {
-        struct work *work = &request->works[index];
+    const struct sb_broker_config *config = &self->broker->config;
+    /* A batch fits in a produce frame, so never needs more than max_frame_bytes. */
+    uint64_t batch_room = sb_min_u64((uint64_t)config->max_message_bytes + SB_BUFPOOL_PAGE_BYTES,
+                                     config->max_frame_bytes);
+    uint64_t taken = (uint64_t)request->frame_capacity + request->scratch_capacity +
+                     response_bytes;
+    uint64_t half = self->buffers.budget_bytes > taken
+                        ? (self->buffers.budget_bytes - taken) / 2 : 0;
+    uint64_t share = sb_max_u64(half / sb_max_u64(request->work_count, 1), batch_room);
+    share = sb_min_u64(share, config->max_frame_bytes); /* The pool's largest buffer. */
+    uint64_t limit = request_fetch_limit(request);
+    uint64_t granted = 0;
+    uint32_t first = self->fetch_turn++;
+    for (uint32_t turn = 0; turn < request->work_count; turn++) {
+        struct work *work = &request->works[(first + turn) % request->work_count];
         uint64_t wanted = 0;
         for (uint32_t item_index = 0; item_index < request->item_count; item_index++) {
             struct item *item = &request->items[item_index];
             wanted += item->work == work ? item->max_bytes : 0;
         }
-        work->max_bytes = (uint32_t)sb_min_u64(wanted, max_bytes);
-        uint64_t capacity = (uint64_t)work->max_bytes + self->broker->config.max_message_bytes;
+        uint64_t capacity = sb_min_u64(sb_min_u64(wanted, limit) + batch_room, share);
+        work->data = NULL;
+        work->max_bytes = 0;
+        if (turn != 0 && granted + capacity > half) {
+            continue; /* No buffer: its items answer without records. */
+        }
+        granted += capacity;
+        /* Room below max_bytes always leaves a whole batch's room in the buffer. */
+        work->max_bytes = (uint32_t)(capacity - batch_room);
         work->data = sb_bufpool_acquire(&self->buffers, (uint32_t)capacity,
                                         &work->data_capacity);
         if (work->data == NULL) {
@@ -591,6 +635,14 @@ request_fetch_buffers(struct request *request)
         }
     }
     return true;
+}
+
+/* The response's size besides the records. */
+static uint64_t
+request_fetch_response_bytes(const struct request *request)
+{
+    return (uint64_t)request->topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+           (uint64_t)request->item_count * 48;
 }
 
 static void
@@ -616,21 +668,96 @@ request_fetch(struct request *request)
         return;
     }
     request_group_works(request);
+    int32_t wait_ms = decoded.max_wait_ms > 0 ? decoded.max_wait_ms : 0;
+    wait_ms = wait_ms < SB_NET_FETCH_WAIT_MAX_MS ? wait_ms : SB_NET_FETCH_WAIT_MAX_MS;
+    request->fetch_min_bytes = decoded.min_bytes;
+    request->fetch_deadline_ns = sb_clock_monotonic_ns() + (uint64_t)wait_ms * SB_NS_PER_MS;
+    request_fetch_read(request); /* Waits, if it must, once this read came short. */
+}
+
+/* Sends the works to wait for data they have not read yet, holding no buffers, until the
+ * deadline. */
+static void
+request_fetch_wait(struct request *request)
+{
+    uint64_t now_ns = sb_clock_monotonic_ns();
+    uint64_t left_ms = request->fetch_deadline_ns > now_ns
+                           ? (request->fetch_deadline_ns - now_ns) / SB_NS_PER_MS : 0;
+    request->fetch_waiting = true;
     for (uint32_t index = 0; index < request->work_count; index++) {
-        request->works[index].max_wait_ms = decoded.max_wait_ms;
-        request->works[index].min_bytes = decoded.min_bytes;
+        struct work *work = &request->works[index];
+        if (work->data != NULL) {
+            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
+            work->data = NULL;
+        }
+        work->max_wait_ms = (int32_t)sb_max_u64(left_ms, 1);
     }
-    if (!request_fetch_buffers(request)) {
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        request->items[index].data_bytes = 0;
+    }
+    request_dispatch(request);
+}
+
+/* Takes the works' buffers and sends them to read (BROKER_BUSY if the memory is busy). */
+static void
+request_fetch_read(struct request *request)
+{
+    request->fetch_waiting = false;
+    /* The response itself is taken when the works are back, sized to what they read. */
+    uint64_t response = request_fetch_response_bytes(request) + RESPONSE_SLACK_BYTES;
+    if (!request_fetch_buffers(request, response)) {
         request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
         return;
     }
-    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
-                        (uint64_t)item_count * 48;
     for (uint32_t index = 0; index < request->work_count; index++) {
-        response += request->works[index].data_capacity;
+        request->works[index].max_wait_ms = 0;
     }
-    if (request_reserve_response(request, response)) {
-        request_dispatch(request);
+    request_dispatch(request);
+}
+
+/* The works are back: after a wait, read; after a read, answer, unless less than min_bytes
+ * came, nothing failed, and there is time to wait for more. A cancelled fetch, or any on a
+ * stopping broker, is answered with what it has. */
+static void
+request_fetch_continue(struct request *request)
+{
+    bool ending = request->fetch_cancelled || request->home->stopping;
+    if (request->fetch_waiting && !ending) {
+        request_fetch_read(request);
+        return;
+    }
+    uint64_t read_bytes = 0;
+    bool failed = false;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        read_bytes += request->items[index].data_bytes;
+        failed = failed || request->items[index].error != SB_WIRE_ERROR_NONE;
+    }
+    /* As before the phases: at least one byte is waited for (min_bytes <= 0 counts as 1). */
+    uint64_t wanted = request->fetch_min_bytes > 0 ? (uint64_t)request->fetch_min_bytes : 1;
+    uint64_t now_ns = sb_clock_monotonic_ns();
+    if (!request->fetch_waiting && !ending && !failed && read_bytes < wanted &&
+        now_ns + SB_NS_PER_MS <= request->fetch_deadline_ns) {
+        request_fetch_wait(request);
+        return;
+    }
+    request_finish_fetch(request);
+}
+
+void
+request_cancel(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    if (request->header.api_key != SB_API_FETCH || request->complete) {
+        return;
+    }
+    request->fetch_cancelled = true;
+    for (uint32_t index = 0; request->fetch_waiting && index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->owner == self->id) {
+            work_cancel(self, work);
+        } else {
+            broker_send(self, work->owner, MSG_WORK_CANCEL, work, 0);
+        }
     }
 }
 
@@ -758,6 +885,11 @@ void
 request_work_done(struct work *work)
 {
     struct request *request = work->request;
+    if (work->data != NULL) {
+        /* The reservation now follows what was read. */
+        work->data_capacity = sb_bufpool_shrink(&request->home->buffers, work->data,
+                                                work->data_capacity, work->data_used);
+    }
     SB_ASSERT(request->works_pending > 0);
     if (--request->works_pending == 0) {
         request_finish(request);
@@ -811,30 +943,42 @@ request_finish_produce(struct request *request)
     request_writer_finish(request, &writer, sb_produce_response_encode(&writer, &response));
 }
 
-/* Fetch response: whole batches only, trimmed to max_bytes in request order, but the first
- * partition with data always keeps its first batch. */
+/* Fetch response: whole batches only, trimmed to the limit in request order, but the first
+ * partition with data always keeps its first batch. Returns the record bytes kept. */
+static uint64_t
+request_fetch_trim(struct request *request, struct sb_fetch_partition_response *partitions)
+{
+    uint64_t limit = request_fetch_limit(request);
+    uint64_t used = 0;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        uint32_t bytes = item->error == 0 ? item->data_bytes : 0;
+        if (used != 0 && used + bytes > limit) {
+            bytes = 0; /* Past the response limit: the client fetches it next time. */
+        }
+        used += bytes;
+        partitions[index] = (struct sb_fetch_partition_response){
+            .partition = item->partition, .error_code = item->error,
+            .high_watermark = item->high_watermark, .log_start_offset = item->log_start_offset,
+            .last_stable_offset = item->high_watermark,
+            .records = {bytes != 0 ? item->work->data + item->data_offset
+                                   : (const uint8_t *)"", bytes},
+        };
+    }
+    return used;
+}
+
+/* The response buffer is taken now, for the records actually kept; the works' buffers go
+ * back as soon as they are copied. */
 static void
 request_finish_fetch(struct request *request)
 {
     struct sb_fetch_topic_response *topics = request_extra(request);
     struct sb_fetch_partition_response *partitions =
         (struct sb_fetch_partition_response *)(void *)(topics + request->topic_count);
-    uint64_t budget = request->fetch_max_bytes > 0 ? (uint64_t)request->fetch_max_bytes : 0;
-    uint64_t used = 0;
-    for (uint32_t index = 0; index < request->item_count; index++) {
-        const struct item *item = &request->items[index];
-        uint32_t bytes = item->error == 0 ? item->data_bytes : 0;
-        if (used != 0 && used + bytes > budget) {
-            bytes = 0; /* Past the response limit: the client fetches it next time. */
-        }
-        used += bytes;
-        const uint8_t *data = item->work != NULL ? item->work->data + item->data_offset : NULL;
-        partitions[index] = (struct sb_fetch_partition_response){
-            .partition = item->partition, .error_code = item->error,
-            .high_watermark = item->high_watermark, .log_start_offset = item->log_start_offset,
-            .last_stable_offset = item->high_watermark,
-            .records = {bytes != 0 ? data : (const uint8_t *)"", bytes},
-        };
+    uint64_t records = request_fetch_trim(request, partitions);
+    if (!request_reserve_response(request, request_fetch_response_bytes(request) + records)) {
+        return;
     }
     uint32_t item_index = 0;
     for (uint32_t topic = 0; topic < request->topic_count; topic++) {
@@ -847,7 +991,15 @@ request_finish_fetch(struct request *request)
     struct sb_fetch_response response = {.topics = topics, .topic_count = request->topic_count};
     struct sb_wire_writer writer;
     request_writer_begin(request, &writer);
-    request_writer_finish(request, &writer, sb_fetch_response_encode(&writer, &response));
+    int encoded = sb_fetch_response_encode(&writer, &response);
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->data != NULL) {
+            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
+            work->data = NULL;
+        }
+    }
+    request_writer_finish(request, &writer, encoded);
 }
 
 static void
@@ -948,7 +1100,7 @@ request_finish(struct request *request)
         request_finish_produce(request);
         break;
     case SB_API_FETCH:
-        request_finish_fetch(request);
+        request_fetch_continue(request);
         break;
     case SB_API_LIST_OFFSETS:
         request_finish_list_offsets(request);

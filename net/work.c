@@ -4,10 +4,14 @@
  *
  *   Produce      validate every batch, append, answer at once (acks 0/1) or
  *                when the last batch is durable (acks=all).
- *   Fetch        read the items in order into the work's buffer (whole
- *                batches, below the high watermark); with less than min_bytes
- *                and max_wait > 0, park until a partition's high watermark
- *                moves (work_partition_durable) or the deadline passes.
+ *   Fetch        either wait (max_wait > 0, no buffer): answer at once if a
+ *                partition has data the request has not seen, else park
+ *                until one's high watermark moves (work_partition_durable),
+ *                the deadline passes or the connection closes (work_cancel);
+ *                or read (max_wait 0): the items in order into the work's
+ *                buffer (whole batches, below the high watermark). The
+ *                request's shard alternates them (request.c), so a waiting
+ *                fetch holds no fetch memory.
  *   ListOffsets  earliest, latest (high watermark) or by timestamp.
  *   Describe     offsets of each partition.
  *
@@ -304,8 +308,8 @@ work_fetch_item(struct broker_shard *self, struct work *work, struct item *item)
     item->log_start_offset = sb_partition_log_start_offset(partition);
     item->data_bytes = 0;
     uint32_t room = work->max_bytes > work->data_used ? work->max_bytes - work->data_used : 0;
-    if (room == 0 && work->data_used != 0) {
-        return true; /* The response is full: the client asks again. */
+    if (room == 0 && (work->data_used != 0 || work->data == NULL)) {
+        return true; /* The response is full (or had no room): the client asks again. */
     }
     struct sb_read *read = &work->read;
     read->offset = item->fetch_offset;
@@ -340,41 +344,16 @@ work_unpark(struct broker_shard *self, struct work *work)
     work->parked = false;
 }
 
-/* Long-poll deadline: answer now if waiting, else when the round in progress ends. */
+/* Long-poll deadline: the wait is over. */
 static void
 work_deadline_fire(struct sb_timer *timer)
 {
     struct work *work = timer->context;
     struct broker_shard *self = work->owner_shard;
-    work->deadline_passed = true;
     if (work->parked) {
         work_unpark(self, work);
         work_step_done(self, work);
     }
-}
-
-/* A round over every item ended: answer, or park when less than min_bytes came, waiting is
- * allowed and the deadline has not passed. */
-static void
-work_fetch_finished(struct broker_shard *self, struct work *work)
-{
-    work->round_active = false;
-    uint32_t wanted = work->min_bytes > 0 ? (uint32_t)work->min_bytes : 1;
-    bool answer = work->data_used >= wanted || work->max_wait_ms <= 0 || self->stopping ||
-                  work->deadline_passed;
-    if (!answer && !sb_timer_is_armed(&work->deadline)) {
-        answer = sb_shard_timer_arm(self->shard, &work->deadline,
-                                    (uint64_t)work->max_wait_ms * SB_NS_PER_MS,
-                                    work_deadline_fire, work) != 0;
-    }
-    if (answer) {
-        sb_shard_timer_disarm(self->shard, &work->deadline);
-        work_step_done(self, work);
-        return;
-    }
-    work->parked = true;
-    work->parked_next = self->parked;
-    self->parked = work;
 }
 
 static void
@@ -384,7 +363,7 @@ work_fetch_next(struct broker_shard *self, struct work *work)
     for (;;) {
         struct item *item = work_next_item(work);
         if (item == NULL) {
-            work_fetch_finished(self, work);
+            work_step_done(self, work);
             return;
         }
         if (!work_fetch_item(self, work, item)) {
@@ -393,11 +372,10 @@ work_fetch_next(struct broker_shard *self, struct work *work)
     }
 }
 
-/* Starts a round over every item, from an empty buffer. */
+/* Reads every item, from an empty buffer. */
 static void
 work_fetch_round(struct broker_shard *self, struct work *work)
 {
-    work->round_active = true;
     work->next_item = 0;
     work->data_used = 0;
     for (uint32_t index = 0; index < work->request->item_count; index++) {
@@ -408,6 +386,48 @@ work_fetch_round(struct broker_shard *self, struct work *work)
         }
     }
     work_fetch_next(self, work);
+}
+
+/* Whether a read would answer something new: an item's partition is gone, its offset is out
+ * of range, or its high watermark passed both the offset and what the last read saw. */
+static bool
+work_fetch_ready(struct broker_shard *self, const struct work *work)
+{
+    const struct request *request = work->request;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        if (item->work != work) {
+            continue;
+        }
+        struct sb_partition *partition = sb_store_partition_find(self->store, item->topic_id,
+                                                                 (uint32_t)item->partition);
+        if (partition == NULL) {
+            return true;
+        }
+        int64_t high_watermark = sb_partition_high_watermark(partition);
+        if (item->fetch_offset > high_watermark ||
+            item->fetch_offset < sb_partition_log_start_offset(partition) ||
+            (high_watermark > item->fetch_offset && high_watermark > item->high_watermark)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A long poll: home at once if there is something to read, else parked (no buffer held). */
+static void
+work_fetch_wait(struct broker_shard *self, struct work *work)
+{
+    if (self->stopping || work_fetch_ready(self, work) ||
+        sb_shard_timer_arm(self->shard, &work->deadline,
+                           (uint64_t)work->max_wait_ms * SB_NS_PER_MS, work_deadline_fire,
+                           work) != 0) {
+        work_step_done(self, work);
+        return;
+    }
+    work->parked = true;
+    work->parked_next = self->parked;
+    self->parked = work;
 }
 
 static bool
@@ -435,7 +455,8 @@ work_partition_durable(void *context, struct sb_partition *partition)
         struct work *next = work->parked_next;
         if (work_touches(work, topic_id, index)) {
             work_unpark(self, work);
-            work_fetch_round(self, work);
+            sb_shard_timer_disarm(self->shard, &work->deadline);
+            work_step_done(self, work);
         }
         work = next;
     }
@@ -449,6 +470,21 @@ work_cancel_parked(struct broker_shard *self)
         work_unpark(self, work);
         sb_shard_timer_disarm(self->shard, &work->deadline);
         work_step_done(self, work);
+    }
+}
+
+void
+work_cancel(struct broker_shard *self, struct work *work)
+{
+    /* Found in the parked list before it is touched: a work that already went home may be
+     * freed memory by now (a later dispatch of the same memory arrives after this cancel). */
+    for (struct work *parked = self->parked; parked != NULL; parked = parked->parked_next) {
+        if (parked == work) {
+            work_unpark(self, work);
+            sb_shard_timer_disarm(self->shard, &work->deadline);
+            work_step_done(self, work);
+            return;
+        }
     }
 }
 
@@ -558,7 +594,11 @@ work_execute(struct broker_shard *self, struct work *work)
         break;
     case SB_API_FETCH:
         sb_timer_init(&work->deadline);
-        work_fetch_round(self, work);
+        if (work->max_wait_ms > 0) {
+            work_fetch_wait(self, work);
+        } else {
+            work_fetch_round(self, work);
+        }
         break;
     case SB_API_LIST_OFFSETS:
         work_lookup_next(self, work);
