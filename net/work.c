@@ -50,13 +50,23 @@ work_step_done(struct broker_shard *self, struct work *work)
     }
 }
 
+/* The item's partition, or NULL (UNKNOWN_TOPIC_OR_PARTITION) when this shard has no such
+ * partition or its table no longer has the topic: a delete is decided on shard 0 (its table
+ * changes first) and partitions are dropped only once the metadata file is durable, so a
+ * work may run in between. *topic_out (NULL: not wanted) borrows the table's entry until the
+ * next topic change. */
 static struct sb_partition *
-work_partition(struct broker_shard *self, struct item *item)
+work_partition(struct broker_shard *self, struct item *item, struct sb_topic **topic_out)
 {
     struct sb_partition *partition = sb_store_partition_find(self->store, item->topic_id,
                                                              (uint32_t)item->partition);
-    if (partition == NULL) {
+    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
+    if (partition == NULL || topic == NULL) {
         item->error = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (topic_out != NULL) {
+        *topic_out = topic;
     }
     return partition;
 }
@@ -124,11 +134,12 @@ work_produce_durable(struct sb_append *append)
 static bool
 work_produce_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_topic *topic = NULL;
+    struct sb_partition *partition = work_partition(self, item, &topic);
     if (partition == NULL) {
         return true;
     }
-    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
+    SB_ASSERT(topic != NULL);
     if (item->records_done == 0) {
         item->error = work_produce_validate(item, topic->max_message_bytes, &item->batch_count);
         if (item->error != SB_WIRE_ERROR_NONE) {
@@ -293,7 +304,7 @@ work_fetch_read_done(struct sb_read *read)
 static bool
 work_fetch_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_partition *partition = work_partition(self, item, NULL);
     if (partition == NULL) {
         return true;
     }
@@ -467,7 +478,7 @@ work_lookup_done(struct sb_time_lookup *lookup)
 static bool
 work_lookup_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_partition *partition = work_partition(self, item, NULL);
     if (partition == NULL) {
         return true;
     }
@@ -533,7 +544,8 @@ work_describe(struct broker_shard *self, struct work *work)
     struct request *request = work->request;
     for (uint32_t index = 0; index < request->item_count; index++) {
         struct item *item = &request->items[index];
-        struct sb_partition *partition = item->work == work ? work_partition(self, item) : NULL;
+        struct sb_partition *partition = item->work == work ? work_partition(self, item, NULL)
+                                                            : NULL;
         if (partition != NULL) {
             item->log_start_offset = sb_partition_log_start_offset(partition);
             item->high_watermark = sb_partition_high_watermark(partition);

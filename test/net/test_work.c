@@ -1,0 +1,149 @@
+/*
+ * test/net/test_work.c - the owning shard's side of partition requests
+ * (net/work.c) against a real broker: produces that are in flight while their
+ * topic is deleted.
+ *
+ * Delete-while-producing loop: each round creates a topic, floods it from
+ * several pipelining connections (large batches, so produces also wait for
+ * memtable room), deletes it while those are in flight, and reads every
+ * answer. Every produce must be answered with data (NONE) or an error that
+ * says the topic went away (UNKNOWN_TOPIC_OR_PARTITION), or with a retriable
+ * BROKER_BUSY / REQUEST_TIMED_OUT; the broker must stay alive and stop
+ * cleanly. With 2 shards the produces go through shard 1's port, so the work
+ * for shard 0's partitions reaches shard 0 while its table no longer has the
+ * topic; with 1 shard the produces wait for memtable room across the delete.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/api_admin.h"
+#include "proto/api_produce.h"
+#include "proto/errors.h"
+#include "test/net/broker_fixture.h"
+
+#define DELETE_ROUNDS 10
+#define PRODUCERS 4
+#define PRODUCE_PIPELINE 24
+#define PRODUCE_PARTITIONS 4
+#define FILLER_BATCHES 24
+
+static int
+encode_delete_topics(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_delete_topics_request_encode(writer, request);
+}
+
+/* Sends DeleteTopics for `name` and returns the topic's error (the answer must come). */
+static int16_t
+delete_topic(struct client *client, const char *name)
+{
+    struct sb_wire_string names[1] = {sb_wire_string_from_cstr(name)};
+    struct sb_delete_topics_request request = {.names = names, .name_count = 1,
+                                               .timeout_ms = 5000};
+    uint32_t correlation = client_send(client, SB_API_DELETE_TOPICS, 0, encode_delete_topics,
+                                       &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, CLIENT_TIMEOUT_MS), 0, "delete is answered");
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_delete_topics_response response;
+    struct sb_delete_topic_result result;
+    cr_assert_eq(sb_delete_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_delete_topics_response_next_topic(&response, &result), 1);
+    return result.error_code;
+}
+
+/* Reads one produce answer: NONE or an error a deleted topic or a busy broker explains. */
+static void
+expect_produce_answer(struct client *client, uint32_t correlation)
+{
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, 30000), 0, "every produce is answered");
+    cr_assert_eq(frame.header.correlation_id, correlation, "answers in order");
+    int16_t error = frame.header.error_code;
+    if (error == 0) {
+        struct sb_produce_response response;
+        struct sb_produce_topic_response topic;
+        struct sb_produce_partition_response partition;
+        cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+        cr_assert_eq(sb_produce_response_next_topic(&response, &topic), 1);
+        cr_assert_eq(sb_produce_topic_response_next_partition(&topic, &partition), 1);
+        error = partition.error_code;
+    }
+    cr_assert(error == SB_WIRE_ERROR_NONE || error == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION ||
+              error == SB_WIRE_ERROR_BROKER_BUSY || error == SB_WIRE_ERROR_REQUEST_TIMED_OUT,
+              "produce answered %s", sb_wire_error_name(error));
+}
+
+/* Pipelines PRODUCE_PIPELINE produces of `batch` to "doomed" on every producer; returns
+ * their correlation ids in `correlations`. */
+static void
+produce_flood(struct client *producers, const uint8_t *batch, uint32_t bytes,
+              uint32_t correlations[PRODUCERS][PRODUCE_PIPELINE])
+{
+    for (uint32_t sent = 0; sent < PRODUCE_PIPELINE; sent++) {
+        for (uint32_t index = 0; index < PRODUCERS; index++) {
+            struct produce_spec spec = {.topic = "doomed", .batch = batch, .bytes = bytes,
+                                        .partition = (int32_t)(sent % PRODUCE_PARTITIONS),
+                                        .acks = (int16_t)(sent % 2 ? 1 : -1),
+                                        .timeout_ms = 5000};
+            correlations[index][sent] = client_send(&producers[index], SB_API_PRODUCE, 0,
+                                                    encode_produce_spec, &spec);
+        }
+    }
+}
+
+/* `filler_records` > 0: before each flood, fill the memtable from the control connection
+ * with acks=0 batches of that many records to another topic, so the flood waits for room. */
+static void
+delete_while_producing(uint32_t cores, uint16_t produce_port, uint32_t records,
+                       uint32_t filler_records)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, cores, NULL);
+    static uint8_t batch[1u << 20];
+    static uint8_t filler[1u << 20];
+    uint32_t bytes = test_batch(batch, sizeof(batch), records, "delete-while-producing");
+    uint32_t filler_bytes = test_batch(filler, sizeof(filler), filler_records + 1, "filler");
+    struct client control;
+    client_connect(&control, broker.port);
+    cr_assert_eq(client_create_topic(&control, "filler", 1), 0);
+    struct client producers[PRODUCERS];
+    for (uint32_t index = 0; index < PRODUCERS; index++) {
+        client_connect(&producers[index], (uint16_t)(broker.port + produce_port));
+    }
+    for (int round = 0; round < DELETE_ROUNDS; round++) {
+        cr_assert_eq(client_create_topic(&control, "doomed", PRODUCE_PARTITIONS), 0);
+        for (uint32_t index = 0; filler_records > 0 && index < FILLER_BATCHES; index++) {
+            struct produce_spec spec = {.topic = "filler", .batch = filler,
+                                        .bytes = filler_bytes, .acks = 0};
+            client_produce(&control, &spec, NULL);
+        }
+        uint32_t correlations[PRODUCERS][PRODUCE_PIPELINE];
+        produce_flood(producers, batch, bytes, correlations);
+        cr_assert_eq(delete_topic(&control, "doomed"), SB_WIRE_ERROR_NONE);
+        for (uint32_t index = 0; index < PRODUCERS; index++) {
+            for (uint32_t sent = 0; sent < PRODUCE_PIPELINE; sent++) {
+                expect_produce_answer(&producers[index], correlations[index][sent]);
+            }
+        }
+    }
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "broker alive");
+    for (uint32_t index = 0; index < PRODUCERS; index++) {
+        client_close(&producers[index]);
+    }
+    client_close(&control);
+    broker_stop_and_destroy(&broker);
+}
+
+Test(work, delete_while_producing_two_shards_through_shard_1_is_answered, .timeout = 240)
+{
+    delete_while_producing(2, 2, 20, 0); /* Shard 1's port: main + 1 + 1. */
+}
+
+Test(work, delete_while_producing_one_shard_waiting_for_memtable_is_answered, .timeout = 240)
+{
+    delete_while_producing(1, 0, 20, 30000);
+}
