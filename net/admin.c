@@ -49,9 +49,9 @@ struct admin_result {
 };
 
 struct admin_state {
-    struct request *queue[SB_NET_ADMIN_QUEUE_MAX]; /* Requests waiting, FIFO. */
-    uint32_t queue_first;                 /* Oldest. */
-    uint32_t queue_count;                 /* Waiting. */
+    struct request *queue_head;           /* Oldest request waiting (linked by admin_next). */
+    struct request *queue_tail;           /* Newest. */
+    uint32_t queue_count;                 /* Waiting: at most every shard's request slots. */
     struct request *current;              /* Being handled. */
     enum admin_phase phase;               /* Where it is. */
     struct topic_update *updates;         /* Changes of the current request (owned). */
@@ -122,15 +122,21 @@ admin_idle(const struct broker_shard *self)
     return self->admin->current == NULL && self->admin->queue_count == 0;
 }
 
+/* The queue is linked through the requests themselves, so it cannot overflow: it holds at
+ * most SB_NET_REQUESTS_MAX requests per shard, and a flood is held back where it enters, by
+ * each connection's in-flight limit and each shard's request slots and memory. */
 void
 admin_submit(struct broker_shard *self, struct request *request)
 {
     struct admin_state *admin = self->admin;
-    if (admin->queue_count == SB_NET_ADMIN_QUEUE_MAX) {
-        /* Cannot happen: requests per shard are bounded below the queue. */
-        sb_panic("admin queue overflow");
+    SB_ASSERT(admin->queue_count < SB_NET_REQUESTS_MAX * self->metadata.shard_count);
+    request->admin_next = NULL;
+    if (admin->queue_tail == NULL) {
+        admin->queue_head = request;
+    } else {
+        admin->queue_tail->admin_next = request;
     }
-    admin->queue[(admin->queue_first + admin->queue_count) % SB_NET_ADMIN_QUEUE_MAX] = request;
+    admin->queue_tail = request;
     admin->queue_count++;
     if (admin->current == NULL) {
         admin_next(self);
@@ -464,8 +470,12 @@ admin_next(struct broker_shard *self)
     if (admin->current != NULL || admin->queue_count == 0) {
         return;
     }
-    struct request *request = admin->queue[admin->queue_first];
-    admin->queue_first = (admin->queue_first + 1) % SB_NET_ADMIN_QUEUE_MAX;
+    struct request *request = admin->queue_head;
+    admin->queue_head = request->admin_next;
+    if (admin->queue_head == NULL) {
+        admin->queue_tail = NULL;
+    }
+    request->admin_next = NULL;
     admin->queue_count--;
     admin->current = request;
     admin->update_count = 0;

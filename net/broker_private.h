@@ -49,8 +49,6 @@
 #define SB_NET_WORKS_MAX 8192u
 /* Received buffers a connection may hold while it cannot consume them. */
 #define SB_NET_HELD_MAX 16u
-/* Admin requests waiting for shard 0 at once. */
-#define SB_NET_ADMIN_QUEUE_MAX 1024u
 
 enum broker_message {
     MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
@@ -149,6 +147,7 @@ struct request {
     uint8_t error_frame[SB_FRAME_HEADER_BYTES]; /* A frame-level error response. */
     bool complete;                  /* Response ready (or none needed). */
     bool no_response;               /* acks=0 produce: nothing is sent. */
+    struct request *admin_next;     /* Shard 0's admin queue, while shard 0 borrows it. */
     struct sb_health_shard *health; /* Health: one reply per shard (in scratch). */
     uint32_t health_pending;        /* Health: replies outstanding. */
 };
