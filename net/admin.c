@@ -55,6 +55,7 @@ struct admin_state {
     struct request *current;              /* Being handled. */
     enum admin_phase phase;               /* Where it is. */
     struct topic_update *updates;         /* Changes of the current request (owned). */
+    struct topic_broadcast *broadcasts;   /* One per shard: the changes sent there (owned). */
     uint32_t update_count;                /* Changes. */
     uint32_t acks_pending;                /* Shard acknowledgements outstanding. */
     struct admin_result *results;         /* Per-topic outcome (owned). */
@@ -84,6 +85,7 @@ admin_init(struct broker_shard *self)
     self->admin = admin;
     admin->updates = sb_alloc(ADMIN_CHANGES_MAX * sizeof(struct topic_update));
     admin->results = sb_alloc(ADMIN_CHANGES_MAX * sizeof(struct admin_result));
+    admin->broadcasts = sb_alloc(self->metadata.shard_count * sizeof(struct topic_broadcast));
     admin->image = sb_alloc(sb_metadata_encoded_bytes_max());
     admin->temp_fd = -1;
     admin->directory_fd = open(self->broker->config.data_dir,
@@ -94,8 +96,8 @@ admin_init(struct broker_shard *self)
     }
     admin->producer_id_next = self->metadata.next_producer_id;
     admin->producer_id_limit = self->metadata.next_producer_id;
-    if (admin->updates == NULL || admin->results == NULL || admin->image == NULL ||
-        admin->directory_fd < 0) {
+    if (admin->updates == NULL || admin->results == NULL || admin->broadcasts == NULL ||
+        admin->image == NULL || admin->directory_fd < 0) {
         return -ENOMEM;
     }
     return 0;
@@ -110,6 +112,7 @@ admin_deinit(struct broker_shard *self)
     }
     sb_metadata_deinit(&admin->before);
     sb_free(admin->image);
+    sb_free(admin->broadcasts);
     sb_free(admin->results);
     sb_free(admin->updates);
     sb_free(admin);
@@ -154,7 +157,7 @@ admin_finish(struct broker_shard *self)
     if (request->home == self) {
         request_admin_done(request);
     } else {
-        broker_send(self, request->home->id, MSG_ADMIN_DONE, request, 0);
+        broker_send(self, request->home->id, MSG_ADMIN_DONE, &request->outgoing, request);
     }
     admin_next(self);
 }
@@ -576,7 +579,8 @@ admin_persist_done(struct sb_io_op *op)
     admin_broadcast(self);
 }
 
-/* Durable: every shard applies the changes (shard 0 now, others by message). */
+/* Durable: every shard applies the changes (shard 0 now, each other shard by one message
+ * carrying them all, in order). */
 static void
 admin_broadcast(struct broker_shard *self)
 {
@@ -587,18 +591,21 @@ admin_broadcast(struct broker_shard *self)
     for (uint32_t index = 0; index < admin->update_count; index++) {
         struct topic_update *update = &admin->updates[index];
         admin_apply_topic(self, &update->topic, update->deleted);
-        for (uint32_t shard = 1; shard < shard_count; shard++) {
-            admin->acks_pending++;
-            broker_send(self, shard, MSG_TOPIC_UPDATE, update, 0);
-        }
+    }
+    for (uint32_t shard = 1; admin->update_count > 0 && shard < shard_count; shard++) {
+        struct topic_broadcast *broadcast = &admin->broadcasts[shard];
+        broadcast->updates = admin->updates;
+        broadcast->update_count = admin->update_count;
+        admin->acks_pending++;
+        broker_send(self, shard, MSG_TOPIC_UPDATE, &broadcast->outgoing, broadcast);
     }
     admin_topic_update_done(self, NULL);
 }
 
 void
-admin_topic_update_done(struct broker_shard *self, struct topic_update *update)
+admin_topic_update_done(struct broker_shard *self, struct topic_broadcast *broadcast)
 {
-    (void)update;
+    (void)broadcast;
     struct admin_state *admin = self->admin;
     SB_ASSERT(admin->acks_pending > 0);
     if (--admin->acks_pending != 0) {
@@ -641,8 +648,11 @@ admin_apply_topic(struct broker_shard *self, const struct sb_topic *topic, bool 
 }
 
 void
-admin_topic_update(struct broker_shard *self, struct topic_update *update)
+admin_topic_update(struct broker_shard *self, struct topic_broadcast *broadcast)
 {
-    admin_apply_topic(self, &update->topic, update->deleted);
-    broker_send(self, 0, MSG_TOPIC_UPDATE_DONE, update, 0);
+    for (uint32_t index = 0; index < broadcast->update_count; index++) {
+        const struct topic_update *update = &broadcast->updates[index];
+        admin_apply_topic(self, &update->topic, update->deleted);
+    }
+    broker_send(self, 0, MSG_TOPIC_UPDATE_DONE, &broadcast->outgoing, broadcast);
 }

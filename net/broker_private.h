@@ -52,15 +52,27 @@
 
 enum broker_message {
     MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
-    MSG_CONN_CLOSED,        /* shard -> shard 0: one of its connections ended. */
-    MSG_WORK,               /* payload: struct work for this (owner) shard. */
+    MSG_CONN_CLOSED,        /* shard -> shard 0: arguments[1] of its connections ended. */
+    MSG_WORK,               /* payload: struct work for this (owner) shard (Health too). */
     MSG_WORK_DONE,          /* payload: the same work, results filled in. */
     MSG_ADMIN,              /* payload: struct request to run on shard 0. */
     MSG_ADMIN_DONE,         /* payload: the request, response encoded. */
-    MSG_TOPIC_UPDATE,       /* payload: struct topic_update from shard 0. */
-    MSG_TOPIC_UPDATE_DONE,  /* payload: the update, back to shard 0. */
-    MSG_HEALTH,             /* payload: struct request; reply carries counts. */
-    MSG_HEALTH_DONE,        /* arguments: shard, connections, partitions, status. */
+    MSG_TOPIC_UPDATE,       /* payload: struct topic_broadcast from shard 0. */
+    MSG_TOPIC_UPDATE_DONE,  /* payload: the broadcast, back to shard 0. */
+};
+
+/* A message waiting in its sender for an overflow node (the shard's pool was empty), linked
+ * through memory its payload already has, so sending never fails and never allocates. */
+struct outgoing {
+    struct outgoing *next; /* Next newer message for the same destination. */
+    void *payload;         /* The message's payload. */
+    uint16_t type;         /* enum broker_message. */
+};
+
+/* Per destination shard: messages waiting for an overflow node, oldest first. */
+struct outgoing_queue {
+    struct outgoing *head; /* Oldest. */
+    struct outgoing *tail; /* Newest. */
 };
 
 struct broker_shard;
@@ -117,6 +129,7 @@ struct work {
     uint32_t next_item;          /* Owner: next item to read or look up (they go in turn). */
     struct sb_read read;         /* Fetch: the read in progress. */
     struct sb_time_lookup lookup; /* ListOffsets by time: the lookup in progress. */
+    struct outgoing outgoing;    /* Its MSG_WORK or MSG_WORK_DONE while it waits to be sent. */
     uint8_t *lookup_buffer;      /* Owner-side buffer for lookups (owner's memory). */
     uint32_t lookup_capacity;    /* Its size. */
 };
@@ -148,8 +161,8 @@ struct request {
     bool complete;                  /* Response ready (or none needed). */
     bool no_response;               /* acks=0 produce: nothing is sent. */
     struct request *admin_next;     /* Shard 0's admin queue, while shard 0 borrows it. */
-    struct sb_health_shard *health; /* Health: one reply per shard (in scratch). */
-    uint32_t health_pending;        /* Health: replies outstanding. */
+    struct outgoing outgoing;       /* Its MSG_ADMIN or MSG_ADMIN_DONE while it waits. */
+    struct sb_health_shard *health; /* Health: one entry per shard (in scratch). */
 };
 
 /* Received bytes waiting for memory or an in-flight slot (back-pressure). */
@@ -198,8 +211,14 @@ struct conn {
 struct topic_update {
     struct sb_topic topic;          /* The topic after the change. */
     bool deleted;                   /* The topic was deleted. */
-    uint32_t acks_pending;          /* Shards that have not applied it yet. */
-    struct request *request;        /* Admin request waiting for it. */
+};
+
+/* Shard 0's changes of one admin request, sent to one other shard (one per shard, so each
+ * message has its own link while it waits to be sent). */
+struct topic_broadcast {
+    struct outgoing outgoing;            /* MSG_TOPIC_UPDATE and its reply. */
+    const struct topic_update *updates;  /* Shard 0's changes (borrowed until the reply). */
+    uint32_t update_count;               /* Changes. */
 };
 
 struct broker {
@@ -232,14 +251,21 @@ struct broker_shard {
     struct work *produce_waiting;   /* Produces waiting for memtable room, in order. */
     uint32_t works_in_flight;       /* Works this shard runs for others (or itself). */
     uint32_t requests_in_flight;    /* Requests of this shard not finished. */
+    struct outgoing_queue *outgoing; /* Per destination: messages waiting for a node. */
+    uint32_t outgoing_count;        /* Messages waiting there. */
+    uint32_t closed_unsent;         /* Connection ends not yet reported to shard 0. */
+    struct sb_timer outgoing_timer; /* Keeps the shard awake while messages wait. */
     bool stopping;                  /* Stop was requested. */
     struct admin_state *admin;      /* Shard 0: the control plane. */
 };
 
 /* broker.c */
 struct broker_shard *broker_shard_of(struct sb_shard *shard);
-void broker_send(struct broker_shard *self, uint32_t destination, uint16_t type, void *payload,
-                 uint64_t argument);
+/* Sends `payload` as a `type` message to `destination`, in order with earlier ones; when the
+ * shard's overflow pool is empty it waits, linked through `outgoing` (which the sender owns
+ * until the message is delivered), and goes at the end of a later loop iteration. */
+void broker_send(struct broker_shard *self, uint32_t destination, uint16_t type,
+                 struct outgoing *outgoing, void *payload);
 
 /* conn.c */
 /* Takes a new socket (closing it if the shard is at max_connections). `counted`: it came
@@ -257,7 +283,6 @@ void conn_resume_all(struct broker_shard *self);
 void request_start(struct request *request);
 void request_work_done(struct work *work);
 void request_admin_done(struct request *request);
-void request_health_reply(struct request *request, const struct sb_msg *message);
 void request_release(struct request *request);
 bool request_respond_error(struct request *request, int16_t error);
 
@@ -273,8 +298,8 @@ void work_produce_resume(struct broker_shard *self);
 int admin_init(struct broker_shard *self);
 void admin_deinit(struct broker_shard *self);
 void admin_submit(struct broker_shard *self, struct request *request);
-void admin_topic_update(struct broker_shard *self, struct topic_update *update);
-void admin_topic_update_done(struct broker_shard *self, struct topic_update *update);
+void admin_topic_update(struct broker_shard *self, struct topic_broadcast *broadcast);
+void admin_topic_update_done(struct broker_shard *self, struct topic_broadcast *broadcast);
 bool admin_idle(const struct broker_shard *self);
 int admin_apply_topic(struct broker_shard *self, const struct sb_topic *topic, bool deleted);
 

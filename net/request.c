@@ -7,7 +7,7 @@
  * at once, others travel as MSG_WORK and come back as MSG_WORK_DONE. Control
  * requests (CreateTopics, DeleteTopics, AlterTopicConfig, InitProducerId) go
  * to shard 0. ApiVersions, Metadata and ListTopics are answered from the
- * shard's copy of the metadata. Health asks every shard.
+ * shard's copy of the metadata. Health is one work per shard, items-free.
  *
  * Memory for the response is taken when the request starts; if the shard's
  * request budget is exhausted the request is answered BROKER_BUSY (retriable)
@@ -339,49 +339,6 @@ request_metadata(struct request *request)
     request_metadata_encode(request, &decoded, topics, partitions);
 }
 
-/* Health: every shard reports its connections and partitions (MSG_HEALTH). */
-static void
-request_health(struct request *request)
-{
-    struct broker_shard *self = request->home;
-    uint32_t shard_count = self->metadata.shard_count;
-    if (!request_reserve_scratch(request, shard_count * sizeof(struct sb_health_shard) + 64) ||
-        !request_reserve_response(request, 64 + (uint64_t)shard_count * 16)) {
-        return;
-    }
-    request->health = (struct sb_health_shard *)(void *)request->scratch;
-    request->health_pending = shard_count;
-    for (uint32_t shard = 0; shard < shard_count; shard++) {
-        broker_send(self, shard, MSG_HEALTH, request, 0);
-    }
-}
-
-void
-request_health_reply(struct request *request, const struct sb_msg *message)
-{
-    struct broker_shard *self = request->home;
-    uint32_t shard = (uint32_t)message->arguments[0];
-    request->health[shard] = (struct sb_health_shard){
-        .shard_id = (int32_t)shard, .status = (int8_t)message->arguments[3],
-        .connections = (int32_t)message->arguments[1],
-        .partitions = (int32_t)message->arguments[2],
-    };
-    if (--request->health_pending != 0) {
-        return;
-    }
-    struct sb_health_response response = {
-        .status = self->stopping ? SB_HEALTH_STOPPING : SB_HEALTH_SERVING,
-        .node_id = self->broker->config.node_id,
-        .uptime_ms = (int64_t)((sb_clock_monotonic_ns() - self->broker->started_ns) /
-                               SB_NS_PER_MS),
-        .shards = request->health,
-        .shard_count = self->metadata.shard_count,
-    };
-    struct sb_wire_writer writer;
-    request_writer_begin(request, &writer);
-    request_writer_finish(request, &writer, sb_health_response_encode(&writer, &response));
-}
-
 /* Scratch layout of a partition request: topic names, items, one work per shard, then
  * `extra` bytes for the response's arrays. */
 static bool
@@ -411,6 +368,25 @@ static void *
 request_extra(struct request *request)
 {
     return request->topics + request->topic_count;
+}
+
+/* Health: one work per shard fills that shard's entry (connections, partitions, state). */
+static void
+request_health(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    uint32_t shard_count = self->metadata.shard_count;
+    if (!request_reserve_items(request, 0, 0, shard_count * sizeof(struct sb_health_shard)) ||
+        !request_reserve_response(request, 64 + (uint64_t)shard_count * 16)) {
+        return;
+    }
+    request->health = request_extra(request);
+    request->work_count = shard_count;
+    for (uint32_t shard = 0; shard < shard_count; shard++) {
+        request->works[shard] = (struct work){.request = request, .home = self,
+                                              .owner = shard, .api_key = SB_API_HEALTH};
+    }
+    request_dispatch(request);
 }
 
 /* Resolves an item's topic and owner; unknown topics and partitions get an error. */
@@ -737,7 +713,7 @@ static void
 request_dispatch(struct request *request)
 {
     struct broker_shard *self = request->home;
-    if (request->header.api_key != SB_API_FETCH) {
+    if (request->header.api_key != SB_API_FETCH && request->header.api_key != SB_API_HEALTH) {
         request_group_works(request);
     }
     request->works_pending = request->work_count + 1;
@@ -746,7 +722,7 @@ request_dispatch(struct request *request)
         if (work->owner == self->id) {
             work_execute(self, work);
         } else {
-            broker_send(self, work->owner, MSG_WORK, work, 0);
+            broker_send(self, work->owner, MSG_WORK, &work->outgoing, work);
         }
     }
     if (--request->works_pending == 0) {
@@ -941,6 +917,23 @@ request_finish_describe(struct request *request)
 }
 
 static void
+request_finish_health(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_health_response response = {
+        .status = self->stopping ? SB_HEALTH_STOPPING : SB_HEALTH_SERVING,
+        .node_id = self->broker->config.node_id,
+        .uptime_ms = (int64_t)((sb_clock_monotonic_ns() - self->broker->started_ns) /
+                               SB_NS_PER_MS),
+        .shards = request->health,
+        .shard_count = self->metadata.shard_count,
+    };
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_health_response_encode(&writer, &response));
+}
+
+static void
 request_finish(struct request *request)
 {
     switch (request->header.api_key) {
@@ -955,6 +948,9 @@ request_finish(struct request *request)
         break;
     case SB_API_DESCRIBE_TOPIC:
         request_finish_describe(request);
+        break;
+    case SB_API_HEALTH:
+        request_finish_health(request);
         break;
     default:
         SB_ASSERT(false && "not a partition request");
@@ -973,7 +969,7 @@ request_admin(struct request *request)
     if (self->id == 0) {
         admin_submit(self, request);
     } else {
-        broker_send(self, 0, MSG_ADMIN, request, 0);
+        broker_send(self, 0, MSG_ADMIN, &request->outgoing, request);
     }
 }
 

@@ -10,6 +10,8 @@
  *                moves (work_partition_durable) or the deadline passes.
  *   ListOffsets  earliest, latest (high watermark) or by timestamp.
  *   Describe     offsets of each partition.
+ *   Health       this shard's connections, partitions and state, into the
+ *                request's entry for this shard.
  *
  * `pending` counts the work's unfinished steps plus one guard; at zero the
  * work goes home (MSG_WORK_DONE) and its memory stops being ours.
@@ -24,6 +26,7 @@
 #include "core/log.h"
 #include "net/broker_private.h"
 #include "proto/api_fetch.h"
+#include "proto/api_meta.h"
 #include "proto/batch.h"
 #include "proto/errors.h"
 
@@ -46,7 +49,7 @@ work_step_done(struct broker_shard *self, struct work *work)
     if (work->owner == work->home->id) {
         request_work_done(work);
     } else {
-        broker_send(self, work->home->id, MSG_WORK_DONE, work, 0);
+        broker_send(self, work->home->id, MSG_WORK_DONE, &work->outgoing, work);
     }
 }
 
@@ -554,6 +557,25 @@ work_describe(struct broker_shard *self, struct work *work)
     }
 }
 
+/* Health: this shard's entry of the answer (the request's scratch, borrowed with the work). */
+static void
+work_health(struct broker_shard *self, struct work *work)
+{
+    uint32_t partitions = 0;
+    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        for (uint32_t partition = 0; topic->used && partition < topic->partition_count;
+             partition++) {
+            partitions += sb_metadata_owner(&self->metadata, topic->topic_id, partition) ==
+                          self->id;
+        }
+    }
+    work->request->health[self->id] = (struct sb_health_shard){
+        .shard_id = (int32_t)self->id, .status = self->stopping ? 2 : 0,
+        .connections = (int32_t)self->conn_count, .partitions = (int32_t)partitions,
+    };
+}
+
 void
 work_execute(struct broker_shard *self, struct work *work)
 {
@@ -571,6 +593,10 @@ work_execute(struct broker_shard *self, struct work *work)
         break;
     case SB_API_LIST_OFFSETS:
         work_lookup_next(self, work);
+        break;
+    case SB_API_HEALTH:
+        work_health(self, work);
+        work_step_done(self, work);
         break;
     default:
         work_describe(self, work);

@@ -363,3 +363,64 @@ Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout
     cr_assert_eq(broker_stop(&broker), 0);
     broker_destroy(&broker);
 }
+
+/* Cross-shard flood: with 8 shards, connections pipelining Health (which asks every shard)
+ * send 8 cross-shard messages per request, 4,096 requests per shard at once: far more than a
+ * shard's overflow pool holds while the other shards (8 threads on this VM's CPUs) lag. A
+ * flood of connections on the main port is handed off to the shards at the same time. Every
+ * request must be answered and the broker must stay up. */
+#define FLOOD_SHARDS 8u
+#define FLOOD_PIPELINE 4096u
+#define FLOOD_CONNECTIONS 4u
+#define FLOOD_HANDOFFS 200u
+
+static void
+pipeline_health(struct client *client, uint32_t count, uint8_t *frames, uint32_t capacity)
+{
+    uint32_t used = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        struct sb_frame_header header = {.api_key = SB_API_HEALTH,
+                                         .correlation_id = client->next_correlation++};
+        used += frame_encode(frames + used, capacity - used, &header, encode_empty_request,
+                             NULL);
+    }
+    client_send_raw(client, frames, used);
+}
+
+Test(broker, cross_shard_message_flood_is_answered_never_aborts, .timeout = 240)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, FLOOD_SHARDS, "--max-inflight-requests 4096");
+    static uint8_t frames[FLOOD_PIPELINE * 64];
+    struct client clients[FLOOD_CONNECTIONS];
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        client_connect(&clients[index], (uint16_t)(broker.port + 1 + index % 2));
+        clients[index].timeout_ms = 60000;
+    }
+    struct client handed[FLOOD_HANDOFFS];
+    for (uint32_t round = 0; round < 3; round++) {
+        for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+            pipeline_health(&clients[index], FLOOD_PIPELINE, frames, sizeof(frames));
+        }
+        for (uint32_t index = 0; index < FLOOD_HANDOFFS; index++) {
+            client_connect(&handed[index], broker.port);
+        }
+        for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+            for (uint32_t answer = 0; answer < FLOOD_PIPELINE; answer++) {
+                struct sb_frame frame;
+                cr_assert_eq(client_receive(&clients[index], &frame, 60000), 0,
+                             "every Health is answered");
+                cr_assert(frame.header.error_code == SB_WIRE_ERROR_NONE ||
+                          frame.header.error_code == SB_WIRE_ERROR_BROKER_BUSY);
+            }
+        }
+        for (uint32_t index = 0; index < FLOOD_HANDOFFS; index++) {
+            client_close(&handed[index]);
+        }
+    }
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "broker alive");
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        client_close(&clients[index]);
+    }
+    broker_stop_and_destroy(&broker);
+}
