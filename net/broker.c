@@ -10,7 +10,11 @@
  *
  * Connections: shard 0 accepts on the main port and hands each socket to the
  * shard with the fewest connections; every shard also accepts on its own port
- * (main port + 1 + shard) for shard-aware clients.
+ * (main port + 1 + shard) for shard-aware clients. Each shard listens on its
+ * own port in broker_start; shard 0 opens the main port only in its first loop
+ * iteration, after every shard's start succeeded (the runtime's start
+ * barrier), so a client that reached the main port finds every shard port
+ * listening; only then is the broker logged ready.
  *
  * Messages: broker_send never fails. A message goes into the ring or the
  * shard's overflow pool; when the pool is empty it waits in a per-destination
@@ -233,20 +237,35 @@ broker_start_network(struct broker_shard *self)
         result = broker_listen(self, (uint16_t)(config->listen_port + 1 + self->id),
                                &self->listen_fd);
     }
-    if (result == 0 && self->id == 0) {
-        result = broker_listen(self, config->listen_port, &self->main_listen_fd);
-    }
     if (result != 0) {
         return result;
     }
     broker_arm_accept(self, &self->accept_op, self->listen_fd);
-    if (self->id == 0) {
-        broker_arm_accept(self, &self->main_accept_op, self->main_listen_fd);
-        sb_log_info("listening", "host=%s port=%u shard_ports=%u-%u", config->listen_host,
-                    config->listen_port, config->listen_port + 1,
-                    config->listen_port + sb_shard_count(self->shard));
-    }
     return 0;
+}
+
+/* Shard 0, first iteration: every shard started and listens on its own port, so the main
+ * port opens now. If it cannot, the broker stops and exits with the error. */
+static void
+broker_open_main_port(struct broker_shard *self)
+{
+    struct broker *broker = self->broker;
+    const struct sb_broker_config *config = &broker->config;
+    self->main_port_opened = true;
+    int result = broker_listen(self, config->listen_port, &self->main_listen_fd);
+    if (result != 0) {
+        broker->main_port_result = result;
+        sb_runtime_stop(broker->runtime);
+        return;
+    }
+    broker_arm_accept(self, &self->main_accept_op, self->main_listen_fd);
+    sb_log_info("listening", "host=%s port=%u shard_ports=%u-%u", config->listen_host,
+                config->listen_port, config->listen_port + 1,
+                config->listen_port + sb_shard_count(self->shard));
+    sb_log_info("streambus ready", "shards=%u data_dir=%s startup_ms=%llu",
+                sb_shard_count(self->shard), config->data_dir,
+                (unsigned long long)((sb_clock_monotonic_ns() - broker->started_ns) /
+                                     SB_NS_PER_MS));
 }
 
 static int
@@ -460,6 +479,9 @@ static void
 broker_iteration_end(struct sb_shard *shard)
 {
     struct broker_shard *self = broker_shard_of(shard);
+    if (self->id == 0 && !self->main_port_opened && !sb_shard_stopping(shard)) {
+        broker_open_main_port(self);
+    }
     sb_store_iteration_end(self->store);
     broker_outgoing_flush(self);
     work_produce_resume(self);
@@ -553,14 +575,10 @@ broker_serve(struct broker *broker)
     }
     result = sb_runtime_start(broker->runtime);
     if (result == 0) {
-        sb_log_info("streambus ready", "shards=%u data_dir=%s startup_ms=%llu",
-                    broker->metadata.shard_count, broker->config.data_dir,
-                    (unsigned long long)((sb_clock_monotonic_ns() - broker->started_ns) /
-                                         SB_NS_PER_MS));
         result = sb_runtime_wait_for_signal(broker->runtime);
     }
     sb_runtime_destroy(broker->runtime);
-    return result;
+    return result != 0 ? result : broker->main_port_result;
 }
 
 /* Fits the per-shard budgets in memory_limit_bytes, else the cgroup's limit, else RAM. */
@@ -609,6 +627,7 @@ sb_broker_run(const struct sb_broker_config *config)
     }
     broker->config = *config;
     broker->started_ns = sb_clock_monotonic_ns();
+    broker->main_port_result = 0;
     sb_log_set_level(config->log_level);
     broker_raise_file_limit();
     int result = sb_metadata_init(&broker->metadata);

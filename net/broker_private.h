@@ -226,6 +226,7 @@ struct broker {
     struct sb_metadata metadata;    /* Loaded at start; shards copy it. */
     uint64_t started_ns;            /* Start time (uptime). */
     struct sb_runtime *runtime;     /* The shards. */
+    int main_port_result;           /* Shard 0's main port listen error (read once joined). */
 };
 
 struct broker_shard {
@@ -242,7 +243,8 @@ struct broker_shard {
     uint32_t conn_count;            /* Live connections. */
     uint64_t next_conn_id;          /* Connection ids. */
     int listen_fd;                  /* This shard's own port. */
-    int main_listen_fd;             /* Shard 0: the main port. */
+    int main_listen_fd;             /* Shard 0: the main port, once every shard listens. */
+    bool main_port_opened;          /* Shard 0: opening the main port was tried. */
     struct sb_io_op accept_op;      /* Multishot accept on listen_fd. */
     struct sb_io_op main_accept_op; /* Shard 0: multishot accept on the main port. */
     struct sb_io_op accept_cancel_ops[2]; /* Cancelling both accepts at stop. */

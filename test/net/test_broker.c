@@ -424,3 +424,84 @@ Test(broker, cross_shard_message_flood_is_answered_never_aborts, .timeout = 240)
     }
     broker_stop_and_destroy(&broker);
 }
+
+/* Main port after the shard ports: the shards other than 0 own partitions with megabytes of
+ * WAL to replay after kill -9, so they take longer to start than shard 0. As soon as the
+ * main port accepts, every shard's own port must accept too. */
+#define READY_SHARDS 4u
+#define READY_RESTARTS 4
+
+/* Whether a TCP connection to 127.0.0.1:port is accepted. */
+static bool
+port_accepts(uint16_t port)
+{
+    struct client probe;
+    if (client_try_connect(&probe, port) != 0) {
+        return false;
+    }
+    client_close(&probe);
+    return true;
+}
+
+/* Fills the WAL of every shard but 0 (partitions are found through Metadata). */
+static void
+fill_wal_of_shards_but_0(struct client *client)
+{
+    cr_assert_eq(client_create_topic(client, "replay", 8), SB_WIRE_ERROR_NONE);
+    struct sb_metadata_request request = {.all_topics = true};
+    client_send(client, SB_API_METADATA, 0, encode_metadata_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    struct sb_metadata_response response;
+    cr_assert_eq(sb_metadata_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_metadata_topic topic;
+    cr_assert_eq(sb_metadata_response_next_topic(&response, &topic), 1);
+    bool others[8] = {false};
+    struct sb_metadata_partition partition;
+    while (sb_metadata_topic_next_partition(&topic, &partition) == 1) {
+        others[partition.partition] = partition.shard != 0;
+    }
+    static uint8_t batch[1u << 20];
+    struct produce_spec spec = {.topic = "replay", .batch = batch, .acks = 1,
+                                .bytes = test_batch(batch, sizeof(batch), 20000, "replay"),
+                                .timeout_ms = 5000};
+    for (int32_t index = 0; index < 8; index++) {
+        for (int round = 0; others[index] && round < 16; round++) {
+            spec.partition = index;
+            cr_assert_eq(client_produce(client, &spec, NULL), SB_WIRE_ERROR_NONE);
+        }
+    }
+}
+
+Test(broker, main_port_accepts_only_once_every_shard_port_listens, .timeout = 180)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, READY_SHARDS, "--wal-files 8");
+    struct client client;
+    client_connect(&client, broker.port);
+    fill_wal_of_shards_but_0(&client);
+    client_close(&client);
+    for (int restart = 0; restart < READY_RESTARTS; restart++) {
+        broker_kill(&broker);
+        /* A killed broker's listeners can outlive it briefly: wait until they are gone. */
+        for (int wait = 0; wait < 500 && port_accepts(broker.port); wait++) {
+            usleep(10000);
+        }
+        broker_spawn(&broker);
+        bool accepted = false;
+        for (int attempt = 0; attempt < 20000 && !accepted; attempt++) {
+            accepted = port_accepts(broker.port);
+            if (!accepted) {
+                usleep(500);
+            }
+        }
+        cr_assert(accepted, "the main port accepts within 10 s");
+        for (uint32_t shard = 0; shard < READY_SHARDS; shard++) {
+            cr_assert(port_accepts((uint16_t)(broker.port + 1 + shard)),
+                      "restart %d: shard %u's port listens once the main port accepts",
+                      restart, shard);
+        }
+        cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE);
+    }
+    broker_stop_and_destroy(&broker);
+}
