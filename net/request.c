@@ -13,8 +13,10 @@
  * request budget is exhausted the request is answered BROKER_BUSY (retriable)
  * in its own frame buffer, so a full budget never fails silently.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -459,6 +461,38 @@ request_produce_items(struct request *request, struct sb_produce_request *decode
     return 0;
 }
 
+static int
+request_key_compare(const void *left, const void *right)
+{
+    uint64_t a = *(const uint64_t *)left;
+    uint64_t b = *(const uint64_t *)right;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether a known topic's partition appears twice (docs/protocol.md: INVALID_REQUEST). Sorts
+ * the items' keys in the response arrays' scratch, which is filled only when answering. */
+static bool
+request_produce_repeats(struct request *request)
+{
+    static_assert(sizeof(struct sb_produce_partition_response) >= sizeof(uint64_t),
+                  "a key per item fits the response arrays");
+    uint64_t *keys = request_extra(request);
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        if (item->error == SB_WIRE_ERROR_NONE) {
+            keys[count++] = (uint64_t)item->topic_id << 32 | (uint32_t)item->partition;
+        }
+    }
+    qsort(keys, count, sizeof(*keys), request_key_compare);
+    for (uint32_t index = 1; index < count; index++) {
+        if (keys[index] == keys[index - 1]) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static uint32_t
 request_produce_count(const struct sb_produce_request *decoded)
 {
@@ -478,7 +512,8 @@ request_produce(struct request *request)
     request_frame(request, &frame);
     struct sb_produce_request decoded;
     if (sb_produce_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
-        (decoded.acks != 0 && decoded.acks != 1 && decoded.acks != -1)) {
+        (decoded.acks != 0 && decoded.acks != 1 && decoded.acks != -1) ||
+        decoded.timeout_ms < 0 || decoded.transactional_id.chars != NULL) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
@@ -495,7 +530,7 @@ request_produce(struct request *request)
                                                (uint64_t)item_count * 32)) {
         return;
     }
-    if (request_produce_items(request, &decoded) != 0) {
+    if (request_produce_items(request, &decoded) != 0 || request_produce_repeats(request)) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
@@ -529,8 +564,10 @@ request_fetch_items(struct request *request, struct sb_fetch_request *decoded)
             item->topic_index = topic_index;
             item->partition = partition.partition;
             item->fetch_offset = partition.fetch_offset;
-            item->max_bytes = partition.partition_max_bytes > 0
-                                  ? (uint32_t)partition.partition_max_bytes : 0;
+            if (partition.partition_max_bytes < 0) {
+                return -EINVAL; /* docs/protocol.md: negative byte values are refused. */
+            }
+            item->max_bytes = (uint32_t)partition.partition_max_bytes;
             item->high_watermark = -1;
             item->log_start_offset = -1;
             request_item_resolve(request, item, topic.name);
@@ -575,7 +612,9 @@ request_fetch(struct request *request)
     struct sb_frame frame;
     request_frame(request, &frame);
     struct sb_fetch_request decoded;
-    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
+        decoded.max_wait_ms < 0 || decoded.min_bytes < 0 || decoded.max_bytes < 0 ||
+        decoded.isolation_level != SB_FETCH_ISOLATION_READ_UNCOMMITTED) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }

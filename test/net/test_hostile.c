@@ -13,6 +13,8 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "proto/api_fetch.h"
+#include "proto/api_produce.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
 
@@ -226,4 +228,99 @@ Test(hostile, no_response_flag_outside_produce_closes, .timeout = 60)
     client_close(&client);
     cr_assert_eq(broker_stop(&broker), 0);
     broker_destroy(&broker);
+}
+
+/* Sends `request` (Produce) and expects the frame-level INVALID_REQUEST. */
+static void
+expect_produce_refused(struct client *client, const struct sb_produce_request *request,
+                       const char *why)
+{
+    uint32_t correlation = client_send(client, SB_API_PRODUCE, 0, encode_produce_request,
+                                       request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST, "%s: got %s", why,
+                 sb_wire_error_name(frame.header.error_code));
+}
+
+/* docs/protocol.md, Produce: a negative timeout, a non-null transactional id, or the same
+ * topic and partition twice is INVALID_REQUEST for the whole request; nothing is appended. */
+Test(hostile, produce_that_the_protocol_refuses_is_invalid_request, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "strict", 2), SB_WIRE_ERROR_NONE);
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 3, "strict");
+    struct sb_produce_partition parts[2] = {{.partition = 0, .records = {batch, bytes}},
+                                            {.partition = 1, .records = {batch, bytes}}};
+    struct sb_produce_topic topics[2] = {
+        {.name = sb_wire_string_from_cstr("strict"), .partitions = parts, .partition_count = 2},
+        {.name = sb_wire_string_from_cstr("strict"), .partitions = parts, .partition_count = 1},
+    };
+    struct sb_produce_request request = {.acks = 1, .timeout_ms = -1, .topics = topics,
+                                         .topic_count = 1};
+    expect_produce_refused(&client, &request, "negative timeout");
+    request.timeout_ms = 1000;
+    request.transactional_id = sb_wire_string_from_cstr("txn");
+    expect_produce_refused(&client, &request, "transactional id");
+    request.transactional_id = (struct sb_wire_string){0};
+    parts[1].partition = 0;
+    expect_produce_refused(&client, &request, "one partition twice in a topic");
+    parts[1].partition = 1;
+    request.topic_count = 2;
+    expect_produce_refused(&client, &request, "one topic and partition in two topic entries");
+    /* Nothing of the refused requests was appended: the next record gets offset 0. */
+    request.topic_count = 1;
+    topics[0].partition_count = 1;
+    client_send(&client, SB_API_PRODUCE, 0, encode_produce_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    struct sb_produce_response response;
+    struct sb_produce_topic_response topic;
+    struct sb_produce_partition_response partition;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic), 1);
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic, &partition), 1);
+    cr_assert_eq(partition.error_code, 0);
+    cr_assert_eq(partition.base_offset, 0, "refused requests appended nothing");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* docs/protocol.md, Fetch: negative wait or byte values, or an unknown isolation level, is
+ * INVALID_REQUEST. */
+Test(hostile, fetch_with_negative_wait_or_bytes_is_invalid_request, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "strict", 1), SB_WIRE_ERROR_NONE);
+    for (int variant = 0; variant < 5; variant++) {
+        struct sb_fetch_partition part = {.partition = 0, .partition_max_bytes = 1 << 20};
+        struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr("strict"),
+                                       .partitions = &part, .partition_count = 1};
+        struct sb_fetch_request request = {.max_wait_ms = 0, .min_bytes = 0,
+                                           .max_bytes = 1 << 20, .topics = &topic,
+                                           .topic_count = 1};
+        request.max_wait_ms = variant == 0 ? -1 : 0;
+        request.min_bytes = variant == 1 ? -1 : 0;
+        request.max_bytes = variant == 2 ? -1 : 1 << 20;
+        part.partition_max_bytes = variant == 3 ? -1 : 1 << 20;
+        request.isolation_level = variant == 4 ? 7 : 0;
+        uint32_t correlation = client_send(&client, SB_API_FETCH, 0, encode_fetch_request,
+                                           &request);
+        struct sb_frame frame;
+        cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+        cr_assert_eq(frame.header.correlation_id, correlation);
+        cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST,
+                     "variant %d: got %s", variant,
+                     sb_wire_error_name(frame.header.error_code));
+    }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
 }
