@@ -482,10 +482,12 @@ broker_iteration_end(struct sb_shard *shard)
     if (self->id == 0 && !self->main_port_opened && !sb_shard_stopping(shard)) {
         broker_open_main_port(self);
     }
-    sb_store_iteration_end(self->store);
     broker_outgoing_flush(self);
     work_produce_resume(self);
     conn_resume_all(self);
+    /* Last: the appends of requests resumed above start their commit in this iteration,
+     * rather than after the shard's next sleep. */
+    sb_store_iteration_end(self->store);
 }
 
 static void

@@ -47,8 +47,6 @@
 /* Concurrent requests per shard (all connections) and partition works. */
 #define SB_NET_REQUESTS_MAX 4096u
 #define SB_NET_WORKS_MAX 8192u
-/* Received buffers a connection may hold while it cannot consume them. */
-#define SB_NET_HELD_MAX 16u
 
 enum broker_message {
     MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
@@ -165,11 +163,13 @@ struct request {
     struct sb_health_shard *health; /* Health: one entry per shard (in scratch). */
 };
 
-/* Received bytes waiting for memory or an in-flight slot (back-pressure). */
+/* A provided buffer whose bytes wait for memory or an in-flight slot (back-pressure). The
+ * shard has one per buffer of its receive group, so a connection can hold any number of
+ * them (never more than the group has) without room of its own. */
 struct held_buffer {
-    uint16_t buffer_id; /* Provided buffer. */
     uint32_t offset;    /* Bytes consumed. */
     uint32_t length;    /* Bytes received. */
+    uint16_t next;      /* Next buffer the same connection holds (its FIFO). */
 };
 
 /* One client connection. */
@@ -194,8 +194,8 @@ struct conn {
     uint32_t prefix_have;           /* Bytes of it gathered. */
     struct request *assembling;     /* Request whose frame is being filled, or NULL. */
     uint32_t frame_have;            /* Bytes of its frame received. */
-    struct held_buffer held[SB_NET_HELD_MAX]; /* Received buffers not consumed yet. */
-    uint32_t held_first;            /* Oldest held buffer. */
+    uint16_t held_first;            /* Oldest held buffer (its id), if any. */
+    uint16_t held_last;             /* Newest held buffer. */
     uint32_t held_count;            /* Buffers held (back-pressure when > 0). */
     bool close_after_send;          /* A frame-level error was answered: close then. */
     struct request *inflight_head;  /* Requests in arrival order. */
@@ -237,6 +237,7 @@ struct broker_shard {
     struct sb_store *store;         /* Shard's storage. */
     struct sb_metadata metadata;    /* This shard's copy of the topic table. */
     struct sb_bufpool buffers;      /* Frames, responses, fetch data. */
+    struct held_buffer held[SB_NET_RECV_BUFFERS]; /* By receive buffer id: bytes held. */
     struct sb_pool conns;           /* struct conn. */
     struct sb_pool requests;        /* struct request. */
     struct conn *conn_list;         /* Live connections. */
