@@ -329,8 +329,11 @@ request_metadata(struct request *request)
     uint64_t scratch = (uint64_t)topic_count * sizeof(struct sb_metadata_topic) +
                        partition_count * sizeof(struct sb_metadata_partition) +
                        (uint64_t)self->metadata.shard_count * sizeof(struct sb_metadata_shard);
-    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 16) +
-                        partition_count * 16 + (uint64_t)self->metadata.shard_count * 8 + 128;
+    /* Names asked for are echoed back, known or not: they all lie in the request's body. */
+    uint64_t names_bytes = decoded.all_topics ? (uint64_t)topic_count * SB_TOPIC_NAME_BYTES_MAX
+                                              : frame.body_bytes;
+    uint64_t response = names_bytes + (uint64_t)topic_count * 16 + partition_count * 16 +
+                        (uint64_t)self->metadata.shard_count * 8 + 128;
     if (!request_reserve_scratch(request, scratch + 64) ||
         !request_reserve_response(request, response)) {
         return;
@@ -493,14 +496,18 @@ request_produce_repeats(struct request *request)
     return false;
 }
 
+/* Counts the request's partitions; *names_bytes_out: its topic names' bytes (echoed back,
+ * known or not, so the response is sized from them, not from the longest valid name). */
 static uint32_t
-request_produce_count(const struct sb_produce_request *decoded)
+request_produce_count(const struct sb_produce_request *decoded, uint64_t *names_bytes_out)
 {
     struct sb_produce_request copy = *decoded;
     struct sb_produce_topic topic;
     uint32_t items = 0;
+    *names_bytes_out = 0;
     while (sb_produce_request_next_topic(&copy, &topic) == 1) {
         items += topic.partition_cursor.count;
+        *names_bytes_out += topic.name.length;
     }
     return items;
 }
@@ -522,11 +529,12 @@ request_produce(struct request *request)
     /* The frame flag, not acks, decides whether an answer is sent (docs/protocol.md). */
     request->no_response = (request->header.flags & SB_FRAME_FLAG_NO_RESPONSE) != 0;
     uint32_t topic_count = decoded.topic_cursor.count;
-    uint32_t item_count = request_produce_count(&decoded);
+    uint64_t names_bytes;
+    uint32_t item_count = request_produce_count(&decoded, &names_bytes);
     uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_produce_topic_response) +
                      (uint64_t)item_count * sizeof(struct sb_produce_partition_response);
     if (!request_reserve_items(request, topic_count, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+        !request_reserve_response(request, names_bytes + (uint64_t)topic_count * 8 +
                                                (uint64_t)item_count * 32)) {
         return;
     }
@@ -649,14 +657,18 @@ request_fetch(struct request *request)
     }
 }
 
+/* As request_produce_count. */
 static uint32_t
-request_list_offsets_count(const struct sb_list_offsets_request *decoded)
+request_list_offsets_count(const struct sb_list_offsets_request *decoded,
+                           uint64_t *names_bytes_out)
 {
     struct sb_list_offsets_request copy = *decoded;
     struct sb_list_offsets_topic topic;
     uint32_t items = 0;
+    *names_bytes_out = 0;
     while (sb_list_offsets_request_next_topic(&copy, &topic) == 1) {
         items += topic.partition_cursor.count;
+        *names_bytes_out += topic.name.length;
     }
     return items;
 }
@@ -699,11 +711,12 @@ request_list_offsets(struct request *request)
         return;
     }
     uint32_t topic_count = decoded.topic_cursor.count;
-    uint32_t item_count = request_list_offsets_count(&decoded);
+    uint64_t names_bytes;
+    uint32_t item_count = request_list_offsets_count(&decoded, &names_bytes);
     uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_list_offsets_topic_response) +
                      (uint64_t)item_count * sizeof(struct sb_list_offsets_partition_response);
     if (!request_reserve_items(request, topic_count, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+        !request_reserve_response(request, names_bytes + (uint64_t)topic_count * 8 +
                                                (uint64_t)item_count * 24)) {
         return;
     }
@@ -732,7 +745,8 @@ request_describe_topic(struct request *request)
     uint64_t extra = (uint64_t)item_count * sizeof(struct sb_describe_topic_partition) +
                      16 * sizeof(struct sb_topic_config) + 16 * 64;
     if (!request_reserve_items(request, 1, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)item_count * 40 + 4096)) {
+        !request_reserve_response(request, (uint64_t)item_count * 40 + decoded.name.length +
+                                               4096)) {
         return;
     }
     request->topics[0] = decoded.name;

@@ -13,7 +13,9 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "proto/api_admin.h"
 #include "proto/api_fetch.h"
+#include "proto/api_meta.h"
 #include "proto/api_produce.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
@@ -321,6 +323,69 @@ Test(hostile, fetch_with_negative_wait_or_bytes_is_invalid_request, .timeout = 6
                      "variant %d: got %s", variant,
                      sb_wire_error_name(frame.header.error_code));
     }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* Unknown topic names longer than any topic can be (249 bytes) are echoed back in the
+ * answer: the response must be sized for them. */
+#define LONG_NAMES 8
+#define LONG_NAME_BYTES 60000
+
+static int
+encode_describe(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_describe_topic_request_encode(writer, request);
+}
+
+/* Sends a request and expects an answer for it without a frame-level error. */
+static void
+expect_answered(struct client *client, uint16_t api_key,
+                int (*encode)(struct sb_wire_writer *writer, const void *request),
+                const void *request, const char *what)
+{
+    uint32_t correlation = client_send(client, api_key, 0, encode, request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "%s answered", what);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_NONE, "%s: got %s", what,
+                 sb_wire_error_name(frame.header.error_code));
+}
+
+Test(hostile, unknown_topic_names_over_249_bytes_are_answered, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    static char names[LONG_NAMES][LONG_NAME_BYTES];
+    struct sb_wire_string strings[LONG_NAMES];
+    struct sb_produce_topic produce_topics[LONG_NAMES];
+    struct sb_list_offsets_topic offsets_topics[LONG_NAMES];
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 1, "long");
+    struct sb_produce_partition produce_part = {.partition = 0, .records = {batch, bytes}};
+    struct sb_list_offsets_partition offsets_part = {.partition = 0, .timestamp = -1};
+    for (int index = 0; index < LONG_NAMES; index++) {
+        memset(names[index], 'a' + index, LONG_NAME_BYTES);
+        strings[index] = (struct sb_wire_string){names[index], LONG_NAME_BYTES};
+        produce_topics[index] = (struct sb_produce_topic){
+            .name = strings[index], .partitions = &produce_part, .partition_count = 1};
+        offsets_topics[index] = (struct sb_list_offsets_topic){
+            .name = strings[index], .partitions = &offsets_part, .partition_count = 1};
+    }
+    struct sb_produce_request produce = {.acks = 1, .timeout_ms = 1000,
+                                         .topics = produce_topics, .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_PRODUCE, encode_produce_request, &produce, "Produce");
+    struct sb_list_offsets_request offsets = {.topics = offsets_topics,
+                                              .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_LIST_OFFSETS, encode_list_offsets_request, &offsets,
+                    "ListOffsets");
+    struct sb_describe_topic_request describe = {.name = strings[0]};
+    expect_answered(&client, SB_API_DESCRIBE_TOPIC, encode_describe, &describe,
+                    "DescribeTopic");
+    struct sb_metadata_request metadata = {.topics = strings, .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_METADATA, encode_metadata_request, &metadata, "Metadata");
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
