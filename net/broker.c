@@ -415,6 +415,9 @@ broker_message(struct sb_shard *shard, const struct sb_msg *message)
     case MSG_WORK_DONE:
         request_work_done(message->payload);
         break;
+    case MSG_WORK_RELEASED:
+        request_work_released(message->payload);
+        break;
     case MSG_ADMIN:
         admin_submit(self, message->payload);
         break;

@@ -44,6 +44,8 @@
 #define SB_NET_RECV_GROUP 0
 /* Responses coalesced into one sendmsg. */
 #define SB_NET_SEND_VECTORS_MAX 32u
+/* A produce's wait for memtable room and acks=all when its timeout_ms is 0. */
+#define SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS 30000u
 /* Concurrent requests per shard (all connections) and partition works. */
 #define SB_NET_REQUESTS_MAX 4096u
 #define SB_NET_WORKS_MAX 8192u
@@ -53,6 +55,7 @@ enum broker_message {
     MSG_CONN_CLOSED,        /* shard -> shard 0: arguments[1] of its connections ended. */
     MSG_WORK,               /* payload: struct work for this (owner) shard (Health too). */
     MSG_WORK_DONE,          /* payload: the same work, results filled in. */
+    MSG_WORK_RELEASED,      /* payload: a work answered early; the owner is done with it. */
     MSG_ADMIN,              /* payload: struct request to run on shard 0. */
     MSG_ADMIN_DONE,         /* payload: the request, response encoded. */
     MSG_TOPIC_UPDATE,       /* payload: struct topic_broadcast from shard 0. */
@@ -101,6 +104,7 @@ struct item {
     uint32_t records_done;    /* Produce: bytes of records appended so far. */
     uint32_t batch_count;     /* Produce: batches in records. */
     uint32_t batches_done;    /* Produce: batches appended so far. */
+    bool durable_waiting;     /* Produce acks=all: `append` has not called back yet. */
     struct work *work;        /* The work this item belongs to. */
 };
 
@@ -128,6 +132,10 @@ struct work {
     struct sb_read read;         /* Fetch: the read in progress. */
     struct sb_time_lookup lookup; /* ListOffsets by time: the lookup in progress. */
     struct outgoing outgoing;    /* Its MSG_WORK or MSG_WORK_DONE while it waits to be sent. */
+    bool answered_early;         /* Produce: answered at its timeout; appends still refer to
+                                  * it until MSG_WORK_RELEASED. */
+    uint64_t produce_deadline_ns; /* Produce: when waiting for room or acks gives up. */
+    struct outgoing released;    /* Its MSG_WORK_RELEASED while it waits to be sent. */
     uint8_t *lookup_buffer;      /* Owner-side buffer for lookups (owner's memory). */
     uint32_t lookup_capacity;    /* Its size. */
 };
@@ -152,6 +160,8 @@ struct request {
     struct work *works;             /* One per owner shard used. */
     uint32_t work_count;            /* Works. */
     uint32_t works_pending;         /* Works not yet back. */
+    uint32_t works_held;            /* Works answered early, not yet released by their owner. */
+    bool release_deferred;          /* Released while works_held > 0: freed at the last. */
     int32_t fetch_max_bytes;        /* Fetch: response limit. */
     int16_t acks;                   /* Produce. */
     int32_t produce_timeout_ms;     /* Produce: how long to wait for room or acks. */
@@ -285,6 +295,8 @@ void conn_resume_all(struct broker_shard *self);
 /* request.c */
 void request_start(struct request *request);
 void request_work_done(struct work *work);
+/* A work answered early (at its timeout) is no longer referred to by its owner. */
+void request_work_released(struct work *work);
 void request_admin_done(struct request *request);
 void request_release(struct request *request);
 bool request_respond_error(struct request *request, int16_t error);

@@ -35,10 +35,17 @@
 
 static void request_dispatch(struct request *request);
 
+/* Frees everything the request holds; deferred while an owner still refers to a work of it
+ * (acks=all answered at its timeout: the appends call back later). */
 void
 request_release(struct request *request)
 {
     struct broker_shard *self = request->home;
+    if (request->works_held > 0) {
+        request->release_deferred = true;
+        request->conn = NULL;
+        return;
+    }
     if (request->response != NULL && request->response_capacity != 0) {
         sb_bufpool_release(&self->buffers, request->response, request->response_capacity);
     }
@@ -784,9 +791,20 @@ request_dispatch(struct request *request)
 }
 
 void
+request_work_released(struct work *work)
+{
+    struct request *request = work->request;
+    SB_ASSERT(request->works_held > 0);
+    if (--request->works_held == 0 && request->release_deferred) {
+        request_release(request);
+    }
+}
+
+void
 request_work_done(struct work *work)
 {
     struct request *request = work->request;
+    request->works_held += work->answered_early ? 1 : 0;
     SB_ASSERT(request->works_pending > 0);
     if (--request->works_pending == 0) {
         request_finish(request);

@@ -32,6 +32,23 @@
 
 static void work_fetch_next(struct broker_shard *self, struct work *work);
 static void work_lookup_next(struct broker_shard *self, struct work *work);
+static void work_produce_appended(struct broker_shard *self, struct work *work);
+
+/* Sends the work home: answered (MSG_WORK_DONE) or, after an early answer, released. */
+static void
+work_send_home(struct broker_shard *self, struct work *work, uint16_t type)
+{
+    bool done = type == MSG_WORK_DONE;
+    if (work->owner == work->home->id) {
+        if (done) {
+            request_work_done(work);
+        } else {
+            request_work_released(work);
+        }
+        return;
+    }
+    broker_send(self, work->home->id, type, done ? &work->outgoing : &work->released, work);
+}
 
 static void
 work_step_done(struct broker_shard *self, struct work *work)
@@ -46,11 +63,10 @@ work_step_done(struct broker_shard *self, struct work *work)
         sb_bufpool_release(&self->buffers, work->lookup_buffer, work->lookup_capacity);
         work->lookup_buffer = NULL;
     }
-    if (work->owner == work->home->id) {
-        request_work_done(work);
-    } else {
-        broker_send(self, work->home->id, MSG_WORK_DONE, &work->outgoing, work);
+    if (work->api_key == SB_API_PRODUCE) {
+        sb_shard_timer_disarm(self->shard, &work->deadline);
     }
+    work_send_home(self, work, work->answered_early ? MSG_WORK_RELEASED : MSG_WORK_DONE);
 }
 
 /* The item's partition, or NULL (UNKNOWN_TOPIC_OR_PARTITION) when this shard has no such
@@ -126,7 +142,9 @@ work_produce_durable(struct sb_append *append)
 {
     struct item *item = append->context;
     struct work *work = item->work;
-    if (append->result != 0) {
+    SB_ASSERT(item->durable_waiting);
+    item->durable_waiting = false;
+    if (append->result != 0 && !work->answered_early) {
         item->error = work_append_error(append->result);
     }
     work_step_done(work->owner_shard, work);
@@ -174,6 +192,7 @@ work_produce_item(struct broker_shard *self, struct work *work, struct item *ite
             return true;
         }
         if (wait) {
+            item->durable_waiting = true;
             work->pending++;
         }
         item->records_done += bytes;
@@ -220,15 +239,57 @@ work_produce_timeout(struct sb_timer *timer)
             break;
         }
     }
+    work_produce_appended(self, work); /* Past the deadline: earlier acks=all waits expire. */
+}
+
+/* acks=all not reached by the request's deadline (a failing or stalled disk): the items
+ * still waiting are answered REQUEST_TIMED_OUT now (their data may still become durable,
+ * as docs/protocol.md says). Their appends keep referring to the work, so it is released
+ * to its request only when the last one calls back (work_step_done). */
+static void
+work_produce_expire(struct sb_timer *timer)
+{
+    struct work *work = timer->context;
+    struct request *request = work->request;
+    SB_ASSERT(work->pending > 0 && !work->answered_early);
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        if (item->work == work && item->durable_waiting) {
+            item->error = SB_WIRE_ERROR_REQUEST_TIMED_OUT;
+        }
+    }
+    work->answered_early = true;
+    work_send_home(work->owner_shard, work, MSG_WORK_DONE);
+}
+
+/* Every batch is appended (or refused): the answer waits for the acks=all appends, until
+ * the deadline at most. Without a free timer it waits for them. */
+static void
+work_produce_appended(struct broker_shard *self, struct work *work)
+{
+    uint64_t now_ns = sb_shard_now_ns(self->shard);
+    if (work->pending > 1) {
+        uint64_t delay_ns = work->produce_deadline_ns > now_ns
+                                ? work->produce_deadline_ns - now_ns : 0;
+        sb_shard_timer_arm(self->shard, &work->deadline, delay_ns, work_produce_expire, work);
+    }
     work_step_done(self, work);
 }
 
-/* Produce works wait in arrival order, so a partition's batches never overtake each other. */
+/* Produce works wait in arrival order, so a partition's batches never overtake each other.
+ * The request's timeout_ms (0: SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS) bounds the wait for room
+ * and for acks=all together. */
 static void
 work_produce(struct broker_shard *self, struct work *work)
 {
+    int32_t timeout_ms = work->request->produce_timeout_ms > 0
+                             ? work->request->produce_timeout_ms
+                             : (int32_t)SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS;
+    uint64_t timeout_ns = (uint64_t)timeout_ms * SB_NS_PER_MS;
+    work->produce_deadline_ns = sb_shard_now_ns(self->shard) + timeout_ns;
+    sb_timer_init(&work->deadline);
     if (self->produce_waiting == NULL && work_produce_items(self, work)) {
-        work_step_done(self, work);
+        work_produce_appended(self, work);
         return;
     }
     struct work **tail = &self->produce_waiting;
@@ -237,11 +298,8 @@ work_produce(struct broker_shard *self, struct work *work)
     }
     work->parked_next = NULL;
     *tail = work;
-    sb_timer_init(&work->deadline);
-    int32_t timeout_ms = work->request->produce_timeout_ms > 0
-                             ? work->request->produce_timeout_ms : 30000;
-    if (sb_shard_timer_arm(self->shard, &work->deadline, (uint64_t)timeout_ms * SB_NS_PER_MS,
-                           work_produce_timeout, work) != 0) {
+    if (sb_shard_timer_arm(self->shard, &work->deadline, timeout_ns, work_produce_timeout,
+                           work) != 0) {
         *tail = NULL;
         work_produce_timeout(&work->deadline);
     }
@@ -258,7 +316,7 @@ work_produce_resume(struct broker_shard *self)
         }
         self->produce_waiting = work->parked_next;
         sb_shard_timer_disarm(self->shard, &work->deadline);
-        work_step_done(self, work);
+        work_produce_appended(self, work);
     }
 }
 

@@ -12,11 +12,21 @@
  * cleanly. With 2 shards the produces go through shard 1's port, so the work
  * for shard 0's partitions reaches shard 0 while its table no longer has the
  * topic; with 1 shard the produces wait for memtable room across the delete.
+ *
+ * Failing disk: the data directory is an ext4 image on a loop device whose
+ * backing file lives on a small tmpfs; filling the tmpfs makes every new
+ * write fail (EIO, then a read-only file system). The WAL retries its cycle
+ * forever, so an acks=all produce must be answered REQUEST_TIMED_OUT once its
+ * timeout_ms passed. Needs root and a loop device, else it is skipped.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto/api_admin.h"
 #include "proto/api_produce.h"
@@ -146,4 +156,103 @@ Test(work, delete_while_producing_two_shards_through_shard_1_is_answered, .timeo
 Test(work, delete_while_producing_one_shard_waiting_for_memtable_is_answered, .timeout = 240)
 {
     delete_while_producing(1, 0, 20, 30000);
+}
+
+static char failing_root[64];     /* The test's directory, or empty. */
+static char failing_tmpfs[96];    /* The small tmpfs holding the image. */
+static char failing_mount[96];    /* The ext4 image's mount: the data directory's parent. */
+
+static int
+run_quietly(const char *command)
+{
+    char line[1100];
+    snprintf(line, sizeof(line), "%s >/dev/null 2>&1", command);
+    return system(line);
+}
+
+/* Mounts a 40 MiB tmpfs holding a 64 MiB sparse ext4 image, loop-mounted; false (with the
+ * reason) if this machine cannot. */
+static bool
+failing_disk_mount(char *reason, size_t capacity)
+{
+    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0 ||
+        run_quietly("losetup -f") != 0) {
+        snprintf(reason, capacity, "needs root and a free loop device");
+        return false;
+    }
+    snprintf(failing_root, sizeof(failing_root), "/tmp/sb-failing-XXXXXX");
+    cr_assert_not_null(mkdtemp(failing_root));
+    snprintf(failing_tmpfs, sizeof(failing_tmpfs), "%s/tmpfs", failing_root);
+    snprintf(failing_mount, sizeof(failing_mount), "%s/ext4", failing_root);
+    mkdir(failing_tmpfs, 0755);
+    mkdir(failing_mount, 0755);
+    char command[1024];
+    snprintf(command, sizeof(command),
+             "mount -t tmpfs -o size=40m tmpfs %s && truncate -s 64M %s/image && "
+             "mkfs.ext4 -q -F %s/image && mount -o loop %s/image %s", failing_tmpfs,
+             failing_tmpfs, failing_tmpfs, failing_tmpfs, failing_mount);
+    if (run_quietly(command) != 0) {
+        snprintf(reason, capacity, "tmpfs, mkfs.ext4 or loop mount failed");
+        return false;
+    }
+    return true;
+}
+
+static void
+failing_disk_fini(void)
+{
+    if (failing_root[0] == '\0') {
+        return;
+    }
+    umount2(failing_mount, MNT_DETACH);
+    umount2(failing_tmpfs, MNT_DETACH);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", failing_root);
+    run_quietly(command);
+    failing_root[0] = '\0';
+}
+
+/* Fills the tmpfs under the image: from now on every write to a new block of it fails. */
+static void
+failing_disk_break(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/filler", failing_tmpfs);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    static uint8_t zeros[1u << 20];
+    /* Bounded: the tmpfs holds 40 MiB. */
+    for (int chunk = 0; chunk < 64 && write(fd, zeros, sizeof(zeros)) > 0; chunk++) {
+    }
+    close(fd);
+}
+
+Test(work, acks_all_on_a_failing_disk_is_answered_request_timed_out, .timeout = 120,
+     .fini = failing_disk_fini)
+{
+    char reason[128];
+    if (!failing_disk_mount(reason, sizeof(reason))) {
+        failing_disk_fini();
+        cr_skip_test("failing-disk test skipped: %s", reason);
+    }
+    struct broker_process broker;
+    broker_init(&broker, 1);
+    rmdir(broker.data_dir);
+    snprintf(broker.data_dir, sizeof(broker.data_dir), "%s/data", failing_mount);
+    broker_start(&broker);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "stalled", 1), SB_WIRE_ERROR_NONE);
+    static uint8_t batch[1u << 16];
+    struct produce_spec spec = {.topic = "stalled", .batch = batch, .acks = -1,
+                                .bytes = test_batch(batch, sizeof(batch), 1000, "stalled"),
+                                .timeout_ms = 5000};
+    cr_assert_eq(client_produce(&client, &spec, NULL), SB_WIRE_ERROR_NONE);
+    failing_disk_break();
+    spec.timeout_ms = 1500;
+    int16_t error = client_produce(&client, &spec, NULL); /* Asserts it is answered. */
+    cr_assert_eq(error, SB_WIRE_ERROR_REQUEST_TIMED_OUT, "got %s", sb_wire_error_name(error));
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "broker alive");
+    client_close(&client);
+    broker_kill(&broker); /* Its WAL cannot drain: no clean stop on this disk. */
 }
