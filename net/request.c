@@ -838,7 +838,8 @@ request_finish_produce(struct request *request)
         const struct item *item = &request->items[index];
         partitions[index] = (struct sb_produce_partition_response){
             .partition = item->partition, .error_code = item->error,
-            .base_offset = item->error == 0 ? item->base_offset : -1,
+            /* Appending stopped part-way (docs/protocol.md): where the stored ones start. */
+            .base_offset = item->error == 0 || item->batches_done > 0 ? item->base_offset : -1,
             .log_append_time_ms = item->log_append_time,
             .log_start_offset = item->log_start_offset,
         };

@@ -115,11 +115,31 @@ work_append_error(int result)
     }
 }
 
-/* Every batch in `records` must be whole and pass its CRCs before any is appended. */
+/* Whether `next` may follow `previous` in one partition of one request: the same producer
+ * (or none), and an idempotent batch continues the previous one's sequence. */
+static int16_t
+work_produce_follows(const struct sb_batch_header *previous, const struct sb_batch_header *next)
+{
+    if (next->producer_id != previous->producer_id ||
+        next->producer_epoch != previous->producer_epoch) {
+        return SB_WIRE_ERROR_INVALID_RECORD;
+    }
+    int64_t expected = ((int64_t)previous->base_sequence + previous->record_count) %
+                       ((int64_t)INT32_MAX + 1);
+    if (next->producer_id >= 0 && next->base_sequence != expected) {
+        return SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    }
+    return SB_WIRE_ERROR_NONE;
+}
+
+/* Every batch in `records` must be whole, pass its CRCs, and continue the previous batch's
+ * producer sequence before any is appended (docs/protocol.md), so a partition's sequence
+ * is never appended in part. */
 static int16_t
 work_produce_validate(const struct item *item, uint32_t batch_bytes_max, uint32_t *count_out)
 {
     uint32_t count = 0;
+    struct sb_batch_header previous;
     for (uint32_t at = 0; at < item->records_bytes;) {
         struct sb_batch_header header;
         int result = sb_batch_verify(item->records + at, item->records_bytes - at, UINT32_MAX,
@@ -130,6 +150,12 @@ work_produce_validate(const struct item *item, uint32_t batch_bytes_max, uint32_
         if (header.batch_bytes > batch_bytes_max) {
             return SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
         }
+        int16_t follows = count > 0 ? work_produce_follows(&previous, &header)
+                                    : SB_WIRE_ERROR_NONE;
+        if (follows != SB_WIRE_ERROR_NONE) {
+            return follows;
+        }
+        previous = header;
         at += header.batch_bytes;
         count++;
     }
