@@ -552,14 +552,17 @@ request_produce(struct request *request)
     request_dispatch(request);
 }
 
+/* As request_produce_count. */
 static uint32_t
-request_fetch_count(const struct sb_fetch_request *decoded)
+request_fetch_count(const struct sb_fetch_request *decoded, uint64_t *names_bytes_out)
 {
     struct sb_fetch_request copy = *decoded;
     struct sb_fetch_topic topic;
     uint32_t items = 0;
+    *names_bytes_out = 0;
     while (sb_fetch_request_next_topic(&copy, &topic) == 1) {
         items += topic.partition_cursor.count;
+        *names_bytes_out += topic.name.length;
     }
     return items;
 }
@@ -634,7 +637,8 @@ request_fetch(struct request *request)
         return;
     }
     uint32_t topic_count = decoded.topic_cursor.count;
-    uint32_t item_count = request_fetch_count(&decoded);
+    uint64_t names_bytes;
+    uint32_t item_count = request_fetch_count(&decoded, &names_bytes);
     uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_fetch_topic_response) +
                      (uint64_t)item_count * sizeof(struct sb_fetch_partition_response);
     if (!request_reserve_items(request, topic_count, item_count, extra)) {
@@ -654,8 +658,7 @@ request_fetch(struct request *request)
         request_respond_error(request, SB_WIRE_ERROR_BROKER_BUSY);
         return;
     }
-    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
-                        (uint64_t)item_count * 48;
+    uint64_t response = names_bytes + (uint64_t)topic_count * 8 + (uint64_t)item_count * 48;
     for (uint32_t index = 0; index < request->work_count; index++) {
         response += request->works[index].data_capacity;
     }

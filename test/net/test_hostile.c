@@ -384,6 +384,15 @@ Test(hostile, unknown_topic_names_over_249_bytes_are_answered, .timeout = 60)
     struct sb_describe_topic_request describe = {.name = strings[0]};
     expect_answered(&client, SB_API_DESCRIBE_TOPIC, encode_describe, &describe,
                     "DescribeTopic");
+    struct sb_fetch_partition fetch_part = {.partition = 0, .partition_max_bytes = 1 << 20};
+    struct sb_fetch_topic fetch_topics[LONG_NAMES];
+    for (int index = 0; index < LONG_NAMES; index++) {
+        fetch_topics[index] = (struct sb_fetch_topic){
+            .name = strings[index], .partitions = &fetch_part, .partition_count = 1};
+    }
+    struct sb_fetch_request fetch = {.max_bytes = 1 << 20, .topics = fetch_topics,
+                                     .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_FETCH, encode_fetch_request, &fetch, "Fetch");
     struct sb_metadata_request metadata = {.topics = strings, .topic_count = LONG_NAMES};
     expect_answered(&client, SB_API_METADATA, encode_metadata_request, &metadata, "Metadata");
     client_close(&client);
