@@ -49,12 +49,13 @@ struct admin_result {
 };
 
 struct admin_state {
-    struct request *queue[SB_NET_ADMIN_QUEUE_MAX]; /* Requests waiting, FIFO. */
-    uint32_t queue_first;                 /* Oldest. */
-    uint32_t queue_count;                 /* Waiting. */
+    struct request *queue_head;           /* Oldest request waiting (linked by admin_next). */
+    struct request *queue_tail;           /* Newest. */
+    uint32_t queue_count;                 /* Waiting: at most every shard's request slots. */
     struct request *current;              /* Being handled. */
     enum admin_phase phase;               /* Where it is. */
     struct topic_update *updates;         /* Changes of the current request (owned). */
+    struct topic_broadcast *broadcasts;   /* One per shard: the changes sent there (owned). */
     uint32_t update_count;                /* Changes. */
     uint32_t acks_pending;                /* Shard acknowledgements outstanding. */
     struct admin_result *results;         /* Per-topic outcome (owned). */
@@ -84,6 +85,7 @@ admin_init(struct broker_shard *self)
     self->admin = admin;
     admin->updates = sb_alloc(ADMIN_CHANGES_MAX * sizeof(struct topic_update));
     admin->results = sb_alloc(ADMIN_CHANGES_MAX * sizeof(struct admin_result));
+    admin->broadcasts = sb_alloc(self->metadata.shard_count * sizeof(struct topic_broadcast));
     admin->image = sb_alloc(sb_metadata_encoded_bytes_max());
     admin->temp_fd = -1;
     admin->directory_fd = open(self->broker->config.data_dir,
@@ -94,8 +96,8 @@ admin_init(struct broker_shard *self)
     }
     admin->producer_id_next = self->metadata.next_producer_id;
     admin->producer_id_limit = self->metadata.next_producer_id;
-    if (admin->updates == NULL || admin->results == NULL || admin->image == NULL ||
-        admin->directory_fd < 0) {
+    if (admin->updates == NULL || admin->results == NULL || admin->broadcasts == NULL ||
+        admin->image == NULL || admin->directory_fd < 0) {
         return -ENOMEM;
     }
     return 0;
@@ -110,6 +112,7 @@ admin_deinit(struct broker_shard *self)
     }
     sb_metadata_deinit(&admin->before);
     sb_free(admin->image);
+    sb_free(admin->broadcasts);
     sb_free(admin->results);
     sb_free(admin->updates);
     sb_free(admin);
@@ -122,15 +125,21 @@ admin_idle(const struct broker_shard *self)
     return self->admin->current == NULL && self->admin->queue_count == 0;
 }
 
+/* The queue is linked through the requests themselves, so it cannot overflow: it holds at
+ * most SB_NET_REQUESTS_MAX requests per shard, and a flood is held back where it enters, by
+ * each connection's in-flight limit and each shard's request slots and memory. */
 void
 admin_submit(struct broker_shard *self, struct request *request)
 {
     struct admin_state *admin = self->admin;
-    if (admin->queue_count == SB_NET_ADMIN_QUEUE_MAX) {
-        /* Cannot happen: requests per shard are bounded below the queue. */
-        sb_panic("admin queue overflow");
+    SB_ASSERT(admin->queue_count < SB_NET_REQUESTS_MAX * self->metadata.shard_count);
+    request->admin_next = NULL;
+    if (admin->queue_tail == NULL) {
+        admin->queue_head = request;
+    } else {
+        admin->queue_tail->admin_next = request;
     }
-    admin->queue[(admin->queue_first + admin->queue_count) % SB_NET_ADMIN_QUEUE_MAX] = request;
+    admin->queue_tail = request;
     admin->queue_count++;
     if (admin->current == NULL) {
         admin_next(self);
@@ -148,7 +157,7 @@ admin_finish(struct broker_shard *self)
     if (request->home == self) {
         request_admin_done(request);
     } else {
-        broker_send(self, request->home->id, MSG_ADMIN_DONE, request, 0);
+        broker_send(self, request->home->id, MSG_ADMIN_DONE, &request->outgoing, request);
     }
     admin_next(self);
 }
@@ -464,8 +473,12 @@ admin_next(struct broker_shard *self)
     if (admin->current != NULL || admin->queue_count == 0) {
         return;
     }
-    struct request *request = admin->queue[admin->queue_first];
-    admin->queue_first = (admin->queue_first + 1) % SB_NET_ADMIN_QUEUE_MAX;
+    struct request *request = admin->queue_head;
+    admin->queue_head = request->admin_next;
+    if (admin->queue_head == NULL) {
+        admin->queue_tail = NULL;
+    }
+    request->admin_next = NULL;
     admin->queue_count--;
     admin->current = request;
     admin->update_count = 0;
@@ -566,7 +579,8 @@ admin_persist_done(struct sb_io_op *op)
     admin_broadcast(self);
 }
 
-/* Durable: every shard applies the changes (shard 0 now, others by message). */
+/* Durable: every shard applies the changes (shard 0 now, each other shard by one message
+ * carrying them all, in order). */
 static void
 admin_broadcast(struct broker_shard *self)
 {
@@ -577,18 +591,21 @@ admin_broadcast(struct broker_shard *self)
     for (uint32_t index = 0; index < admin->update_count; index++) {
         struct topic_update *update = &admin->updates[index];
         admin_apply_topic(self, &update->topic, update->deleted);
-        for (uint32_t shard = 1; shard < shard_count; shard++) {
-            admin->acks_pending++;
-            broker_send(self, shard, MSG_TOPIC_UPDATE, update, 0);
-        }
+    }
+    for (uint32_t shard = 1; admin->update_count > 0 && shard < shard_count; shard++) {
+        struct topic_broadcast *broadcast = &admin->broadcasts[shard];
+        broadcast->updates = admin->updates;
+        broadcast->update_count = admin->update_count;
+        admin->acks_pending++;
+        broker_send(self, shard, MSG_TOPIC_UPDATE, &broadcast->outgoing, broadcast);
     }
     admin_topic_update_done(self, NULL);
 }
 
 void
-admin_topic_update_done(struct broker_shard *self, struct topic_update *update)
+admin_topic_update_done(struct broker_shard *self, struct topic_broadcast *broadcast)
 {
-    (void)update;
+    (void)broadcast;
     struct admin_state *admin = self->admin;
     SB_ASSERT(admin->acks_pending > 0);
     if (--admin->acks_pending != 0) {
@@ -631,8 +648,11 @@ admin_apply_topic(struct broker_shard *self, const struct sb_topic *topic, bool 
 }
 
 void
-admin_topic_update(struct broker_shard *self, struct topic_update *update)
+admin_topic_update(struct broker_shard *self, struct topic_broadcast *broadcast)
 {
-    admin_apply_topic(self, &update->topic, update->deleted);
-    broker_send(self, 0, MSG_TOPIC_UPDATE_DONE, update, 0);
+    for (uint32_t index = 0; index < broadcast->update_count; index++) {
+        const struct topic_update *update = &broadcast->updates[index];
+        admin_apply_topic(self, &update->topic, update->deleted);
+    }
+    broker_send(self, 0, MSG_TOPIC_UPDATE_DONE, &broadcast->outgoing, broadcast);
 }

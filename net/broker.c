@@ -10,7 +10,18 @@
  *
  * Connections: shard 0 accepts on the main port and hands each socket to the
  * shard with the fewest connections; every shard also accepts on its own port
- * (main port + 1 + shard) for shard-aware clients.
+ * (main port + 1 + shard) for shard-aware clients. Each shard listens on its
+ * own port in broker_start; shard 0 opens the main port only in its first loop
+ * iteration, after every shard's start succeeded (the runtime's start
+ * barrier), so a client that reached the main port finds every shard port
+ * listening; only then is the broker logged ready.
+ *
+ * Messages: broker_send never fails. A message goes into the ring or the
+ * shard's overflow pool; when the pool is empty it waits in a per-destination
+ * FIFO linked through its payload (struct outgoing) and is retried at the end
+ * of each iteration (broker_outgoing_flush), before anything newer for that
+ * destination, so order holds. A hand-off that finds no room is adopted by
+ * shard 0 itself; connection ends are counted and reported in one message.
  */
 #include "net/broker.h"
 
@@ -43,15 +54,104 @@ broker_shard_of(struct sb_shard *shard)
     return sb_shard_user(shard);
 }
 
-void
-broker_send(struct broker_shard *self, uint32_t destination, uint16_t type, void *payload,
-            uint64_t argument)
+static int
+broker_send_now(struct broker_shard *self, uint32_t destination, const struct outgoing *outgoing)
 {
-    struct sb_msg message = {.type = type, .payload = payload};
-    message.arguments[0] = argument;
-    int result = sb_shard_send(self->shard, destination, &message);
-    /* The overflow pool is sized for every request and work that can exist at once. */
-    SB_ASSERT(result == 0);
+    struct sb_msg message = {.type = outgoing->type, .payload = outgoing->payload};
+    return sb_shard_send(self->shard, destination, &message);
+}
+
+static void broker_outgoing_fire(struct sb_timer *timer);
+
+/* Keeps the shard from sleeping while messages wait (the overflow drains every iteration). */
+static void
+broker_outgoing_arm(struct broker_shard *self)
+{
+    if (!sb_timer_is_armed(&self->outgoing_timer)) {
+        /* If no timer is free, the idle wait's cap still brings the shard back. */
+        sb_shard_timer_arm(self->shard, &self->outgoing_timer, 0, broker_outgoing_fire, self);
+    }
+}
+
+void
+broker_send(struct broker_shard *self, uint32_t destination, uint16_t type,
+            struct outgoing *outgoing, void *payload)
+{
+    SB_ASSERT(destination < sb_shard_count(self->shard));
+    SB_ASSERT(outgoing != NULL && payload != NULL);
+    outgoing->type = type;
+    outgoing->payload = payload;
+    outgoing->next = NULL;
+    struct outgoing_queue *queue = &self->outgoing[destination];
+    if (queue->head == NULL && broker_send_now(self, destination, outgoing) == 0) {
+        return;
+    }
+    if (queue->tail == NULL) {
+        queue->head = outgoing;
+    } else {
+        queue->tail->next = outgoing;
+    }
+    queue->tail = outgoing;
+    self->outgoing_count++;
+    broker_outgoing_arm(self);
+}
+
+bool
+broker_send_if_room(struct broker_shard *self, uint32_t destination, uint16_t type,
+                    void *payload)
+{
+    SB_ASSERT(destination < sb_shard_count(self->shard));
+    SB_ASSERT(payload != NULL);
+    if (self->outgoing[destination].head != NULL) {
+        return false; /* Sending now would pass messages that wait. */
+    }
+    struct outgoing outgoing = {.type = type, .payload = payload};
+    return broker_send_now(self, destination, &outgoing) == 0;
+}
+
+/* Sends the connection ends not reported yet; false if they must wait. */
+static bool
+broker_report_closed(struct broker_shard *self)
+{
+    if (self->closed_unsent == 0) {
+        return true;
+    }
+    struct sb_msg message = {.type = MSG_CONN_CLOSED};
+    message.arguments[0] = self->id;
+    message.arguments[1] = self->closed_unsent;
+    if (sb_shard_send(self->shard, 0, &message) != 0) {
+        return false;
+    }
+    self->closed_unsent = 0;
+    return true;
+}
+
+/* Sends waiting messages, oldest first per destination, while the overflow pool has room. */
+static void
+broker_outgoing_flush(struct broker_shard *self)
+{
+    bool waiting = !broker_report_closed(self);
+    uint32_t count = sb_shard_count(self->shard);
+    for (uint32_t destination = 0; destination < count && self->outgoing_count > 0;
+         destination++) {
+        struct outgoing_queue *queue = &self->outgoing[destination];
+        while (queue->head != NULL && broker_send_now(self, destination, queue->head) == 0) {
+            queue->head = queue->head->next;
+            self->outgoing_count--;
+        }
+        if (queue->head == NULL) {
+            queue->tail = NULL;
+        }
+    }
+    if (waiting || self->outgoing_count > 0) {
+        broker_outgoing_arm(self);
+    }
+}
+
+static void
+broker_outgoing_fire(struct sb_timer *timer)
+{
+    broker_outgoing_flush(timer->context);
 }
 
 static int
@@ -152,20 +252,35 @@ broker_start_network(struct broker_shard *self)
         result = broker_listen(self, (uint16_t)(config->listen_port + 1 + self->id),
                                &self->listen_fd);
     }
-    if (result == 0 && self->id == 0) {
-        result = broker_listen(self, config->listen_port, &self->main_listen_fd);
-    }
     if (result != 0) {
         return result;
     }
     broker_arm_accept(self, &self->accept_op, self->listen_fd);
-    if (self->id == 0) {
-        broker_arm_accept(self, &self->main_accept_op, self->main_listen_fd);
-        sb_log_info("listening", "host=%s port=%u shard_ports=%u-%u", config->listen_host,
-                    config->listen_port, config->listen_port + 1,
-                    config->listen_port + sb_shard_count(self->shard));
-    }
     return 0;
+}
+
+/* Shard 0, first iteration: every shard started and listens on its own port, so the main
+ * port opens now. If it cannot, the broker stops and exits with the error. */
+static void
+broker_open_main_port(struct broker_shard *self)
+{
+    struct broker *broker = self->broker;
+    const struct sb_broker_config *config = &broker->config;
+    self->main_port_opened = true;
+    int result = broker_listen(self, config->listen_port, &self->main_listen_fd);
+    if (result != 0) {
+        broker->main_port_result = result;
+        sb_runtime_stop(broker->runtime);
+        return;
+    }
+    broker_arm_accept(self, &self->main_accept_op, self->main_listen_fd);
+    sb_log_info("listening", "host=%s port=%u shard_ports=%u-%u", config->listen_host,
+                config->listen_port, config->listen_port + 1,
+                config->listen_port + sb_shard_count(self->shard));
+    sb_log_info("streambus ready", "shards=%u data_dir=%s startup_ms=%llu",
+                sb_shard_count(self->shard), config->data_dir,
+                (unsigned long long)((sb_clock_monotonic_ns() - broker->started_ns) /
+                                     SB_NS_PER_MS));
 }
 
 static int
@@ -186,6 +301,12 @@ broker_allocate(struct broker_shard *self)
     if (result == 0) {
         result = sb_pool_init(&self->requests, arena, sizeof(struct request), 64,
                               SB_NET_REQUESTS_MAX);
+    }
+    if (result == 0) {
+        self->outgoing = sb_arena_alloc(arena, sb_shard_count(self->shard) *
+                                                   sizeof(struct outgoing_queue), 8);
+        result = self->outgoing == NULL ? -ENOMEM : 0;
+        sb_timer_init(&self->outgoing_timer);
     }
     if (result == 0 && self->id == 0) {
         self->shard_conn_counts = sb_arena_alloc(arena, sb_shard_count(self->shard) *
@@ -225,7 +346,8 @@ broker_start(struct sb_shard *shard)
     return result;
 }
 
-/* Shard 0: the socket goes to the shard with the fewest connections. */
+/* Shard 0: the socket goes to the shard with the fewest connections; shard 0 keeps it
+ * itself when no message can carry it now. */
 static void
 broker_hand_off(struct broker_shard *self, int fd)
 {
@@ -236,12 +358,15 @@ broker_hand_off(struct broker_shard *self, int fd)
             target = shard;
         }
     }
+    if (target != 0) {
+        struct sb_msg message = {.type = MSG_CONN_HANDOFF};
+        message.arguments[0] = (uint64_t)fd;
+        target = sb_shard_send(self->shard, target, &message) == 0 ? target : 0;
+    }
     self->shard_conn_counts[target]++;
     if (target == 0) {
         conn_adopt(self, fd, true);
-        return;
     }
-    broker_send(self, target, MSG_CONN_HANDOFF, NULL, (uint64_t)fd);
 }
 
 static void
@@ -269,33 +394,23 @@ void
 broker_conn_ended(struct broker_shard *self, uint32_t shard)
 {
     if (self->id != 0) {
-        broker_send(self, 0, MSG_CONN_CLOSED, NULL, shard);
+        self->closed_unsent++;
+        if (!broker_report_closed(self)) {
+            broker_outgoing_arm(self);
+        }
         return;
     }
     SB_ASSERT(self->shard_conn_counts[shard] > 0);
     self->shard_conn_counts[shard]--;
 }
 
+/* Shard 0: `count` connections handed to `shard` ended. */
 static void
-broker_health_reply(struct broker_shard *self, const struct sb_msg *message)
+broker_conns_ended(struct broker_shard *self, uint32_t shard, uint64_t count)
 {
-    struct sb_msg reply = *message;
-    reply.type = MSG_HEALTH_DONE;
-    reply.arguments[0] = self->id;
-    reply.arguments[1] = self->conn_count;
-    uint32_t partitions = 0;
-    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
-        const struct sb_topic *topic = &self->metadata.topics[index];
-        for (uint32_t partition = 0; topic->used && partition < topic->partition_count;
-             partition++) {
-            partitions += sb_metadata_owner(&self->metadata, topic->topic_id, partition) ==
-                          self->id;
-        }
-    }
-    reply.arguments[2] = partitions;
-    reply.arguments[3] = self->stopping ? 2 : 0;
-    int result = sb_shard_send(self->shard, message->source_shard, &reply);
-    SB_ASSERT(result == 0);
+    SB_ASSERT(shard < sb_shard_count(self->shard));
+    SB_ASSERT(self->shard_conn_counts[shard] >= count);
+    self->shard_conn_counts[shard] -= (uint32_t)count;
 }
 
 static void
@@ -307,7 +422,7 @@ broker_message(struct sb_shard *shard, const struct sb_msg *message)
         conn_adopt(self, (int)message->arguments[0], true);
         break;
     case MSG_CONN_CLOSED:
-        broker_conn_ended(self, (uint32_t)message->arguments[0]);
+        broker_conns_ended(self, (uint32_t)message->arguments[0], message->arguments[1]);
         break;
     case MSG_WORK:
         work_execute(self, message->payload);
@@ -317,6 +432,9 @@ broker_message(struct sb_shard *shard, const struct sb_msg *message)
         break;
     case MSG_WORK_CANCEL:
         work_cancel(self, message->payload);
+        break;
+    case MSG_WORK_RELEASED:
+        request_work_released(message->payload);
         break;
     case MSG_ADMIN:
         admin_submit(self, message->payload);
@@ -329,12 +447,6 @@ broker_message(struct sb_shard *shard, const struct sb_msg *message)
         break;
     case MSG_TOPIC_UPDATE_DONE:
         admin_topic_update_done(self, message->payload);
-        break;
-    case MSG_HEALTH:
-        broker_health_reply(self, message);
-        break;
-    case MSG_HEALTH_DONE:
-        request_health_reply(message->payload, message);
         break;
     default:
         sb_panic("unknown broker message type %u", message->type);
@@ -373,7 +485,8 @@ broker_drained(struct sb_shard *shard)
         return true;
     }
     if (self->conn_count != 0 || self->requests_in_flight != 0 ||
-        self->works_in_flight != 0 || (self->admin != NULL && !admin_idle(self))) {
+        self->works_in_flight != 0 || self->outgoing_count != 0 || self->closed_unsent != 0 ||
+        (self->admin != NULL && !admin_idle(self))) {
         return false;
     }
     if (!sb_store_idle(self->store)) {
@@ -387,9 +500,15 @@ static void
 broker_iteration_end(struct sb_shard *shard)
 {
     struct broker_shard *self = broker_shard_of(shard);
-    sb_store_iteration_end(self->store);
+    if (self->id == 0 && !self->main_port_opened && !sb_shard_stopping(shard)) {
+        broker_open_main_port(self);
+    }
+    broker_outgoing_flush(self);
     work_produce_resume(self);
     conn_resume_all(self);
+    /* Last: the appends of requests resumed above start their commit in this iteration,
+     * rather than after the shard's next sleep. */
+    sb_store_iteration_end(self->store);
 }
 
 static void
@@ -518,14 +637,10 @@ broker_serve(struct broker *broker)
     }
     result = sb_runtime_start(broker->runtime);
     if (result == 0) {
-        sb_log_info("streambus ready", "shards=%u data_dir=%s startup_ms=%llu",
-                    broker->metadata.shard_count, broker->config.data_dir,
-                    (unsigned long long)((sb_clock_monotonic_ns() - broker->started_ns) /
-                                         SB_NS_PER_MS));
         result = sb_runtime_wait_for_signal(broker->runtime);
     }
     sb_runtime_destroy(broker->runtime);
-    return result;
+    return result != 0 ? result : broker->main_port_result;
 }
 
 /* Fits the per-shard budgets in memory_limit_bytes, else the cgroup's limit, else RAM. */
@@ -574,6 +689,7 @@ sb_broker_run(const struct sb_broker_config *config)
     }
     broker->config = *config;
     broker->started_ns = sb_clock_monotonic_ns();
+    broker->main_port_result = 0;
     sb_log_set_level(config->log_level);
     broker_raise_file_limit();
     int result = sb_metadata_init(&broker->metadata);

@@ -44,13 +44,11 @@
 #define SB_NET_RECV_GROUP 0
 /* Responses coalesced into one sendmsg. */
 #define SB_NET_SEND_VECTORS_MAX 32u
+/* A produce's wait for memtable room and acks=all when its timeout_ms is 0. */
+#define SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS 30000u
 /* Concurrent requests per shard (all connections) and partition works. */
 #define SB_NET_REQUESTS_MAX 4096u
 #define SB_NET_WORKS_MAX 8192u
-/* Received buffers a connection may hold while it cannot consume them. */
-#define SB_NET_HELD_MAX 16u
-/* Admin requests waiting for shard 0 at once. */
-#define SB_NET_ADMIN_QUEUE_MAX 1024u
 /* Most topics and partitions one request may name (docs/protocol.md): a bound on the work one
  * request does on its shard before others are served again. */
 #define SB_NET_REQUEST_TOPICS_MAX 4096u
@@ -60,16 +58,29 @@
 
 enum broker_message {
     MSG_CONN_HANDOFF = 16,  /* shard 0 -> shard: arguments[0] = socket fd. */
-    MSG_CONN_CLOSED,        /* shard -> shard 0: one of its connections ended. */
-    MSG_WORK,               /* payload: struct work for this (owner) shard. */
+    MSG_CONN_CLOSED,        /* shard -> shard 0: arguments[1] of its connections ended. */
+    MSG_WORK,               /* payload: struct work for this (owner) shard (Health too). */
     MSG_WORK_DONE,          /* payload: the same work, results filled in. */
+    MSG_WORK_RELEASED,      /* payload: a work answered early; the owner is done with it. */
     MSG_ADMIN,              /* payload: struct request to run on shard 0. */
     MSG_ADMIN_DONE,         /* payload: the request, response encoded. */
-    MSG_TOPIC_UPDATE,       /* payload: struct topic_update from shard 0. */
-    MSG_TOPIC_UPDATE_DONE,  /* payload: the update, back to shard 0. */
-    MSG_HEALTH,             /* payload: struct request; reply carries counts. */
-    MSG_HEALTH_DONE,        /* arguments: shard, connections, partitions, status. */
+    MSG_TOPIC_UPDATE,       /* payload: struct topic_broadcast from shard 0. */
+    MSG_TOPIC_UPDATE_DONE,  /* payload: the broadcast, back to shard 0. */
     MSG_WORK_CANCEL,        /* payload: a fetch work; end its wait now if it waits. */
+};
+
+/* A message waiting in its sender for an overflow node (the shard's pool was empty), linked
+ * through memory its payload already has, so sending never fails and never allocates. */
+struct outgoing {
+    struct outgoing *next; /* Next newer message for the same destination. */
+    void *payload;         /* The message's payload. */
+    uint16_t type;         /* enum broker_message. */
+};
+
+/* Per destination shard: messages waiting for an overflow node, oldest first. */
+struct outgoing_queue {
+    struct outgoing *head; /* Oldest. */
+    struct outgoing *tail; /* Newest. */
 };
 
 struct broker_shard;
@@ -100,6 +111,7 @@ struct item {
     uint32_t records_done;    /* Produce: bytes of records appended so far. */
     uint32_t batch_count;     /* Produce: batches in records. */
     uint32_t batches_done;    /* Produce: batches appended so far. */
+    bool durable_waiting;     /* Produce acks=all: `append` has not called back yet. */
     struct work *work;        /* The work this item belongs to. */
 };
 
@@ -124,6 +136,11 @@ struct work {
     uint32_t next_item;          /* Owner: next item to read or look up (they go in turn). */
     struct sb_read read;         /* Fetch: the read in progress. */
     struct sb_time_lookup lookup; /* ListOffsets by time: the lookup in progress. */
+    struct outgoing outgoing;    /* Its MSG_WORK or MSG_WORK_DONE while it waits to be sent. */
+    bool answered_early;         /* Produce: answered at its timeout; appends still refer to
+                                  * it until MSG_WORK_RELEASED. */
+    uint64_t produce_deadline_ns; /* Produce: when waiting for room or acks gives up. */
+    struct outgoing released;    /* Its MSG_WORK_RELEASED while it waits to be sent. */
     uint8_t *lookup_buffer;      /* Owner-side buffer for lookups (owner's memory). */
     uint32_t lookup_capacity;    /* Its size. */
 };
@@ -148,6 +165,8 @@ struct request {
     struct work *works;             /* One per owner shard used. */
     uint32_t work_count;            /* Works. */
     uint32_t works_pending;         /* Works not yet back. */
+    uint32_t works_held;            /* Works answered early, not yet released by their owner. */
+    bool release_deferred;          /* Released while works_held > 0: freed at the last. */
     int32_t fetch_max_bytes;        /* Fetch: response limit. */
     int32_t fetch_min_bytes;        /* Fetch: answer once this much was read. */
     uint64_t fetch_deadline_ns;     /* Fetch: when its long poll ends (monotonic). */
@@ -158,15 +177,18 @@ struct request {
     uint8_t error_frame[SB_FRAME_HEADER_BYTES]; /* A frame-level error response. */
     bool complete;                  /* Response ready (or none needed). */
     bool no_response;               /* acks=0 produce: nothing is sent. */
-    struct sb_health_shard *health; /* Health: one reply per shard (in scratch). */
-    uint32_t health_pending;        /* Health: replies outstanding. */
+    struct request *admin_next;     /* Shard 0's admin queue, while shard 0 borrows it. */
+    struct outgoing outgoing;       /* Its MSG_ADMIN or MSG_ADMIN_DONE while it waits. */
+    struct sb_health_shard *health; /* Health: one entry per shard (in scratch). */
 };
 
-/* Received bytes waiting for memory or an in-flight slot (back-pressure). */
+/* A provided buffer whose bytes wait for memory or an in-flight slot (back-pressure). The
+ * shard has one per buffer of its receive group, so a connection can hold any number of
+ * them (never more than the group has) without room of its own. */
 struct held_buffer {
-    uint16_t buffer_id; /* Provided buffer. */
     uint32_t offset;    /* Bytes consumed. */
     uint32_t length;    /* Bytes received. */
+    uint16_t next;      /* Next buffer the same connection holds (its FIFO). */
 };
 
 /* One client connection. */
@@ -191,8 +213,8 @@ struct conn {
     uint32_t prefix_have;           /* Bytes of it gathered. */
     struct request *assembling;     /* Request whose frame is being filled, or NULL. */
     uint32_t frame_have;            /* Bytes of its frame received. */
-    struct held_buffer held[SB_NET_HELD_MAX]; /* Received buffers not consumed yet. */
-    uint32_t held_first;            /* Oldest held buffer. */
+    uint16_t held_first;            /* Oldest held buffer (its id), if any. */
+    uint16_t held_last;             /* Newest held buffer. */
     uint32_t held_count;            /* Buffers held (back-pressure when > 0). */
     bool close_after_send;          /* A frame-level error was answered: close then. */
     struct request *inflight_head;  /* Requests in arrival order. */
@@ -208,8 +230,14 @@ struct conn {
 struct topic_update {
     struct sb_topic topic;          /* The topic after the change. */
     bool deleted;                   /* The topic was deleted. */
-    uint32_t acks_pending;          /* Shards that have not applied it yet. */
-    struct request *request;        /* Admin request waiting for it. */
+};
+
+/* Shard 0's changes of one admin request, sent to one other shard (one per shard, so each
+ * message has its own link while it waits to be sent). */
+struct topic_broadcast {
+    struct outgoing outgoing;            /* MSG_TOPIC_UPDATE and its reply. */
+    const struct topic_update *updates;  /* Shard 0's changes (borrowed until the reply). */
+    uint32_t update_count;               /* Changes. */
 };
 
 struct broker {
@@ -217,6 +245,7 @@ struct broker {
     struct sb_metadata metadata;    /* Loaded at start; shards copy it. */
     uint64_t started_ns;            /* Start time (uptime). */
     struct sb_runtime *runtime;     /* The shards. */
+    int main_port_result;           /* Shard 0's main port listen error (read once joined). */
 };
 
 struct broker_shard {
@@ -227,13 +256,15 @@ struct broker_shard {
     struct sb_store *store;         /* Shard's storage. */
     struct sb_metadata metadata;    /* This shard's copy of the topic table. */
     struct sb_bufpool buffers;      /* Frames, responses, fetch data. */
+    struct held_buffer held[SB_NET_RECV_BUFFERS]; /* By receive buffer id: bytes held. */
     struct sb_pool conns;           /* struct conn. */
     struct sb_pool requests;        /* struct request. */
     struct conn *conn_list;         /* Live connections. */
     uint32_t conn_count;            /* Live connections. */
     uint64_t next_conn_id;          /* Connection ids. */
     int listen_fd;                  /* This shard's own port. */
-    int main_listen_fd;             /* Shard 0: the main port. */
+    int main_listen_fd;             /* Shard 0: the main port, once every shard listens. */
+    bool main_port_opened;          /* Shard 0: opening the main port was tried. */
     struct sb_io_op accept_op;      /* Multishot accept on listen_fd. */
     struct sb_io_op main_accept_op; /* Shard 0: multishot accept on the main port. */
     struct sb_io_op accept_cancel_ops[2]; /* Cancelling both accepts at stop. */
@@ -244,14 +275,25 @@ struct broker_shard {
     uint32_t requests_in_flight;    /* Requests of this shard not finished. */
     uint32_t fetch_turn;            /* Rotates the fetch work served first when not all of a
                                        fetch's works get a buffer. */
+    struct outgoing_queue *outgoing; /* Per destination: messages waiting for a node. */
+    uint32_t outgoing_count;        /* Messages waiting there. */
+    uint32_t closed_unsent;         /* Connection ends not yet reported to shard 0. */
+    struct sb_timer outgoing_timer; /* Keeps the shard awake while messages wait. */
     bool stopping;                  /* Stop was requested. */
     struct admin_state *admin;      /* Shard 0: the control plane. */
 };
 
 /* broker.c */
 struct broker_shard *broker_shard_of(struct sb_shard *shard);
-void broker_send(struct broker_shard *self, uint32_t destination, uint16_t type, void *payload,
-                 uint64_t argument);
+/* Sends `payload` as a `type` message to `destination`, in order with earlier ones; when the
+ * shard's overflow pool is empty it waits, linked through `outgoing` (which the sender owns
+ * until the message is delivered), and goes at the end of a later loop iteration. */
+void broker_send(struct broker_shard *self, uint32_t destination, uint16_t type,
+                 struct outgoing *outgoing, void *payload);
+/* Sends a message that may be dropped (a hint: its receiver copes without it) if it can go
+ * now, in order; false if it would have to wait. */
+bool broker_send_if_room(struct broker_shard *self, uint32_t destination, uint16_t type,
+                         void *payload);
 
 /* conn.c */
 /* Takes a new socket (closing it if the shard is at max_connections). `counted`: it came
@@ -268,8 +310,9 @@ void conn_resume_all(struct broker_shard *self);
 /* request.c */
 void request_start(struct request *request);
 void request_work_done(struct work *work);
+/* A work answered early (at its timeout) is no longer referred to by its owner. */
+void request_work_released(struct work *work);
 void request_admin_done(struct request *request);
-void request_health_reply(struct request *request, const struct sb_msg *message);
 void request_release(struct request *request);
 /* The connection is closing: a fetch waiting for data stops waiting and is answered. */
 void request_cancel(struct request *request);
@@ -289,8 +332,8 @@ void work_produce_resume(struct broker_shard *self);
 int admin_init(struct broker_shard *self);
 void admin_deinit(struct broker_shard *self);
 void admin_submit(struct broker_shard *self, struct request *request);
-void admin_topic_update(struct broker_shard *self, struct topic_update *update);
-void admin_topic_update_done(struct broker_shard *self, struct topic_update *update);
+void admin_topic_update(struct broker_shard *self, struct topic_broadcast *broadcast);
+void admin_topic_update_done(struct broker_shard *self, struct topic_broadcast *broadcast);
 bool admin_idle(const struct broker_shard *self);
 int admin_apply_topic(struct broker_shard *self, const struct sb_topic *topic, bool deleted);
 

@@ -8,7 +8,10 @@
  * request_start. When no request slot, no memory or no in-flight slot is
  * free, the received buffer is held, the receive is cancelled, and the
  * connection resumes from conn_resume_all once resources free up: that is
- * the back-pressure, and no byte is dropped.
+ * the back-pressure, and no byte is dropped. Buffers the receive delivers
+ * before its cancellation takes effect are held as well (the shard keeps one
+ * held_buffer per buffer of its group), so a client that sends far ahead is
+ * throttled by TCP, never disconnected.
  *
  * Output: responses leave strictly in request order. conn_try_send gathers the
  * finished responses at the head of the in-flight FIFO into one sendmsg.
@@ -135,10 +138,10 @@ static void
 conn_release_held(struct conn *conn)
 {
     while (conn->held_count > 0) {
-        struct held_buffer *held = &conn->held[conn->held_first];
-        sb_io_buffer_recycle(conn->owner->io, SB_NET_RECV_GROUP, held->buffer_id);
-        conn->held_first = (conn->held_first + 1) % SB_NET_HELD_MAX;
+        uint16_t buffer_id = conn->held_first;
+        conn->held_first = conn->owner->held[buffer_id].next;
         conn->held_count--;
+        sb_io_buffer_recycle(conn->owner->io, SB_NET_RECV_GROUP, buffer_id);
     }
 }
 
@@ -306,18 +309,23 @@ conn_consume(struct conn *conn, const uint8_t *data, uint32_t length)
     return used;
 }
 
+/* Keeps a received buffer whose bytes cannot be consumed yet and stops receiving: the
+ * client is throttled (TCP pushes back), never closed. Buffers the receive delivered before
+ * its cancellation took effect are held too; a connection never holds more than the shard's
+ * receive group has. */
 static void
 conn_hold(struct conn *conn, uint16_t buffer_id, uint32_t offset, uint32_t length)
 {
-    if (conn->held_count == SB_NET_HELD_MAX) {
-        sb_log_warn("connection sent too far ahead of back-pressure; closing",
-                    "connection=%llu", (unsigned long long)conn->id);
-        sb_io_buffer_recycle(conn->owner->io, SB_NET_RECV_GROUP, buffer_id);
-        conn_begin_close(conn);
-        return;
+    struct broker_shard *self = conn->owner;
+    SB_ASSERT(buffer_id < SB_NET_RECV_BUFFERS);
+    SB_ASSERT(conn->held_count < SB_NET_RECV_BUFFERS);
+    self->held[buffer_id] = (struct held_buffer){offset, length, 0};
+    if (conn->held_count == 0) {
+        conn->held_first = buffer_id;
+    } else {
+        self->held[conn->held_last].next = buffer_id;
     }
-    uint32_t slot = (conn->held_first + conn->held_count) % SB_NET_HELD_MAX;
-    conn->held[slot] = (struct held_buffer){buffer_id, offset, length};
+    conn->held_last = buffer_id;
     conn->held_count++;
     conn_stop_receiving(conn);
 }
@@ -328,15 +336,16 @@ conn_consume_held(struct conn *conn)
 {
     struct broker_shard *self = conn->owner;
     while (conn->held_count > 0 && !conn->closing) {
-        struct held_buffer *held = &conn->held[conn->held_first];
-        const uint8_t *data = sb_io_buffer(self->io, SB_NET_RECV_GROUP, held->buffer_id);
+        uint16_t buffer_id = conn->held_first;
+        struct held_buffer *held = &self->held[buffer_id];
+        const uint8_t *data = sb_io_buffer(self->io, SB_NET_RECV_GROUP, buffer_id);
         held->offset += conn_consume(conn, data + held->offset, held->length - held->offset);
         if (held->offset < held->length) {
             return false;
         }
-        sb_io_buffer_recycle(self->io, SB_NET_RECV_GROUP, held->buffer_id);
-        conn->held_first = (conn->held_first + 1) % SB_NET_HELD_MAX;
+        conn->held_first = held->next;
         conn->held_count--;
+        sb_io_buffer_recycle(self->io, SB_NET_RECV_GROUP, buffer_id);
     }
     return conn->held_count == 0;
 }

@@ -7,7 +7,7 @@
  * at once, others travel as MSG_WORK and come back as MSG_WORK_DONE. Control
  * requests (CreateTopics, DeleteTopics, AlterTopicConfig, InitProducerId) go
  * to shard 0. ApiVersions, Metadata and ListTopics are answered from the
- * shard's copy of the metadata. Health asks every shard.
+ * shard's copy of the metadata. Health is one work per shard, items-free.
  *
  * Memory for the response is taken when the request starts (a Fetch: its
  * works' buffers then, its response when they are back, sized to what they
@@ -15,8 +15,10 @@
  * BROKER_BUSY (retriable) in its own frame buffer, so a full budget never
  * fails silently. No request asks for more than an idle budget holds.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -37,10 +39,17 @@ static void request_dispatch(struct request *request);
 static void request_fetch_read(struct request *request);
 static void request_finish_fetch(struct request *request);
 
+/* Frees everything the request holds; deferred while an owner still refers to a work of it
+ * (acks=all answered at its timeout: the appends call back later). */
 void
 request_release(struct request *request)
 {
     struct broker_shard *self = request->home;
+    if (request->works_held > 0) {
+        request->release_deferred = true;
+        request->conn = NULL;
+        return;
+    }
     if (request->response != NULL && request->response_capacity != 0) {
         sb_bufpool_release(&self->buffers, request->response, request->response_capacity);
     }
@@ -333,8 +342,11 @@ request_metadata(struct request *request)
     uint64_t scratch = (uint64_t)topic_count * sizeof(struct sb_metadata_topic) +
                        partition_count * sizeof(struct sb_metadata_partition) +
                        (uint64_t)self->metadata.shard_count * sizeof(struct sb_metadata_shard);
-    uint64_t response = (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 16) +
-                        partition_count * 16 + (uint64_t)self->metadata.shard_count * 8 + 128;
+    /* Names asked for are echoed back, known or not: they all lie in the request's body. */
+    uint64_t names_bytes = decoded.all_topics ? (uint64_t)topic_count * SB_TOPIC_NAME_BYTES_MAX
+                                              : frame.body_bytes;
+    uint64_t response = names_bytes + (uint64_t)topic_count * 16 + partition_count * 16 +
+                        (uint64_t)self->metadata.shard_count * 8 + 128;
     if (!request_reserve_scratch(request, scratch + 64) ||
         !request_reserve_response(request, response)) {
         return;
@@ -343,49 +355,6 @@ request_metadata(struct request *request)
     struct sb_metadata_partition *partitions =
         (struct sb_metadata_partition *)(void *)(topics + topic_count);
     request_metadata_encode(request, &decoded, topics, partitions);
-}
-
-/* Health: every shard reports its connections and partitions (MSG_HEALTH). */
-static void
-request_health(struct request *request)
-{
-    struct broker_shard *self = request->home;
-    uint32_t shard_count = self->metadata.shard_count;
-    if (!request_reserve_scratch(request, shard_count * sizeof(struct sb_health_shard) + 64) ||
-        !request_reserve_response(request, 64 + (uint64_t)shard_count * 16)) {
-        return;
-    }
-    request->health = (struct sb_health_shard *)(void *)request->scratch;
-    request->health_pending = shard_count;
-    for (uint32_t shard = 0; shard < shard_count; shard++) {
-        broker_send(self, shard, MSG_HEALTH, request, 0);
-    }
-}
-
-void
-request_health_reply(struct request *request, const struct sb_msg *message)
-{
-    struct broker_shard *self = request->home;
-    uint32_t shard = (uint32_t)message->arguments[0];
-    request->health[shard] = (struct sb_health_shard){
-        .shard_id = (int32_t)shard, .status = (int8_t)message->arguments[3],
-        .connections = (int32_t)message->arguments[1],
-        .partitions = (int32_t)message->arguments[2],
-    };
-    if (--request->health_pending != 0) {
-        return;
-    }
-    struct sb_health_response response = {
-        .status = self->stopping ? SB_HEALTH_STOPPING : SB_HEALTH_SERVING,
-        .node_id = self->broker->config.node_id,
-        .uptime_ms = (int64_t)((sb_clock_monotonic_ns() - self->broker->started_ns) /
-                               SB_NS_PER_MS),
-        .shards = request->health,
-        .shard_count = self->metadata.shard_count,
-    };
-    struct sb_wire_writer writer;
-    request_writer_begin(request, &writer);
-    request_writer_finish(request, &writer, sb_health_response_encode(&writer, &response));
 }
 
 /* Scratch layout of a partition request: topic names, items, one work per shard, then
@@ -422,6 +391,25 @@ static void *
 request_extra(struct request *request)
 {
     return request->topics + request->topic_count;
+}
+
+/* Health: one work per shard fills that shard's entry (connections, partitions, state). */
+static void
+request_health(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    uint32_t shard_count = self->metadata.shard_count;
+    if (!request_reserve_items(request, 0, 0, shard_count * sizeof(struct sb_health_shard)) ||
+        !request_reserve_response(request, 64 + (uint64_t)shard_count * 16)) {
+        return;
+    }
+    request->health = request_extra(request);
+    request->work_count = shard_count;
+    for (uint32_t shard = 0; shard < shard_count; shard++) {
+        request->works[shard] = (struct work){.request = request, .home = self,
+                                              .owner = shard, .api_key = SB_API_HEALTH};
+    }
+    request_dispatch(request);
 }
 
 /* Resolves an item's topic and owner; unknown topics and partitions get an error. */
@@ -494,14 +482,50 @@ request_produce_items(struct request *request, struct sb_produce_request *decode
     return 0;
 }
 
+static int
+request_key_compare(const void *left, const void *right)
+{
+    uint64_t a = *(const uint64_t *)left;
+    uint64_t b = *(const uint64_t *)right;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether a known topic's partition appears twice (docs/protocol.md: INVALID_REQUEST). Sorts
+ * the items' keys in the response arrays' scratch, which is filled only when answering. */
+static bool
+request_produce_repeats(struct request *request)
+{
+    static_assert(sizeof(struct sb_produce_partition_response) >= sizeof(uint64_t),
+                  "a key per item fits the response arrays");
+    uint64_t *keys = request_extra(request);
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        const struct item *item = &request->items[index];
+        if (item->error == SB_WIRE_ERROR_NONE) {
+            keys[count++] = (uint64_t)item->topic_id << 32 | (uint32_t)item->partition;
+        }
+    }
+    qsort(keys, count, sizeof(*keys), request_key_compare);
+    for (uint32_t index = 1; index < count; index++) {
+        if (keys[index] == keys[index - 1]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Counts the request's partitions; *names_bytes_out: its topic names' bytes (echoed back,
+ * known or not, so the response is sized from them, not from the longest valid name). */
 static uint32_t
-request_produce_count(const struct sb_produce_request *decoded)
+request_produce_count(const struct sb_produce_request *decoded, uint64_t *names_bytes_out)
 {
     struct sb_produce_request copy = *decoded;
     struct sb_produce_topic topic;
     uint32_t items = 0;
+    *names_bytes_out = 0;
     while (sb_produce_request_next_topic(&copy, &topic) == 1) {
         items += topic.partition_cursor.count;
+        *names_bytes_out += topic.name.length;
     }
     return items;
 }
@@ -513,7 +537,8 @@ request_produce(struct request *request)
     request_frame(request, &frame);
     struct sb_produce_request decoded;
     if (sb_produce_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
-        (decoded.acks != 0 && decoded.acks != 1 && decoded.acks != -1)) {
+        (decoded.acks != 0 && decoded.acks != 1 && decoded.acks != -1) ||
+        decoded.timeout_ms < 0 || decoded.transactional_id.chars != NULL) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
@@ -522,21 +547,23 @@ request_produce(struct request *request)
     /* The frame flag, not acks, decides whether an answer is sent (docs/protocol.md). */
     request->no_response = (request->header.flags & SB_FRAME_FLAG_NO_RESPONSE) != 0;
     uint32_t topic_count = decoded.topic_cursor.count;
-    uint32_t item_count = request_produce_count(&decoded);
+    uint64_t names_bytes;
+    uint32_t item_count = request_produce_count(&decoded, &names_bytes);
     uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_produce_topic_response) +
                      (uint64_t)item_count * sizeof(struct sb_produce_partition_response);
     if (!request_reserve_items(request, topic_count, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+        !request_reserve_response(request, names_bytes + (uint64_t)topic_count * 8 +
                                                (uint64_t)item_count * 32)) {
         return;
     }
-    if (request_produce_items(request, &decoded) != 0) {
+    if (request_produce_items(request, &decoded) != 0 || request_produce_repeats(request)) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
     request_dispatch(request);
 }
 
+/* Counts the request's partitions. */
 static uint32_t
 request_fetch_count(const struct sb_fetch_request *decoded)
 {
@@ -564,8 +591,10 @@ request_fetch_items(struct request *request, struct sb_fetch_request *decoded)
             item->topic_index = topic_index;
             item->partition = partition.partition;
             item->fetch_offset = partition.fetch_offset;
-            item->max_bytes = partition.partition_max_bytes > 0
-                                  ? (uint32_t)partition.partition_max_bytes : 0;
+            if (partition.partition_max_bytes < 0) {
+                return -EINVAL; /* docs/protocol.md: negative byte values are refused. */
+            }
+            item->max_bytes = (uint32_t)partition.partition_max_bytes;
             item->high_watermark = -1;
             item->log_start_offset = -1;
             request_item_resolve(request, item, topic.name);
@@ -637,12 +666,16 @@ request_fetch_buffers(struct request *request, uint64_t response_bytes)
     return true;
 }
 
-/* The response's size besides the records. */
+/* The response's size besides the records: the topic names echoed back (unknown ones may be
+ * longer than a valid name), and each topic's and partition's fixed fields. */
 static uint64_t
 request_fetch_response_bytes(const struct request *request)
 {
-    return (uint64_t)request->topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
-           (uint64_t)request->item_count * 48;
+    uint64_t bytes = (uint64_t)request->item_count * 48;
+    for (uint32_t topic = 0; topic < request->topic_count; topic++) {
+        bytes += request->topics[topic].length + 8u;
+    }
+    return bytes;
 }
 
 static void
@@ -651,7 +684,9 @@ request_fetch(struct request *request)
     struct sb_frame frame;
     request_frame(request, &frame);
     struct sb_fetch_request decoded;
-    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0) {
+    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
+        decoded.max_wait_ms < 0 || decoded.min_bytes < 0 || decoded.max_bytes < 0 ||
+        decoded.isolation_level != SB_FETCH_ISOLATION_READ_UNCOMMITTED) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
     }
@@ -747,7 +782,8 @@ void
 request_cancel(struct request *request)
 {
     struct broker_shard *self = request->home;
-    if (request->header.api_key != SB_API_FETCH || request->complete) {
+    if (request->header.api_key != SB_API_FETCH || request->complete ||
+        request->fetch_cancelled) {
         return;
     }
     request->fetch_cancelled = true;
@@ -756,19 +792,25 @@ request_cancel(struct request *request)
         if (work->owner == self->id) {
             work_cancel(self, work);
         } else {
-            broker_send(self, work->owner, MSG_WORK_CANCEL, work, 0);
+            /* A hint: if it cannot go now, the fetch ends at its deadline (at most
+             * SB_NET_FETCH_WAIT_MAX_MS). */
+            broker_send_if_room(self, work->owner, MSG_WORK_CANCEL, work);
         }
     }
 }
 
+/* As request_produce_count. */
 static uint32_t
-request_list_offsets_count(const struct sb_list_offsets_request *decoded)
+request_list_offsets_count(const struct sb_list_offsets_request *decoded,
+                           uint64_t *names_bytes_out)
 {
     struct sb_list_offsets_request copy = *decoded;
     struct sb_list_offsets_topic topic;
     uint32_t items = 0;
+    *names_bytes_out = 0;
     while (sb_list_offsets_request_next_topic(&copy, &topic) == 1) {
         items += topic.partition_cursor.count;
+        *names_bytes_out += topic.name.length;
     }
     return items;
 }
@@ -811,11 +853,12 @@ request_list_offsets(struct request *request)
         return;
     }
     uint32_t topic_count = decoded.topic_cursor.count;
-    uint32_t item_count = request_list_offsets_count(&decoded);
+    uint64_t names_bytes;
+    uint32_t item_count = request_list_offsets_count(&decoded, &names_bytes);
     uint64_t extra = (uint64_t)topic_count * sizeof(struct sb_list_offsets_topic_response) +
                      (uint64_t)item_count * sizeof(struct sb_list_offsets_partition_response);
     if (!request_reserve_items(request, topic_count, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)topic_count * (SB_TOPIC_NAME_BYTES_MAX + 8) +
+        !request_reserve_response(request, names_bytes + (uint64_t)topic_count * 8 +
                                                (uint64_t)item_count * 24)) {
         return;
     }
@@ -844,7 +887,8 @@ request_describe_topic(struct request *request)
     uint64_t extra = (uint64_t)item_count * sizeof(struct sb_describe_topic_partition) +
                      16 * sizeof(struct sb_topic_config) + 16 * 64;
     if (!request_reserve_items(request, 1, item_count, extra) ||
-        !request_reserve_response(request, (uint64_t)item_count * 40 + 4096)) {
+        !request_reserve_response(request, (uint64_t)item_count * 40 + decoded.name.length +
+                                               4096)) {
         return;
     }
     request->topics[0] = decoded.name;
@@ -864,7 +908,7 @@ static void
 request_dispatch(struct request *request)
 {
     struct broker_shard *self = request->home;
-    if (request->header.api_key != SB_API_FETCH) {
+    if (request->header.api_key != SB_API_FETCH && request->header.api_key != SB_API_HEALTH) {
         request_group_works(request);
     }
     request->works_pending = request->work_count + 1;
@@ -873,11 +917,21 @@ request_dispatch(struct request *request)
         if (work->owner == self->id) {
             work_execute(self, work);
         } else {
-            broker_send(self, work->owner, MSG_WORK, work, 0);
+            broker_send(self, work->owner, MSG_WORK, &work->outgoing, work);
         }
     }
     if (--request->works_pending == 0) {
         request_finish(request);
+    }
+}
+
+void
+request_work_released(struct work *work)
+{
+    struct request *request = work->request;
+    SB_ASSERT(request->works_held > 0);
+    if (--request->works_held == 0 && request->release_deferred) {
+        request_release(request);
     }
 }
 
@@ -890,6 +944,7 @@ request_work_done(struct work *work)
         work->data_capacity = sb_bufpool_shrink(&request->home->buffers, work->data,
                                                 work->data_capacity, work->data_used);
     }
+    request->works_held += work->answered_early ? 1 : 0;
     SB_ASSERT(request->works_pending > 0);
     if (--request->works_pending == 0) {
         request_finish(request);
@@ -923,7 +978,8 @@ request_finish_produce(struct request *request)
         const struct item *item = &request->items[index];
         partitions[index] = (struct sb_produce_partition_response){
             .partition = item->partition, .error_code = item->error,
-            .base_offset = item->error == 0 ? item->base_offset : -1,
+            /* Appending stopped part-way (docs/protocol.md): where the stored ones start. */
+            .base_offset = item->error == 0 || item->batches_done > 0 ? item->base_offset : -1,
             .log_append_time_ms = item->log_append_time,
             .log_start_offset = item->log_start_offset,
         };
@@ -1093,6 +1149,23 @@ request_finish_describe(struct request *request)
 }
 
 static void
+request_finish_health(struct request *request)
+{
+    struct broker_shard *self = request->home;
+    struct sb_health_response response = {
+        .status = self->stopping ? SB_HEALTH_STOPPING : SB_HEALTH_SERVING,
+        .node_id = self->broker->config.node_id,
+        .uptime_ms = (int64_t)((sb_clock_monotonic_ns() - self->broker->started_ns) /
+                               SB_NS_PER_MS),
+        .shards = request->health,
+        .shard_count = self->metadata.shard_count,
+    };
+    struct sb_wire_writer writer;
+    request_writer_begin(request, &writer);
+    request_writer_finish(request, &writer, sb_health_response_encode(&writer, &response));
+}
+
+static void
 request_finish(struct request *request)
 {
     switch (request->header.api_key) {
@@ -1107,6 +1180,9 @@ request_finish(struct request *request)
         break;
     case SB_API_DESCRIBE_TOPIC:
         request_finish_describe(request);
+        break;
+    case SB_API_HEALTH:
+        request_finish_health(request);
         break;
     default:
         SB_ASSERT(false && "not a partition request");
@@ -1125,7 +1201,7 @@ request_admin(struct request *request)
     if (self->id == 0) {
         admin_submit(self, request);
     } else {
-        broker_send(self, 0, MSG_ADMIN, request, 0);
+        broker_send(self, 0, MSG_ADMIN, &request->outgoing, request);
     }
 }
 

@@ -14,6 +14,8 @@
  *                fetch holds no fetch memory.
  *   ListOffsets  earliest, latest (high watermark) or by timestamp.
  *   Describe     offsets of each partition.
+ *   Health       this shard's connections, partitions and state, into the
+ *                request's entry for this shard.
  *
  * `pending` counts the work's unfinished steps plus one guard; at zero the
  * work goes home (MSG_WORK_DONE) and its memory stops being ours.
@@ -28,11 +30,29 @@
 #include "core/log.h"
 #include "net/broker_private.h"
 #include "proto/api_fetch.h"
+#include "proto/api_meta.h"
 #include "proto/batch.h"
 #include "proto/errors.h"
 
 static void work_fetch_next(struct broker_shard *self, struct work *work);
 static void work_lookup_next(struct broker_shard *self, struct work *work);
+static void work_produce_appended(struct broker_shard *self, struct work *work);
+
+/* Sends the work home: answered (MSG_WORK_DONE) or, after an early answer, released. */
+static void
+work_send_home(struct broker_shard *self, struct work *work, uint16_t type)
+{
+    bool done = type == MSG_WORK_DONE;
+    if (work->owner == work->home->id) {
+        if (done) {
+            request_work_done(work);
+        } else {
+            request_work_released(work);
+        }
+        return;
+    }
+    broker_send(self, work->home->id, type, done ? &work->outgoing : &work->released, work);
+}
 
 static void
 work_step_done(struct broker_shard *self, struct work *work)
@@ -47,20 +67,29 @@ work_step_done(struct broker_shard *self, struct work *work)
         sb_bufpool_release(&self->buffers, work->lookup_buffer, work->lookup_capacity);
         work->lookup_buffer = NULL;
     }
-    if (work->owner == work->home->id) {
-        request_work_done(work);
-    } else {
-        broker_send(self, work->home->id, MSG_WORK_DONE, work, 0);
+    if (work->api_key == SB_API_PRODUCE) {
+        sb_shard_timer_disarm(self->shard, &work->deadline);
     }
+    work_send_home(self, work, work->answered_early ? MSG_WORK_RELEASED : MSG_WORK_DONE);
 }
 
+/* The item's partition, or NULL (UNKNOWN_TOPIC_OR_PARTITION) when this shard has no such
+ * partition or its table no longer has the topic: a delete is decided on shard 0 (its table
+ * changes first) and partitions are dropped only once the metadata file is durable, so a
+ * work may run in between. *topic_out (NULL: not wanted) borrows the table's entry until the
+ * next topic change. */
 static struct sb_partition *
-work_partition(struct broker_shard *self, struct item *item)
+work_partition(struct broker_shard *self, struct item *item, struct sb_topic **topic_out)
 {
     struct sb_partition *partition = sb_store_partition_find(self->store, item->topic_id,
                                                              (uint32_t)item->partition);
-    if (partition == NULL) {
+    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
+    if (partition == NULL || topic == NULL) {
         item->error = SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (topic_out != NULL) {
+        *topic_out = topic;
     }
     return partition;
 }
@@ -93,11 +122,31 @@ work_append_error(int result)
     }
 }
 
-/* Every batch in `records` must be whole and pass its CRCs before any is appended. */
+/* Whether `next` may follow `previous` in one partition of one request: the same producer
+ * (or none), and an idempotent batch continues the previous one's sequence. */
+static int16_t
+work_produce_follows(const struct sb_batch_header *previous, const struct sb_batch_header *next)
+{
+    if (next->producer_id != previous->producer_id ||
+        next->producer_epoch != previous->producer_epoch) {
+        return SB_WIRE_ERROR_INVALID_RECORD;
+    }
+    int64_t expected = ((int64_t)previous->base_sequence + previous->record_count) %
+                       ((int64_t)INT32_MAX + 1);
+    if (next->producer_id >= 0 && next->base_sequence != expected) {
+        return SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    }
+    return SB_WIRE_ERROR_NONE;
+}
+
+/* Every batch in `records` must be whole, pass its CRCs, and continue the previous batch's
+ * producer sequence before any is appended (docs/protocol.md), so a partition's sequence
+ * is never appended in part. */
 static int16_t
 work_produce_validate(const struct item *item, uint32_t batch_bytes_max, uint32_t *count_out)
 {
     uint32_t count = 0;
+    struct sb_batch_header previous;
     for (uint32_t at = 0; at < item->records_bytes;) {
         struct sb_batch_header header;
         int result = sb_batch_verify(item->records + at, item->records_bytes - at, UINT32_MAX,
@@ -108,6 +157,12 @@ work_produce_validate(const struct item *item, uint32_t batch_bytes_max, uint32_
         if (header.batch_bytes > batch_bytes_max) {
             return SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
         }
+        int16_t follows = count > 0 ? work_produce_follows(&previous, &header)
+                                    : SB_WIRE_ERROR_NONE;
+        if (follows != SB_WIRE_ERROR_NONE) {
+            return follows;
+        }
+        previous = header;
         at += header.batch_bytes;
         count++;
     }
@@ -120,7 +175,9 @@ work_produce_durable(struct sb_append *append)
 {
     struct item *item = append->context;
     struct work *work = item->work;
-    if (append->result != 0) {
+    SB_ASSERT(item->durable_waiting);
+    item->durable_waiting = false;
+    if (append->result != 0 && !work->answered_early) {
         item->error = work_append_error(append->result);
     }
     work_step_done(work->owner_shard, work);
@@ -131,11 +188,12 @@ work_produce_durable(struct sb_append *append)
 static bool
 work_produce_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_topic *topic = NULL;
+    struct sb_partition *partition = work_partition(self, item, &topic);
     if (partition == NULL) {
         return true;
     }
-    struct sb_topic *topic = sb_metadata_find_id(&self->metadata, item->topic_id);
+    SB_ASSERT(topic != NULL);
     if (item->records_done == 0) {
         item->error = work_produce_validate(item, topic->max_message_bytes, &item->batch_count);
         if (item->error != SB_WIRE_ERROR_NONE) {
@@ -167,6 +225,7 @@ work_produce_item(struct broker_shard *self, struct work *work, struct item *ite
             return true;
         }
         if (wait) {
+            item->durable_waiting = true;
             work->pending++;
         }
         item->records_done += bytes;
@@ -213,15 +272,57 @@ work_produce_timeout(struct sb_timer *timer)
             break;
         }
     }
+    work_produce_appended(self, work); /* Past the deadline: earlier acks=all waits expire. */
+}
+
+/* acks=all not reached by the request's deadline (a failing or stalled disk): the items
+ * still waiting are answered REQUEST_TIMED_OUT now (their data may still become durable,
+ * as docs/protocol.md says). Their appends keep referring to the work, so it is released
+ * to its request only when the last one calls back (work_step_done). */
+static void
+work_produce_expire(struct sb_timer *timer)
+{
+    struct work *work = timer->context;
+    struct request *request = work->request;
+    SB_ASSERT(work->pending > 0 && !work->answered_early);
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        if (item->work == work && item->durable_waiting) {
+            item->error = SB_WIRE_ERROR_REQUEST_TIMED_OUT;
+        }
+    }
+    work->answered_early = true;
+    work_send_home(work->owner_shard, work, MSG_WORK_DONE);
+}
+
+/* Every batch is appended (or refused): the answer waits for the acks=all appends, until
+ * the deadline at most. Without a free timer it waits for them. */
+static void
+work_produce_appended(struct broker_shard *self, struct work *work)
+{
+    uint64_t now_ns = sb_shard_now_ns(self->shard);
+    if (work->pending > 1) {
+        uint64_t delay_ns = work->produce_deadline_ns > now_ns
+                                ? work->produce_deadline_ns - now_ns : 0;
+        sb_shard_timer_arm(self->shard, &work->deadline, delay_ns, work_produce_expire, work);
+    }
     work_step_done(self, work);
 }
 
-/* Produce works wait in arrival order, so a partition's batches never overtake each other. */
+/* Produce works wait in arrival order, so a partition's batches never overtake each other.
+ * The request's timeout_ms (0: SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS) bounds the wait for room
+ * and for acks=all together. */
 static void
 work_produce(struct broker_shard *self, struct work *work)
 {
+    int32_t timeout_ms = work->request->produce_timeout_ms > 0
+                             ? work->request->produce_timeout_ms
+                             : (int32_t)SB_NET_PRODUCE_TIMEOUT_DEFAULT_MS;
+    uint64_t timeout_ns = (uint64_t)timeout_ms * SB_NS_PER_MS;
+    work->produce_deadline_ns = sb_shard_now_ns(self->shard) + timeout_ns;
+    sb_timer_init(&work->deadline);
     if (self->produce_waiting == NULL && work_produce_items(self, work)) {
-        work_step_done(self, work);
+        work_produce_appended(self, work);
         return;
     }
     struct work **tail = &self->produce_waiting;
@@ -230,11 +331,8 @@ work_produce(struct broker_shard *self, struct work *work)
     }
     work->parked_next = NULL;
     *tail = work;
-    sb_timer_init(&work->deadline);
-    int32_t timeout_ms = work->request->produce_timeout_ms > 0
-                             ? work->request->produce_timeout_ms : 30000;
-    if (sb_shard_timer_arm(self->shard, &work->deadline, (uint64_t)timeout_ms * SB_NS_PER_MS,
-                           work_produce_timeout, work) != 0) {
+    if (sb_shard_timer_arm(self->shard, &work->deadline, timeout_ns, work_produce_timeout,
+                           work) != 0) {
         *tail = NULL;
         work_produce_timeout(&work->deadline);
     }
@@ -251,7 +349,7 @@ work_produce_resume(struct broker_shard *self)
         }
         self->produce_waiting = work->parked_next;
         sb_shard_timer_disarm(self->shard, &work->deadline);
-        work_step_done(self, work);
+        work_produce_appended(self, work);
     }
 }
 
@@ -300,7 +398,7 @@ work_fetch_read_done(struct sb_read *read)
 static bool
 work_fetch_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_partition *partition = work_partition(self, item, NULL);
     if (partition == NULL) {
         return true;
     }
@@ -506,7 +604,7 @@ work_lookup_done(struct sb_time_lookup *lookup)
 static bool
 work_lookup_item(struct broker_shard *self, struct work *work, struct item *item)
 {
-    struct sb_partition *partition = work_partition(self, item);
+    struct sb_partition *partition = work_partition(self, item, NULL);
     if (partition == NULL) {
         return true;
     }
@@ -572,13 +670,33 @@ work_describe(struct broker_shard *self, struct work *work)
     struct request *request = work->request;
     for (uint32_t index = 0; index < request->item_count; index++) {
         struct item *item = &request->items[index];
-        struct sb_partition *partition = item->work == work ? work_partition(self, item) : NULL;
+        struct sb_partition *partition = item->work == work ? work_partition(self, item, NULL)
+                                                            : NULL;
         if (partition != NULL) {
             item->log_start_offset = sb_partition_log_start_offset(partition);
             item->high_watermark = sb_partition_high_watermark(partition);
             item->log_end_offset = sb_partition_log_end_offset(partition);
         }
     }
+}
+
+/* Health: this shard's entry of the answer (the request's scratch, borrowed with the work). */
+static void
+work_health(struct broker_shard *self, struct work *work)
+{
+    uint32_t partitions = 0;
+    for (uint32_t index = 0; index < SB_TOPICS_MAX; index++) {
+        const struct sb_topic *topic = &self->metadata.topics[index];
+        for (uint32_t partition = 0; topic->used && partition < topic->partition_count;
+             partition++) {
+            partitions += sb_metadata_owner(&self->metadata, topic->topic_id, partition) ==
+                          self->id;
+        }
+    }
+    work->request->health[self->id] = (struct sb_health_shard){
+        .shard_id = (int32_t)self->id, .status = self->stopping ? 2 : 0,
+        .connections = (int32_t)self->conn_count, .partitions = (int32_t)partitions,
+    };
 }
 
 void
@@ -602,6 +720,10 @@ work_execute(struct broker_shard *self, struct work *work)
         break;
     case SB_API_LIST_OFFSETS:
         work_lookup_next(self, work);
+        break;
+    case SB_API_HEALTH:
+        work_health(self, work);
+        work_step_done(self, work);
         break;
     default:
         work_describe(self, work);

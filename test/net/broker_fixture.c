@@ -76,7 +76,7 @@ broker_probe(struct client *probe)
 }
 
 void
-broker_start(struct broker_process *broker)
+broker_spawn(struct broker_process *broker)
 {
     char listen[64];
     char cores[16];
@@ -103,6 +103,12 @@ broker_start(struct broker_process *broker)
         execv(argv[0], argv);
         _exit(127);
     }
+}
+
+void
+broker_start(struct broker_process *broker)
+{
+    broker_spawn(broker);
     struct client probe;
     for (int attempt = 0; attempt < 500; attempt++) {
         /* A listener of a killed broker can outlive it briefly (its io_uring is torn down

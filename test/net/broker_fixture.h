@@ -31,7 +31,9 @@ struct broker_process {
 
 /* Picks a free port range, creates the data directory; does not start. */
 void broker_init(struct broker_process *broker, uint32_t cores);
-/* Starts the broker and waits (bounded) until its main port accepts. */
+/* Starts the broker process and returns at once. */
+void broker_spawn(struct broker_process *broker);
+/* broker_spawn, then waits (bounded) until its main port answers a request. */
 void broker_start(struct broker_process *broker);
 /* SIGTERM and wait; returns the exit status (or -signal). */
 int broker_stop(struct broker_process *broker);

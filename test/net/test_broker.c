@@ -365,3 +365,145 @@ Test(broker, idempotent_retries_create_no_duplicates_even_after_kill_9, .timeout
     cr_assert_eq(broker_stop(&broker), 0);
     broker_destroy(&broker);
 }
+
+/* Cross-shard flood: with 8 shards, connections pipelining Health (which asks every shard)
+ * send 8 cross-shard messages per request, 4,096 requests per shard at once: far more than a
+ * shard's overflow pool holds while the other shards (8 threads on this VM's CPUs) lag. A
+ * flood of connections on the main port is handed off to the shards at the same time. Every
+ * request must be answered and the broker must stay up. */
+#define FLOOD_SHARDS 8u
+#define FLOOD_PIPELINE 4096u
+#define FLOOD_CONNECTIONS 4u
+#define FLOOD_HANDOFFS 200u
+
+static void
+pipeline_health(struct client *client, uint32_t count, uint8_t *frames, uint32_t capacity)
+{
+    uint32_t used = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        struct sb_frame_header header = {.api_key = SB_API_HEALTH,
+                                         .correlation_id = client->next_correlation++};
+        used += frame_encode(frames + used, capacity - used, &header, encode_empty_request,
+                             NULL);
+    }
+    client_send_raw(client, frames, used);
+}
+
+Test(broker, cross_shard_message_flood_is_answered_never_aborts, .timeout = 240)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, FLOOD_SHARDS, "--max-inflight-requests 4096");
+    static uint8_t frames[FLOOD_PIPELINE * 64];
+    struct client clients[FLOOD_CONNECTIONS];
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        client_connect(&clients[index], (uint16_t)(broker.port + 1 + index % 2));
+        clients[index].timeout_ms = 60000;
+    }
+    struct client handed[FLOOD_HANDOFFS];
+    for (uint32_t round = 0; round < 3; round++) {
+        for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+            pipeline_health(&clients[index], FLOOD_PIPELINE, frames, sizeof(frames));
+        }
+        for (uint32_t index = 0; index < FLOOD_HANDOFFS; index++) {
+            client_connect(&handed[index], broker.port);
+        }
+        for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+            for (uint32_t answer = 0; answer < FLOOD_PIPELINE; answer++) {
+                struct sb_frame frame;
+                cr_assert_eq(client_receive(&clients[index], &frame, 60000), 0,
+                             "every Health is answered");
+                cr_assert(frame.header.error_code == SB_WIRE_ERROR_NONE ||
+                          frame.header.error_code == SB_WIRE_ERROR_BROKER_BUSY);
+            }
+        }
+        for (uint32_t index = 0; index < FLOOD_HANDOFFS; index++) {
+            client_close(&handed[index]);
+        }
+    }
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "broker alive");
+    for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
+        client_close(&clients[index]);
+    }
+    broker_stop_and_destroy(&broker);
+}
+
+/* Main port after the shard ports: the shards other than 0 own partitions with megabytes of
+ * WAL to replay after kill -9, so they take longer to start than shard 0. As soon as the
+ * main port accepts, every shard's own port must accept too. */
+#define READY_SHARDS 4u
+#define READY_RESTARTS 4
+
+/* Whether a TCP connection to 127.0.0.1:port is accepted. */
+static bool
+port_accepts(uint16_t port)
+{
+    struct client probe;
+    if (client_try_connect(&probe, port) != 0) {
+        return false;
+    }
+    client_close(&probe);
+    return true;
+}
+
+/* Fills the WAL of every shard but 0 (partitions are found through Metadata). */
+static void
+fill_wal_of_shards_but_0(struct client *client)
+{
+    cr_assert_eq(client_create_topic(client, "replay", 8), SB_WIRE_ERROR_NONE);
+    struct sb_metadata_request request = {.all_topics = true};
+    client_send(client, SB_API_METADATA, 0, encode_metadata_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    struct sb_metadata_response response;
+    cr_assert_eq(sb_metadata_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_metadata_topic topic;
+    cr_assert_eq(sb_metadata_response_next_topic(&response, &topic), 1);
+    bool others[8] = {false};
+    struct sb_metadata_partition partition;
+    while (sb_metadata_topic_next_partition(&topic, &partition) == 1) {
+        others[partition.partition] = partition.shard != 0;
+    }
+    static uint8_t batch[1u << 20];
+    struct produce_spec spec = {.topic = "replay", .batch = batch, .acks = 1,
+                                .bytes = test_batch(batch, sizeof(batch), 20000, "replay"),
+                                .timeout_ms = 5000};
+    for (int32_t index = 0; index < 8; index++) {
+        for (int round = 0; others[index] && round < 16; round++) {
+            spec.partition = index;
+            cr_assert_eq(client_produce(client, &spec, NULL), SB_WIRE_ERROR_NONE);
+        }
+    }
+}
+
+Test(broker, main_port_accepts_only_once_every_shard_port_listens, .timeout = 180)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, READY_SHARDS, "--wal-files 8");
+    struct client client;
+    client_connect(&client, broker.port);
+    fill_wal_of_shards_but_0(&client);
+    client_close(&client);
+    for (int restart = 0; restart < READY_RESTARTS; restart++) {
+        broker_kill(&broker);
+        /* A killed broker's listeners can outlive it briefly: wait until they are gone. */
+        for (int wait = 0; wait < 500 && port_accepts(broker.port); wait++) {
+            usleep(10000);
+        }
+        broker_spawn(&broker);
+        bool accepted = false;
+        for (int attempt = 0; attempt < 20000 && !accepted; attempt++) {
+            accepted = port_accepts(broker.port);
+            if (!accepted) {
+                usleep(500);
+            }
+        }
+        cr_assert(accepted, "the main port accepts within 10 s");
+        for (uint32_t shard = 0; shard < READY_SHARDS; shard++) {
+            cr_assert(port_accepts((uint16_t)(broker.port + 1 + shard)),
+                      "restart %d: shard %u's port listens once the main port accepts",
+                      restart, shard);
+        }
+        cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE);
+    }
+    broker_stop_and_destroy(&broker);
+}

@@ -13,6 +13,10 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
 #include "proto/errors.h"
 #include "test/net/broker_fixture.h"
 
@@ -226,4 +230,171 @@ Test(hostile, no_response_flag_outside_produce_closes, .timeout = 60)
     client_close(&client);
     cr_assert_eq(broker_stop(&broker), 0);
     broker_destroy(&broker);
+}
+
+/* Sends `request` (Produce) and expects the frame-level INVALID_REQUEST. */
+static void
+expect_produce_refused(struct client *client, const struct sb_produce_request *request,
+                       const char *why)
+{
+    uint32_t correlation = client_send(client, SB_API_PRODUCE, 0, encode_produce_request,
+                                       request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST, "%s: got %s", why,
+                 sb_wire_error_name(frame.header.error_code));
+}
+
+/* docs/protocol.md, Produce: a negative timeout, a non-null transactional id, or the same
+ * topic and partition twice is INVALID_REQUEST for the whole request; nothing is appended. */
+Test(hostile, produce_that_the_protocol_refuses_is_invalid_request, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "strict", 2), SB_WIRE_ERROR_NONE);
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 3, "strict");
+    struct sb_produce_partition parts[2] = {{.partition = 0, .records = {batch, bytes}},
+                                            {.partition = 1, .records = {batch, bytes}}};
+    struct sb_produce_topic topics[2] = {
+        {.name = sb_wire_string_from_cstr("strict"), .partitions = parts, .partition_count = 2},
+        {.name = sb_wire_string_from_cstr("strict"), .partitions = parts, .partition_count = 1},
+    };
+    struct sb_produce_request request = {.acks = 1, .timeout_ms = -1, .topics = topics,
+                                         .topic_count = 1};
+    expect_produce_refused(&client, &request, "negative timeout");
+    request.timeout_ms = 1000;
+    request.transactional_id = sb_wire_string_from_cstr("txn");
+    expect_produce_refused(&client, &request, "transactional id");
+    request.transactional_id = (struct sb_wire_string){0};
+    parts[1].partition = 0;
+    expect_produce_refused(&client, &request, "one partition twice in a topic");
+    parts[1].partition = 1;
+    request.topic_count = 2;
+    expect_produce_refused(&client, &request, "one topic and partition in two topic entries");
+    /* Nothing of the refused requests was appended: the next record gets offset 0. */
+    request.topic_count = 1;
+    topics[0].partition_count = 1;
+    client_send(&client, SB_API_PRODUCE, 0, encode_produce_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    struct sb_produce_response response;
+    struct sb_produce_topic_response topic;
+    struct sb_produce_partition_response partition;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic), 1);
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic, &partition), 1);
+    cr_assert_eq(partition.error_code, 0);
+    cr_assert_eq(partition.base_offset, 0, "refused requests appended nothing");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* docs/protocol.md, Fetch: negative wait or byte values, or an unknown isolation level, is
+ * INVALID_REQUEST. */
+Test(hostile, fetch_with_negative_wait_or_bytes_is_invalid_request, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "strict", 1), SB_WIRE_ERROR_NONE);
+    for (int variant = 0; variant < 5; variant++) {
+        struct sb_fetch_partition part = {.partition = 0, .partition_max_bytes = 1 << 20};
+        struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr("strict"),
+                                       .partitions = &part, .partition_count = 1};
+        struct sb_fetch_request request = {.max_wait_ms = 0, .min_bytes = 0,
+                                           .max_bytes = 1 << 20, .topics = &topic,
+                                           .topic_count = 1};
+        request.max_wait_ms = variant == 0 ? -1 : 0;
+        request.min_bytes = variant == 1 ? -1 : 0;
+        request.max_bytes = variant == 2 ? -1 : 1 << 20;
+        part.partition_max_bytes = variant == 3 ? -1 : 1 << 20;
+        request.isolation_level = variant == 4 ? 7 : 0;
+        uint32_t correlation = client_send(&client, SB_API_FETCH, 0, encode_fetch_request,
+                                           &request);
+        struct sb_frame frame;
+        cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+        cr_assert_eq(frame.header.correlation_id, correlation);
+        cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST,
+                     "variant %d: got %s", variant,
+                     sb_wire_error_name(frame.header.error_code));
+    }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* Unknown topic names longer than any topic can be (249 bytes) are echoed back in the
+ * answer: the response must be sized for them. */
+#define LONG_NAMES 8
+#define LONG_NAME_BYTES 60000
+
+static int
+encode_describe(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_describe_topic_request_encode(writer, request);
+}
+
+/* Sends a request and expects an answer for it without a frame-level error. */
+static void
+expect_answered(struct client *client, uint16_t api_key,
+                int (*encode)(struct sb_wire_writer *writer, const void *request),
+                const void *request, const char *what)
+{
+    uint32_t correlation = client_send(client, api_key, 0, encode, request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "%s answered", what);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_NONE, "%s: got %s", what,
+                 sb_wire_error_name(frame.header.error_code));
+}
+
+Test(hostile, unknown_topic_names_over_249_bytes_are_answered, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    static char names[LONG_NAMES][LONG_NAME_BYTES];
+    struct sb_wire_string strings[LONG_NAMES];
+    struct sb_produce_topic produce_topics[LONG_NAMES];
+    struct sb_list_offsets_topic offsets_topics[LONG_NAMES];
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 1, "long");
+    struct sb_produce_partition produce_part = {.partition = 0, .records = {batch, bytes}};
+    struct sb_list_offsets_partition offsets_part = {.partition = 0, .timestamp = -1};
+    for (int index = 0; index < LONG_NAMES; index++) {
+        memset(names[index], 'a' + index, LONG_NAME_BYTES);
+        strings[index] = (struct sb_wire_string){names[index], LONG_NAME_BYTES};
+        produce_topics[index] = (struct sb_produce_topic){
+            .name = strings[index], .partitions = &produce_part, .partition_count = 1};
+        offsets_topics[index] = (struct sb_list_offsets_topic){
+            .name = strings[index], .partitions = &offsets_part, .partition_count = 1};
+    }
+    struct sb_produce_request produce = {.acks = 1, .timeout_ms = 1000,
+                                         .topics = produce_topics, .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_PRODUCE, encode_produce_request, &produce, "Produce");
+    struct sb_list_offsets_request offsets = {.topics = offsets_topics,
+                                              .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_LIST_OFFSETS, encode_list_offsets_request, &offsets,
+                    "ListOffsets");
+    struct sb_describe_topic_request describe = {.name = strings[0]};
+    expect_answered(&client, SB_API_DESCRIBE_TOPIC, encode_describe, &describe,
+                    "DescribeTopic");
+    struct sb_fetch_partition fetch_part = {.partition = 0, .partition_max_bytes = 1 << 20};
+    struct sb_fetch_topic fetch_topics[LONG_NAMES];
+    for (int index = 0; index < LONG_NAMES; index++) {
+        fetch_topics[index] = (struct sb_fetch_topic){
+            .name = strings[index], .partitions = &fetch_part, .partition_count = 1};
+    }
+    struct sb_fetch_request fetch = {.max_bytes = 1 << 20, .topics = fetch_topics,
+                                     .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_FETCH, encode_fetch_request, &fetch, "Fetch");
+    struct sb_metadata_request metadata = {.topics = strings, .topic_count = LONG_NAMES};
+    expect_answered(&client, SB_API_METADATA, encode_metadata_request, &metadata, "Metadata");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
 }
