@@ -332,3 +332,59 @@ Test(consumer, one_consumer_reads_every_partition_across_shards, .timeout = 60)
     sb_consumer_close(consumer);
     cluster_stop(&cluster);
 }
+
+/* Polls until count records arrived (errors poll reports are skipped): they must be
+ * "value-<first + i>" at offsets 0, 1, ... */
+static void
+recreated_read(struct sb_consumer *consumer, uint32_t first, int64_t count)
+{
+    const struct sb_consumer_record *record = NULL;
+    int64_t next = 0;
+    int64_t deadline_ms = test_now_ms() + TEST_WAIT_MS;
+    while (next < count && test_now_ms() < deadline_ms) {
+        if (sb_consumer_poll(consumer, 200, &record) != 1) {
+            continue;
+        }
+        char value[32];
+        snprintf(value, sizeof(value), "value-%lld", (long long)(first + next));
+        cr_assert_eq(record->offset, next, "offset %lld: new records were skipped",
+                     (long long)record->offset);
+        cr_assert_eq(record->value_length, strlen(value));
+        cr_assert_eq(memcmp(record->value, value, strlen(value)), 0);
+        next++;
+    }
+    cr_assert_eq(next, count, "every record of the new topic, from its first");
+}
+
+/* Issue 10 defect 13: the topic is deleted and created again (by another client, as with
+ * sbctl) while a consumer is at offset 5: the consumer must start the new topic per
+ * auto.offset.reset (earliest: offset 0), never go on at the old offset (which skipped
+ * new0..new4 without a word). Errors poll reports on the way are allowed. */
+Test(consumer, recreated_topic_restarts_per_auto_offset_reset, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 0, 5);
+    const char *settings[] = {"auto.offset.reset", "earliest", NULL};
+    struct sb_client *reader = cluster_client(&cluster, settings);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "phoenix", 0), 0);
+    for (int64_t index = 0; index < 5; index++) {
+        cr_assert_eq(poll_one(consumer)->offset, index);
+    }
+    cr_assert_eq(sb_admin_topic_delete(cluster.client, "phoenix", TEST_WAIT_MS), 0);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 100, 8);
+    recreated_read(consumer, 100, 8);
+    /* Again, with the topic gone long enough for the consumer to see it missing. */
+    cr_assert_eq(sb_admin_topic_delete(cluster.client, "phoenix", TEST_WAIT_MS), 0);
+    test_sleep_ms(500);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 200, 3);
+    recreated_read(consumer, 200, 3);
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    cluster_stop(&cluster);
+}
