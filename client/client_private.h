@@ -62,6 +62,10 @@
 #define CLIENT_HEADERS_MAX 4096            /* Headers of one produced record. */
 #define CLIENT_BATCH_BUFFER_BYTES_MIN 1024u /* First buffer of a new producer batch. */
 #define CLIENT_DETAIL_BYTES 512            /* sb_client_error_detail text. */
+/* A Fetch refused with BROKER_BUSY is split: half the partitions per request, then half
+ * the bytes per partition down to this; the limits double back after this many answers. */
+#define CLIENT_FETCH_PARTITION_BYTES_MIN (16u << 10)
+#define CLIENT_FETCH_GROW_AFTER 64u
 /* Batches of one partition in flight with idempotence: the broker recognizes a resend only
  * among a producer's last 5 batches per partition (storage's SB_PRODUCER_RECENT). */
 #define CLIENT_IDEMPOTENT_IN_FLIGHT_MAX 5u
@@ -551,6 +555,8 @@ struct consumer_partition {
     int error;                       /* FAILED: why; reported once by poll. */
     bool error_reported;             /* poll returned error already. */
     uint32_t failures;               /* Consecutive retriable failures. */
+    uint64_t failing_since_ns;       /* When the first of them happened. */
+    bool starving_reported;          /* Logged that it got nothing for long. */
     uint64_t retry_at_ns;            /* Fetch or list nothing before. */
     uint64_t topic_answers;          /* Topic answers seen at assign or seek: only newer
                                       * ones may stop it as unknown. */
@@ -594,6 +600,14 @@ struct sb_consumer {
     struct consumer_chunk *ready_tail;   /* Newest. */
     uint64_t buffered_bytes;             /* Bytes in the ready queue. */
     bool closing;                        /* sb_consumer_close is running. */
+    uint32_t fetch_partitions_max;       /* Partitions per Fetch, 0: no limit (BROKER_BUSY
+                                          * halves it). */
+    uint32_t fetch_partition_bytes;      /* Bytes asked per partition, 0:
+                                          * fetch.partition.max.bytes (BROKER_BUSY at one
+                                          * partition halves it). */
+    uint32_t fetch_answers;              /* Answers since the last shrink. */
+    uint32_t fetch_rotation;             /* Position in the partition list where the next
+                                          * Fetch starts choosing (fairness when limited). */
     /* API thread only: */
     struct consumer_chunk *current;      /* Chunk being handed out. */
     struct client_records records;       /* Its iterator. */

@@ -44,6 +44,9 @@ static void fetch_check_send(struct sb_client *client, struct sb_consumer *consu
 static void fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
                                struct consumer_chunk *chunks, int error);
 static void fetch_check_queue(struct sb_consumer *consumer, struct consumer_chunk *chunk);
+static bool fetch_shrink(struct sb_client *client, struct sb_consumer *consumer,
+                         uint32_t partition_count);
+static void fetch_grow(struct sb_consumer *consumer);
 
 /* One partition in a Fetch or ListOffsets request. */
 struct fetch_entry {
@@ -78,12 +81,27 @@ consumer_chunk_free(struct consumer_chunk *chunk)
     free(chunk);
 }
 
-/* Retriable trouble: wait, and refresh metadata when the route may be wrong. */
+/* Retriable trouble: wait, and refresh metadata when the route may be wrong. A partition
+ * that got no answer for request.timeout.ms says so once. */
 static void
 fetch_backoff(struct sb_client *client, struct consumer_partition *partition, int error)
 {
     int wire = client_error_wire_code(error);
+    uint64_t now_ns = client_now_ns();
     partition->failures++;
+    if (partition->failures == 1) {
+        partition->failing_since_ns = now_ns;
+        partition->starving_reported = false;
+    }
+    uint64_t failing_ms = (now_ns - partition->failing_since_ns) / 1000000u;
+    if (failing_ms >= client->config.request_timeout_ms && !partition->starving_reported) {
+        partition->starving_reported = true;
+        client_log(client, SB_CLIENT_LOG_WARN,
+                   "consumer partition %s-%d got nothing for %llu ms (%u failures: %s); "
+                   "still retrying", partition->topic->name, partition->partition,
+                   (unsigned long long)failing_ms, partition->failures,
+                   sb_client_strerror(error));
+    }
     partition->retry_at_ns = client_now_ns() +
                              client_backoff_ns(client, partition->failures,
                                                client->config.retry_backoff_ms,
@@ -234,9 +252,13 @@ fetch_list_send(struct sb_client *client, struct fetch_context *context)
 
 /* Sends one Fetch for the entries of context (one topic element per entry). */
 static int
-fetch_fetch_send(struct sb_client *client, struct fetch_context *context)
+fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
+                 struct fetch_context *context)
 {
     const struct sb_client_config *config = &client->config;
+    uint32_t partition_bytes = consumer->fetch_partition_bytes != 0
+                                   ? consumer->fetch_partition_bytes
+                                   : config->fetch_partition_max_bytes;
     uint32_t count = context->entry_count;
     struct sb_fetch_topic *topics = calloc(count, sizeof(*topics));
     struct sb_fetch_partition *partitions = calloc(count, sizeof(*partitions));
@@ -244,8 +266,7 @@ fetch_fetch_send(struct sb_client *client, struct fetch_context *context)
     for (uint32_t index = 0; result == 0 && index < count; index++) {
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_fetch_partition){
-            partition->partition, partition->fetch_offset,
-            (int32_t)config->fetch_partition_max_bytes};
+            partition->partition, partition->fetch_offset, (int32_t)partition_bytes};
         topics[index] = (struct sb_fetch_topic){
             .name = sb_wire_string_from_cstr(partition->topic->name),
             .partitions = &partitions[index], .partition_count = 1};
@@ -311,7 +332,36 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
            consumer->buffered_bytes < client->config.fetch_buffer_bytes;
 }
 
-/* Sends requests of one kind: one per connection, every wanted partition it serves. */
+/* Adds partition to the request for conn among contexts (creating it); false when that
+ * request is full: a Fetch takes at most fetch_partitions_max partitions once the broker
+ * was busy. */
+static bool
+fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
+             struct client_conn *conn, bool list, struct fetch_context **contexts,
+             uint32_t *context_count, uint32_t capacity)
+{
+    uint32_t index = 0;
+    while (index < *context_count && contexts[index]->conn != conn) {
+        index++;
+    }
+    if (index == *context_count) {
+        contexts[index] = fetch_context_new(consumer, conn, capacity,
+                                            list ? fetch_list_done : fetch_done);
+        *context_count += contexts[index] != NULL;
+    }
+    uint32_t limit = list || consumer->fetch_partitions_max == 0 ? capacity
+                                                                 : consumer->fetch_partitions_max;
+    if (index == *context_count || contexts[index]->entry_count >= limit) {
+        return false;
+    }
+    partition->references++;
+    contexts[index]->entries[contexts[index]->entry_count++] =
+        (struct fetch_entry){partition, partition->epoch, false};
+    return true;
+}
+
+/* Sends requests of one kind: one per connection, every wanted partition it serves (up to
+ * the limit; the next round starts after the last partition taken, so all get turns). */
 static void
 fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list,
                uint64_t now_ns)
@@ -323,31 +373,25 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
     }
     struct fetch_context **contexts = calloc(count + 1, sizeof(*contexts));
     uint32_t context_count = 0;
-    for (struct consumer_partition *partition = consumer->partitions;
-         contexts != NULL && partition != NULL; partition = partition->next) {
+    uint32_t first = list ? 0 : consumer->fetch_rotation % count;
+    struct consumer_partition *partition = consumer->partitions;
+    for (uint32_t skip = 0; skip < first; skip++) {
+        partition = partition->next;
+    }
+    for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
-        if (!fetch_wanted(client, consumer, partition, list, now_ns) ||
-            (conn = fetch_route(client, consumer, partition, list)) == NULL) {
-            continue;
+        if (fetch_wanted(client, consumer, partition, list, now_ns) &&
+            (conn = fetch_route(client, consumer, partition, list)) != NULL &&
+            fetch_gather(consumer, partition, conn, list, contexts, &context_count, count) &&
+            !list) {
+            consumer->fetch_rotation = first + visited + 1;
         }
-        uint32_t index = 0;
-        while (index < context_count && contexts[index]->conn != conn) {
-            index++;
-        }
-        if (index == context_count) {
-            contexts[index] = fetch_context_new(consumer, conn, count,
-                                                list ? fetch_list_done : fetch_done);
-            context_count += contexts[index] != NULL;
-        }
-        if (index < context_count) {
-            partition->references++;
-            contexts[index]->entries[contexts[index]->entry_count++] =
-                (struct fetch_entry){partition, partition->epoch, false};
-        }
+        partition = partition->next != NULL ? partition->next : consumer->partitions;
     }
     for (uint32_t index = 0; index < context_count; index++) {
         struct fetch_context *context = contexts[index];
-        int result = list ? fetch_list_send(client, context) : fetch_fetch_send(client, context);
+        int result = list ? fetch_list_send(client, context)
+                          : fetch_fetch_send(client, consumer, context);
         for (uint32_t entry = 0; result == 0 && entry < context->entry_count; entry++) {
             *(list ? &context->entries[entry].partition->list_inflight
                    : &context->entries[entry].partition->fetch_inflight) = true;
@@ -470,6 +514,7 @@ fetch_answer(struct sb_client *client, struct consumer_partition *partition,
     partition->high_watermark = answer->high_watermark;
     partition->log_start_offset = answer->log_start_offset;
     partition->watermark_known = true;
+    partition->failures = 0;
     if (answer->records.length > 0) {
         fetch_take_records(client, partition, answer->records, pending);
     }
@@ -513,6 +558,11 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     if (consumer != NULL && error == 0) {
         error = fetch_apply(client, context, body, body_bytes, &pending);
         corrupt = error != 0;
+        fetch_grow(consumer);
+    }
+    if (consumer != NULL && error == SB_ERR_WIRE(SB_WIRE_ERROR_BROKER_BUSY) &&
+        fetch_shrink(client, consumer, context->entry_count)) {
+        error = 0; /* Asked again at once, in smaller requests. */
     }
     for (uint32_t index = 0; consumer != NULL && error != 0 && index < context->entry_count;
          index++) {
@@ -528,6 +578,55 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     pthread_cond_broadcast(&client->cond);
     if (corrupt) {
         conn_fail(client, conn, SB_ERR_CORRUPT);
+    }
+}
+
+/* A Fetch of partition_count partitions was refused as too big (BROKER_BUSY): halves the
+ * partitions per request, or at one partition the bytes asked per partition. Returns false
+ * when nothing is left to shrink (the partitions then back off). */
+static bool
+fetch_shrink(struct sb_client *client, struct sb_consumer *consumer, uint32_t partition_count)
+{
+    uint32_t bytes = consumer->fetch_partition_bytes != 0
+                         ? consumer->fetch_partition_bytes
+                         : client->config.fetch_partition_max_bytes;
+    consumer->fetch_answers = 0;
+    if (partition_count > 1) {
+        consumer->fetch_partitions_max = partition_count / 2;
+        client_log(client, SB_CLIENT_LOG_WARN,
+                   "fetch of %u partitions refused (broker busy): now at most %u per request",
+                   partition_count, consumer->fetch_partitions_max);
+        return true;
+    }
+    if (bytes / 2 >= CLIENT_FETCH_PARTITION_BYTES_MIN) {
+        consumer->fetch_partition_bytes = bytes / 2;
+        client_log(client, SB_CLIENT_LOG_WARN,
+                   "fetch of one partition refused (broker busy): now %u bytes per partition",
+                   consumer->fetch_partition_bytes);
+        return true;
+    }
+    return false;
+}
+
+/* A Fetch was answered: after CLIENT_FETCH_GROW_AFTER answers the limits double back. */
+static void
+fetch_grow(struct sb_consumer *consumer)
+{
+    if (consumer->fetch_partitions_max == 0 && consumer->fetch_partition_bytes == 0) {
+        return;
+    }
+    if (++consumer->fetch_answers < CLIENT_FETCH_GROW_AFTER) {
+        return;
+    }
+    consumer->fetch_answers = 0;
+    uint32_t config_bytes = consumer->client->config.fetch_partition_max_bytes;
+    if (consumer->fetch_partition_bytes != 0) {
+        uint32_t bytes = consumer->fetch_partition_bytes * 2;
+        consumer->fetch_partition_bytes = bytes >= config_bytes ? 0 : bytes;
+    } else if (consumer->fetch_partitions_max > UINT32_MAX / 2) {
+        consumer->fetch_partitions_max = 0;
+    } else {
+        consumer->fetch_partitions_max *= 2;
     }
 }
 

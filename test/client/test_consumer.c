@@ -388,3 +388,62 @@ Test(consumer, recreated_topic_restarts_per_auto_offset_reset, .timeout = 60)
     sb_client_close(reader);
     cluster_stop(&cluster);
 }
+
+/* Produces per_partition records to each of partitions, then reads them all with one
+ * consumer (client defaults, including the fetch.wait.max.ms the fixture lowers): returns
+ * how many arrived within wait_ms. */
+static uint32_t
+wide_read_all(struct cluster *cluster, const char *topic, int32_t partitions,
+              uint32_t per_partition, int wait_ms)
+{
+    cluster_topic(cluster, topic, partitions);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster->client, &producer), 0);
+    for (int32_t partition = 0; partition < partitions; partition++) {
+        for (uint32_t index = 0; index < per_partition; index++) {
+            struct sb_producer_message message = {.topic = topic, .partition = partition,
+                                                  .value = "w", .value_length = 1};
+            cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+        }
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    const char *settings[] = {"auto.offset.reset", "earliest", "fetch.wait.max.ms", "500",
+                              NULL};
+    struct sb_client *reader = cluster_client(cluster, settings);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    for (int32_t partition = 0; partition < partitions; partition++) {
+        cr_assert_eq(sb_consumer_assign(consumer, topic, partition), 0);
+    }
+    uint32_t total = (uint32_t)partitions * per_partition;
+    uint32_t read = 0;
+    const struct sb_consumer_record *record = NULL;
+    int64_t deadline_ms = test_now_ms() + wait_ms;
+    while (read < total && test_now_ms() < deadline_ms) {
+        int result = sb_consumer_poll(consumer, 100, &record);
+        cr_assert_geq(result, 0, "poll: %s", sb_client_strerror(result));
+        read += (uint32_t)result;
+    }
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    return read;
+}
+
+/* Issue 10 defect 12: with the client's defaults a Fetch of 16 or more partitions of one
+ * shard asked for more response memory than the broker would ever reserve (BROKER_BUSY);
+ * the client backed each partition off at random, so only small subsets got through. A
+ * refused fetch is now split: every produced record is consumed, within seconds. */
+Test(consumer, many_partitions_on_one_shard_are_all_consumed, .timeout = 120)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    const int32_t counts[] = {16, 32, 64};
+    for (uint32_t index = 0; index < 3; index++) {
+        char topic[32];
+        snprintf(topic, sizeof(topic), "wide%d", counts[index]);
+        uint32_t read = wide_read_all(&cluster, topic, counts[index], 25, 10000);
+        cr_assert_eq(read, (uint32_t)counts[index] * 25, "%d partitions: %u of %d records",
+                     counts[index], read, counts[index] * 25);
+    }
+    cluster_stop(&cluster);
+}
