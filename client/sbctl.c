@@ -474,6 +474,16 @@ struct sbctl_produce {
     int first_error;      /* The first failure's code. */
 };
 
+/* Notes a record that failed with error (a refused send or a failed delivery). */
+static void
+sbctl_produce_failed(struct sbctl_produce *state, int error)
+{
+    int expected = 0;
+    __atomic_compare_exchange_n(&state->first_error, &expected, error, false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&state->failed, 1, __ATOMIC_RELAXED);
+}
+
 static void
 sbctl_on_delivery(const struct sb_producer_delivery *delivery, void *opaque)
 {
@@ -482,10 +492,7 @@ sbctl_on_delivery(const struct sb_producer_delivery *delivery, void *opaque)
         __atomic_fetch_add(&state->acked, 1, __ATOMIC_RELAXED);
         return;
     }
-    int expected = 0;
-    __atomic_compare_exchange_n(&state->first_error, &expected, delivery->error, false,
-                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&state->failed, 1, __ATOMIC_RELAXED);
+    sbctl_produce_failed(state, delivery->error);
 }
 
 /* Parses -H name=value options into headers. */
@@ -528,25 +535,28 @@ sbctl_send_line(struct sb_producer *producer, const struct sbctl_options *option
     return sb_producer_send(producer, message, sbctl_on_delivery, state);
 }
 
-/* Reads stdin to the end, sending each line; returns the first send error or 0. */
-static int
+/* Reads stdin to the end (or a signal), sending each line: a line refused by send counts
+ * as failed and the next one is tried. Returns how many lines were read. */
+static uint64_t
 sbctl_produce_lines(struct sb_producer *producer, const struct sbctl_options *options,
-                    struct sb_producer_message *message, struct sbctl_produce *state,
-                    uint64_t *sent)
+                    struct sb_producer_message *message, struct sbctl_produce *state)
 {
     char *line = NULL;
     size_t capacity = 0;
     ssize_t length;
-    int result = 0;
-    while (result == 0 && !sbctl_stop && (length = getline(&line, &capacity, stdin)) >= 0) {
+    uint64_t lines = 0;
+    while (!sbctl_stop && (length = getline(&line, &capacity, stdin)) >= 0) {
         if (length > 0 && line[length - 1] == '\n') {
             line[--length] = '\0';
         }
-        result = sbctl_send_line(producer, options, message, line, (size_t)length, state);
-        *sent += result == 0;
+        int result = sbctl_send_line(producer, options, message, line, (size_t)length, state);
+        if (result != 0) {
+            sbctl_produce_failed(state, result);
+        }
+        lines++;
     }
     free(line);
-    return result;
+    return lines;
 }
 
 static int
@@ -574,19 +584,17 @@ sbctl_produce_run(struct sbctl *sbctl, const struct sbctl_options *options)
     struct sb_producer_message message = {
         .topic = options->topic, .partition = options->partition, .headers = headers,
         .header_count = (uint32_t)options->header_count};
-    uint64_t sent = 0;
-    int send_error = sbctl_produce_lines(producer, options, &message, &state, &sent);
+    uint64_t lines = sbctl_produce_lines(producer, options, &message, &state);
     sb_producer_close(producer, -1); /* Bounded by delivery.timeout.ms. */
-    uint64_t failed = state.failed + (send_error != 0);
-    if (send_error == 0 && state.failed == 0) {
+    if (state.failed == 0) {
         fprintf(stderr, "sbctl: produce %s: %" PRIu64 " record(s) acknowledged\n",
                 options->topic, state.acked);
         return SBCTL_EXIT_OK;
     }
-    int error = state.first_error != 0 ? state.first_error : send_error;
-    sbctl_error("produce %s: %" PRIu64 " of %" PRIu64 " record(s) failed: %s", options->topic,
-                failed, sent + (send_error != 0), sb_client_strerror(error));
-    return sbctl_exit_code(error);
+    sbctl_error("produce %s: %" PRIu64 " of %" PRIu64 " record(s) failed (%" PRIu64
+                " acknowledged): %s", options->topic, state.failed, lines, state.acked,
+                sb_client_strerror(state.first_error));
+    return sbctl_exit_code(state.first_error);
 }
 
 static int

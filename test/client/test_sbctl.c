@@ -314,3 +314,29 @@ Test(sbctl, examples_produce_and_consume, .timeout = 60)
     cr_assert_neq(strstr(result.out, "user-1 = hello number 4"), NULL, "%s", result.out);
     cluster_stop(&cluster);
 }
+
+/* Issue 10 defect 14: a refused line (here 300 KB, over the client's batch size) stopped
+ * `sbctl produce`: lines 3-5 were never sent nor counted. Every line is tried and the
+ * summary counts them all. */
+Test(sbctl, produce_tries_every_line_and_counts_each, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    cluster_topic(&cluster, "lines", 1);
+    size_t big = 300000;
+    char *input = malloc(big + 64);
+    cr_assert_not_null(input);
+    strcpy(input, "one\n");
+    memset(input + 4, 'x', big);
+    strcpy(input + 4 + big, "\nthree\nfour\nfive\n");
+    sbctl(&result, b, input, "produce", "lines", NULL);
+    free(input);
+    cr_assert_eq(result.status, 1, "%s", result.err);
+    cr_assert_neq(strstr(result.err, "1 of 5 record(s) failed (4 acknowledged): message too"),
+                  NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "consume", "lines", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_str_eq(result.out, "one\nthree\nfour\nfive\n");
+    cluster_stop(&cluster);
+}
