@@ -384,6 +384,10 @@ void client_wake(struct sb_client *client);
 void client_schedule(struct sb_client *client, uint64_t at_ns);
 /* Mutex held: waits on cond until woken or deadline_ns; returns -ETIMEDOUT when it passed. */
 int client_wait(struct sb_client *client, uint64_t deadline_ns);
+/* Mutex held: the error of a wait for the broker that reached its deadline: the last
+ * bootstrap connection error when one failed since failures was read (so "Connection
+ * refused" says why), else -ETIMEDOUT. */
+int client_wait_error(const struct sb_client *client, uint64_t failures);
 /* True when the caller is the client's I/O thread (a callback): it must not block. */
 bool client_on_io_thread(const struct sb_client *client);
 /* A jittered exponential backoff: base * 2^(attempt - 1) capped at max, then a random
