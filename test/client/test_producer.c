@@ -293,7 +293,7 @@ Test(producer, send_refuses_bad_messages_unknown_topics_and_too_large_records, .
     message.partition = 0;
     message.value = NULL;
     cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), -EINVAL);
-    static char big[4096];
+    static char big[(1u << 20) + 4096]; /* Over the broker's batch_bytes_max. */
     message.value = big;
     message.value_length = sizeof(big);
     cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_MESSAGE_TOO_LARGE);
@@ -482,5 +482,38 @@ Test(producer, stall_past_delivery_timeout_never_duplicates_or_reorders, .timeou
     cr_assert_lt(stall_reports.errors, STALL_RECORDS, "some records were acknowledged");
     cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
     stall_check(&cluster);
+    cluster_stop(&cluster);
+}
+
+/* Issue 10 defect 16: a record over batch.bytes (256 KiB by default) was refused although
+ * the topic accepts 1 MiB batches. It now travels alone in a batch of its own, up to the
+ * broker's batch_bytes_max; the records around it are batched as usual. */
+Test(producer, a_record_over_batch_bytes_is_sent_alone, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "large", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    static char large[300000];
+    memset(large, 'L', sizeof(large));
+    struct sb_producer_message message = {.topic = "large", .partition = 0, .value = "a",
+                                          .value_length = 1};
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    message.value = large;
+    message.value_length = sizeof(large);
+    int result = sb_producer_send(producer, &message, NULL, NULL);
+    cr_assert_eq(result, 0, "300000 bytes: %s", sb_client_strerror(result));
+    message.value = "b";
+    message.value_length = 1;
+    int64_t offset = -1;
+    cr_assert_eq(sb_producer_send_sync(producer, &message, &offset), 0);
+    cr_assert_eq(offset, 2);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    struct test_record records[4];
+    cr_assert_eq(cluster_read(cluster.client, "large", 0, 0, records, 4, 1000), 3);
+    cr_assert_str_eq(records[0].value, "a");
+    cr_assert_eq(records[1].value_length, sizeof(large));
+    cr_assert_str_eq(records[2].value, "b");
     cluster_stop(&cluster);
 }
