@@ -126,7 +126,8 @@ fetch_fail(struct sb_client *client, struct consumer_partition *partition, int e
 
 /* The partition's topic was deleted (topic_id 0) or created again under topic_id: the
  * position is void, so it starts over per auto.offset.reset (from the new topic once it
- * exists), or stops with OFFSET_OUT_OF_RANGE when that is "error". */
+ * exists), or, when that is "error", stops with UNKNOWN_TOPIC (deleted) or
+ * OFFSET_OUT_OF_RANGE (created again). */
 static void
 fetch_topic_changed(struct sb_client *client, struct consumer_partition *partition,
                     uint32_t topic_id)
@@ -140,7 +141,8 @@ fetch_topic_changed(struct sb_client *client, struct consumer_partition *partiti
     partition->topic_id = topic_id;
     partition->topic_answers = UINT64_MAX; /* Waits for the topic, never stops as unknown. */
     if (reset == CLIENT_RESET_ERROR) {
-        fetch_fail(client, partition, SB_ERR_OFFSET_OUT_OF_RANGE);
+        fetch_fail(client, partition,
+                   topic_id == 0 ? SB_ERR_UNKNOWN_TOPIC : SB_ERR_OFFSET_OUT_OF_RANGE);
         return;
     }
     partition->state = POSITION_RESOLVE;

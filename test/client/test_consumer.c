@@ -389,6 +389,36 @@ Test(consumer, recreated_topic_restarts_per_auto_offset_reset, .timeout = 60)
     cluster_stop(&cluster);
 }
 
+/* The same with auto.offset.reset=error: poll reports the change (the topic gone, or
+ * created again) instead of any record of the new topic. */
+Test(consumer, recreated_topic_with_reset_error_is_reported, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 0, 2);
+    const char *settings[] = {"auto.offset.reset", "error", NULL};
+    struct sb_client *reader = cluster_client(&cluster, settings);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "phoenix", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "phoenix", 0, SB_OFFSET_BEGINNING), 0);
+    for (int64_t index = 0; index < 2; index++) {
+        cr_assert_eq(poll_one(consumer)->offset, index);
+    }
+    cr_assert_eq(sb_admin_topic_delete(cluster.client, "phoenix", TEST_WAIT_MS), 0);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 100, 4);
+    const struct sb_consumer_record *record = NULL;
+    int result = sb_consumer_poll(consumer, TEST_WAIT_MS, &record);
+    cr_assert(result == SB_ERR_OFFSET_OUT_OF_RANGE || result == SB_ERR_UNKNOWN_TOPIC, "%s",
+              result == 1 ? "a record of the new topic" : sb_client_strerror(result));
+    cr_assert_eq(sb_consumer_poll(consumer, 300, &record), 0, "stopped until a seek");
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    cluster_stop(&cluster);
+}
+
 /* Produces per_partition records to each of partitions, then reads them all with one
  * consumer (client defaults, including the fetch.wait.max.ms the fixture lowers): returns
  * how many arrived within wait_ms. */
