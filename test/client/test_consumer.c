@@ -463,10 +463,11 @@ wide_read_all(struct cluster *cluster, const char *topic, int32_t partitions,
  * shard asked for more response memory than the broker would ever reserve (BROKER_BUSY);
  * the client backed each partition off at random, so only small subsets got through. A
  * refused fetch is now split: every produced record is consumed, within seconds. */
-Test(consumer, many_partitions_on_one_shard_are_all_consumed, .timeout = 120)
+static void
+many_partitions_all_consumed(uint32_t cores)
 {
     struct cluster cluster;
-    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_start(&cluster, cores, NULL, NULL);
     const int32_t counts[] = {16, 32, 64};
     for (uint32_t index = 0; index < 3; index++) {
         char topic[32];
@@ -476,4 +477,14 @@ Test(consumer, many_partitions_on_one_shard_are_all_consumed, .timeout = 120)
                      counts[index], read, counts[index] * 25);
     }
     cluster_stop(&cluster);
+}
+
+Test(consumer, many_partitions_on_one_shard_are_all_consumed, .timeout = 120)
+{
+    many_partitions_all_consumed(1);
+}
+
+Test(consumer, many_partitions_on_two_shards_are_all_consumed, .timeout = 120)
+{
+    many_partitions_all_consumed(2);
 }
