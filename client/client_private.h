@@ -560,6 +560,7 @@ struct consumer_partition {
     bool error_reported;             /* poll returned error already. */
     uint32_t failures;               /* Consecutive retriable failures. */
     uint64_t failing_since_ns;       /* When the first of them happened. */
+    int last_error;                  /* The last of them. */
     bool starving_reported;          /* Logged that it got nothing for long. */
     uint64_t retry_at_ns;            /* Fetch or list nothing before. */
     uint64_t topic_answers;          /* Topic answers seen at assign or seek: only newer

@@ -81,28 +81,19 @@ consumer_chunk_free(struct consumer_chunk *chunk)
     free(chunk);
 }
 
-/* Retriable trouble: wait, and refresh metadata when the route may be wrong. A partition
- * that got no answer for request.timeout.ms says so once. */
+/* Retriable trouble: wait, and refresh metadata when the route may be wrong. */
 static void
 fetch_backoff(struct sb_client *client, struct consumer_partition *partition, int error)
 {
     int wire = client_error_wire_code(error);
     uint64_t now_ns = client_now_ns();
     partition->failures++;
+    partition->last_error = error;
     if (partition->failures == 1) {
         partition->failing_since_ns = now_ns;
         partition->starving_reported = false;
     }
-    uint64_t failing_ms = (now_ns - partition->failing_since_ns) / 1000000u;
-    if (failing_ms >= client->config.request_timeout_ms && !partition->starving_reported) {
-        partition->starving_reported = true;
-        client_log(client, SB_CLIENT_LOG_WARN,
-                   "consumer partition %s-%d got nothing for %llu ms (%u failures: %s); "
-                   "still retrying", partition->topic->name, partition->partition,
-                   (unsigned long long)failing_ms, partition->failures,
-                   sb_client_strerror(error));
-    }
-    partition->retry_at_ns = client_now_ns() +
+    partition->retry_at_ns = now_ns +
                              client_backoff_ns(client, partition->failures,
                                                client->config.retry_backoff_ms,
                                                client->config.retry_backoff_max_ms);
@@ -318,6 +309,29 @@ fetch_route(struct sb_client *client, struct sb_consumer *consumer,
     return conn;
 }
 
+/* A partition that got no answer since its first failure request.timeout.ms ago (errors,
+ * or a connection that never comes back) says so once per episode, in the log. */
+static void
+fetch_starving_check(struct sb_client *client, struct consumer_partition *partition,
+                     uint64_t now_ns)
+{
+    if (partition->failures == 0 || partition->starving_reported) {
+        return;
+    }
+    uint64_t due_ns = partition->failing_since_ns +
+                      client->config.request_timeout_ms * 1000000ull;
+    if (now_ns < due_ns) {
+        client_schedule(client, due_ns);
+        return;
+    }
+    partition->starving_reported = true;
+    client_log(client, SB_CLIENT_LOG_WARN,
+               "consumer partition %s-%d got nothing for %llu ms (%u failures, last: %s); "
+               "still retrying", partition->topic->name, partition->partition,
+               (unsigned long long)((now_ns - partition->failing_since_ns) / 1000000u),
+               partition->failures, sb_client_strerror(partition->last_error));
+}
+
 /* Whether partition should be in a request of this kind now. */
 static bool
 fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
@@ -382,6 +396,7 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
     }
     for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
+        fetch_starving_check(client, partition, now_ns);
         if (fetch_wanted(client, consumer, partition, list, now_ns) &&
             (conn = fetch_route(client, consumer, partition, list)) != NULL &&
             fetch_gather(consumer, partition, conn, list, contexts, &context_count, count) &&

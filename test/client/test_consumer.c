@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,4 +488,51 @@ Test(consumer, many_partitions_on_one_shard_are_all_consumed, .timeout = 120)
 Test(consumer, many_partitions_on_two_shards_are_all_consumed, .timeout = 120)
 {
     many_partitions_all_consumed(2);
+}
+
+/* Warnings a client logged that mention "got nothing" (the I/O thread writes, the test
+ * reads after the client is closed). */
+static int starving_lines;
+
+static void
+on_consumer_log(void *opaque, int level, const char *line)
+{
+    (void)opaque;
+    if (level <= SB_CLIENT_LOG_WARN && strstr(line, "got nothing for") != NULL) {
+        __atomic_fetch_add(&starving_lines, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* Issue 10 defect 12: a consumer that gets nothing for a partition for long says so (it
+ * used to back off in silence). The broker is frozen (SIGSTOP) for 2 s, five times
+ * request.timeout.ms: one warning for the partition, then it reads on. */
+Test(consumer, a_partition_starving_for_long_is_logged, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "starve", 1);
+    cluster_produce(cluster.client, "starve", 0, 0, 1);
+    struct sb_client_config *config = sb_client_config_new();
+    cr_assert_eq(sb_client_config_set(config, "bootstrap.servers", cluster.bootstrap), 0);
+    cr_assert_eq(sb_client_config_set(config, "request.timeout.ms", "400"), 0);
+    cr_assert_eq(sb_client_config_set(config, "fetch.wait.max.ms", "100"), 0);
+    cr_assert_eq(sb_client_config_set(config, "auto.offset.reset", "earliest"), 0);
+    sb_client_config_set_log(config, SB_CLIENT_LOG_WARN, on_consumer_log, NULL);
+    struct sb_client *reader = NULL;
+    cr_assert_eq(sb_client_open(config, &reader), 0);
+    sb_client_config_free(config);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "starve", 0), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 0);
+    kill(cluster.broker.pid, SIGSTOP);
+    const struct sb_consumer_record *record = NULL;
+    cr_assert_eq(sb_consumer_poll(consumer, 2000, &record), 0);
+    kill(cluster.broker.pid, SIGCONT);
+    cluster_produce(cluster.client, "starve", 0, 1, 1);
+    cr_assert_eq(poll_one(consumer)->offset, 1, "reads on once the broker is back");
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    cr_assert_eq(starving_lines, 1, "one warning for the starving partition");
+    cluster_stop(&cluster);
 }
