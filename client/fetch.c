@@ -60,6 +60,7 @@ struct fetch_context {
     struct client_request request; /* First member: done handlers cast back. */
     struct client_conn *conn;      /* Where it was sent. */
     uint32_t entry_count;          /* Entries. */
+    uint32_t wait_ms;              /* Fetch: its long-poll wait (max_wait_ms). */
     struct fetch_entry entries[];  /* The partitions asked about. */
 };
 
@@ -171,6 +172,7 @@ fetch_context_new(struct sb_consumer *consumer, struct client_conn *conn, uint32
     if (context != NULL) {
         context->request = (struct client_request){.done = done, .owner = consumer};
         context->conn = conn;
+        context->wait_ms = consumer->client->config.fetch_wait_max_ms;
     }
     return context;
 }
@@ -265,7 +267,7 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
             .partitions = &partitions[index], .partition_count = 1};
     }
     struct sb_fetch_request request = {
-        .max_wait_ms = (int32_t)config->fetch_wait_max_ms,
+        .max_wait_ms = (int32_t)context->wait_ms,
         .min_bytes = (int32_t)config->fetch_min_bytes,
         .max_bytes = (int32_t)config->fetch_max_bytes,
         .isolation_level = SB_FETCH_ISOLATION_READ_UNCOMMITTED,
@@ -394,19 +396,30 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
     for (uint32_t skip = 0; skip < first; skip++) {
         partition = partition->next;
     }
+    uint32_t wanted = 0;
     for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
         fetch_starving_check(client, partition, now_ns);
         if (fetch_wanted(client, consumer, partition, list, now_ns) &&
-            (conn = fetch_route(client, consumer, partition, list)) != NULL &&
-            fetch_gather(consumer, partition, conn, list, contexts, &context_count, count) &&
-            !list) {
-            consumer->fetch_rotation = first + visited + 1;
+            (conn = fetch_route(client, consumer, partition, list)) != NULL) {
+            wanted++;
+            if (fetch_gather(consumer, partition, conn, list, contexts, &context_count,
+                             count) && !list) {
+                consumer->fetch_rotation = first + visited + 1;
+            }
         }
         partition = partition->next != NULL ? partition->next : consumer->partitions;
     }
     for (uint32_t index = 0; index < context_count; index++) {
         struct fetch_context *context = contexts[index];
+        if (!list && context->entry_count == consumer->fetch_partitions_max &&
+            context->entry_count < wanted) {
+            /* Split requests (BROKER_BUSY) take turns: each waits its share of
+             * fetch.wait.max.ms, so one round over the partitions waits about as long as
+             * one whole request would, and drained partitions do not hold the others. */
+            context->wait_ms = (uint32_t)((uint64_t)context->wait_ms * context->entry_count /
+                                          wanted);
+        }
         int result = list ? fetch_list_send(client, context)
                           : fetch_fetch_send(client, consumer, context);
         for (uint32_t entry = 0; result == 0 && entry < context->entry_count; entry++) {

@@ -490,6 +490,17 @@ Test(consumer, many_partitions_on_two_shards_are_all_consumed, .timeout = 120)
     many_partitions_all_consumed(2);
 }
 
+/* The issue's done criterion: a 1000-partition topic, every record consumed (bounded by
+ * 30 s; it takes about 2 s while the broker refuses big fetches, which the client splits). */
+Test(consumer, a_thousand_partitions_are_all_consumed, .timeout = 120)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    uint32_t read = wide_read_all(&cluster, "wide1000", 1000, 5, 30000);
+    cr_assert_eq(read, 5000, "%u of 5000 records", read);
+    cluster_stop(&cluster);
+}
+
 /* Warnings a client logged that mention "got nothing" (the I/O thread writes, the test
  * reads after the client is closed). */
 static int starving_lines;
