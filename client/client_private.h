@@ -550,7 +550,8 @@ struct consumer_partition {
     int64_t position;                /* Next offset poll returns. */
     int64_t fetch_offset;            /* Next offset to fetch. */
     uint32_t epoch;                  /* Bumped by seek: older answers are dropped. */
-    bool fetch_inflight;             /* In a Fetch in flight. */
+    bool fetch_inflight;             /* In a Fetch in flight, or its records await their
+                                      * topic check. */
     bool list_inflight;              /* In a ListOffsets in flight. */
     bool watermark_known;            /* high_watermark was reported. */
     int64_t high_watermark;          /* Last reported. */

@@ -525,6 +525,7 @@ fetch_take_records(struct sb_client *client, struct consumer_partition *partitio
                                      .bytes = bytes, .length = used,
                                      .first_offset = partition->fetch_offset};
     partition->references++;
+    partition->fetch_inflight = true; /* No other fetch (on any connection) until checked. */
     **pending = chunk;
     *pending = &chunk->next;
     partition->fetch_offset = next_offset;
@@ -741,6 +742,7 @@ fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
         struct consumer_partition *partition = chunk->partition;
         chunks = chunk->next;
         chunk->next = NULL;
+        partition->fetch_inflight = false;
         if (consumer == NULL || chunk->epoch != partition->epoch || partition->removed) {
             consumer_chunk_free(chunk);
             continue;
