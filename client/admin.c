@@ -136,12 +136,11 @@ admin_wait(struct sb_client *client, struct admin_job *job, uint64_t deadline_ns
             return job->error;
         }
         int error = 0;
-        if (!job->sent && client->bootstrap_failures - failures >= client->bootstrap_count) {
-            error = client->bootstrap_error != 0 ? client->bootstrap_error : -ECONNREFUSED;
-        } else if (client->stopping) {
+        /* Refused or reset connections are retried (with backoff) until the deadline. */
+        if (client->stopping) {
             error = SB_ERR_SHUTDOWN;
         } else if (client_wait(client, deadline_ns) != 0 && !job->done) {
-            error = -ETIMEDOUT;
+            error = job->sent ? -ETIMEDOUT : client_wait_error(client, failures);
         }
         if (error != 0) {
             if (!admin_unqueue(client, job)) {

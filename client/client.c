@@ -304,6 +304,15 @@ client_wait(struct sb_client *client, uint64_t deadline_ns)
     return client_now_ns() >= deadline_ns ? -ETIMEDOUT : 0;
 }
 
+int
+client_wait_error(const struct sb_client *client, uint64_t failures)
+{
+    if (client->bootstrap_failures == failures || client->bootstrap_error == 0) {
+        return -ETIMEDOUT;
+    }
+    return client->bootstrap_error;
+}
+
 bool
 client_on_io_thread(const struct sb_client *client)
 {

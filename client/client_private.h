@@ -62,6 +62,10 @@
 #define CLIENT_HEADERS_MAX 4096            /* Headers of one produced record. */
 #define CLIENT_BATCH_BUFFER_BYTES_MIN 1024u /* First buffer of a new producer batch. */
 #define CLIENT_DETAIL_BYTES 512            /* sb_client_error_detail text. */
+/* A Fetch refused with BROKER_BUSY is split: half the partitions per request, then half
+ * the bytes per partition down to this; the limits double back after this many answers. */
+#define CLIENT_FETCH_PARTITION_BYTES_MIN (16u << 10)
+#define CLIENT_FETCH_GROW_AFTER 64u
 /* Batches of one partition in flight with idempotence: the broker recognizes a resend only
  * among a producer's last 5 batches per partition (storage's SB_PRODUCER_RECENT). */
 #define CLIENT_IDEMPOTENT_IN_FLIGHT_MAX 5u
@@ -380,6 +384,10 @@ void client_wake(struct sb_client *client);
 void client_schedule(struct sb_client *client, uint64_t at_ns);
 /* Mutex held: waits on cond until woken or deadline_ns; returns -ETIMEDOUT when it passed. */
 int client_wait(struct sb_client *client, uint64_t deadline_ns);
+/* Mutex held: the error of a wait for the broker that reached its deadline: the last
+ * bootstrap connection error when one failed since failures was read (so "Connection
+ * refused" says why), else -ETIMEDOUT. */
+int client_wait_error(const struct sb_client *client, uint64_t failures);
 /* True when the caller is the client's I/O thread (a callback): it must not block. */
 bool client_on_io_thread(const struct sb_client *client);
 /* A jittered exponential backoff: base * 2^(attempt - 1) capped at max, then a random
@@ -527,6 +535,9 @@ struct consumer_chunk {
     uint32_t epoch;                       /* Partition epoch when fetched. */
     uint8_t *bytes;                       /* Whole record batches (owned). */
     size_t length;                        /* Bytes. */
+    int64_t first_offset;                 /* The fetch offset it answered. */
+    uint32_t topic_id;                    /* Id its check found for the topic (0: gone). */
+    bool checked;                         /* The check answered for its topic. */
 };
 
 /* One assigned partition. */
@@ -539,7 +550,8 @@ struct consumer_partition {
     int64_t position;                /* Next offset poll returns. */
     int64_t fetch_offset;            /* Next offset to fetch. */
     uint32_t epoch;                  /* Bumped by seek: older answers are dropped. */
-    bool fetch_inflight;             /* In a Fetch in flight. */
+    bool fetch_inflight;             /* In a Fetch in flight, or its records await their
+                                      * topic check. */
     bool list_inflight;              /* In a ListOffsets in flight. */
     bool watermark_known;            /* high_watermark was reported. */
     int64_t high_watermark;          /* Last reported. */
@@ -548,9 +560,14 @@ struct consumer_partition {
     int error;                       /* FAILED: why; reported once by poll. */
     bool error_reported;             /* poll returned error already. */
     uint32_t failures;               /* Consecutive retriable failures. */
+    uint64_t failing_since_ns;       /* When the first of them happened. */
+    int last_error;                  /* The last of them. */
+    bool starving_reported;          /* Logged that it got nothing for long. */
     uint64_t retry_at_ns;            /* Fetch or list nothing before. */
     uint64_t topic_answers;          /* Topic answers seen at assign or seek: only newer
                                       * ones may stop it as unknown. */
+    uint32_t topic_id;               /* Id of the topic the position belongs to, 0 until
+                                      * the first check after assign or seek. */
     bool removed;                    /* Unassigned; freed when nothing refers to it. */
     uint32_t references;             /* In-flight requests and chunks pointing at it. */
 };
@@ -589,6 +606,14 @@ struct sb_consumer {
     struct consumer_chunk *ready_tail;   /* Newest. */
     uint64_t buffered_bytes;             /* Bytes in the ready queue. */
     bool closing;                        /* sb_consumer_close is running. */
+    uint32_t fetch_partitions_max;       /* Partitions per Fetch, 0: no limit (BROKER_BUSY
+                                          * halves it). */
+    uint32_t fetch_partition_bytes;      /* Bytes asked per partition, 0:
+                                          * fetch.partition.max.bytes (BROKER_BUSY at one
+                                          * partition halves it). */
+    uint32_t fetch_answers;              /* Answers since the last shrink. */
+    uint32_t fetch_rotation;             /* Position in the partition list where the next
+                                          * Fetch starts choosing (fairness when limited). */
     /* API thread only: */
     struct consumer_chunk *current;      /* Chunk being handed out. */
     struct client_records records;       /* Its iterator. */
@@ -601,6 +626,9 @@ struct sb_consumer {
 void fetch_run(struct sb_client *client, struct sb_consumer *consumer, uint64_t now_ns);
 void fetch_done(struct sb_client *client, struct client_request *request, int error,
                 const uint8_t *body, size_t body_bytes);
+/* Applies the Metadata answer checking the topic ids of fetched chunks. */
+void fetch_check_done(struct sb_client *client, struct client_request *request, int error,
+                      const uint8_t *body, size_t body_bytes);
 void fetch_list_done(struct sb_client *client, struct client_request *request, int error,
                      const uint8_t *body, size_t body_bytes);
 /* Drops a partition reference; frees it when removed and unreferenced. */

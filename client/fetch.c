@@ -10,6 +10,16 @@
  * only fetches (and idle health checks), so a long poll never delays a
  * producer or a ListOffsets, which use the client's general connections.
  *
+ * Topic identity: a topic deleted and created again keeps its name but gets
+ * a new id, and its offsets start over. Fetch answers carry no id, so the
+ * chunks of each Fetch answer wait, outside the ready queue, for a Metadata
+ * request on the same connection sent after the answer arrived
+ * (fetch_check_send): if it names the id the partition's position belongs
+ * to, the records were read from that topic (ids are never reused) and are
+ * queued; if the id changed or the topic is gone, they are dropped and the
+ * position starts over per auto.offset.reset (fetch_topic_changed), never at
+ * the old offset. The check costs one round trip per answer with records.
+ *
  * Staleness: each request remembers each partition's epoch; a seek or
  * unassign bumps it, and answers for an older epoch are dropped. Requests
  * and chunks hold a reference on their partitions, so an unassigned
@@ -21,6 +31,22 @@
 
 #include "client/client_private.h"
 #include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+
+/* The Metadata request checking the topic ids of one Fetch answer's chunks. */
+struct fetch_check {
+    struct client_request request; /* First member: the done handler casts back. */
+    struct consumer_chunk *chunks; /* Waiting for the answer (owned), in fetch order. */
+};
+
+static void fetch_check_send(struct sb_client *client, struct sb_consumer *consumer,
+                             struct client_conn *conn, struct consumer_chunk *chunks);
+static void fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
+                               struct consumer_chunk *chunks, int error);
+static void fetch_check_queue(struct sb_consumer *consumer, struct consumer_chunk *chunk);
+static bool fetch_shrink(struct sb_client *client, struct sb_consumer *consumer,
+                         uint32_t partition_count);
+static void fetch_grow(struct sb_consumer *consumer);
 
 /* One partition in a Fetch or ListOffsets request. */
 struct fetch_entry {
@@ -34,6 +60,7 @@ struct fetch_context {
     struct client_request request; /* First member: done handlers cast back. */
     struct client_conn *conn;      /* Where it was sent. */
     uint32_t entry_count;          /* Entries. */
+    uint32_t wait_ms;              /* Fetch: its long-poll wait (max_wait_ms). */
     struct fetch_entry entries[];  /* The partitions asked about. */
 };
 
@@ -60,8 +87,14 @@ static void
 fetch_backoff(struct sb_client *client, struct consumer_partition *partition, int error)
 {
     int wire = client_error_wire_code(error);
+    uint64_t now_ns = client_now_ns();
     partition->failures++;
-    partition->retry_at_ns = client_now_ns() +
+    partition->last_error = error;
+    if (partition->failures == 1) {
+        partition->failing_since_ns = now_ns;
+        partition->starving_reported = false;
+    }
+    partition->retry_at_ns = now_ns +
                              client_backoff_ns(client, partition->failures,
                                                client->config.retry_backoff_ms,
                                                client->config.retry_backoff_max_ms);
@@ -81,6 +114,32 @@ fetch_fail(struct sb_client *client, struct consumer_partition *partition, int e
     client_log(client, SB_CLIENT_LOG_WARN, "consumer partition %s-%d stopped: %s",
                partition->topic->name, partition->partition, sb_client_strerror(error));
     pthread_cond_broadcast(&client->cond);
+}
+
+/* The partition's topic was deleted (topic_id 0) or created again under topic_id: the
+ * position is void, so it starts over per auto.offset.reset (from the new topic once it
+ * exists), or, when that is "error", stops with UNKNOWN_TOPIC (deleted) or
+ * OFFSET_OUT_OF_RANGE (created again). */
+static void
+fetch_topic_changed(struct sb_client *client, struct consumer_partition *partition,
+                    uint32_t topic_id)
+{
+    enum client_offset_reset reset = client->config.auto_offset_reset;
+    client_log(client, SB_CLIENT_LOG_WARN, "topic %s %s (id %u -> %u): partition %d %s",
+               partition->topic->name, topic_id == 0 ? "was deleted" : "was created again",
+               partition->topic_id, topic_id, partition->partition,
+               reset == CLIENT_RESET_ERROR ? "stopped" : "starts over per auto.offset.reset");
+    partition->epoch++; /* Chunks and answers of the old topic are dropped. */
+    partition->topic_id = topic_id;
+    partition->topic_answers = UINT64_MAX; /* Waits for the topic, never stops as unknown. */
+    if (reset == CLIENT_RESET_ERROR) {
+        fetch_fail(client, partition,
+                   topic_id == 0 ? SB_ERR_UNKNOWN_TOPIC : SB_ERR_OFFSET_OUT_OF_RANGE);
+        return;
+    }
+    partition->state = POSITION_RESOLVE;
+    partition->resolve_timestamp = reset == CLIENT_RESET_EARLIEST ? SB_LIST_OFFSETS_EARLIEST
+                                                                  : SB_LIST_OFFSETS_LATEST;
 }
 
 /* Handles an error answer for one partition. */
@@ -113,6 +172,7 @@ fetch_context_new(struct sb_consumer *consumer, struct client_conn *conn, uint32
     if (context != NULL) {
         context->request = (struct client_request){.done = done, .owner = consumer};
         context->conn = conn;
+        context->wait_ms = consumer->client->config.fetch_wait_max_ms;
     }
     return context;
 }
@@ -187,9 +247,13 @@ fetch_list_send(struct sb_client *client, struct fetch_context *context)
 
 /* Sends one Fetch for the entries of context (one topic element per entry). */
 static int
-fetch_fetch_send(struct sb_client *client, struct fetch_context *context)
+fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
+                 struct fetch_context *context)
 {
     const struct sb_client_config *config = &client->config;
+    uint32_t partition_bytes = consumer->fetch_partition_bytes != 0
+                                   ? consumer->fetch_partition_bytes
+                                   : config->fetch_partition_max_bytes;
     uint32_t count = context->entry_count;
     struct sb_fetch_topic *topics = calloc(count, sizeof(*topics));
     struct sb_fetch_partition *partitions = calloc(count, sizeof(*partitions));
@@ -197,14 +261,13 @@ fetch_fetch_send(struct sb_client *client, struct fetch_context *context)
     for (uint32_t index = 0; result == 0 && index < count; index++) {
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_fetch_partition){
-            partition->partition, partition->fetch_offset,
-            (int32_t)config->fetch_partition_max_bytes};
+            partition->partition, partition->fetch_offset, (int32_t)partition_bytes};
         topics[index] = (struct sb_fetch_topic){
             .name = sb_wire_string_from_cstr(partition->topic->name),
             .partitions = &partitions[index], .partition_count = 1};
     }
     struct sb_fetch_request request = {
-        .max_wait_ms = (int32_t)config->fetch_wait_max_ms,
+        .max_wait_ms = (int32_t)context->wait_ms,
         .min_bytes = (int32_t)config->fetch_min_bytes,
         .max_bytes = (int32_t)config->fetch_max_bytes,
         .isolation_level = SB_FETCH_ISOLATION_READ_UNCOMMITTED,
@@ -226,6 +289,11 @@ fetch_route(struct sb_client *client, struct sb_consumer *consumer,
             struct consumer_partition *partition, bool list)
 {
     struct client_topic *topic = partition->topic;
+    if (partition->topic_id != 0 && topic->answers > partition->topic_answers &&
+        topic->error == SB_ERR_UNKNOWN_TOPIC) {
+        fetch_topic_changed(client, partition, 0);
+        return NULL;
+    }
     if (topic->answers > partition->topic_answers &&
         (topic->error != 0 || (uint32_t)partition->partition >= topic->partition_count)) {
         fetch_fail(client, partition, topic->error != 0 ? topic->error : SB_ERR_UNKNOWN_TOPIC);
@@ -241,6 +309,29 @@ fetch_route(struct sb_client *client, struct sb_consumer *consumer,
         return NULL;
     }
     return conn;
+}
+
+/* A partition that got no answer since its first failure request.timeout.ms ago (errors,
+ * or a connection that never comes back) says so once per episode, in the log. */
+static void
+fetch_starving_check(struct sb_client *client, struct consumer_partition *partition,
+                     uint64_t now_ns)
+{
+    if (partition->failures == 0 || partition->starving_reported) {
+        return;
+    }
+    uint64_t due_ns = partition->failing_since_ns +
+                      client->config.request_timeout_ms * 1000000ull;
+    if (now_ns < due_ns) {
+        client_schedule(client, due_ns);
+        return;
+    }
+    partition->starving_reported = true;
+    client_log(client, SB_CLIENT_LOG_WARN,
+               "consumer partition %s-%d got nothing for %llu ms (%u failures, last: %s); "
+               "still retrying", partition->topic->name, partition->partition,
+               (unsigned long long)((now_ns - partition->failing_since_ns) / 1000000u),
+               partition->failures, sb_client_strerror(partition->last_error));
 }
 
 /* Whether partition should be in a request of this kind now. */
@@ -259,7 +350,36 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
            consumer->buffered_bytes < client->config.fetch_buffer_bytes;
 }
 
-/* Sends requests of one kind: one per connection, every wanted partition it serves. */
+/* Adds partition to the request for conn among contexts (creating it); false when that
+ * request is full: a Fetch takes at most fetch_partitions_max partitions once the broker
+ * was busy. */
+static bool
+fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
+             struct client_conn *conn, bool list, struct fetch_context **contexts,
+             uint32_t *context_count, uint32_t capacity)
+{
+    uint32_t index = 0;
+    while (index < *context_count && contexts[index]->conn != conn) {
+        index++;
+    }
+    if (index == *context_count) {
+        contexts[index] = fetch_context_new(consumer, conn, capacity,
+                                            list ? fetch_list_done : fetch_done);
+        *context_count += contexts[index] != NULL;
+    }
+    uint32_t limit = list || consumer->fetch_partitions_max == 0 ? capacity
+                                                                 : consumer->fetch_partitions_max;
+    if (index == *context_count || contexts[index]->entry_count >= limit) {
+        return false;
+    }
+    partition->references++;
+    contexts[index]->entries[contexts[index]->entry_count++] =
+        (struct fetch_entry){partition, partition->epoch, false};
+    return true;
+}
+
+/* Sends requests of one kind: one per connection, every wanted partition it serves (up to
+ * the limit; the next round starts after the last partition taken, so all get turns). */
 static void
 fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list,
                uint64_t now_ns)
@@ -271,31 +391,37 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
     }
     struct fetch_context **contexts = calloc(count + 1, sizeof(*contexts));
     uint32_t context_count = 0;
-    for (struct consumer_partition *partition = consumer->partitions;
-         contexts != NULL && partition != NULL; partition = partition->next) {
+    uint32_t first = list ? 0 : consumer->fetch_rotation % count;
+    struct consumer_partition *partition = consumer->partitions;
+    for (uint32_t skip = 0; skip < first; skip++) {
+        partition = partition->next;
+    }
+    uint32_t wanted = 0;
+    for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
-        if (!fetch_wanted(client, consumer, partition, list, now_ns) ||
-            (conn = fetch_route(client, consumer, partition, list)) == NULL) {
-            continue;
+        fetch_starving_check(client, partition, now_ns);
+        if (fetch_wanted(client, consumer, partition, list, now_ns) &&
+            (conn = fetch_route(client, consumer, partition, list)) != NULL) {
+            wanted++;
+            if (fetch_gather(consumer, partition, conn, list, contexts, &context_count,
+                             count) && !list) {
+                consumer->fetch_rotation = first + visited + 1;
+            }
         }
-        uint32_t index = 0;
-        while (index < context_count && contexts[index]->conn != conn) {
-            index++;
-        }
-        if (index == context_count) {
-            contexts[index] = fetch_context_new(consumer, conn, count,
-                                                list ? fetch_list_done : fetch_done);
-            context_count += contexts[index] != NULL;
-        }
-        if (index < context_count) {
-            partition->references++;
-            contexts[index]->entries[contexts[index]->entry_count++] =
-                (struct fetch_entry){partition, partition->epoch, false};
-        }
+        partition = partition->next != NULL ? partition->next : consumer->partitions;
     }
     for (uint32_t index = 0; index < context_count; index++) {
         struct fetch_context *context = contexts[index];
-        int result = list ? fetch_list_send(client, context) : fetch_fetch_send(client, context);
+        if (!list && context->entry_count == consumer->fetch_partitions_max &&
+            context->entry_count < wanted) {
+            /* Split requests (BROKER_BUSY) take turns: each waits its share of
+             * fetch.wait.max.ms, so one round over the partitions waits about as long as
+             * one whole request would, and drained partitions do not hold the others. */
+            context->wait_ms = (uint32_t)((uint64_t)context->wait_ms * context->entry_count /
+                                          wanted);
+        }
+        int result = list ? fetch_list_send(client, context)
+                          : fetch_fetch_send(client, consumer, context);
         for (uint32_t entry = 0; result == 0 && entry < context->entry_count; entry++) {
             *(list ? &context->entries[entry].partition->list_inflight
                    : &context->entries[entry].partition->fetch_inflight) = true;
@@ -375,10 +501,11 @@ fetch_scan(const uint8_t *records, size_t length, int64_t *next_offset_out)
     return used;
 }
 
-/* Queues the batches of one partition's answer for poll. */
+/* Keeps the batches of one partition's answer in a chunk appended at *pending (the
+ * topic check queues it for poll). */
 static void
-fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
-                   struct consumer_partition *partition, struct sb_wire_bytes records)
+fetch_take_records(struct sb_client *client, struct consumer_partition *partition,
+                   struct sb_wire_bytes records, struct consumer_chunk ***pending)
 {
     int64_t next_offset = partition->fetch_offset;
     size_t used = fetch_scan(records.data, records.length, &next_offset);
@@ -395,24 +522,20 @@ fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
     }
     memcpy(bytes, records.data, used);
     *chunk = (struct consumer_chunk){.partition = partition, .epoch = partition->epoch,
-                                     .bytes = bytes, .length = used};
+                                     .bytes = bytes, .length = used,
+                                     .first_offset = partition->fetch_offset};
     partition->references++;
-    if (consumer->ready_tail != NULL) {
-        consumer->ready_tail->next = chunk;
-    } else {
-        consumer->ready_head = chunk;
-    }
-    consumer->ready_tail = chunk;
-    consumer->buffered_bytes += used;
-    partition->buffered_bytes += used;
+    partition->fetch_inflight = true; /* No other fetch (on any connection) until checked. */
+    **pending = chunk;
+    *pending = &chunk->next;
     partition->fetch_offset = next_offset;
     partition->failures = 0;
 }
 
 static void
-fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
-             struct consumer_partition *partition,
-             const struct sb_fetch_partition_response *answer)
+fetch_answer(struct sb_client *client, struct consumer_partition *partition,
+             const struct sb_fetch_partition_response *answer,
+             struct consumer_chunk ***pending)
 {
     int error = client_error_from_wire(answer->error_code);
     if (error != 0) {
@@ -422,15 +545,17 @@ fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
     partition->high_watermark = answer->high_watermark;
     partition->log_start_offset = answer->log_start_offset;
     partition->watermark_known = true;
+    partition->failures = 0;
     if (answer->records.length > 0) {
-        fetch_take_records(client, consumer, partition, answer->records);
+        fetch_take_records(client, partition, answer->records, pending);
     }
 }
 
-/* Decodes a Fetch response and applies every current entry it names. */
+/* Decodes a Fetch response and applies every current entry it names; the chunks of
+ * records go to the list *pending. */
 static int
-fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
-            struct fetch_context *context, const uint8_t *body, size_t body_bytes)
+fetch_apply(struct sb_client *client, struct fetch_context *context, const uint8_t *body,
+            size_t body_bytes, struct consumer_chunk **pending)
 {
     struct sb_fetch_response response;
     if (sb_fetch_response_decode(body, body_bytes, &response) != 0) {
@@ -443,7 +568,7 @@ fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
             struct fetch_entry *entry = fetch_find(context, topic.name, answer.partition);
             if (entry != NULL && fetch_entry_current(entry) &&
                 entry->partition->state == POSITION_VALID) {
-                fetch_answer(client, consumer, entry->partition, &answer);
+                fetch_answer(client, entry->partition, &answer, &pending);
             }
         }
     }
@@ -457,12 +582,18 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     struct fetch_context *context = (struct fetch_context *)request;
     struct sb_consumer *consumer = request->owner;
     bool corrupt = false;
+    struct consumer_chunk *pending = NULL;
     for (uint32_t index = 0; index < context->entry_count; index++) {
         context->entries[index].partition->fetch_inflight = false;
     }
     if (consumer != NULL && error == 0) {
-        error = fetch_apply(client, consumer, context, body, body_bytes);
+        error = fetch_apply(client, context, body, body_bytes, &pending);
         corrupt = error != 0;
+        fetch_grow(consumer);
+    }
+    if (consumer != NULL && error == SB_ERR_WIRE(SB_WIRE_ERROR_BROKER_BUSY) &&
+        fetch_shrink(client, consumer, context->entry_count)) {
+        error = 0; /* Asked again at once, in smaller requests. */
     }
     for (uint32_t index = 0; consumer != NULL && error != 0 && index < context->entry_count;
          index++) {
@@ -472,8 +603,181 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     }
     struct client_conn *conn = context->conn;
     fetch_context_free(context);
+    if (pending != NULL) {
+        fetch_check_send(client, consumer, conn, pending);
+    }
     pthread_cond_broadcast(&client->cond);
     if (corrupt) {
         conn_fail(client, conn, SB_ERR_CORRUPT);
     }
+}
+
+/* A Fetch of partition_count partitions was refused as too big (BROKER_BUSY): halves the
+ * partitions per request, or at one partition the bytes asked per partition. Returns false
+ * when nothing is left to shrink (the partitions then back off). */
+static bool
+fetch_shrink(struct sb_client *client, struct sb_consumer *consumer, uint32_t partition_count)
+{
+    uint32_t bytes = consumer->fetch_partition_bytes != 0
+                         ? consumer->fetch_partition_bytes
+                         : client->config.fetch_partition_max_bytes;
+    consumer->fetch_answers = 0;
+    if (partition_count > 1) {
+        consumer->fetch_partitions_max = partition_count / 2;
+        client_log(client, SB_CLIENT_LOG_WARN,
+                   "fetch of %u partitions refused (broker busy): now at most %u per request",
+                   partition_count, consumer->fetch_partitions_max);
+        return true;
+    }
+    if (bytes / 2 >= CLIENT_FETCH_PARTITION_BYTES_MIN) {
+        consumer->fetch_partition_bytes = bytes / 2;
+        client_log(client, SB_CLIENT_LOG_WARN,
+                   "fetch of one partition refused (broker busy): now %u bytes per partition",
+                   consumer->fetch_partition_bytes);
+        return true;
+    }
+    return false;
+}
+
+/* A Fetch was answered: after CLIENT_FETCH_GROW_AFTER answers the limits double back. */
+static void
+fetch_grow(struct sb_consumer *consumer)
+{
+    if (consumer->fetch_partitions_max == 0 && consumer->fetch_partition_bytes == 0) {
+        return;
+    }
+    if (++consumer->fetch_answers < CLIENT_FETCH_GROW_AFTER) {
+        return;
+    }
+    consumer->fetch_answers = 0;
+    uint32_t config_bytes = consumer->client->config.fetch_partition_max_bytes;
+    if (consumer->fetch_partition_bytes != 0) {
+        uint32_t bytes = consumer->fetch_partition_bytes * 2;
+        consumer->fetch_partition_bytes = bytes >= config_bytes ? 0 : bytes;
+    } else if (consumer->fetch_partitions_max > UINT32_MAX / 2) {
+        consumer->fetch_partitions_max = 0;
+    } else {
+        consumer->fetch_partitions_max *= 2;
+    }
+}
+
+static int
+fetch_check_encode(struct sb_wire_writer *writer, const void *body)
+{
+    return sb_metadata_request_encode(writer, body);
+}
+
+/* Asks conn for the ids of the topics of chunks (a list it takes), which wait until the
+ * answer (fetch_check_done); on failure they are settled at once as unchecked. */
+static void
+fetch_check_send(struct sb_client *client, struct sb_consumer *consumer,
+                 struct client_conn *conn, struct consumer_chunk *chunks)
+{
+    uint32_t count = 0;
+    for (struct consumer_chunk *chunk = chunks; chunk != NULL; chunk = chunk->next) {
+        count++;
+    }
+    struct fetch_check *check = calloc(1, sizeof(*check));
+    struct sb_wire_string *names = calloc(count, sizeof(*names));
+    int result = check == NULL || names == NULL ? -ENOMEM : 0;
+    uint32_t name_count = 0;
+    for (struct consumer_chunk *chunk = chunks; result == 0 && chunk != NULL;
+         chunk = chunk->next) {
+        bool seen = false;
+        for (uint32_t index = 0; index < name_count && !seen; index++) {
+            seen = sb_wire_string_equals(names[index], chunk->partition->topic->name);
+        }
+        if (!seen) {
+            names[name_count++] = sb_wire_string_from_cstr(chunk->partition->topic->name);
+        }
+    }
+    if (result == 0) {
+        *check = (struct fetch_check){
+            .request = {.done = fetch_check_done, .owner = consumer}, .chunks = chunks};
+        struct sb_metadata_request request = {.topics = names, .topic_count = name_count};
+        result = conn_send(client, conn, SB_API_METADATA, 0, fetch_check_encode, &request,
+                           &check->request, client->config.request_timeout_ms);
+    }
+    free(names);
+    if (result != 0) {
+        free(check);
+        fetch_check_settle(client, consumer, chunks, result);
+    }
+}
+
+void
+fetch_check_done(struct sb_client *client, struct client_request *request, int error,
+                 const uint8_t *body, size_t body_bytes)
+{
+    struct fetch_check *check = (struct fetch_check *)request;
+    struct sb_metadata_response response;
+    if (error == 0 && sb_metadata_response_decode(body, body_bytes, &response) != 0) {
+        error = SB_ERR_CORRUPT;
+    }
+    struct sb_metadata_topic answer;
+    while (error == 0 && sb_metadata_response_next_topic(&response, &answer) == 1) {
+        for (struct consumer_chunk *chunk = check->chunks; chunk != NULL; chunk = chunk->next) {
+            bool gone = answer.error_code == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!chunk->checked && (answer.error_code == 0 || gone) &&
+                sb_wire_string_equals(answer.name, chunk->partition->topic->name)) {
+                chunk->checked = true;
+                chunk->topic_id = gone ? 0 : answer.topic_id;
+            }
+        }
+    }
+    struct sb_consumer *consumer = request->owner;
+    fetch_check_settle(client, consumer, check->chunks, error);
+    free(check);
+    pthread_cond_broadcast(&client->cond);
+}
+
+/* Queues each chunk whose topic id is the one of its partition's position; drops the
+ * others: a changed id starts the partition over, a failed check fetches them again. */
+static void
+fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
+                   struct consumer_chunk *chunks, int error)
+{
+    while (chunks != NULL) {
+        struct consumer_chunk *chunk = chunks;
+        struct consumer_partition *partition = chunk->partition;
+        chunks = chunk->next;
+        chunk->next = NULL;
+        partition->fetch_inflight = false;
+        if (consumer == NULL || chunk->epoch != partition->epoch || partition->removed) {
+            consumer_chunk_free(chunk);
+            continue;
+        }
+        if (error != 0 || !chunk->checked) {
+            partition->fetch_offset = chunk->first_offset; /* Fetched again. */
+            fetch_backoff(client, partition, error != 0 ? error : SB_ERR_PROTOCOL);
+            consumer_chunk_free(chunk);
+            continue;
+        }
+        if (partition->topic_id == 0) {
+            /* First check since assign, seek or a start over: the position was resolved
+             * in the topic that exists now. */
+            partition->topic_id = chunk->topic_id;
+            partition->topic_answers = partition->topic->answers;
+        }
+        if (chunk->topic_id != partition->topic_id || chunk->topic_id == 0) {
+            fetch_topic_changed(client, partition, chunk->topic_id);
+            consumer_chunk_free(chunk);
+            continue;
+        }
+        fetch_check_queue(consumer, chunk);
+    }
+}
+
+/* Appends a checked chunk to the consumer's ready queue for poll. */
+static void
+fetch_check_queue(struct sb_consumer *consumer, struct consumer_chunk *chunk)
+{
+    if (consumer->ready_tail != NULL) {
+        consumer->ready_tail->next = chunk;
+    } else {
+        consumer->ready_head = chunk;
+    }
+    consumer->ready_tail = chunk;
+    consumer->buffered_bytes += chunk->length;
+    chunk->partition->buffered_bytes += chunk->length;
 }

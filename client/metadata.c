@@ -320,14 +320,13 @@ metadata_wait(struct sb_client *client, struct client_topic *topic, uint64_t dea
         if (topic->answers > answers) {
             return topic->error;
         }
-        if (client->bootstrap_failures - failures >= client->bootstrap_count) {
-            return client->bootstrap_error != 0 ? client->bootstrap_error : -ECONNREFUSED;
-        }
         if (client->stopping) {
             return SB_ERR_SHUTDOWN;
         }
+        /* Refused or reset connections are retried (with backoff) until the deadline. */
         if (client_wait(client, deadline_ns) != 0) {
-            return topic->answers > answers ? topic->error : -ETIMEDOUT;
+            return topic->answers > answers ? topic->error
+                                            : client_wait_error(client, failures);
         }
     }
 }

@@ -14,9 +14,15 @@
  * - when a batch fails retriably, the partition sends nothing until every
  *   batch after it has come back (they fail too, with a gap), then resends
  *   them all in order: no reordering, no duplicates;
+ * - a batch that was sent keeps its producer id, epoch and sequence until it
+ *   is resolved (stored, or failed back to the application): it is never
+ *   restamped, since the broker may have stored it already;
  * - a batch that had a sequence and is given up (fatal error, delivery
- *   timeout) leaves a hole: the producer bumps its epoch (InitProducerId with
- *   its id) once nothing is in flight, and sequences restart at 0.
+ *   timeout, UNKNOWN_PRODUCER_ID) may leave a hole: the partitions send no new
+ *   batch, batches already sent are retried under their identity until each
+ *   is resolved (a gap at the head of a partition fails it), and only then the
+ *   producer bumps its epoch (InitProducerId with its id) and sequences of the
+ *   batches never sent restart at 0 (as Kafka's producer does).
  *
  * Retriable errors: connection loss, request timeout, a response we cannot
  * decode, and the wire errors the protocol marks retriable. Each retry waits
@@ -56,12 +62,29 @@ produce_init_encode(struct sb_wire_writer *writer, const void *body)
     return sb_init_producer_id_request_encode(writer, body);
 }
 
+/* Whether a batch that was sent is not resolved yet: in flight, or queued for a resend.
+ * Sent batches are a prefix of their partition's list, so the heads tell. */
+static bool
+produce_unresolved(const struct sb_producer *producer)
+{
+    if (producer->inflight_batches > 0) {
+        return true;
+    }
+    for (const struct producer_partition *partition = producer->partitions; partition != NULL;
+         partition = partition->next) {
+        if (partition->head != NULL && partition->head->attempts > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Asks for a producer id (or, for a bump, the next epoch of ours). */
 static void
 produce_init_run(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns)
 {
     bool bump = producer->producer_id >= 0 && producer->epoch_bump_wanted &&
-                producer->inflight_batches == 0;
+                !produce_unresolved(producer);
     if (producer->init_inflight || (producer->producer_id >= 0 && !bump)) {
         return;
     }
@@ -91,7 +114,8 @@ produce_init_run(struct sb_client *client, struct sb_producer *producer, uint64_
     }
 }
 
-/* New id or epoch: every sequence restarts at 0, so unsent stamps are cleared. */
+/* New id or epoch: every sequence restarts at 0. Only batches never sent are left, since
+ * the id is asked for only once every sent batch is resolved (produce_init_run). */
 static void
 produce_reset_sequences(struct sb_producer *producer)
 {
@@ -100,6 +124,7 @@ produce_reset_sequences(struct sb_producer *producer)
         partition->next_sequence = 0;
         for (struct producer_batch *batch = partition->head; batch != NULL;
              batch = batch->next) {
+            CLIENT_ASSERT(batch->attempts == 0 && batch->state != BATCH_IN_FLIGHT);
             batch->base_sequence = -1;
         }
     }
@@ -208,6 +233,9 @@ produce_ready(struct sb_client *client, struct producer_partition *partition, ui
     if (batch == NULL || batch->state != BATCH_QUEUED || partition->inflight_count >= limit) {
         return NULL;
     }
+    if (partition->producer->epoch_bump_wanted && batch->attempts == 0) {
+        return NULL; /* New batches wait for the new epoch. */
+    }
     if (now_ns < partition->retry_at_ns) {
         client_schedule(client, partition->retry_at_ns);
         return NULL;
@@ -234,11 +262,13 @@ produce_stamp(struct sb_producer *producer, struct producer_batch *batch)
     if (!producer->idempotent) {
         return;
     }
-    if (batch->base_sequence < 0) {
-        batch->base_sequence = partition->next_sequence;
-        int64_t next = (int64_t)partition->next_sequence + batch->record_count;
-        partition->next_sequence = (int32_t)(next % ((int64_t)INT32_MAX + 1));
+    if (batch->base_sequence >= 0) {
+        CLIENT_ASSERT(batch->epoch == producer->epoch);
+        return; /* A resend: the very identity the broker may have stored. */
     }
+    batch->base_sequence = partition->next_sequence;
+    int64_t next = (int64_t)partition->next_sequence + batch->record_count;
+    partition->next_sequence = (int32_t)(next % ((int64_t)INT32_MAX + 1));
     batch->epoch = producer->epoch;
     struct sb_batch_header header;
     uint8_t *bytes = (uint8_t *)(uintptr_t)batch->sealed;
@@ -407,7 +437,7 @@ produce_run(struct sb_client *client, struct sb_producer *producer, uint64_t now
     }
     if (producer->idempotent) {
         produce_init_run(client, producer, now_ns);
-        if (producer->producer_id < 0 || producer->epoch_bump_wanted) {
+        if (producer->producer_id < 0) {
             return;
         }
     }
@@ -466,19 +496,17 @@ produce_decode(const struct produce_context *context, const uint8_t *body, size_
 
 /* Whether a failed batch may be sent again (and what else the error tells us). */
 static bool
-produce_retriable(struct sb_client *client, struct sb_producer *producer,
-                  const struct producer_batch *batch, int error)
+produce_retriable(struct sb_client *client, const struct producer_batch *batch, int error)
 {
     int wire = client_error_wire_code(error);
     if (wire == SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER) {
-        /* A gap behind an earlier batch that failed (and will be resent first), or a
-         * batch of an older epoch: resend. A gap at the head of the partition: fatal. */
-        return batch != batch->partition->head || batch->epoch != producer->epoch ||
-               producer->epoch_bump_wanted;
+        /* A gap behind an earlier batch that failed (and will be resent first): resend.
+         * A gap at the head of the partition (an earlier batch given up was not stored):
+         * the batch fails, it is never resent under a new epoch. */
+        return batch != batch->partition->head;
     }
     if (wire == SB_WIRE_ERROR_UNKNOWN_PRODUCER_ID) {
-        producer->epoch_bump_wanted = producer->idempotent;
-        return true;
+        return false; /* Refused: fails, and produce_give_up asks for a new epoch. */
     }
     if (wire == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION ||
         wire == SB_WIRE_ERROR_NOT_LEADER_OR_FOLLOWER || wire == SB_WIRE_ERROR_WRONG_SHARD ||
@@ -511,7 +539,7 @@ produce_answer_batch(struct sb_client *client, struct sb_producer *producer,
         return;
     }
     batch->last_error = error;
-    if (produce_retriable(client, producer, batch, error) &&
+    if (produce_retriable(client, batch, error) &&
         batch->attempts <= client->config.retries && now_ns < batch->deadline_ns &&
         producer->fatal_error == 0) {
         partition->retrying = true;

@@ -141,6 +141,18 @@ producer_batch_limit(const struct sb_producer *producer)
     return broker != 0 && broker < limit ? broker : limit;
 }
 
+/* Largest batch holding a single record: a record over batch.bytes travels alone, up to
+ * the broker's batch_bytes_max (request.bytes.max until a handshake told it). */
+static uint32_t
+producer_single_limit(const struct sb_producer *producer)
+{
+    uint32_t broker = producer->client->batch_bytes_max;
+    uint32_t request = producer->client->config.request_bytes_max;
+    uint32_t limit = broker != 0 && broker < request ? broker : request;
+    uint32_t batch = producer_batch_limit(producer);
+    return limit > batch ? limit : batch;
+}
+
 static struct producer_batch *
 producer_batch_new(struct sb_producer *producer, struct producer_partition *partition,
                    int64_t timestamp_ms, size_t first_bytes)
@@ -175,11 +187,13 @@ producer_batch_new(struct sb_producer *producer, struct producer_partition *part
     return batch;
 }
 
-/* Grows an open batch's buffer towards the batch limit; false when it cannot grow. */
+/* Grows an open batch's buffer towards the batch limit (an empty batch: towards the
+ * single-record limit); false when it cannot grow. */
 static bool
 producer_batch_grow(struct sb_producer *producer, struct producer_batch *batch)
 {
-    size_t limit = producer_batch_limit(producer);
+    size_t limit = batch->record_count == 0 ? producer_single_limit(producer)
+                                            : producer_batch_limit(producer);
     if (batch->buffer_capacity >= limit) {
         return false;
     }
@@ -279,6 +293,9 @@ producer_append(struct sb_producer *producer, struct producer_partition *partiti
     uint64_t charged = batch->builder.used - SB_BATCH_HEADER_BYTES + sizeof(*callback);
     batch->memory_bytes += charged;
     producer->buffered_bytes += charged;
+    if (batch->buffer_capacity > producer_batch_limit(producer)) {
+        producer_batch_seal(producer, batch); /* A record over batch.bytes goes alone. */
+    }
     return 0;
 }
 

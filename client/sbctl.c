@@ -29,6 +29,9 @@
 #define SBCTL_EXIT_FAILED 1
 #define SBCTL_EXIT_USAGE 2
 #define SBCTL_EXIT_UNREACHABLE 3
+#define SBCTL_EXIT_SHORT 4 /* consume --count: the end came first, no more within --timeout. */
+/* How long consume --count asks the broker's health before saying it reached the end. */
+#define SBCTL_HEALTH_TIMEOUT_MS 1000
 
 /* Repeatable options (--config, -H) at most this many times. */
 #define SBCTL_REPEATS_MAX 64
@@ -86,7 +89,7 @@ static const char sbctl_usage[] =
     "  --version                print the library version\n"
     "\n"
     "exit status: 0 ok, 1 refused by the broker or a record failed, 2 usage,\n"
-    "3 broker unreachable or timed out\n";
+    "3 broker unreachable or timed out, 4 consume --count reached the end first\n";
 
 static const char sbctl_topic_usage[] =
     "usage: sbctl topic create NAME [--partitions N] [--config key=value ...]\n"
@@ -120,7 +123,7 @@ static const char sbctl_consume_usage[] =
     "Writes one record per line to stdout.\n"
     "  -p PARTITION   read only this partition (default: all)\n"
     "  --from WHERE   beginning (default), end, an OFFSET, or @TIMESTAMP_MS\n"
-    "  --count N      stop after N records\n"
+    "  --count N      stop after N records (exit 4 when no more arrive within --timeout)\n"
     "  --follow       keep waiting for new records (until interrupted or --count)\n"
     "  --format FMT   what to print per record (default %v); a newline follows each:\n"
     "                 %t topic  %p partition  %o offset  %k key  %v value\n"
@@ -433,6 +436,22 @@ sbctl_topic_change(struct sbctl *sbctl, const char *action, const char *name,
     return SBCTL_EXIT_OK;
 }
 
+/* Whether every --config is key=value (or, unless create, a bare key): a usage check. */
+static bool
+sbctl_configs_valid(const struct sbctl_options *options, bool create)
+{
+    for (size_t index = 0; index < options->config_count; index++) {
+        const char *config = options->configs[index];
+        const char *equals = strchr(config, '=');
+        if (config[0] == '\0' || equals == config || (create && equals == NULL)) {
+            sbctl_error("config \"%s\" is not %s", config, create ? "key=value"
+                                                                 : "key=value or key");
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 sbctl_topic(struct sbctl *sbctl, int argc, char **argv)
 {
@@ -451,6 +470,10 @@ sbctl_topic(struct sbctl *sbctl, int argc, char **argv)
     if (!known || (!is_list && count != 2) || (is_list && count > 2)) {
         sbctl_error(known ? "topic %s needs exactly one NAME" : "unknown topic command \"%s\"",
                     action);
+        fputs(sbctl_topic_usage, stderr);
+        return SBCTL_EXIT_USAGE;
+    }
+    if (!sbctl_configs_valid(&options, strcmp(action, "create") == 0)) {
         fputs(sbctl_topic_usage, stderr);
         return SBCTL_EXIT_USAGE;
     }
@@ -474,6 +497,16 @@ struct sbctl_produce {
     int first_error;      /* The first failure's code. */
 };
 
+/* Notes a record that failed with error (a refused send or a failed delivery). */
+static void
+sbctl_produce_failed(struct sbctl_produce *state, int error)
+{
+    int expected = 0;
+    __atomic_compare_exchange_n(&state->first_error, &expected, error, false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&state->failed, 1, __ATOMIC_RELAXED);
+}
+
 static void
 sbctl_on_delivery(const struct sb_producer_delivery *delivery, void *opaque)
 {
@@ -482,10 +515,7 @@ sbctl_on_delivery(const struct sb_producer_delivery *delivery, void *opaque)
         __atomic_fetch_add(&state->acked, 1, __ATOMIC_RELAXED);
         return;
     }
-    int expected = 0;
-    __atomic_compare_exchange_n(&state->first_error, &expected, delivery->error, false,
-                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&state->failed, 1, __ATOMIC_RELAXED);
+    sbctl_produce_failed(state, delivery->error);
 }
 
 /* Parses -H name=value options into headers. */
@@ -516,7 +546,8 @@ sbctl_send_line(struct sb_producer *producer, const struct sbctl_options *option
     message->value = line;
     message->value_length = length;
     if (options->key_separator != NULL && options->key_separator[0] != '\0') {
-        char *separator = strstr(line, options->key_separator);
+        char *separator = memmem(line, length, options->key_separator,
+                                 strlen(options->key_separator));
         if (separator != NULL) {
             message->key = line;
             message->key_length = (size_t)(separator - line);
@@ -528,25 +559,28 @@ sbctl_send_line(struct sb_producer *producer, const struct sbctl_options *option
     return sb_producer_send(producer, message, sbctl_on_delivery, state);
 }
 
-/* Reads stdin to the end, sending each line; returns the first send error or 0. */
-static int
+/* Reads stdin to the end (or a signal), sending each line: a line refused by send counts
+ * as failed and the next one is tried. Returns how many lines were read. */
+static uint64_t
 sbctl_produce_lines(struct sb_producer *producer, const struct sbctl_options *options,
-                    struct sb_producer_message *message, struct sbctl_produce *state,
-                    uint64_t *sent)
+                    struct sb_producer_message *message, struct sbctl_produce *state)
 {
     char *line = NULL;
     size_t capacity = 0;
     ssize_t length;
-    int result = 0;
-    while (result == 0 && !sbctl_stop && (length = getline(&line, &capacity, stdin)) >= 0) {
+    uint64_t lines = 0;
+    while (!sbctl_stop && (length = getline(&line, &capacity, stdin)) >= 0) {
         if (length > 0 && line[length - 1] == '\n') {
             line[--length] = '\0';
         }
-        result = sbctl_send_line(producer, options, message, line, (size_t)length, state);
-        *sent += result == 0;
+        int result = sbctl_send_line(producer, options, message, line, (size_t)length, state);
+        if (result != 0) {
+            sbctl_produce_failed(state, result);
+        }
+        lines++;
     }
     free(line);
-    return result;
+    return lines;
 }
 
 static int
@@ -574,19 +608,17 @@ sbctl_produce_run(struct sbctl *sbctl, const struct sbctl_options *options)
     struct sb_producer_message message = {
         .topic = options->topic, .partition = options->partition, .headers = headers,
         .header_count = (uint32_t)options->header_count};
-    uint64_t sent = 0;
-    int send_error = sbctl_produce_lines(producer, options, &message, &state, &sent);
+    uint64_t lines = sbctl_produce_lines(producer, options, &message, &state);
     sb_producer_close(producer, -1); /* Bounded by delivery.timeout.ms. */
-    uint64_t failed = state.failed + (send_error != 0);
-    if (send_error == 0 && state.failed == 0) {
+    if (state.failed == 0) {
         fprintf(stderr, "sbctl: produce %s: %" PRIu64 " record(s) acknowledged\n",
                 options->topic, state.acked);
         return SBCTL_EXIT_OK;
     }
-    int error = state.first_error != 0 ? state.first_error : send_error;
-    sbctl_error("produce %s: %" PRIu64 " of %" PRIu64 " record(s) failed: %s", options->topic,
-                failed, sent + (send_error != 0), sb_client_strerror(error));
-    return sbctl_exit_code(error);
+    sbctl_error("produce %s: %" PRIu64 " of %" PRIu64 " record(s) failed (%" PRIu64
+                " acknowledged): %s", options->topic, state.failed, lines, state.acked,
+                sb_client_strerror(state.first_error));
+    return sbctl_exit_code(state.first_error);
 }
 
 static int
@@ -730,6 +762,26 @@ sbctl_on_signal(int signal_number)
     sbctl_stop = 1;
 }
 
+/* No record for --timeout: with --count and a broker that answers, the partitions are at
+ * their end (exit 4); else the broker is unreachable or too slow (exit 3). */
+static int
+sbctl_consume_idle(struct sbctl *sbctl, const struct sbctl_options *options,
+                   const struct sbctl_consume *run)
+{
+    struct sb_admin_health *health = NULL;
+    int timeout_ms = sbctl->timeout_ms < SBCTL_HEALTH_TIMEOUT_MS ? sbctl->timeout_ms
+                                                                 : SBCTL_HEALTH_TIMEOUT_MS;
+    if (options->count >= 0 && sb_admin_health(sbctl->client, timeout_ms, &health) == 0) {
+        sb_admin_health_free(health);
+        sbctl_error("consume %s: %" PRIu64 " of %" PRId64 " record(s): reached the end, no "
+                    "more within %d ms", options->topic, run->printed, options->count,
+                    sbctl->timeout_ms);
+        return SBCTL_EXIT_SHORT;
+    }
+    sbctl_error("consume %s: no records for %d ms", options->topic, sbctl->timeout_ms);
+    return SBCTL_EXIT_UNREACHABLE;
+}
+
 /* Polls and prints until the end, the count, a signal, or an error. */
 static int
 sbctl_consume_loop(struct sbctl *sbctl, const struct sbctl_options *options,
@@ -753,9 +805,7 @@ sbctl_consume_loop(struct sbctl *sbctl, const struct sbctl_options *options,
         }
         if (result == 0) {
             if (!options->follow && now_ms - idle_since_ms > sbctl->timeout_ms) {
-                sbctl_error("consume %s: no records for %d ms", options->topic,
-                            sbctl->timeout_ms);
-                return SBCTL_EXIT_UNREACHABLE;
+                return sbctl_consume_idle(sbctl, options, run);
             }
             continue;
         }

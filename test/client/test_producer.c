@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client_private.h"
@@ -291,7 +293,7 @@ Test(producer, send_refuses_bad_messages_unknown_topics_and_too_large_records, .
     message.partition = 0;
     message.value = NULL;
     cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), -EINVAL);
-    static char big[4096];
+    static char big[(1u << 20) + 4096]; /* Over the broker's batch_bytes_max. */
     message.value = big;
     message.value_length = sizeof(big);
     cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), SB_ERR_MESSAGE_TOO_LARGE);
@@ -394,5 +396,124 @@ Test(producer, two_producers_on_one_client_get_distinct_ids, .timeout = 60)
     cr_assert_eq(sb_producer_close(second, TEST_WAIT_MS), 0);
     struct test_record records[60];
     cr_assert_eq(cluster_read(cluster.client, "pair", 1, 0, records, 60, 1000), 50);
+    cluster_stop(&cluster);
+}
+
+/* Issue 10 defect 11: a broker stall longer than delivery.timeout.ms. */
+#define STALL_RECORDS 300
+#define STALL_PAUSE_MS 20
+#define STALL_STOP_AT 50
+#define STALL_STOPPED_MS 3300
+
+static struct deliveries stall_reports;
+
+/* Reads the stalled topic back and checks it: no value twice, values in send order, every
+ * acknowledged record present at the offset its callback reported. */
+static void
+stall_check(struct cluster *cluster)
+{
+    static struct test_record records[STALL_RECORDS * 2];
+    uint32_t read = cluster_read(cluster->client, "stall", 0, 0, records, STALL_RECORDS * 2,
+                                 1000);
+    static bool seen[STALL_RECORDS];
+    memset(seen, 0, sizeof(seen));
+    int64_t previous = -1;
+    for (uint32_t position = 0; position < read; position++) {
+        int64_t index = atoll(records[position].value + 1);
+        cr_assert(index >= 0 && index < STALL_RECORDS, "value %s", records[position].value);
+        cr_assert_not(seen[index], "%s stored twice (offset %lld)", records[position].value,
+                      (long long)records[position].offset);
+        cr_assert_gt(index, previous, "%s at offset %lld after v%lld: reordered",
+                     records[position].value, (long long)records[position].offset,
+                     (long long)previous);
+        seen[index] = true;
+        previous = index;
+    }
+    for (uint32_t index = 0; index < STALL_RECORDS; index++) {
+        int64_t offset = stall_reports.offsets[index];
+        if (offset >= 0) {
+            cr_assert(seen[index], "acknowledged v%u (offset %lld) is missing", index,
+                      (long long)offset);
+            cr_assert_lt(offset, (int64_t)read);
+            cr_assert_eq(atoll(records[offset].value + 1), (long long)index);
+        }
+    }
+}
+
+/* The broker is frozen (SIGSTOP) for longer than delivery.timeout.ms while an idempotent
+ * producer sends 50 records/s: batches sent before the stall expire or are retried, and
+ * the ones the broker stored when it resumed must never be stored again under a new epoch
+ * (the client once restamped sent batches with sequence 0 after its epoch bump). */
+Test(producer, stall_past_delivery_timeout_never_duplicates_or_reorders, .timeout = 60)
+{
+    const char *settings[] = {"request.timeout.ms", "1000", "delivery.timeout.ms", "3000",
+                              "linger.ms", "200", "acks", "all", "enable.idempotence", "true",
+                              NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "stall", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    memset(&stall_reports, 0, sizeof(stall_reports));
+    pthread_mutex_init(&stall_reports.mutex, NULL);
+    int64_t resume_ms = 0;
+    for (uint32_t index = 0; index < STALL_RECORDS; index++) {
+        if (index == STALL_STOP_AT) {
+            kill(cluster.broker.pid, SIGSTOP);
+            resume_ms = test_now_ms() + STALL_STOPPED_MS;
+        }
+        if (resume_ms != 0 && test_now_ms() >= resume_ms) {
+            kill(cluster.broker.pid, SIGCONT);
+            resume_ms = 0;
+        }
+        char value[32];
+        int length = snprintf(value, sizeof(value), "v%u", index);
+        struct sb_producer_message message = {.topic = "stall", .partition = 0, .value = value,
+                                              .value_length = (size_t)length};
+        cr_assert_eq(sb_producer_send(producer, &message, on_delivery,
+                                      delivery_opaque(&stall_reports, index)), 0);
+        test_sleep_ms(STALL_PAUSE_MS);
+    }
+    if (resume_ms != 0) {
+        kill(cluster.broker.pid, SIGCONT);
+    }
+    sb_producer_flush(producer, TEST_WAIT_MS);
+    cr_assert_eq(stall_reports.count, STALL_RECORDS, "one callback per record");
+    cr_assert_lt(stall_reports.errors, STALL_RECORDS, "some records were acknowledged");
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    stall_check(&cluster);
+    cluster_stop(&cluster);
+}
+
+/* Issue 10 defect 16: a record over batch.bytes (256 KiB by default) was refused although
+ * the topic accepts 1 MiB batches. It now travels alone in a batch of its own, up to the
+ * broker's batch_bytes_max; the records around it are batched as usual. */
+Test(producer, a_record_over_batch_bytes_is_sent_alone, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "large", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    static char large[300000];
+    memset(large, 'L', sizeof(large));
+    struct sb_producer_message message = {.topic = "large", .partition = 0, .value = "a",
+                                          .value_length = 1};
+    cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    message.value = large;
+    message.value_length = sizeof(large);
+    int result = sb_producer_send(producer, &message, NULL, NULL);
+    cr_assert_eq(result, 0, "300000 bytes: %s", sb_client_strerror(result));
+    message.value = "b";
+    message.value_length = 1;
+    int64_t offset = -1;
+    cr_assert_eq(sb_producer_send_sync(producer, &message, &offset), 0);
+    cr_assert_eq(offset, 2);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    struct test_record records[4];
+    cr_assert_eq(cluster_read(cluster.client, "large", 0, 0, records, 4, 1000), 3);
+    cr_assert_str_eq(records[0].value, "a");
+    cr_assert_eq(records[1].value_length, sizeof(large));
+    cr_assert_str_eq(records[2].value, "b");
     cluster_stop(&cluster);
 }

@@ -402,3 +402,58 @@ Test(restart, closing_with_requests_in_flight_is_safe, .timeout = 60)
     sb_admin_health_free(health);
     cluster_stop(&cluster);
 }
+
+/* A describe on a client of its own (a thread), while the test starts the broker. */
+struct early_describe {
+    struct sb_client *client; /* Opened while the broker is down. */
+    int result;               /* What sb_admin_topic_describe returned. */
+    int64_t elapsed_ms;       /* How long it took. */
+};
+
+static void *
+early_describe_run(void *argument)
+{
+    struct early_describe *early = argument;
+    int64_t start_ms = test_now_ms();
+    struct sb_admin_topic_description *description = NULL;
+    early->result = sb_admin_topic_describe(early->client, "early", TEST_WAIT_MS,
+                                            &description);
+    early->elapsed_ms = test_now_ms() - start_ms;
+    if (early->result == 0) {
+        sb_admin_topic_description_free(description);
+    }
+    return NULL;
+}
+
+/* Issue 10 defect 17: a client started while nothing listens gave up at the first refused
+ * connection although its timeout promised to wait for the broker. Now admin calls and
+ * metadata waits retry refused connections with backoff until their timeout (the broker
+ * is started from the test's main thread: its PR_SET_PDEATHSIG follows the thread). */
+Test(restart, a_client_started_before_the_broker_waits_for_it, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    cluster_topic(&cluster, "early", 2);
+    cluster_produce(cluster.client, "early", 1, 0, 3);
+    cr_assert_eq(broker_stop(&cluster.broker), 0);
+    static struct early_describe early;
+    early.client = cluster_client(&cluster, NULL);
+    pthread_t describer;
+    cr_assert_eq(pthread_create(&describer, NULL, early_describe_run, &early), 0);
+    test_sleep_ms(1500);
+    broker_start(&cluster.broker);
+    pthread_join(describer, NULL);
+    cr_assert_eq(early.result, 0, "describe after %lld ms: %s", (long long)early.elapsed_ms,
+                 sb_client_strerror(early.result));
+    struct test_record records[4];
+    cr_assert_eq(cluster_read(early.client, "early", 1, 0, records, 4, 2000), 3);
+    sb_client_close(early.client);
+    /* With nothing listening until the timeout, the call fails with the connection error. */
+    cr_assert_eq(broker_stop(&cluster.broker), 0);
+    struct sb_client *late = cluster_client(&cluster, NULL);
+    int64_t start_ms = test_now_ms();
+    cr_assert_eq(sb_client_partition_count(late, "early", 1000), -ECONNREFUSED);
+    cr_assert_geq(test_now_ms() - start_ms, 900, "it waited for its timeout");
+    sb_client_close(late);
+    cluster_stop(&cluster);
+}
