@@ -854,7 +854,7 @@ static int
 recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file *file)
 {
     uint64_t position = SB_BLOCK_BYTES;
-    recovery_note_file_time(recovery, recovery->store->wal.files[file->index].fd);
+    recovery_note_file_time(recovery, file->fd);
     /* Bounded: each resync moves to a later cycle of the file. */
     for (;;) {
         uint64_t stop = 0;
