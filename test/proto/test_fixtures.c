@@ -14,9 +14,12 @@
  * shows), not always a combination a broker would send: the codecs check
  * layout, not meaning. A fixture changes only with docs/protocol.md. Two frame fixtures
  * add what the header example of the doc leaves at zero (api_version,
- * flags, error_code) and a body behind the header; their CRCs were computed
- * by hand (a bitwise CRC32C, checked against the doc's example first) and
- * are also checked here with core/crc32c.h.
+ * flags, error_code) and a body behind the header. The record batch that
+ * Produce and Fetch carry gets the same treatment from the tables of
+ * docs/record-batch.md: the builder's bytes, the decoded header and every
+ * record and header field, and the broker's offset rewrite. CRCs were
+ * computed by hand (a bitwise CRC32C, checked against the doc's frame
+ * example first) and are also checked here with core/crc32c.h.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include "proto/api_meta.h"
 #include "proto/api_produce.h"
 #include "proto/api_producer.h"
+#include "proto/batch.h"
 #include "proto/wire.h"
 
 static uint8_t output[4096];
@@ -40,21 +44,27 @@ fixture_writer(void)
     return writer;
 }
 
-/* Asserts that the encoder returned 0 and that writer holds exactly expected. */
+/* Asserts that got (got_length bytes) is exactly expected. */
+static void
+assert_same_bytes(const uint8_t *got, size_t got_length, const uint8_t *expected,
+                  size_t length, const char *what)
+{
+    size_t common = got_length < length ? got_length : length;
+    for (size_t i = 0; i < common; i++) {
+        cr_assert_eq(got[i], expected[i], "%s: byte %zu is 0x%02x, the doc says 0x%02x", what,
+                     i, got[i], expected[i]);
+    }
+    cr_assert_eq(got_length, length, "%s: %zu bytes, the doc says %zu", what, got_length,
+                 length);
+}
+
+/* Asserts that the encoder returned 0 and that writer (over output) holds exactly expected. */
 static void
 assert_encoded(const struct sb_wire_writer *writer, int error, const uint8_t *expected,
                size_t length, const char *what)
 {
     cr_assert_eq(error, 0, "%s: the encoder failed (%d)", what, error);
-    size_t written = sb_wire_writer_length(writer);
-    size_t common = written < length ? written : length;
-    for (size_t i = 0; i < common; i++) {
-        cr_assert_eq(output[i], expected[i],
-                     "%s: byte %zu is 0x%02x, docs/protocol.md says 0x%02x", what, i,
-                     output[i], expected[i]);
-    }
-    cr_assert_eq(written, length, "%s: %zu bytes written, docs/protocol.md says %zu", what,
-                 written, length);
+    assert_same_bytes(output, sb_wire_writer_length(writer), expected, length, what);
 }
 
 /* Asserts that string holds exactly want (a null string when want.chars is NULL). */
@@ -1215,4 +1225,145 @@ Test(fixtures, alter_topic_config_response)
     struct sb_alter_topic_config_response done = {.error_message = {NULL, 0}};
     assert_alter_topic_config_response(alter_topic_config_response_ok_bytes,
                                        sizeof(alter_topic_config_response_ok_bytes), &done);
+}
+
+/* ------------------------------------------- record batch (record-batch.md) */
+
+/* Two records, first_timestamp_ms 1700000000000, producer 0x0102030405060708 epoch 9
+ * sequence 5: record 0 one ms before it, key "k", value "v1", header "h" = "x"; record 1
+ * 300 ms after it, null key, value "abc", no headers. */
+static const uint8_t batch_bytes_fixture[] = {
+    0x53, 0x42, 0x42, 0x31,                         /* magic "SBB1" */
+    0x45, 0xa4, 0x9e, 0x63,                         /* header_crc32c 0x639EA445 */
+    0x59, 0x00, 0x00, 0x00,                         /* batch_bytes 89 = 64 + 25 */
+    0x02, 0x00, 0x00, 0x00,                         /* record_count 2 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* base_offset 0: clients send 0 */
+    0x00, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00, /* first_timestamp_ms 1700000000000 */
+    0x2c, 0x69, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00, /* max_timestamp_ms 1700000000300 */
+    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* producer_id 0x0102030405060708 */
+    0x09, 0x00,                                     /* producer_epoch 9 */
+    0x00, 0x00,                                     /* attributes: codec none, create time */
+    0x05, 0x00, 0x00, 0x00,                         /* base_sequence 5 */
+    0x0e, 0x64, 0x57, 0x07,                         /* payload_crc32c 0x0757640E */
+    0x19, 0x00, 0x00, 0x00,                         /* records_bytes 25 */
+    0x0d,                                           /* record 0: length 13 */
+    0x00,                                           /* · attributes */
+    0x01,                                           /* · timestamp_delta -1 (zigzag 1) */
+    0x00,                                           /* · offset_delta 0 */
+    0x02, 'k',                                      /* · key_length 1 (zigzag 2), key */
+    0x04, 'v', '1',                                 /* · value_length 2, value */
+    0x01,                                           /* · header_count 1 */
+    0x01, 'h',                                      /* · · name_length 1 (uvarint), name */
+    0x02, 'x',                                      /* · · value_length 1 (zigzag 2), value */
+    0x0a,                                           /* record 1: length 10 */
+    0x00,                                           /* · attributes */
+    0xd8, 0x04,                                     /* · timestamp_delta 300 (zigzag 600) */
+    0x01,                                           /* · offset_delta 1 */
+    0x01,                                           /* · key_length -1: null (zigzag 1) */
+    0x06, 'a', 'b', 'c',                            /* · value_length 3, value */
+    0x00,                                           /* · header_count 0 */
+};
+
+static const struct sb_record_header batch_record_headers[] = {
+    {.name = "h", .name_length = 1, .value = "x", .value_length = 1},
+};
+static const struct sb_record batch_records[] = {
+    {.key = "k", .key_length = 1, .value = "v1", .value_length = 2,
+     .timestamp_ms = 1700000000000 - 1, .headers = batch_record_headers, .header_count = 1},
+    {.key = NULL, .key_length = -1, .value = "abc", .value_length = 3,
+     .timestamp_ms = 1700000000000 + 300},
+};
+
+Test(fixtures, record_batch_built)
+{
+    struct sb_batch_builder builder;
+    sb_batch_builder_init(&builder, output, sizeof(output), 1700000000000);
+    sb_batch_builder_set_producer(&builder, 0x0102030405060708, 9, 5);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sb_batch_builder_add(&builder, &batch_records[i]), 0);
+    }
+    const uint8_t *batch;
+    uint32_t batch_bytes;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch,
+                                         &batch_bytes), 0);
+    assert_same_bytes(batch, batch_bytes, batch_bytes_fixture, sizeof(batch_bytes_fixture),
+                      "record batch");
+    cr_assert_eq(sb_crc32c(0, batch_bytes_fixture + 8, 56), 0x639EA445u);
+    cr_assert_eq(sb_crc32c(0, batch_bytes_fixture + 64, 25), 0x0757640Eu);
+}
+
+static void
+assert_batch_header(const struct sb_batch_header *header)
+{
+    cr_assert_eq(header->header_crc32c, 0x639EA445u);
+    cr_assert_eq(header->batch_bytes, 89);
+    cr_assert_eq(header->record_count, 2);
+    cr_assert_eq(header->base_offset, 0);
+    cr_assert_eq(header->first_timestamp_ms, 1700000000000);
+    cr_assert_eq(header->max_timestamp_ms, 1700000000300);
+    cr_assert_eq(header->producer_id, 0x0102030405060708);
+    cr_assert_eq(header->producer_epoch, 9);
+    cr_assert_eq(header->attributes, 0);
+    cr_assert_eq(header->base_sequence, 5);
+    cr_assert_eq(header->payload_crc32c, 0x0757640Eu);
+    cr_assert_eq(header->records_bytes, 25);
+}
+
+static void
+assert_batch_record(const struct sb_record_view *view, const struct sb_record *want,
+                    int64_t offset)
+{
+    cr_assert_eq(view->offset, offset);
+    cr_assert_eq(view->timestamp_ms, want->timestamp_ms);
+    cr_assert_eq(view->key_length, want->key_length);
+    if (want->key_length < 0) {
+        cr_assert_null(view->key);
+    } else {
+        cr_assert_arr_eq(view->key, want->key, (size_t)want->key_length);
+    }
+    cr_assert_eq(view->value_length, want->value_length);
+    cr_assert_arr_eq(view->value, want->value, (size_t)want->value_length);
+    cr_assert_eq(view->header_count, want->header_count);
+    struct sb_record_header_iter headers;
+    struct sb_record_header_view header;
+    sb_record_header_iter_init(&headers, view);
+    for (uint32_t i = 0; i < want->header_count; i++) {
+        cr_assert_eq(sb_record_header_iter_next(&headers, &header), 1);
+        cr_assert_eq(header.name_length, want->headers[i].name_length);
+        cr_assert_arr_eq(header.name, want->headers[i].name, header.name_length);
+        cr_assert_eq(header.value_length, want->headers[i].value_length);
+        cr_assert_arr_eq(header.value, want->headers[i].value,
+                         (size_t)header.value_length);
+    }
+    cr_assert_eq(sb_record_header_iter_next(&headers, &header), 0);
+}
+
+Test(fixtures, record_batch_read)
+{
+    struct sb_batch_header header;
+    cr_assert_eq(sb_batch_verify(batch_bytes_fixture, sizeof(batch_bytes_fixture), 1u << 20,
+                                 &header), 0);
+    assert_batch_header(&header);
+    struct sb_record_iter records;
+    struct sb_record_view view;
+    sb_record_iter_init(&records, &header, batch_bytes_fixture + 64, 25);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sb_record_iter_next(&records, &view), 1);
+        assert_batch_record(&view, &batch_records[i], i);
+    }
+    cr_assert_eq(sb_record_iter_next(&records, &view), 0);
+}
+
+Test(fixtures, record_batch_offset_rewrite)
+{
+    memcpy(output, batch_bytes_fixture, sizeof(batch_bytes_fixture));
+    sb_batch_assign_offset(output, 1000);
+    static const uint8_t header_crc[] = {0x6b, 0x7c, 0x9f, 0xec}; /* 0xEC9F7C6B */
+    static const uint8_t base_offset[] = {0xe8, 0x03, 0, 0, 0, 0, 0, 0}; /* 1000 */
+    cr_assert_arr_eq(output + 4, header_crc, 4, "header_crc32c recomputed over [8, 64)");
+    cr_assert_arr_eq(output + 16, base_offset, 8, "base_offset at byte 16");
+    cr_assert_arr_eq(output, batch_bytes_fixture, 4, "magic unchanged");
+    cr_assert_arr_eq(output + 8, batch_bytes_fixture + 8, 8, "bytes [8, 16) unchanged");
+    cr_assert_arr_eq(output + 24, batch_bytes_fixture + 24, sizeof(batch_bytes_fixture) - 24,
+                     "everything after base_offset unchanged");
 }
