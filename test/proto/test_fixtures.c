@@ -12,14 +12,14 @@
  * little-endian bytes and a comment naming the field; values are chosen so
  * that no two neighbouring fields of one width hold the same bytes (a swap
  * shows), not always a combination a broker would send: the codecs check
- * layout, not meaning. A fixture changes only with docs/protocol.md. Two frame fixtures
- * add what the header example of the doc leaves at zero (api_version,
- * flags, error_code) and a body behind the header. The record batch that
- * Produce and Fetch carry gets the same treatment from the tables of
- * docs/record-batch.md: the builder's bytes, the decoded header and every
- * record and header field, and the broker's offset rewrite. CRCs were
- * computed by hand (a bitwise CRC32C, checked against the doc's frame
- * example first) and are also checked here with core/crc32c.h.
+ * layout, not meaning. A fixture changes only with docs/protocol.md. Three
+ * frame fixtures add what the header example of the doc leaves at zero
+ * (api_version, both flag bits, error_code) and a body behind the header.
+ * The record batch that Produce and Fetch carry gets the same treatment from
+ * the tables of docs/record-batch.md: the builder's bytes, the decoded
+ * header and every record and header field, and the broker's offset
+ * rewrite. CRCs were computed by hand (a bitwise CRC32C, checked against the
+ * doc's frame example first) and are also checked here with core/crc32c.h.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -168,6 +168,49 @@ Test(fixtures, request_frame_with_a_body)
     cr_assert_eq(frame.header.error_code, 0);
     cr_assert_eq(frame.body, describe_topic_frame_bytes + 24);
     cr_assert_eq(frame.body_bytes, 8);
+}
+
+/* A Produce request with acks=0: flag bit 1, "expects no response". */
+static const uint8_t produce_acks_none_frame_bytes[] = {
+    0x20, 0x00, 0x00, 0x00, /* frame_bytes 32 = 20 + 12 body bytes */
+    0x41, 0x6f, 0xff, 0xb7, /* crc32c 0xB7FF6F41 of bytes [8, 36) */
+    0x02, 0x00,             /* api_key 2 (Produce) */
+    0x00, 0x00,             /* api_version 0 */
+    0x08, 0x07, 0x06, 0x05, /* correlation_id 0x05060708 */
+    0x02, 0x00,             /* flags: bit 1, no response */
+    0x00, 0x00,             /* error_code 0 */
+    0x00, 0x00, 0x00, 0x00, /* reserved */
+    0x00, 0x00,             /* body: acks 0 */
+    0xe8, 0x03, 0x00, 0x00, /* timeout_ms 1000 */
+    0xff, 0xff,             /* transactional_id: null */
+    0x00, 0x00, 0x00, 0x00, /* topics: count 0 */
+};
+
+Test(fixtures, request_frame_expecting_no_response)
+{
+    struct sb_wire_writer writer = fixture_writer();
+    struct sb_frame_header header = {
+        .api_key = SB_API_PRODUCE, .correlation_id = 0x05060708u,
+        .flags = SB_FRAME_FLAG_NO_RESPONSE,
+    };
+    struct sb_produce_request request = {
+        .acks = SB_PRODUCE_ACKS_NONE, .timeout_ms = 1000, .transactional_id = {NULL, 0},
+    };
+    sb_frame_begin(&writer, &header);
+    sb_produce_request_encode(&writer, &request);
+    int error = sb_frame_finish(&writer);
+    assert_encoded(&writer, error, produce_acks_none_frame_bytes,
+                   sizeof(produce_acks_none_frame_bytes), "Produce acks=0 frame");
+    cr_assert_eq(sb_crc32c(0, produce_acks_none_frame_bytes + 8, 28), 0xB7FF6F41u);
+    struct sb_frame frame;
+    cr_assert_eq(sb_frame_decode(produce_acks_none_frame_bytes,
+                                 sizeof(produce_acks_none_frame_bytes), 1u << 20, &frame), 0);
+    cr_assert_eq(frame.header.frame_bytes, 32);
+    cr_assert_eq(frame.header.api_key, SB_API_PRODUCE);
+    cr_assert_eq(frame.header.correlation_id, 0x05060708u);
+    cr_assert_eq(frame.header.flags, SB_FRAME_FLAG_NO_RESPONSE);
+    cr_assert_not(sb_frame_header_is_response(&frame.header));
+    cr_assert_eq(frame.body_bytes, 12);
 }
 
 /* ------------------------------------------------ ApiVersions (0), Health (11) */
