@@ -37,7 +37,7 @@ struct sb_produce_topic {
 /* Produce request body. */
 struct sb_produce_request {
     int16_t acks;                            /* 0, 1 or -1 (SB_PRODUCE_ACKS_*). */
-    int32_t timeout_ms;                      /* Wait for acks=-1 at most this long. */
+    int32_t timeout_ms;                      /* Wait for room and acks=-1 (0: 30 s). */
     struct sb_wire_string transactional_id;  /* Reserved: must be null (chars NULL). */
     const struct sb_produce_topic *topics;   /* Encode: topic_count topics (borrowed). */
     uint32_t topic_count;                    /* Topics in the array. */
@@ -48,7 +48,7 @@ struct sb_produce_request {
 struct sb_produce_partition_response {
     int32_t partition;          /* Partition number. */
     int16_t error_code;         /* enum sb_wire_error. */
-    int64_t base_offset;        /* Offset of the first record appended, -1 on error. */
+    int64_t base_offset;        /* Offset of the first record appended, -1 if none was. */
     int64_t log_append_time_ms; /* Append time for LogAppendTime topics, else -1. */
     int64_t log_start_offset;   /* The partition's first offset, -1 if unknown. */
 };
