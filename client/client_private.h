@@ -535,9 +535,6 @@ struct consumer_chunk {
     uint32_t epoch;                       /* Partition epoch when fetched. */
     uint8_t *bytes;                       /* Whole record batches (owned). */
     size_t length;                        /* Bytes. */
-    int64_t first_offset;                 /* The fetch offset it answered. */
-    uint32_t topic_id;                    /* Id its check found for the topic (0: gone). */
-    bool checked;                         /* The check answered for its topic. */
 };
 
 /* One assigned partition. */
@@ -566,8 +563,9 @@ struct consumer_partition {
     uint64_t retry_at_ns;            /* Fetch or list nothing before. */
     uint64_t topic_answers;          /* Topic answers seen at assign or seek: only newer
                                       * ones may stop it as unknown. */
-    uint32_t topic_id;               /* Id of the topic the position belongs to, 0 until
-                                      * the first check after assign or seek. */
+    uint32_t topic_id;               /* Id of the topic the position belongs to (named in
+                                      * each Fetch), 0 until the first Fetch after assign,
+                                      * seek or a start over. */
     bool removed;                    /* Unassigned; freed when nothing refers to it. */
     uint32_t references;             /* In-flight requests and chunks pointing at it. */
 };
@@ -626,9 +624,6 @@ struct sb_consumer {
 void fetch_run(struct sb_client *client, struct sb_consumer *consumer, uint64_t now_ns);
 void fetch_done(struct sb_client *client, struct client_request *request, int error,
                 const uint8_t *body, size_t body_bytes);
-/* Applies the Metadata answer checking the topic ids of fetched chunks. */
-void fetch_check_done(struct sb_client *client, struct client_request *request, int error,
-                      const uint8_t *body, size_t body_bytes);
 void fetch_list_done(struct sb_client *client, struct client_request *request, int error,
                      const uint8_t *body, size_t body_bytes);
 /* Drops a partition reference; frees it when removed and unreferenced. */

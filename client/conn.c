@@ -27,10 +27,17 @@
 #include <unistd.h>
 
 #include "client/client_private.h"
+#include "proto/api_fetch.h"
 #include "proto/api_meta.h"
 
 /* Default request limit until the broker's ApiVersions answer says otherwise. */
 #define CONN_FRAME_BYTES_DEFAULT (16u << 20)
+
+/* The one version of each API this client speaks (every request it sends carries it); a
+ * broker must support each of them. */
+static const uint16_t conn_api_versions[SB_API_COUNT] = {
+    [SB_API_FETCH] = SB_FETCH_VERSION_MAX, /* 1: the reader's topic id. */
+};
 
 static void conn_handshake_done(struct sb_client *client, struct client_request *request,
                                 int error, const uint8_t *body, size_t body_bytes);
@@ -256,7 +263,9 @@ conn_send(struct sb_client *client, struct client_conn *conn, uint16_t api_key, 
     if (conn->fd < 0 || conn->released || (conn->state != CONN_READY && !handshake)) {
         return -ENOTCONN;
     }
-    struct sb_frame_header header = {.api_key = api_key, .flags = flags,
+    CLIENT_ASSERT(api_key < SB_API_COUNT);
+    struct sb_frame_header header = {.api_key = api_key,
+                                     .api_version = conn_api_versions[api_key], .flags = flags,
                                      .correlation_id = conn->next_correlation_id};
     int written = conn_encode(conn, &header, encode, body);
     if (written < 0) {
@@ -583,7 +592,7 @@ conn_receive_bytes(struct sb_client *client, struct client_conn *conn, const uin
     return conn->fd < 0 ? conn->last_error : 0;
 }
 
-/* Checks that the broker speaks version 0 of every API we use and learns its limits. */
+/* Checks that the broker speaks our version of every API and learns its limits. */
 static int
 conn_apply_api_versions(struct sb_client *client, struct client_conn *conn,
                         const uint8_t *body, size_t body_bytes)
@@ -595,7 +604,9 @@ conn_apply_api_versions(struct sb_client *client, struct client_conn *conn,
     uint32_t supported = 0;
     struct sb_api_version_range range;
     while (sb_api_versions_response_next_api(&response, &range) == 1) {
-        if (range.api_key < SB_API_COUNT && range.min_version == 0) {
+        if (range.api_key < SB_API_COUNT &&
+            range.min_version <= conn_api_versions[range.api_key] &&
+            range.max_version >= conn_api_versions[range.api_key]) {
             supported |= 1u << range.api_key;
         }
     }

@@ -89,7 +89,7 @@ consumer_reposition(struct sb_consumer *consumer, struct consumer_partition *par
     partition->failures = 0;
     partition->retry_at_ns = 0;
     partition->topic_answers = partition->topic->answers;
-    partition->topic_id = 0; /* The next check names the topic the position is in. */
+    partition->topic_id = 0; /* The next Fetch names the topic the position is in. */
     if (offset >= 0) {
         partition->state = POSITION_VALID;
         partition->position = partition->fetch_offset = offset;

@@ -72,6 +72,7 @@ static const char *const client_wire_text[SB_WIRE_ERROR_COUNT] = {
     [SB_WIRE_ERROR_POLICY_VIOLATION] = "refused by broker policy",
     [SB_WIRE_ERROR_INVALID_TIMESTAMP] = "invalid record timestamp",
     [SB_WIRE_ERROR_UNSUPPORTED_COMPRESSION] = "unsupported compression codec",
+    [SB_WIRE_ERROR_UNKNOWN_TOPIC_ID] = "the topic was deleted or created again",
 };
 
 const char *

@@ -11,14 +11,12 @@
  * producer or a ListOffsets, which use the client's general connections.
  *
  * Topic identity: a topic deleted and created again keeps its name but gets
- * a new id, and its offsets start over. Fetch answers carry no id, so the
- * chunks of each Fetch answer wait, outside the ready queue, for a Metadata
- * request on the same connection sent after the answer arrived
- * (fetch_check_send): if it names the id the partition's position belongs
- * to, the records were read from that topic (ids are never reused) and are
- * queued; if the id changed or the topic is gone, they are dropped and the
- * position starts over per auto.offset.reset (fetch_topic_changed), never at
- * the old offset. The check costs one round trip per answer with records.
+ * a new id, and its offsets start over. Each partition's position belongs to
+ * one topic id (taken from the metadata when the first Fetch is sent), and
+ * every Fetch names it (version 1), so the broker refuses to read another
+ * topic of that name (UNKNOWN_TOPIC_ID; ids are never reused). Then, or when
+ * metadata shows the topic gone or under a new id, the position starts over
+ * per auto.offset.reset (fetch_topic_changed), never at the old offset.
  *
  * Staleness: each request remembers each partition's epoch; a seek or
  * unassign bumps it, and answers for an older epoch are dropped. Requests
@@ -31,19 +29,7 @@
 
 #include "client/client_private.h"
 #include "proto/api_fetch.h"
-#include "proto/api_meta.h"
 
-/* The Metadata request checking the topic ids of one Fetch answer's chunks. */
-struct fetch_check {
-    struct client_request request; /* First member: the done handler casts back. */
-    struct consumer_chunk *chunks; /* Waiting for the answer (owned), in fetch order. */
-};
-
-static void fetch_check_send(struct sb_client *client, struct sb_consumer *consumer,
-                             struct client_conn *conn, struct consumer_chunk *chunks);
-static void fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
-                               struct consumer_chunk *chunks, int error);
-static void fetch_check_queue(struct sb_consumer *consumer, struct consumer_chunk *chunk);
 static bool fetch_shrink(struct sb_client *client, struct sb_consumer *consumer,
                          uint32_t partition_count);
 static void fetch_grow(struct sb_consumer *consumer);
@@ -99,6 +85,7 @@ fetch_backoff(struct sb_client *client, struct consumer_partition *partition, in
                                                client->config.retry_backoff_ms,
                                                client->config.retry_backoff_max_ms);
     if (wire < 0 || wire == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION ||
+        wire == SB_WIRE_ERROR_UNKNOWN_TOPIC_ID ||
         wire == SB_WIRE_ERROR_NOT_LEADER_OR_FOLLOWER || wire == SB_WIRE_ERROR_WRONG_SHARD) {
         metadata_refresh(client);
     }
@@ -131,7 +118,8 @@ fetch_topic_changed(struct sb_client *client, struct consumer_partition *partiti
                reset == CLIENT_RESET_ERROR ? "stopped" : "starts over per auto.offset.reset");
     partition->epoch++; /* Chunks and answers of the old topic are dropped. */
     partition->topic_id = topic_id;
-    partition->topic_answers = UINT64_MAX; /* Waits for the topic, never stops as unknown. */
+    /* Gone: waits for the topic (never stops as unknown); the next Fetch takes its id. */
+    partition->topic_answers = topic_id != 0 ? partition->topic->answers : UINT64_MAX;
     if (reset == CLIENT_RESET_ERROR) {
         fetch_fail(client, partition,
                    topic_id == 0 ? SB_ERR_UNKNOWN_TOPIC : SB_ERR_OFFSET_OUT_OF_RANGE);
@@ -262,11 +250,19 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_fetch_partition){
             partition->partition, partition->fetch_offset, (int32_t)partition_bytes};
+        if (partition->topic_id == 0 && partition->topic->topic_id != 0) {
+            /* The first Fetch since assign, seek or a start over: the position is in the
+             * topic the metadata names now. */
+            partition->topic_id = partition->topic->topic_id;
+            partition->topic_answers = partition->topic->answers;
+        }
         topics[index] = (struct sb_fetch_topic){
             .name = sb_wire_string_from_cstr(partition->topic->name),
-            .partitions = &partitions[index], .partition_count = 1};
+            .topic_id = partition->topic_id, .partitions = &partitions[index],
+            .partition_count = 1};
     }
     struct sb_fetch_request request = {
+        .api_version = SB_FETCH_VERSION_MAX,
         .max_wait_ms = (int32_t)context->wait_ms,
         .min_bytes = (int32_t)config->fetch_min_bytes,
         .max_bytes = (int32_t)config->fetch_max_bytes,
@@ -290,8 +286,9 @@ fetch_route(struct sb_client *client, struct sb_consumer *consumer,
 {
     struct client_topic *topic = partition->topic;
     if (partition->topic_id != 0 && topic->answers > partition->topic_answers &&
-        topic->error == SB_ERR_UNKNOWN_TOPIC) {
-        fetch_topic_changed(client, partition, 0);
+        (topic->error == SB_ERR_UNKNOWN_TOPIC ||
+         (topic->error == 0 && topic->topic_id != partition->topic_id))) {
+        fetch_topic_changed(client, partition, topic->error == 0 ? topic->topic_id : 0);
         return NULL;
     }
     if (topic->answers > partition->topic_answers &&
@@ -501,11 +498,10 @@ fetch_scan(const uint8_t *records, size_t length, int64_t *next_offset_out)
     return used;
 }
 
-/* Keeps the batches of one partition's answer in a chunk appended at *pending (the
- * topic check queues it for poll). */
+/* Queues the batches of one partition's answer for poll. */
 static void
-fetch_take_records(struct sb_client *client, struct consumer_partition *partition,
-                   struct sb_wire_bytes records, struct consumer_chunk ***pending)
+fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
+                   struct consumer_partition *partition, struct sb_wire_bytes records)
 {
     int64_t next_offset = partition->fetch_offset;
     size_t used = fetch_scan(records.data, records.length, &next_offset);
@@ -522,20 +518,24 @@ fetch_take_records(struct sb_client *client, struct consumer_partition *partitio
     }
     memcpy(bytes, records.data, used);
     *chunk = (struct consumer_chunk){.partition = partition, .epoch = partition->epoch,
-                                     .bytes = bytes, .length = used,
-                                     .first_offset = partition->fetch_offset};
+                                     .bytes = bytes, .length = used};
     partition->references++;
-    partition->fetch_inflight = true; /* No other fetch (on any connection) until checked. */
-    **pending = chunk;
-    *pending = &chunk->next;
+    if (consumer->ready_tail != NULL) {
+        consumer->ready_tail->next = chunk;
+    } else {
+        consumer->ready_head = chunk;
+    }
+    consumer->ready_tail = chunk;
+    consumer->buffered_bytes += used;
+    partition->buffered_bytes += used;
     partition->fetch_offset = next_offset;
     partition->failures = 0;
 }
 
 static void
-fetch_answer(struct sb_client *client, struct consumer_partition *partition,
-             const struct sb_fetch_partition_response *answer,
-             struct consumer_chunk ***pending)
+fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
+             struct consumer_partition *partition,
+             const struct sb_fetch_partition_response *answer)
 {
     int error = client_error_from_wire(answer->error_code);
     if (error != 0) {
@@ -547,15 +547,14 @@ fetch_answer(struct sb_client *client, struct consumer_partition *partition,
     partition->watermark_known = true;
     partition->failures = 0;
     if (answer->records.length > 0) {
-        fetch_take_records(client, partition, answer->records, pending);
+        fetch_take_records(client, consumer, partition, answer->records);
     }
 }
 
-/* Decodes a Fetch response and applies every current entry it names; the chunks of
- * records go to the list *pending. */
+/* Decodes a Fetch response and applies every current entry it names. */
 static int
-fetch_apply(struct sb_client *client, struct fetch_context *context, const uint8_t *body,
-            size_t body_bytes, struct consumer_chunk **pending)
+fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
+            struct fetch_context *context, const uint8_t *body, size_t body_bytes)
 {
     struct sb_fetch_response response;
     if (sb_fetch_response_decode(body, body_bytes, &response) != 0) {
@@ -568,7 +567,7 @@ fetch_apply(struct sb_client *client, struct fetch_context *context, const uint8
             struct fetch_entry *entry = fetch_find(context, topic.name, answer.partition);
             if (entry != NULL && fetch_entry_current(entry) &&
                 entry->partition->state == POSITION_VALID) {
-                fetch_answer(client, entry->partition, &answer, &pending);
+                fetch_answer(client, consumer, entry->partition, &answer);
             }
         }
     }
@@ -582,12 +581,11 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     struct fetch_context *context = (struct fetch_context *)request;
     struct sb_consumer *consumer = request->owner;
     bool corrupt = false;
-    struct consumer_chunk *pending = NULL;
     for (uint32_t index = 0; index < context->entry_count; index++) {
         context->entries[index].partition->fetch_inflight = false;
     }
     if (consumer != NULL && error == 0) {
-        error = fetch_apply(client, context, body, body_bytes, &pending);
+        error = fetch_apply(client, consumer, context, body, body_bytes);
         corrupt = error != 0;
         fetch_grow(consumer);
     }
@@ -603,9 +601,6 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     }
     struct client_conn *conn = context->conn;
     fetch_context_free(context);
-    if (pending != NULL) {
-        fetch_check_send(client, consumer, conn, pending);
-    }
     pthread_cond_broadcast(&client->cond);
     if (corrupt) {
         conn_fail(client, conn, SB_ERR_CORRUPT);
@@ -659,125 +654,4 @@ fetch_grow(struct sb_consumer *consumer)
     } else {
         consumer->fetch_partitions_max *= 2;
     }
-}
-
-static int
-fetch_check_encode(struct sb_wire_writer *writer, const void *body)
-{
-    return sb_metadata_request_encode(writer, body);
-}
-
-/* Asks conn for the ids of the topics of chunks (a list it takes), which wait until the
- * answer (fetch_check_done); on failure they are settled at once as unchecked. */
-static void
-fetch_check_send(struct sb_client *client, struct sb_consumer *consumer,
-                 struct client_conn *conn, struct consumer_chunk *chunks)
-{
-    uint32_t count = 0;
-    for (struct consumer_chunk *chunk = chunks; chunk != NULL; chunk = chunk->next) {
-        count++;
-    }
-    struct fetch_check *check = calloc(1, sizeof(*check));
-    struct sb_wire_string *names = calloc(count, sizeof(*names));
-    int result = check == NULL || names == NULL ? -ENOMEM : 0;
-    uint32_t name_count = 0;
-    for (struct consumer_chunk *chunk = chunks; result == 0 && chunk != NULL;
-         chunk = chunk->next) {
-        bool seen = false;
-        for (uint32_t index = 0; index < name_count && !seen; index++) {
-            seen = sb_wire_string_equals(names[index], chunk->partition->topic->name);
-        }
-        if (!seen) {
-            names[name_count++] = sb_wire_string_from_cstr(chunk->partition->topic->name);
-        }
-    }
-    if (result == 0) {
-        *check = (struct fetch_check){
-            .request = {.done = fetch_check_done, .owner = consumer}, .chunks = chunks};
-        struct sb_metadata_request request = {.topics = names, .topic_count = name_count};
-        result = conn_send(client, conn, SB_API_METADATA, 0, fetch_check_encode, &request,
-                           &check->request, client->config.request_timeout_ms);
-    }
-    free(names);
-    if (result != 0) {
-        free(check);
-        fetch_check_settle(client, consumer, chunks, result);
-    }
-}
-
-void
-fetch_check_done(struct sb_client *client, struct client_request *request, int error,
-                 const uint8_t *body, size_t body_bytes)
-{
-    struct fetch_check *check = (struct fetch_check *)request;
-    struct sb_metadata_response response;
-    if (error == 0 && sb_metadata_response_decode(body, body_bytes, &response) != 0) {
-        error = SB_ERR_CORRUPT;
-    }
-    struct sb_metadata_topic answer;
-    while (error == 0 && sb_metadata_response_next_topic(&response, &answer) == 1) {
-        for (struct consumer_chunk *chunk = check->chunks; chunk != NULL; chunk = chunk->next) {
-            bool gone = answer.error_code == SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION;
-            if (!chunk->checked && (answer.error_code == 0 || gone) &&
-                sb_wire_string_equals(answer.name, chunk->partition->topic->name)) {
-                chunk->checked = true;
-                chunk->topic_id = gone ? 0 : answer.topic_id;
-            }
-        }
-    }
-    struct sb_consumer *consumer = request->owner;
-    fetch_check_settle(client, consumer, check->chunks, error);
-    free(check);
-    pthread_cond_broadcast(&client->cond);
-}
-
-/* Queues each chunk whose topic id is the one of its partition's position; drops the
- * others: a changed id starts the partition over, a failed check fetches them again. */
-static void
-fetch_check_settle(struct sb_client *client, struct sb_consumer *consumer,
-                   struct consumer_chunk *chunks, int error)
-{
-    while (chunks != NULL) {
-        struct consumer_chunk *chunk = chunks;
-        struct consumer_partition *partition = chunk->partition;
-        chunks = chunk->next;
-        chunk->next = NULL;
-        partition->fetch_inflight = false;
-        if (consumer == NULL || chunk->epoch != partition->epoch || partition->removed) {
-            consumer_chunk_free(chunk);
-            continue;
-        }
-        if (error != 0 || !chunk->checked) {
-            partition->fetch_offset = chunk->first_offset; /* Fetched again. */
-            fetch_backoff(client, partition, error != 0 ? error : SB_ERR_PROTOCOL);
-            consumer_chunk_free(chunk);
-            continue;
-        }
-        if (partition->topic_id == 0) {
-            /* First check since assign, seek or a start over: the position was resolved
-             * in the topic that exists now. */
-            partition->topic_id = chunk->topic_id;
-            partition->topic_answers = partition->topic->answers;
-        }
-        if (chunk->topic_id != partition->topic_id || chunk->topic_id == 0) {
-            fetch_topic_changed(client, partition, chunk->topic_id);
-            consumer_chunk_free(chunk);
-            continue;
-        }
-        fetch_check_queue(consumer, chunk);
-    }
-}
-
-/* Appends a checked chunk to the consumer's ready queue for poll. */
-static void
-fetch_check_queue(struct sb_consumer *consumer, struct consumer_chunk *chunk)
-{
-    if (consumer->ready_tail != NULL) {
-        consumer->ready_tail->next = chunk;
-    } else {
-        consumer->ready_head = chunk;
-    }
-    consumer->ready_tail = chunk;
-    consumer->buffered_bytes += chunk->length;
-    chunk->partition->buffered_bytes += chunk->length;
 }

@@ -598,6 +598,12 @@ request_fetch_items(struct request *request, struct sb_fetch_request *decoded)
             item->high_watermark = -1;
             item->log_start_offset = -1;
             request_item_resolve(request, item, topic.name);
+            if (item->error == SB_WIRE_ERROR_NONE && topic.topic_id != 0 &&
+                topic.topic_id != item->topic_id) {
+                /* Version 1: the reader's position is in a topic since deleted; this one
+                 * has the name only. */
+                item->error = SB_WIRE_ERROR_UNKNOWN_TOPIC_ID;
+            }
         }
         if (next < 0) {
             return next;
@@ -684,7 +690,8 @@ request_fetch(struct request *request)
     struct sb_frame frame;
     request_frame(request, &frame);
     struct sb_fetch_request decoded;
-    if (sb_fetch_request_decode(frame.body, frame.body_bytes, &decoded) != 0 ||
+    if (sb_fetch_request_decode(frame.body, frame.body_bytes, request->header.api_version,
+                                &decoded) != 0 ||
         decoded.max_wait_ms < 0 || decoded.min_bytes < 0 || decoded.max_bytes < 0 ||
         decoded.isolation_level != SB_FETCH_ISOLATION_READ_UNCOMMITTED) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);

@@ -6,11 +6,14 @@
  */
 #include "proto/api_fetch.h"
 
+#include <errno.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/error.h"
 
 #define TOPIC_BYTES_MIN 6                      /* name "", partitions []. */
+#define FETCH_TOPIC_V1_BYTES_MIN 10            /* name "", topic_id, partitions []. */
 #define FETCH_PARTITION_BYTES_MIN 16           /* partition, fetch_offset, max bytes. */
 #define FETCH_PARTITION_RESPONSE_BYTES_MIN 34  /* 4 + 2 + 3 x 8 + records (empty). */
 #define LIST_OFFSETS_PARTITION_BYTES_MIN 12    /* partition, timestamp. */
@@ -18,6 +21,8 @@
 
 static void fetch_topic_read(struct sb_wire_reader *reader, void *element);
 static void fetch_topic_write(struct sb_wire_writer *writer, const void *element);
+static void fetch_topic_v1_read(struct sb_wire_reader *reader, void *element);
+static void fetch_topic_v1_write(struct sb_wire_writer *writer, const void *element);
 static void fetch_partition_read(struct sb_wire_reader *reader, void *element);
 static void fetch_partition_write(struct sb_wire_writer *writer, const void *element);
 static void fetch_topic_response_read(struct sb_wire_reader *reader, void *element);
@@ -43,24 +48,32 @@ sb_fetch_request_encode(struct sb_wire_writer *writer, const struct sb_fetch_req
     sb_wire_write_i32(writer, request->min_bytes);
     sb_wire_write_i32(writer, request->max_bytes);
     sb_wire_write_i8(writer, request->isolation_level);
+    SB_ASSERT(request->api_version <= SB_FETCH_VERSION_MAX);
     sb_wire_write_array(writer, request->topics, request->topic_count,
-                        sizeof(*request->topics), fetch_topic_write);
+                        sizeof(*request->topics),
+                        request->api_version == 0 ? fetch_topic_write : fetch_topic_v1_write);
     return writer->error;
 }
 
 int
-sb_fetch_request_decode(const uint8_t *body, size_t body_bytes, struct sb_fetch_request *out)
+sb_fetch_request_decode(const uint8_t *body, size_t body_bytes, uint16_t api_version,
+                        struct sb_fetch_request *out)
 {
     struct sb_wire_reader reader;
     struct sb_fetch_request request;
     struct sb_fetch_topic scratch;
+    if (api_version > SB_FETCH_VERSION_MAX) {
+        return -EINVAL;
+    }
     memset(&request, 0, sizeof(request));
+    request.api_version = api_version;
     sb_wire_reader_init(&reader, body, body_bytes);
     request.max_wait_ms = sb_wire_read_i32(&reader);
     request.min_bytes = sb_wire_read_i32(&reader);
     request.max_bytes = sb_wire_read_i32(&reader);
     request.isolation_level = sb_wire_read_i8(&reader);
-    sb_wire_read_array(&reader, TOPIC_BYTES_MIN, fetch_topic_read, &scratch,
+    sb_wire_read_array(&reader, api_version == 0 ? TOPIC_BYTES_MIN : FETCH_TOPIC_V1_BYTES_MIN,
+                       api_version == 0 ? fetch_topic_read : fetch_topic_v1_read, &scratch,
                        &request.topic_cursor);
     request.topic_count = request.topic_cursor.count;
     int error = sb_wire_reader_finish(&reader);
@@ -73,7 +86,9 @@ sb_fetch_request_decode(const uint8_t *body, size_t body_bytes, struct sb_fetch_
 int
 sb_fetch_request_next_topic(struct sb_fetch_request *request, struct sb_fetch_topic *out)
 {
-    return sb_wire_array_next(&request->topic_cursor, fetch_topic_read, out);
+    return sb_wire_array_next(&request->topic_cursor,
+                              request->api_version == 0 ? fetch_topic_read : fetch_topic_v1_read,
+                              out);
 }
 
 int
@@ -88,6 +103,7 @@ fetch_topic_read(struct sb_wire_reader *reader, void *element)
     struct sb_fetch_topic *topic = element;
     struct sb_fetch_partition scratch;
     sb_wire_read_string(reader, &topic->name);
+    topic->topic_id = 0;
     topic->partitions = NULL;
     sb_wire_read_array(reader, FETCH_PARTITION_BYTES_MIN, fetch_partition_read, &scratch,
                        &topic->partition_cursor);
@@ -99,6 +115,30 @@ fetch_topic_write(struct sb_wire_writer *writer, const void *element)
 {
     const struct sb_fetch_topic *topic = element;
     sb_wire_write_string(writer, topic->name);
+    sb_wire_write_array(writer, topic->partitions, topic->partition_count,
+                        sizeof(*topic->partitions), fetch_partition_write);
+}
+
+/* Version 1: the name, then the topic id, then the partitions. */
+static void
+fetch_topic_v1_read(struct sb_wire_reader *reader, void *element)
+{
+    struct sb_fetch_topic *topic = element;
+    struct sb_fetch_partition scratch;
+    sb_wire_read_string(reader, &topic->name);
+    topic->topic_id = sb_wire_read_u32(reader);
+    topic->partitions = NULL;
+    sb_wire_read_array(reader, FETCH_PARTITION_BYTES_MIN, fetch_partition_read, &scratch,
+                       &topic->partition_cursor);
+    topic->partition_count = topic->partition_cursor.count;
+}
+
+static void
+fetch_topic_v1_write(struct sb_wire_writer *writer, const void *element)
+{
+    const struct sb_fetch_topic *topic = element;
+    sb_wire_write_string(writer, topic->name);
+    sb_wire_write_u32(writer, topic->topic_id);
     sb_wire_write_array(writer, topic->partitions, topic->partition_count,
                         sizeof(*topic->partitions), fetch_partition_write);
 }

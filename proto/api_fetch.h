@@ -30,9 +30,14 @@ struct sb_fetch_partition {
     int32_t partition_max_bytes; /* Soft limit of this partition's record bytes. */
 };
 
+/* Fetch versions: 1 adds each topic's id (docs/protocol.md "Fetch"). */
+#define SB_FETCH_VERSION_MAX 1
+
 /* One topic of a Fetch request. */
 struct sb_fetch_topic {
     struct sb_wire_string name;                  /* Topic name. */
+    uint32_t topic_id;                           /* Version 1: the id the reader's position
+                                                    belongs to (0: any); 0 in version 0. */
     const struct sb_fetch_partition *partitions; /* Encode: partition_count (borrowed). */
     uint32_t partition_count;                    /* Partitions in the array. */
     struct sb_wire_array partition_cursor;       /* Decode: partitions not yet returned. */
@@ -40,6 +45,7 @@ struct sb_fetch_topic {
 
 /* Fetch request body. */
 struct sb_fetch_request {
+    uint16_t api_version;                /* Layout: 0 or 1 (encode: chosen; decode: given). */
     int32_t max_wait_ms;                 /* Long-poll limit. */
     int32_t min_bytes;                   /* Answer once this many bytes are available. */
     int32_t max_bytes;                   /* Soft limit of the response's record bytes. */
@@ -77,7 +83,8 @@ struct sb_fetch_response {
 
 int sb_fetch_request_encode(struct sb_wire_writer *writer,
                             const struct sb_fetch_request *request);
-int sb_fetch_request_decode(const uint8_t *body, size_t body_bytes,
+/* Decodes a body of api_version (0 .. SB_FETCH_VERSION_MAX). */
+int sb_fetch_request_decode(const uint8_t *body, size_t body_bytes, uint16_t api_version,
                             struct sb_fetch_request *out);
 int sb_fetch_request_next_topic(struct sb_fetch_request *request, struct sb_fetch_topic *out);
 int sb_fetch_topic_next_partition(struct sb_fetch_topic *topic, struct sb_fetch_partition *out);

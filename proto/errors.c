@@ -56,6 +56,7 @@ static const struct wire_error_row wire_error_rows[] = {
     [SB_WIRE_ERROR_POLICY_VIOLATION] = {"POLICY_VIOLATION", false},
     [SB_WIRE_ERROR_INVALID_TIMESTAMP] = {"INVALID_TIMESTAMP", false},
     [SB_WIRE_ERROR_UNSUPPORTED_COMPRESSION] = {"UNSUPPORTED_COMPRESSION", false},
+    [SB_WIRE_ERROR_UNKNOWN_TOPIC_ID] = {"UNKNOWN_TOPIC_ID", true},
 };
 
 static_assert(SB_ARRAY_COUNT(wire_error_rows) == SB_WIRE_ERROR_COUNT, "one row per code");

@@ -51,10 +51,11 @@ enum sb_wire_error {
     SB_WIRE_ERROR_POLICY_VIOLATION = 35,
     SB_WIRE_ERROR_INVALID_TIMESTAMP = 36,
     SB_WIRE_ERROR_UNSUPPORTED_COMPRESSION = 37,
+    SB_WIRE_ERROR_UNKNOWN_TOPIC_ID = 38,
 };
 
 /* Number of defined codes: 0 .. SB_WIRE_ERROR_COUNT - 1. */
-#define SB_WIRE_ERROR_COUNT 38
+#define SB_WIRE_ERROR_COUNT 39
 
 /* True for the defined codes. A peer may send others (a newer broker): keep them as data. */
 bool sb_wire_error_is_known(int code);

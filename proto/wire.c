@@ -34,7 +34,7 @@ static_assert(SB_FRAME_BYTES_MIN == 20, "frame_bytes counts the header after the
 
 static const struct sb_api_version_range api_version_ranges[SB_API_COUNT] = {
     {SB_API_API_VERSIONS, 0, 0},     {SB_API_METADATA, 0, 0},
-    {SB_API_PRODUCE, 0, 0},          {SB_API_FETCH, 0, 0},
+    {SB_API_PRODUCE, 0, 0},          {SB_API_FETCH, 0, 1},
     {SB_API_LIST_OFFSETS, 0, 0},     {SB_API_INIT_PRODUCER_ID, 0, 0},
     {SB_API_CREATE_TOPICS, 0, 0},    {SB_API_DELETE_TOPICS, 0, 0},
     {SB_API_LIST_TOPICS, 0, 0},      {SB_API_DESCRIBE_TOPIC, 0, 0},

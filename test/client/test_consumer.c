@@ -390,6 +390,57 @@ Test(consumer, recreated_topic_restarts_per_auto_offset_reset, .timeout = 60)
     cluster_stop(&cluster);
 }
 
+/* Produces count records of value_bytes each ('o' bytes) to partition 0 of topic, in one
+ * batch (a linger longer than the sends take). */
+static void
+produce_large(struct cluster *cluster, const char *topic, int count, size_t value_bytes)
+{
+    static char value[1024];
+    cr_assert_leq(value_bytes, sizeof(value));
+    memset(value, 'o', value_bytes);
+    const char *settings[] = {"linger.ms", "500", NULL};
+    struct sb_client *client = cluster_client(cluster, settings);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(client, &producer), 0);
+    for (int index = 0; index < count; index++) {
+        struct sb_producer_message message = {.topic = topic, .partition = 0, .value = value,
+                                               .value_length = value_bytes};
+        cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    sb_client_close(client);
+}
+
+/* The consumer holds fetched records (its buffer full, so it does not fetch) while the topic
+ * is deleted and created again, and its metadata is not refreshed meanwhile: the next
+ * Fetch names the old topic's id, so the broker never serves the new topic at the old
+ * offset (which would hand out new5.. and skip new0..new4). */
+Test(consumer, recreated_topic_is_never_read_at_the_old_offset_with_stale_metadata,
+     .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "phoenix", 1);
+    produce_large(&cluster, "phoenix", 5, 600);
+    const char *settings[] = {"auto.offset.reset", "earliest", "fetch.buffer.bytes", "1024",
+                              NULL};
+    struct sb_client *reader = cluster_client(&cluster, settings);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(reader, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "phoenix", 0), 0);
+    cr_assert_eq(poll_one(consumer)->offset, 0, "the whole old batch is now buffered");
+    cr_assert_eq(sb_admin_topic_delete(cluster.client, "phoenix", TEST_WAIT_MS), 0);
+    cluster_topic(&cluster, "phoenix", 1);
+    cluster_produce(cluster.client, "phoenix", 0, 100, 8);
+    for (int64_t index = 1; index < 5; index++) {
+        cr_assert_eq(poll_one(consumer)->offset, index, "the old records already fetched");
+    }
+    recreated_read(consumer, 100, 8);
+    sb_consumer_close(consumer);
+    sb_client_close(reader);
+    cluster_stop(&cluster);
+}
+
 /* The same with auto.offset.reset=error: poll reports the change (the topic gone, or
  * created again) instead of any record of the new topic. */
 Test(consumer, recreated_topic_with_reset_error_is_reported, .timeout = 60)

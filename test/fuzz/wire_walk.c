@@ -238,11 +238,26 @@ walk_produce_response(const uint8_t *body, size_t body_bytes)
     return 0;
 }
 
+static int walk_fetch_request_version(const uint8_t *body, size_t body_bytes,
+                                      uint16_t api_version);
+
 static int
 walk_fetch_request(const uint8_t *body, size_t body_bytes)
 {
+    return walk_fetch_request_version(body, body_bytes, 0);
+}
+
+static int
+walk_fetch_request_v1(const uint8_t *body, size_t body_bytes)
+{
+    return walk_fetch_request_version(body, body_bytes, 1);
+}
+
+static int
+walk_fetch_request_version(const uint8_t *body, size_t body_bytes, uint16_t api_version)
+{
     struct sb_fetch_request request;
-    int error = sb_fetch_request_decode(body, body_bytes, &request);
+    int error = sb_fetch_request_decode(body, body_bytes, api_version, &request);
     if (error != 0) {
         return error;
     }
@@ -574,42 +589,46 @@ walk_health_response(const uint8_t *body, size_t body_bytes)
 }
 
 const struct wire_walker wire_walkers[] = {
-    {SB_API_API_VERSIONS, false, "api_versions_request", walk_api_versions_request},
-    {SB_API_API_VERSIONS, true, "api_versions_response", walk_api_versions_response},
-    {SB_API_METADATA, false, "metadata_request", walk_metadata_request},
-    {SB_API_METADATA, true, "metadata_response", walk_metadata_response},
-    {SB_API_PRODUCE, false, "produce_request", walk_produce_request},
-    {SB_API_PRODUCE, true, "produce_response", walk_produce_response},
-    {SB_API_FETCH, false, "fetch_request", walk_fetch_request},
-    {SB_API_FETCH, true, "fetch_response", walk_fetch_response},
-    {SB_API_LIST_OFFSETS, false, "list_offsets_request", walk_list_offsets_request},
-    {SB_API_LIST_OFFSETS, true, "list_offsets_response", walk_list_offsets_response},
-    {SB_API_INIT_PRODUCER_ID, false, "init_producer_id_request", walk_init_producer_id_request},
-    {SB_API_INIT_PRODUCER_ID, true, "init_producer_id_response",
+    {SB_API_API_VERSIONS, 0, false, "api_versions_request", walk_api_versions_request},
+    {SB_API_API_VERSIONS, 0, true, "api_versions_response", walk_api_versions_response},
+    {SB_API_METADATA, 0, false, "metadata_request", walk_metadata_request},
+    {SB_API_METADATA, 0, true, "metadata_response", walk_metadata_response},
+    {SB_API_PRODUCE, 0, false, "produce_request", walk_produce_request},
+    {SB_API_PRODUCE, 0, true, "produce_response", walk_produce_response},
+    {SB_API_FETCH, 0, false, "fetch_request", walk_fetch_request},
+    {SB_API_FETCH, 0, true, "fetch_response", walk_fetch_response},
+    {SB_API_FETCH, 1, false, "fetch_request_v1", walk_fetch_request_v1},
+    {SB_API_FETCH, 1, true, "fetch_response_v1", walk_fetch_response},
+    {SB_API_LIST_OFFSETS, 0, false, "list_offsets_request", walk_list_offsets_request},
+    {SB_API_LIST_OFFSETS, 0, true, "list_offsets_response", walk_list_offsets_response},
+    {SB_API_INIT_PRODUCER_ID, 0, false, "init_producer_id_request", walk_init_producer_id_request},
+    {SB_API_INIT_PRODUCER_ID, 0, true, "init_producer_id_response",
      walk_init_producer_id_response},
-    {SB_API_CREATE_TOPICS, false, "create_topics_request", walk_create_topics_request},
-    {SB_API_CREATE_TOPICS, true, "create_topics_response", walk_create_topics_response},
-    {SB_API_DELETE_TOPICS, false, "delete_topics_request", walk_delete_topics_request},
-    {SB_API_DELETE_TOPICS, true, "delete_topics_response", walk_delete_topics_response},
-    {SB_API_LIST_TOPICS, false, "list_topics_request", walk_list_topics_request},
-    {SB_API_LIST_TOPICS, true, "list_topics_response", walk_list_topics_response},
-    {SB_API_DESCRIBE_TOPIC, false, "describe_topic_request", walk_describe_topic_request},
-    {SB_API_DESCRIBE_TOPIC, true, "describe_topic_response", walk_describe_topic_response},
-    {SB_API_ALTER_TOPIC_CONFIG, false, "alter_topic_config_request",
+    {SB_API_CREATE_TOPICS, 0, false, "create_topics_request", walk_create_topics_request},
+    {SB_API_CREATE_TOPICS, 0, true, "create_topics_response", walk_create_topics_response},
+    {SB_API_DELETE_TOPICS, 0, false, "delete_topics_request", walk_delete_topics_request},
+    {SB_API_DELETE_TOPICS, 0, true, "delete_topics_response", walk_delete_topics_response},
+    {SB_API_LIST_TOPICS, 0, false, "list_topics_request", walk_list_topics_request},
+    {SB_API_LIST_TOPICS, 0, true, "list_topics_response", walk_list_topics_response},
+    {SB_API_DESCRIBE_TOPIC, 0, false, "describe_topic_request", walk_describe_topic_request},
+    {SB_API_DESCRIBE_TOPIC, 0, true, "describe_topic_response", walk_describe_topic_response},
+    {SB_API_ALTER_TOPIC_CONFIG, 0, false, "alter_topic_config_request",
      walk_alter_topic_config_request},
-    {SB_API_ALTER_TOPIC_CONFIG, true, "alter_topic_config_response",
+    {SB_API_ALTER_TOPIC_CONFIG, 0, true, "alter_topic_config_response",
      walk_alter_topic_config_response},
-    {SB_API_HEALTH, false, "health_request", walk_health_request},
-    {SB_API_HEALTH, true, "health_response", walk_health_response},
+    {SB_API_HEALTH, 0, false, "health_request", walk_health_request},
+    {SB_API_HEALTH, 0, true, "health_response", walk_health_response},
 };
 
 const size_t wire_walker_count = SB_ARRAY_COUNT(wire_walkers);
 
 int
-wire_walk(uint16_t api_key, bool response, const uint8_t *body, size_t body_bytes)
+wire_walk(uint16_t api_key, uint16_t api_version, bool response, const uint8_t *body,
+          size_t body_bytes)
 {
     for (size_t i = 0; i < wire_walker_count; i++) {
-        if (wire_walkers[i].api_key == api_key && wire_walkers[i].response == response) {
+        if (wire_walkers[i].api_key == api_key && wire_walkers[i].api_version == api_version &&
+            wire_walkers[i].response == response) {
             return wire_walkers[i].walk(body, body_bytes);
         }
     }

@@ -17,18 +17,20 @@
 
 /* One body decoder with its iterators. */
 struct wire_walker {
-    uint16_t api_key; /* enum sb_api_key. */
-    bool response;    /* Response body (else request body). */
+    uint16_t api_key;     /* enum sb_api_key. */
+    uint16_t api_version; /* The body layout's version. */
+    bool response;        /* Response body (else request body). */
     const char *name; /* "produce_request", ... */
     int (*walk)(const uint8_t *body, size_t body_bytes); /* 0 or the decoder's error. */
 };
 
-/* Every walker, two per API. */
+/* Every walker, two per API and version. */
 extern const struct wire_walker wire_walkers[];
 extern const size_t wire_walker_count;
 
-/* Decodes body as the body of (api_key, response) and walks it completely. Returns 0,
- * the decoder's error (SB_ECORRUPT), or -ENOENT for an unknown api_key. */
-int wire_walk(uint16_t api_key, bool response, const uint8_t *body, size_t body_bytes);
+/* Decodes body as the body of (api_key, api_version, response) and walks it completely.
+ * Returns 0, the decoder's error (SB_ECORRUPT), or -ENOENT for an unknown key or version. */
+int wire_walk(uint16_t api_key, uint16_t api_version, bool response, const uint8_t *body,
+              size_t body_bytes);
 
 #endif /* SB_TEST_FUZZ_WIRE_WALK_H */

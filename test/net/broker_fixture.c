@@ -434,6 +434,13 @@ new_connection_answered(uint16_t port, int attempts, int timeout_ms)
 int16_t
 client_create_topic(struct client *client, const char *name, int32_t partitions)
 {
+    return client_create_topic_id(client, name, partitions, NULL);
+}
+
+int16_t
+client_create_topic_id(struct client *client, const char *name, int32_t partitions,
+                       uint32_t *topic_id_out)
+{
     struct sb_create_topic topic = {.name = sb_wire_string_from_cstr(name),
                                     .partition_count = partitions, .replication_factor = 1};
     struct sb_create_topics_request request = {.topics = &topic, .topic_count = 1,
@@ -450,6 +457,34 @@ client_create_topic(struct client *client, const char *name, int32_t partitions)
     cr_assert_eq(sb_create_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
     struct sb_create_topic_result result;
     cr_assert_eq(sb_create_topics_response_next_topic(&response, &result), 1);
+    if (topic_id_out != NULL) {
+        *topic_id_out = result.topic_id;
+    }
+    return result.error_code;
+}
+
+static int
+encode_delete_topics(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_delete_topics_request_encode(writer, request);
+}
+
+int16_t
+client_delete_topic(struct client *client, const char *name)
+{
+    struct sb_wire_string names[1] = {sb_wire_string_from_cstr(name)};
+    struct sb_delete_topics_request request = {.names = names, .name_count = 1,
+                                               .timeout_ms = 5000};
+    uint32_t correlation = client_send(client, SB_API_DELETE_TOPICS, 0, encode_delete_topics,
+                                       &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, CLIENT_TIMEOUT_MS), 0, "delete is answered");
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_delete_topics_response response;
+    struct sb_delete_topic_result result;
+    cr_assert_eq(sb_delete_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_delete_topics_response_next_topic(&response, &result), 1);
     return result.error_code;
 }
 
@@ -509,8 +544,10 @@ encode_fetch_spec(struct sb_wire_writer *writer, const void *request)
                                       .fetch_offset = spec->offset,
                                       .partition_max_bytes = spec->partition_max_bytes};
     struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr(spec->topic),
-                                   .partitions = &part, .partition_count = 1};
-    struct sb_fetch_request fetch = {.max_wait_ms = spec->max_wait_ms,
+                                   .topic_id = spec->topic_id, .partitions = &part,
+                                   .partition_count = 1};
+    struct sb_fetch_request fetch = {.api_version = spec->topic_id != 0 ? 1 : 0,
+                                     .max_wait_ms = spec->max_wait_ms,
                                      .min_bytes = spec->min_bytes, .max_bytes = spec->max_bytes,
                                      .topics = &topic, .topic_count = 1};
     return sb_fetch_request_encode(writer, &fetch);
@@ -533,7 +570,12 @@ void
 client_fetch(struct client *client, const struct fetch_spec *spec,
              struct sb_fetch_partition_response *partition)
 {
-    client_send(client, SB_API_FETCH, 0, encode_fetch_spec, spec);
+    static uint8_t bytes[64u << 10];
+    struct sb_frame_header header = {.api_key = SB_API_FETCH,
+                                     .api_version = spec->topic_id != 0 ? 1 : 0,
+                                     .correlation_id = client->next_correlation++};
+    client_send_raw(client, bytes,
+                    frame_encode(bytes, sizeof(bytes), &header, encode_fetch_spec, spec));
     struct sb_frame frame;
     cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "fetch is answered");
     decode_fetch_partition(&frame, partition);

@@ -101,6 +101,11 @@ bool new_connection_answered(uint16_t port, int attempts, int timeout_ms);
  * answered, for this correlation, without a frame-level error, with one topic result;
  * returns that topic's error (NONE, TOPIC_ALREADY_EXISTS, INVALID_TOPIC_NAME...). */
 int16_t client_create_topic(struct client *client, const char *name, int32_t partitions);
+/* The same, and *topic_id_out: the id the broker gave it (0 on error). */
+int16_t client_create_topic_id(struct client *client, const char *name, int32_t partitions,
+                               uint32_t *topic_id_out);
+/* Deletes topic `name`; asserts it is answered; returns the topic's error. */
+int16_t client_delete_topic(struct client *client, const char *name);
 
 /* Builds a record batch of `count` records "key-i" -> "<prefix>-i" into buffer; returns bytes. */
 uint32_t test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefix);
@@ -137,6 +142,7 @@ struct fetch_spec {
     int32_t max_bytes;            /* The response's soft byte limit. */
     int32_t max_wait_ms;          /* Long-poll: how long the broker may wait for min_bytes. */
     int32_t min_bytes;            /* Long-poll: bytes to wait for (0: answer at once). */
+    uint32_t topic_id;            /* Non-zero: sent as Fetch version 1 naming this id. */
 };
 
 /* Encode adapter for client_send or frame_encode: the Fetch request a `struct fetch_spec`

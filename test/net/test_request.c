@@ -513,3 +513,45 @@ Test(request, one_huge_metadata_request_does_not_stall_its_shard, .timeout = 120
     client_close(&other);
     broker_stop_and_destroy(&broker);
 }
+
+/* Fetch version 1 names the topic id the reader's position belongs to: after the topic is
+ * deleted and created again, the old id gets UNKNOWN_TOPIC_ID and no records of the new
+ * topic; the new id and version 0 (no id) read them. */
+Test(request, fetch_naming_a_deleted_topic_id_is_unknown_topic_id, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    uint32_t old_id = 0;
+    uint32_t new_id = 0;
+    cr_assert_eq(client_create_topic_id(&client, "again", 2, &old_id), 0);
+    cr_assert_eq(client_delete_topic(&client, "again"), 0);
+    cr_assert_eq(client_create_topic_id(&client, "again", 2, &new_id), 0);
+    cr_assert_neq(old_id, new_id, "a topic created again gets a new id");
+    static uint8_t batch[4096];
+    uint32_t bytes = test_batch(batch, sizeof(batch), 3, "new");
+    for (int32_t partition = 0; partition < 2; partition++) {
+        int64_t base_offset = -1;
+        cr_assert_eq(client_produce_acks_all(&client, "again", partition, batch, bytes,
+                                             &base_offset), 0);
+        struct fetch_spec spec = {.topic = "again", .partition = partition, .offset = 0,
+                                  .partition_max_bytes = 1 << 20, .max_bytes = 1 << 20,
+                                  .topic_id = old_id};
+        struct sb_fetch_partition_response answer;
+        client_fetch(&client, &spec, &answer);
+        cr_assert_eq(answer.error_code, SB_WIRE_ERROR_UNKNOWN_TOPIC_ID, "partition %d: %s",
+                     partition, sb_wire_error_name(answer.error_code));
+        cr_assert_eq(answer.records.length, 0);
+        spec.topic_id = new_id;
+        client_fetch(&client, &spec, &answer);
+        cr_assert_eq(answer.error_code, 0);
+        cr_assert_eq(answer.records.length, bytes);
+        spec.topic_id = 0;
+        client_fetch(&client, &spec, &answer);
+        cr_assert_eq(answer.error_code, 0);
+        cr_assert_eq(answer.records.length, bytes);
+    }
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}

@@ -40,32 +40,6 @@
 #define PRODUCE_PARTITIONS 4
 #define FILLER_BATCHES 24
 
-static int
-encode_delete_topics(struct sb_wire_writer *writer, const void *request)
-{
-    return sb_delete_topics_request_encode(writer, request);
-}
-
-/* Sends DeleteTopics for `name` and returns the topic's error (the answer must come). */
-static int16_t
-delete_topic(struct client *client, const char *name)
-{
-    struct sb_wire_string names[1] = {sb_wire_string_from_cstr(name)};
-    struct sb_delete_topics_request request = {.names = names, .name_count = 1,
-                                               .timeout_ms = 5000};
-    uint32_t correlation = client_send(client, SB_API_DELETE_TOPICS, 0, encode_delete_topics,
-                                       &request);
-    struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, CLIENT_TIMEOUT_MS), 0, "delete is answered");
-    cr_assert_eq(frame.header.correlation_id, correlation);
-    cr_assert_eq(frame.header.error_code, 0);
-    struct sb_delete_topics_response response;
-    struct sb_delete_topic_result result;
-    cr_assert_eq(sb_delete_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
-    cr_assert_eq(sb_delete_topics_response_next_topic(&response, &result), 1);
-    return result.error_code;
-}
-
 /* Reads one produce answer: NONE or an error a deleted topic or a busy broker explains. */
 static void
 expect_produce_answer(struct client *client, uint32_t correlation)
@@ -134,7 +108,7 @@ delete_while_producing(uint32_t cores, uint16_t produce_port, uint32_t records,
         }
         uint32_t correlations[PRODUCERS][PRODUCE_PIPELINE];
         produce_flood(producers, batch, bytes, correlations);
-        cr_assert_eq(delete_topic(&control, "doomed"), SB_WIRE_ERROR_NONE);
+        cr_assert_eq(client_delete_topic(&control, "doomed"), SB_WIRE_ERROR_NONE);
         for (uint32_t index = 0; index < PRODUCERS; index++) {
             for (uint32_t sent = 0; sent < PRODUCE_PIPELINE; sent++) {
                 expect_produce_answer(&producers[index], correlations[index][sent]);

@@ -41,7 +41,7 @@ Test(api_fetch, fetch_request_round_trip)
 {
     struct sb_frame frame = fixture_encode(encode_fetch_request, "fetch_request");
     struct sb_fetch_request request;
-    cr_assert_eq(sb_fetch_request_decode(frame.body, frame.body_bytes, &request), 0);
+    cr_assert_eq(sb_fetch_request_decode(frame.body, frame.body_bytes, 0, &request), 0);
     cr_assert_eq(request.max_wait_ms, 500);
     cr_assert_eq(request.min_bytes, 1);
     cr_assert_eq(request.max_bytes, 50 << 20);
@@ -73,9 +73,9 @@ Test(api_fetch, fetch_request_with_forged_partition_count_is_corrupt)
     cr_assert_eq(body[partition_count_offset], 2);
     struct sb_fetch_request request;
     fixture_poke_u32(body + partition_count_offset, 3);
-    cr_assert_eq(sb_fetch_request_decode(body, frame.body_bytes, &request), SB_ECORRUPT);
+    cr_assert_eq(sb_fetch_request_decode(body, frame.body_bytes, 0, &request), SB_ECORRUPT);
     fixture_poke_u32(body + partition_count_offset, 1);
-    cr_assert_eq(sb_fetch_request_decode(body, frame.body_bytes, &request), SB_ECORRUPT,
+    cr_assert_eq(sb_fetch_request_decode(body, frame.body_bytes, 0, &request), SB_ECORRUPT,
                  "the second partition is read as the next topic");
 }
 

@@ -22,9 +22,11 @@
  * doc's frame example first) and are also checked here with core/crc32c.h.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/crc32c.h"
+#include "core/error.h"
 #include "proto/api_admin.h"
 #include "proto/api_fetch.h"
 #include "proto/api_meta.h"
@@ -689,7 +691,7 @@ Test(fixtures, fetch_request)
     assert_encoded(&writer, sb_fetch_request_encode(&writer, &request), fetch_request_bytes,
                    sizeof(fetch_request_bytes), "Fetch request");
     struct sb_fetch_request got;
-    cr_assert_eq(sb_fetch_request_decode(fetch_request_bytes, sizeof(fetch_request_bytes),
+    cr_assert_eq(sb_fetch_request_decode(fetch_request_bytes, sizeof(fetch_request_bytes), 0,
                                          &got), 0);
     cr_assert_eq(got.max_wait_ms, 500);
     cr_assert_eq(got.min_bytes, 1);
@@ -709,6 +711,53 @@ Test(fixtures, fetch_request)
     }
     cr_assert_eq(sb_fetch_topic_next_partition(&got_topic, &partition), 0);
     cr_assert_eq(sb_fetch_request_next_topic(&got, &got_topic), 0);
+}
+
+/* Version 1: each topic's id follows its name. */
+static const uint8_t fetch_request_v1_bytes[] = {
+    0x00, 0x00, 0x00, 0x00,                         /* max_wait_ms 0 */
+    0x00, 0x00, 0x00, 0x00,                         /* min_bytes 0 */
+    0x00, 0x04, 0x00, 0x00,                         /* max_bytes 1 KiB */
+    0x00,                                           /* isolation_level 0 */
+    0x01, 0x00, 0x00, 0x00,                         /* topics: count 1 */
+    0x02, 0x00, 'o', 'k',                           /* · name "ok" */
+    0x04, 0x03, 0x02, 0x01,                         /* · topic_id 0x01020304 */
+    0x01, 0x00, 0x00, 0x00,                         /* · partitions: count 1 */
+    0x07, 0x00, 0x00, 0x00,                         /* · · partition 7 */
+    0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* · · fetch_offset 9 */
+    0x00, 0x02, 0x00, 0x00,                         /* · · partition_max_bytes 512 */
+};
+
+Test(fixtures, fetch_request_version_1)
+{
+    struct sb_fetch_partition partition = {.partition = 7, .fetch_offset = 9,
+                                           .partition_max_bytes = 512};
+    struct sb_fetch_topic topic = {.name = {"ok", 2}, .topic_id = 0x01020304,
+                                   .partitions = &partition, .partition_count = 1};
+    struct sb_fetch_request request = {.api_version = 1, .max_bytes = 1024, .topics = &topic,
+                                       .topic_count = 1};
+    struct sb_wire_writer writer = fixture_writer();
+    assert_encoded(&writer, sb_fetch_request_encode(&writer, &request), fetch_request_v1_bytes,
+                   sizeof(fetch_request_v1_bytes), "Fetch request v1");
+    struct sb_fetch_request got;
+    cr_assert_eq(sb_fetch_request_decode(fetch_request_v1_bytes, sizeof(fetch_request_v1_bytes),
+                                         1, &got), 0);
+    cr_assert_eq(got.api_version, 1);
+    cr_assert_eq(got.max_bytes, 1024);
+    struct sb_fetch_topic got_topic;
+    cr_assert_eq(sb_fetch_request_next_topic(&got, &got_topic), 1);
+    assert_string(got_topic.name, topic.name, "name");
+    cr_assert_eq(got_topic.topic_id, 0x01020304u);
+    struct sb_fetch_partition got_partition;
+    cr_assert_eq(sb_fetch_topic_next_partition(&got_topic, &got_partition), 1);
+    cr_assert_eq(got_partition.partition, 7);
+    cr_assert_eq(got_partition.fetch_offset, 9);
+    cr_assert_eq(got_partition.partition_max_bytes, 512);
+    cr_assert_eq(sb_fetch_request_next_topic(&got, &got_topic), 0);
+    cr_assert_eq(sb_fetch_request_decode(fetch_request_v1_bytes, sizeof(fetch_request_v1_bytes),
+                                         0, &got), SB_ECORRUPT, "read as version 0");
+    cr_assert_eq(sb_fetch_request_decode(fetch_request_v1_bytes, sizeof(fetch_request_v1_bytes),
+                                         2, &got), -EINVAL, "no version 2");
 }
 
 static const uint8_t fetch_response_bytes[] = {

@@ -32,8 +32,8 @@ fixture_frame_begin(struct sb_wire_writer *writer, uint16_t api_key, bool respon
 int
 fixture_walk(const struct sb_frame *frame, const uint8_t *body, size_t body_bytes)
 {
-    return wire_walk(frame->header.api_key, sb_frame_header_is_response(&frame->header), body,
-                     body_bytes);
+    return wire_walk(frame->header.api_key, frame->header.api_version,
+                     sb_frame_header_is_response(&frame->header), body, body_bytes);
 }
 
 /* Every capacity below the frame's size fails with -ENOSPC and leaves nothing behind. */
