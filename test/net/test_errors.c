@@ -578,3 +578,29 @@ Test(errors, fetch_outside_the_log_is_offset_out_of_range, .timeout = 60)
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
+
+/* A partition index the topic does not have is UNKNOWN_TOPIC_OR_PARTITION for that partition
+ * alone: the other partition of the same request is stored. */
+Test(errors, produce_to_a_partition_beyond_the_count_is_unknown_partition, .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 2, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "single", 1), SB_WIRE_ERROR_NONE);
+    static uint8_t batch[4096];
+    const uint32_t length = producer_batch(batch, sizeof(batch), -1, -1, -1, 2);
+    const uint8_t *const batches[2] = {batch, batch};
+    const uint32_t bytes[2] = {length, length};
+    int16_t errors[2];
+    int64_t offsets[2];
+    produce_two(&client, "single", batches, bytes, errors, offsets);
+    cr_assert_eq(errors[0], SB_WIRE_ERROR_NONE, "got %s", sb_wire_error_name(errors[0]));
+    cr_assert_eq(offsets[0], 0);
+    cr_assert_eq(errors[1], SB_WIRE_ERROR_UNKNOWN_TOPIC_OR_PARTITION, "got %s",
+                 sb_wire_error_name(errors[1]));
+    cr_assert_eq(offsets[1], -1);
+    cr_assert_eq(high_watermark(&client, "single", 0), 2);
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
