@@ -292,7 +292,7 @@ init_producer(struct client *client, int64_t producer_id, int16_t epoch)
 }
 
 /* A producer id the broker never handed out is refused in the body (the frame is fine), and
- * the broker keeps handing out ids afterwards. */
+ * the broker keeps handing out ids afterwards; a transactional id is refused at frame level. */
 Test(errors, init_producer_id_of_an_unknown_producer_is_an_invalid_mapping, .timeout = 60)
 {
     struct broker_process broker;
@@ -312,6 +312,17 @@ Test(errors, init_producer_id_of_an_unknown_producer_is_an_invalid_mapping, .tim
     cr_assert_eq(bumped.error_code, SB_WIRE_ERROR_NONE);
     cr_assert_eq(bumped.producer_id, fresh.producer_id);
     cr_assert_eq(bumped.producer_epoch, 1, "a known producer gets the next epoch");
+    struct sb_init_producer_id_request transactional = {
+        .transactional_id = sb_wire_string_from_cstr("tx"), .producer_id = -1,
+        .producer_epoch = -1};
+    uint32_t correlation = client_send(&client, SB_API_INIT_PRODUCER_ID, 0,
+                                       encode_init_producer_id_request, &transactional);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(&client, &frame, TIMEOUT_MS), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert_eq(frame.header.error_code, SB_WIRE_ERROR_INVALID_REQUEST,
+                 "a transactional id is refused for the whole request");
+    cr_assert_eq(frame.body_bytes, 0u);
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
