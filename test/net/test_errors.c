@@ -4,8 +4,10 @@
  * provokes (frame level: UNSUPPORTED_VERSION; CreateTopics and
  * AlterTopicConfig: INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
  * INVALID_CONFIG, POLICY_VIOLATION; InitProducerId:
- * INVALID_PRODUCER_ID_MAPPING; Produce: CORRUPT_MESSAGE next to a partition
- * that succeeds, INVALID_RECORD, INVALID_PRODUCER_EPOCH; ListOffsets:
+ * INVALID_PRODUCER_ID_MAPPING in the body, INVALID_REQUEST at frame level;
+ * Produce: CORRUPT_MESSAGE (payload CRC, unknown codec) next to a partition
+ * that succeeds, INVALID_RECORD, INVALID_PRODUCER_EPOCH,
+ * UNKNOWN_TOPIC_OR_PARTITION for a partition beyond the count; ListOffsets:
  * INVALID_REQUEST for an unknown negative timestamp; Fetch:
  * OFFSET_OUT_OF_RANGE). Each checks the code, where it travels (frame header
  * or body) and that nothing else was touched: the connection stays open, the
