@@ -393,7 +393,7 @@ admin_init_producer_id(struct broker_shard *self, const uint8_t *body, uint32_t 
                      decoded.producer_epoch < INT16_MAX;
         admin->producer_id_answer = known ? decoded.producer_id : -1;
         admin->producer_epoch_answer = known ? (int16_t)(decoded.producer_epoch + 1) : -1;
-        return known ? SB_WIRE_ERROR_NONE : SB_WIRE_ERROR_INVALID_PRODUCER_ID_MAPPING;
+        return SB_WIRE_ERROR_NONE; /* Unknown: INVALID_PRODUCER_ID_MAPPING in the body. */
     }
     if (admin->producer_id_next == admin->producer_id_limit) {
         admin->producer_id_limit += SB_PRODUCER_ID_BLOCK;

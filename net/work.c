@@ -616,8 +616,8 @@ work_lookup_item(struct broker_shard *self, struct work *work, struct item *item
         item->offset = sb_partition_high_watermark(partition);
         return true;
     }
-    if (item->timestamp < 0) {
-        item->error = SB_WIRE_ERROR_INVALID_TIMESTAMP;
+    if (item->timestamp < 0) { /* No such query: a bad request, not a bad record time. */
+        item->error = SB_WIRE_ERROR_INVALID_REQUEST;
         return true;
     }
     if (work->lookup_buffer == NULL) {
