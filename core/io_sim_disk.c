@@ -89,6 +89,16 @@ sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
     return -ENOSPC;
 }
 
+uint32_t
+sb_sim_faults_once_armed(const struct sb_sim *sim)
+{
+    uint32_t armed = 0;
+    for (uint32_t index = 0; index < SB_SIM_FAULTS_ONCE_MAX; index++) {
+        armed += sim->once[index].armed;
+    }
+    return armed;
+}
+
 static int power_loss_file(struct sb_sim *sim, struct sim_file *file,
                            enum sb_sim_power_loss_mode mode);
 

@@ -75,6 +75,8 @@ uint64_t sb_sim_random(struct sb_sim *sim);
 
 /* Arms a one-shot fault; up to 16 may be armed at once. Returns 0 or -ENOSPC. */
 int sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault);
+/* One-shot faults armed and not yet fired (a test's proof that its faults were hit). */
+uint32_t sb_sim_faults_once_armed(const struct sb_sim *sim);
 /* Replaces the fault rates (e.g. to clear them so writes resume). */
 void sb_sim_set_faults(struct sb_sim *sim, const struct sb_sim_faults *faults);
 

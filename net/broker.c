@@ -38,6 +38,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/assert.h"
+#include "core/base.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/limits.h"
@@ -295,8 +296,9 @@ broker_allocate(struct broker_shard *self)
                                  config->max_frame_bytes + SB_FRAME_HEADER_BYTES);
     }
     if (result == 0) {
+        uint64_t conns = (uint64_t)config->max_connections + SB_NET_REFUSED_CONNECTIONS_MAX;
         result = sb_pool_init(&self->conns, arena, sizeof(struct conn), 64,
-                              config->max_connections);
+                              (uint32_t)sb_min_u64(conns, UINT32_MAX));
     }
     if (result == 0) {
         result = sb_pool_init(&self->requests, arena, sizeof(struct request), 64,
@@ -484,7 +486,7 @@ broker_drained(struct sb_shard *shard)
     if (self == NULL) {
         return true;
     }
-    if (self->conn_count != 0 || self->requests_in_flight != 0 ||
+    if (self->conn_count != 0 || self->refused_count != 0 || self->requests_in_flight != 0 ||
         self->works_in_flight != 0 || self->outgoing_count != 0 || self->closed_unsent != 0 ||
         (self->admin != NULL && !admin_idle(self))) {
         return false;

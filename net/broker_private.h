@@ -53,6 +53,11 @@
  * request does on its shard before others are served again. */
 #define SB_NET_REQUEST_TOPICS_MAX 4096u
 #define SB_NET_REQUEST_ITEMS_MAX 65536u
+/* Connections over max_connections a shard keeps, per shard, until it has answered their first
+ * request with TOO_MANY_CONNECTIONS (docs/protocol.md); more are closed at once, and so is
+ * one whose first request header does not arrive within SB_NET_REFUSED_WAIT_MS. */
+#define SB_NET_REFUSED_CONNECTIONS_MAX 64u
+#define SB_NET_REFUSED_WAIT_MS 1000u
 /* Longest long poll: a Fetch's max_wait_ms above it counts as this (docs/protocol.md). */
 #define SB_NET_FETCH_WAIT_MAX_MS 30000
 
@@ -205,6 +210,8 @@ struct conn {
     bool closing;                   /* No more input; close when idle. */
     bool peer_closed;               /* The peer sent EOF. */
     bool counted;                   /* Shard 0 counts it for hand-off balance. */
+    bool refused;                   /* Over max_connections: its first request gets
+                                     * TOO_MANY_CONNECTIONS, then it closes. */
     struct iovec vectors[SB_NET_SEND_VECTORS_MAX]; /* The sendmsg's pieces. */
     struct msghdr message;          /* The sendmsg. */
     uint32_t sent_requests;         /* Requests whose bytes are in the sendmsg. */
@@ -260,7 +267,8 @@ struct broker_shard {
     struct sb_pool conns;           /* struct conn. */
     struct sb_pool requests;        /* struct request. */
     struct conn *conn_list;         /* Live connections. */
-    uint32_t conn_count;            /* Live connections. */
+    uint32_t conn_count;            /* Live connections, refused ones not included. */
+    uint32_t refused_count;         /* Live refused connections (struct conn.refused). */
     uint64_t next_conn_id;          /* Connection ids. */
     int listen_fd;                  /* This shard's own port. */
     int main_listen_fd;             /* Shard 0: the main port, once every shard listens. */
@@ -296,8 +304,10 @@ bool broker_send_if_room(struct broker_shard *self, uint32_t destination, uint16
                          void *payload);
 
 /* conn.c */
-/* Takes a new socket (closing it if the shard is at max_connections). `counted`: it came
- * through shard 0's hand-off, which must hear when it ends. Returns 0 or -errno. */
+/* Takes a new socket. At max_connections it is kept as refused (see
+ * SB_NET_REFUSED_CONNECTIONS_MAX), or closed at once when those are used up too or the shard
+ * is stopping. `counted`: it came through shard 0's hand-off, which must hear when it ends.
+ * Returns 0 (also when refused), or -EMFILE / SB_ESHUTDOWN when closed at once. */
 int conn_adopt(struct broker_shard *self, int fd, bool counted);
 /* Shard 0: a counted connection on `shard` ended. */
 void broker_conn_ended(struct broker_shard *self, uint32_t shard);

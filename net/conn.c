@@ -18,7 +18,10 @@
  *
  * Closing: a connection closes on peer EOF, an I/O error, a frame-level error
  * (after its error response is sent), the idle timeout or shutdown; its
- * memory goes back once no request, receive or send refers to it.
+ * memory goes back once no request, receive or send refers to it. A
+ * connection over max_connections is refused: its first request is answered
+ * with the frame-level error TOO_MANY_CONNECTIONS, as other frame-level errors
+ * are, and its idle timeout is SB_NET_REFUSED_WAIT_MS.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -47,10 +50,17 @@ conn_arm_recv(struct conn *conn)
                          conn_recv_done, conn);
 }
 
+/* How long the connection may stay idle: a refused one only waits for its first request. */
+static uint32_t
+conn_idle_timeout_ms(const struct conn *conn)
+{
+    return conn->refused ? SB_NET_REFUSED_WAIT_MS : conn->owner->broker->config.idle_timeout_ms;
+}
+
 static void
 conn_arm_idle(struct conn *conn)
 {
-    uint32_t timeout_ms = conn->owner->broker->config.idle_timeout_ms;
+    uint32_t timeout_ms = conn_idle_timeout_ms(conn);
     if (timeout_ms != 0) {
         sb_shard_timer_arm(conn->owner->shard, &conn->idle_timer, timeout_ms * SB_NS_PER_MS,
                            conn_idle_fire, conn);
@@ -61,12 +71,14 @@ int
 conn_adopt(struct broker_shard *self, int fd, bool counted)
 {
     struct conn *conn = NULL;
-    if (!self->stopping && self->conn_count < self->broker->config.max_connections) {
+    bool refused = self->conn_count >= self->broker->config.max_connections;
+    if (!self->stopping && (!refused || self->refused_count < SB_NET_REFUSED_CONNECTIONS_MAX)) {
         conn = sb_pool_acquire(&self->conns);
     }
     if (conn == NULL) {
-        sb_log_debug("connection refused: limit reached or stopping", "max_connections=%u",
-                    self->broker->config.max_connections);
+        sb_log_debug("connection closed at once: limit reached or stopping",
+                     "max_connections=%u refused=%u", self->broker->config.max_connections,
+                     self->refused_count);
         close(fd);
         if (counted) {
             broker_conn_ended(self, self->id);
@@ -77,6 +89,7 @@ conn_adopt(struct broker_shard *self, int fd, bool counted)
     conn->fd = fd;
     conn->id = ++self->next_conn_id;
     conn->counted = counted;
+    conn->refused = refused;
     conn->last_activity_ns = sb_shard_now_ns(self->shard);
     sb_timer_init(&conn->idle_timer);
     int one = 1;
@@ -86,7 +99,11 @@ conn_adopt(struct broker_shard *self, int fd, bool counted)
         self->conn_list->previous = conn;
     }
     self->conn_list = conn;
-    self->conn_count++;
+    if (refused) {
+        self->refused_count++;
+    } else {
+        self->conn_count++;
+    }
     conn_arm_recv(conn);
     conn_arm_idle(conn);
     sb_log_debug("connection opened", "connection=%llu fd=%d counted=%d",
@@ -168,7 +185,11 @@ conn_maybe_free(struct conn *conn)
     if (conn->next != NULL) {
         conn->next->previous = conn->previous;
     }
-    self->conn_count--;
+    if (conn->refused) {
+        self->refused_count--;
+    } else {
+        self->conn_count--;
+    }
     if (conn->counted) {
         broker_conn_ended(self, self->id);
     }
@@ -226,6 +247,10 @@ conn_begin_frame(struct conn *conn)
     }
     if (conn->prefix_have < SB_FRAME_HEADER_BYTES) {
         return 1; /* Keep gathering the header. */
+    }
+    if (conn->refused) {
+        conn_frame_error(conn, SB_WIRE_ERROR_TOO_MANY_CONNECTIONS);
+        return -1;
     }
     if (conn->inflight_count >= self->broker->config.max_inflight_requests) {
         return 0;
@@ -503,14 +528,14 @@ conn_idle_fire(struct sb_timer *timer)
 {
     struct conn *conn = timer->context;
     struct broker_shard *self = conn->owner;
-    uint64_t idle_ns = (uint64_t)self->broker->config.idle_timeout_ms * SB_NS_PER_MS;
+    uint64_t idle_ns = (uint64_t)conn_idle_timeout_ms(conn) * SB_NS_PER_MS;
     uint64_t now_ns = sb_shard_now_ns(self->shard);
     if (conn->closing) {
         return;
     }
     if (conn->inflight_count == 0 && now_ns - conn->last_activity_ns >= idle_ns) {
         sb_log_info("closing idle connection", "connection=%llu idle_ms=%u",
-                    (unsigned long long)conn->id, self->broker->config.idle_timeout_ms);
+                    (unsigned long long)conn->id, conn_idle_timeout_ms(conn));
         conn_begin_close(conn);
         return;
     }

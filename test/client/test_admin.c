@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "test/client/client_fixture.h"
 
@@ -120,15 +121,30 @@ Test(admin, broker_refusals_map_to_errors_with_details, .timeout = 60)
 
 Test(admin, health_reports_every_shard, .timeout = 60)
 {
+    int64_t spawned_ms = test_now_ms();
     struct cluster cluster;
     cluster_start(&cluster, 2, NULL, NULL);
     cluster_topic(&cluster, "spread", 4);
     struct sb_admin_health *health = NULL;
+    int64_t first_ms = test_now_ms();
     cr_assert_eq(sb_admin_health(cluster.client, TEST_WAIT_MS, &health), 0);
     cr_assert_eq(health->status, SB_ADMIN_STATUS_SERVING);
     cr_assert_eq(health->shard_count, 2);
     cr_assert_eq(health->shards[0].partitions + health->shards[1].partitions, 4);
-    cr_assert_geq(health->uptime_ms, 0);
+    int64_t first_uptime_ms = health->uptime_ms;
+    sb_admin_health_free(health);
+    /* Uptime counts milliseconds since the broker started: never more than has passed since
+     * it was spawned, and it grows as fast as our clock (less the two round trips; 200 ms of
+     * slack on 300 ms is no speed claim). */
+    struct timespec delay = {0, 300 * 1000 * 1000};
+    nanosleep(&delay, NULL);
+    cr_assert_eq(sb_admin_health(cluster.client, TEST_WAIT_MS, &health), 0);
+    int64_t second_ms = test_now_ms();
+    cr_assert_leq(health->uptime_ms, second_ms - spawned_ms, "uptime %lld ms",
+                  (long long)health->uptime_ms);
+    cr_assert_geq(health->uptime_ms - first_uptime_ms, 100, "uptime %lld then %lld ms",
+                  (long long)first_uptime_ms, (long long)health->uptime_ms);
+    cr_assert_leq(health->uptime_ms - first_uptime_ms, second_ms - first_ms);
     sb_admin_health_free(health);
     cluster_stop(&cluster);
 }

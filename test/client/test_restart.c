@@ -111,13 +111,21 @@ stream_across_restart(uint32_t cores, bool kill_9)
     cr_assert_eq(sb_producer_open(cluster.client, &stream.producer), 0);
     pthread_t sender;
     cr_assert_eq(pthread_create(&sender, NULL, stream_send, &stream), 0);
-    test_sleep_ms(400);
+    /* Mid-stream: once a tenth is acknowledged (bounded, 10 s); pacing keeps the rest for
+     * after the restart. */
+    for (int wait = 0; wait < 1000 && __atomic_load_n(&stream.acked, __ATOMIC_SEQ_CST) <
+                                          STREAM_RECORDS / 10; wait++) {
+        test_sleep_ms(10);
+    }
+    uint32_t acked_before = __atomic_load_n(&stream.acked, __ATOMIC_SEQ_CST);
+    cr_assert(acked_before >= STREAM_RECORDS / 10 && acked_before < STREAM_RECORDS,
+              "%u acknowledged when the broker goes", acked_before);
     if (kill_9) {
         broker_kill(&cluster.broker);
     } else {
         cr_assert_eq(broker_stop(&cluster.broker), 0);
     }
-    test_sleep_ms(200);
+    test_sleep_ms(200); /* Down for a while: not a synchronisation. */
     broker_start(&cluster.broker);
     pthread_join(sender, NULL);
     cr_assert_eq(stream.send_error, 0, "send: %s", sb_client_strerror(stream.send_error));
@@ -202,6 +210,7 @@ Test(restart, back_pressure_when_the_broker_is_down, .timeout = 60)
     cr_assert_eq(fill_until_refused(producer, &outcomes, &sent, &blocked_ms), SB_ERR_FULL);
     cr_assert_gt(sent, 10);
     cr_assert_lt(sent, 100, "the buffer is bounded by buffer.memory.bytes");
+    /* A lower bound only (a wait cannot end early on a loaded machine): 250 of 300 ms. */
     cr_assert_geq(blocked_ms, 250, "send blocked about max.block.ms before giving up");
     cr_assert_eq(sb_producer_flush(producer, 100), -ETIMEDOUT);
     /* Past delivery.timeout.ms every buffered record fails, which frees the buffer. */
@@ -320,11 +329,17 @@ Test(restart, idle_connections_get_health_checks, .timeout = 60)
     pthread_mutex_lock(&cluster.client->mutex);
     uint64_t before = cluster.client->conns->last_receive_ns;
     pthread_mutex_unlock(&cluster.client->mutex);
-    test_sleep_ms(600);
-    pthread_mutex_lock(&cluster.client->mutex);
-    uint64_t after = cluster.client->conns->last_receive_ns;
-    bool ready = conn_ready(cluster.client->conns);
-    pthread_mutex_unlock(&cluster.client->mutex);
+    /* Nothing is sent by us: only a health check can bring an answer (bounded, 5 s; the
+     * interval is 100 ms). */
+    uint64_t after = before;
+    bool ready = false;
+    for (int wait = 0; wait < 500 && after == before; wait++) {
+        test_sleep_ms(10);
+        pthread_mutex_lock(&cluster.client->mutex);
+        after = cluster.client->conns->last_receive_ns;
+        ready = conn_ready(cluster.client->conns);
+        pthread_mutex_unlock(&cluster.client->mutex);
+    }
     cr_assert(ready);
     cr_assert_gt(after, before, "the idle connection was checked (Health answered)");
     cluster_stop(&cluster);
@@ -337,6 +352,20 @@ on_frozen_delivery(const struct sb_producer_delivery *delivery, void *opaque)
 {
     (void)opaque;
     frozen_offset = delivery->error == 0 ? delivery->offset : delivery->error;
+}
+
+/* Whether the producer's oldest unfinished batch (of its first partition) was sent and its
+ * request failed, so it waits to be sent again. */
+static bool
+oldest_batch_failed_once(struct sb_client *client, const struct sb_producer *producer)
+{
+    pthread_mutex_lock(&client->mutex);
+    const struct producer_partition *partition = producer->partitions;
+    const struct producer_batch *batch = partition != NULL ? partition->head : NULL;
+    bool failed = batch != NULL && batch->attempts >= 1 && batch->state == BATCH_QUEUED &&
+                  batch->last_error != 0;
+    pthread_mutex_unlock(&client->mutex);
+    return failed;
 }
 
 /* A request that times out while the broker is frozen (SIGSTOP) is resent on a new
@@ -357,7 +386,14 @@ Test(restart, a_resend_of_a_batch_the_broker_already_stored_is_not_duplicated, .
     kill(cluster.broker.pid, SIGSTOP);
     message.value = "b";
     cr_assert_eq(sb_producer_send(producer, &message, on_frozen_delivery, NULL), 0);
-    test_sleep_ms(800); /* Past request.timeout.ms: the request is abandoned and resent. */
+    /* Past request.timeout.ms the request is abandoned: wait until it was (bounded, 10 s).
+     * Its batch can then complete only by a resend, which the thawed broker sees after the
+     * original. */
+    for (int wait = 0; wait < 1000 && !oldest_batch_failed_once(cluster.client, producer);
+         wait++) {
+        test_sleep_ms(10);
+    }
+    cr_assert(oldest_batch_failed_once(cluster.client, producer), "the request was abandoned");
     kill(cluster.broker.pid, SIGCONT);
     cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
     cr_assert_eq(frozen_offset, 1, "the resend was answered with the original offset");

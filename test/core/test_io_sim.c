@@ -672,8 +672,10 @@ Test(io_sim, fault_once_fails_exactly_the_nth_op)
             struct sb_sim_fault_once fault = {.kind = families[family], .nth = nth,
                                               .error = -EIO};
             cr_assert_eq(sb_sim_fault_once(disk.sim, &fault), 0);
+            cr_assert_eq(sb_sim_faults_once_armed(disk.sim), 1);
             cr_assert_eq(fault_once_round(&disk, families[family]), 1u << (nth - 1),
                          "family %u nth %u", family, nth);
+            cr_assert_eq(sb_sim_faults_once_armed(disk.sim), 0, "fired, so no longer armed");
             disk_teardown(&disk);
         }
     }

@@ -41,6 +41,7 @@ struct app {
     bool reply_enabled;            /* False: the overflow test only counts arrivals. */
     int fail_start_on_shard;       /* -1, or the shard whose start fails. */
     _Atomic uint32_t shards_done;  /* Shards that received every reply. */
+    _Atomic uint64_t shard0_replies; /* Shard 0's replies_total, for the test's thread. */
     struct app_shard shards[8];    /* Per shard state. */
 };
 
@@ -116,6 +117,9 @@ app_on_reply(struct sb_shard *shard, struct app_shard *state, const struct sb_ms
     sb_pool_release(&state->payloads, payload);
     state->peers[message->source_shard].replied++;
     state->replies_total++;
+    if (sb_shard_id(shard) == 0) {
+        atomic_store_explicit(&app->shard0_replies, state->replies_total, memory_order_relaxed);
+    }
     app_send_request(shard, message->source_shard);
     uint64_t expected = app->requests_per_peer * sb_shard_count(shard);
     if (app->requests_per_peer != 0 && state->replies_total == expected) {
@@ -283,7 +287,10 @@ Test(runtime, shutdown_with_traffic_in_flight, .timeout = 60)
     struct sb_runtime *runtime;
     cr_assert_eq(sb_runtime_create(&config, &runtime), 0);
     cr_assert_eq(sb_runtime_start(runtime), 0);
-    sleep_ms(200);
+    /* Stop only once traffic flows both ways at full window (bounded by the test timeout). */
+    while (atomic_load_explicit(&app.shard0_replies, memory_order_relaxed) < 10000) {
+        sleep_ms(1);
+    }
     sb_runtime_stop(runtime);
     cr_assert_eq(sb_runtime_wait(runtime), 0);
     sb_runtime_destroy(runtime);

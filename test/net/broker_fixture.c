@@ -463,8 +463,18 @@ client_create_topic_id(struct client *client, const char *name, int32_t partitio
     return result.error_code;
 }
 
+/* Receives the answer to `correlation`, asserting it comes without a frame-level error. */
+static void
+client_receive_answer(struct client *client, uint32_t correlation, struct sb_frame *frame)
+{
+    int received = client_receive(client, frame, client->timeout_ms);
+    cr_assert_eq(received, 0, "receive %d", received);
+    cr_assert_eq(frame->header.correlation_id, correlation);
+    cr_assert_eq(frame->header.error_code, 0, "%s", sb_wire_error_name(frame->header.error_code));
+}
+
 static int
-encode_delete_topics(struct sb_wire_writer *writer, const void *request)
+encode_delete_topics_request(struct sb_wire_writer *writer, const void *request)
 {
     return sb_delete_topics_request_encode(writer, request);
 }
@@ -475,17 +485,75 @@ client_delete_topic(struct client *client, const char *name)
     struct sb_wire_string names[1] = {sb_wire_string_from_cstr(name)};
     struct sb_delete_topics_request request = {.names = names, .name_count = 1,
                                                .timeout_ms = 5000};
-    uint32_t correlation = client_send(client, SB_API_DELETE_TOPICS, 0, encode_delete_topics,
-                                       &request);
     struct sb_frame frame;
-    cr_assert_eq(client_receive(client, &frame, CLIENT_TIMEOUT_MS), 0, "delete is answered");
-    cr_assert_eq(frame.header.correlation_id, correlation);
-    cr_assert_eq(frame.header.error_code, 0);
+    client_receive_answer(client, client_send(client, SB_API_DELETE_TOPICS, 0,
+                                              encode_delete_topics_request, &request), &frame);
     struct sb_delete_topics_response response;
     struct sb_delete_topic_result result;
     cr_assert_eq(sb_delete_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
     cr_assert_eq(sb_delete_topics_response_next_topic(&response, &result), 1);
     return result.error_code;
+}
+
+static int
+encode_alter_topic_config_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_alter_topic_config_request_encode(writer, request);
+}
+
+int16_t
+client_alter_topic(struct client *client, const char *name, int32_t partitions,
+                   const char *key, const char *value)
+{
+    struct sb_topic_config config = {.key = sb_wire_string_from_cstr(key != NULL ? key : ""),
+                                     .value = sb_wire_string_from_cstr(value != NULL ? value
+                                                                                     : "")};
+    struct sb_alter_topic_config_request request = {.name = sb_wire_string_from_cstr(name),
+                                                    .partition_count = partitions,
+                                                    .configs = &config,
+                                                    .config_count = key != NULL ? 1 : 0};
+    struct sb_frame frame;
+    client_receive_answer(client, client_send(client, SB_API_ALTER_TOPIC_CONFIG, 0,
+                                              encode_alter_topic_config_request, &request),
+                          &frame);
+    struct sb_alter_topic_config_response response;
+    cr_assert_eq(sb_alter_topic_config_response_decode(frame.body, frame.body_bytes, &response),
+                 0);
+    return response.error_code;
+}
+
+static int
+encode_describe_topic_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_describe_topic_request_encode(writer, request);
+}
+
+void
+client_describe_topic(struct client *client, const char *name, struct topic_description *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct sb_describe_topic_request request = {.name = sb_wire_string_from_cstr(name)};
+    struct sb_frame frame;
+    client_receive_answer(client, client_send(client, SB_API_DESCRIBE_TOPIC, 0,
+                                              encode_describe_topic_request, &request), &frame);
+    struct sb_describe_topic_response response;
+    cr_assert_eq(sb_describe_topic_response_decode(frame.body, frame.body_bytes, &response), 0);
+    out->error = response.error_code;
+    out->topic_id = response.topic_id;
+    out->partition_count = response.partition_count;
+    struct sb_describe_topic_partition partition;
+    while (sb_describe_topic_response_next_partition(&response, &partition) == 1) {
+        cr_assert(partition.partition >= 0 && partition.partition < DESCRIBED_PARTITIONS_MAX);
+        out->high_watermark[partition.partition] = partition.high_watermark;
+        out->log_end_offset[partition.partition] = partition.log_end_offset;
+    }
+    struct sb_topic_config config;
+    while (sb_describe_topic_response_next_config(&response, &config) == 1) {
+        if (sb_wire_string_equals(config.key, "retention.ms")) {
+            snprintf(out->retention_ms, sizeof(out->retention_ms), "%.*s",
+                     (int)config.value.length, config.value.chars);
+        }
+    }
 }
 
 int

@@ -104,8 +104,33 @@ int16_t client_create_topic(struct client *client, const char *name, int32_t par
 /* The same, and *topic_id_out: the id the broker gave it (0 on error). */
 int16_t client_create_topic_id(struct client *client, const char *name, int32_t partitions,
                                uint32_t *topic_id_out);
-/* Deletes topic `name`; asserts it is answered; returns the topic's error. */
+
+/* Sends DeleteTopics for `name`; asserts it is answered, for this correlation, without a
+ * frame-level error; returns the topic's error. */
 int16_t client_delete_topic(struct client *client, const char *name);
+/* Sends AlterTopicConfig for `name`: the partition count (0: unchanged) and, unless `key` is
+ * NULL, one config key = value. Asserts it is answered as client_delete_topic does; returns
+ * the response's error. */
+int16_t client_alter_topic(struct client *client, const char *name, int32_t partitions,
+                           const char *key, const char *value);
+
+/* The partitions a topic_description keeps. */
+#define DESCRIBED_PARTITIONS_MAX 16
+
+/* What DescribeTopic said of a topic. */
+struct topic_description {
+    int16_t error;                                    /* The topic's error (NONE: found). */
+    uint32_t topic_id;                                /* Its id (0 on error). */
+    uint32_t partition_count;                         /* Partitions listed. */
+    int64_t high_watermark[DESCRIBED_PARTITIONS_MAX]; /* Per partition, by index. */
+    int64_t log_end_offset[DESCRIBED_PARTITIONS_MAX]; /* Per partition, by index. */
+    char retention_ms[32];                            /* Config retention.ms, as text. */
+};
+
+/* Sends DescribeTopic for `name` and fills *out; asserts it is answered as client_delete_topic
+ * does and decodes (at most DESCRIBED_PARTITIONS_MAX partitions). */
+void client_describe_topic(struct client *client, const char *name,
+                           struct topic_description *out);
 
 /* Builds a record batch of `count` records "key-i" -> "<prefix>-i" into buffer; returns bytes. */
 uint32_t test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefix);

@@ -10,13 +10,14 @@
  *    ListOffsets by time over the bombs is answered, a fetch returns the bytes
  *    as stored, and the broker's memory does not grow by the expansion;
  *  - a connection flood: 600 connections at once against max_connections 50
- *    per shard; the extra ones are closed, a client connected before keeps
- *    being served, and afterwards new connections are served again;
+ *    per shard; each extra one gets TOO_MANY_CONNECTIONS for its Health (with
+ *    its correlation id) or, beyond the refused connections a shard keeps, is
+ *    closed unanswered; a client connected before keeps being served, and
+ *    afterwards new connections are served again;
  *  - consumers that never read their sockets while pipelining large fetches:
  *    another client's acks=all produce latency (p50/p99) is measured with and
- *    without them. The target is p99 within 2x; this noisy 2-core VM gets a
- *    generous bound (5x, or +50 ms), and the figures are printed for
- *    docs/reliability.md.
+ *    without them and printed for docs/reliability.md (target: p99 within 2x);
+ *    the test asserts only that no produce stalls (each under 1 s).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -70,10 +71,11 @@ bomb_batch(uint8_t *out, uint32_t capacity, enum sb_compression codec, uint32_t 
     return SB_BATCH_HEADER_BYTES + (uint32_t)payload;
 }
 
-/* ListOffsets by time on `partition`; returns the partition's error (answered at all). */
+/* ListOffsets by time on `partition`; returns the partition's error (answered at all) and
+ * the offset found in *offset. */
 static int16_t
 list_offsets_by_time(struct client *client, const char *topic_name, int32_t partition,
-                     int64_t timestamp_ms)
+                     int64_t timestamp_ms, int64_t *offset)
 {
     struct sb_list_offsets_partition part = {.partition = partition, .timestamp = timestamp_ms};
     struct sb_list_offsets_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
@@ -88,6 +90,7 @@ list_offsets_by_time(struct client *client, const char *topic_name, int32_t part
     cr_assert_eq(sb_list_offsets_response_decode(frame.body, frame.body_bytes, &response), 0);
     cr_assert_eq(sb_list_offsets_response_next_topic(&response, &topic_response), 1);
     cr_assert_eq(sb_list_offsets_topic_response_next_partition(&topic_response, &result), 1);
+    *offset = result.offset;
     return result.error_code;
 }
 
@@ -126,18 +129,28 @@ Test(abuse, compression_bombs_are_never_expanded, .timeout = 120)
     };
     int64_t now_ms = (int64_t)(sb_clock_realtime_ns() / SB_NS_PER_MS);
     for (int32_t partition = 0; partition < 4; partition++) {
+        /* docs/reliability.md: answered, stored as sent (the broker checks the header and
+         * the payload CRC, never the expansion), found by a time lookup, served unexpanded. */
+        int64_t base_offset;
         int16_t stored = client_produce_acks_all(&client, "bombs", partition,
-                                                 batches[partition], sizes[partition], NULL);
-        int16_t lookup = list_offsets_by_time(&client, "bombs", partition, now_ms - 60000);
-        cr_log_info("bomb %d (%u bytes): produce %s, time lookup %s", partition,
-                    sizes[partition], sb_wire_error_name(stored), sb_wire_error_name(lookup));
-        if (stored == SB_WIRE_ERROR_NONE) {
-            fetch_as_stored(&client, "bombs", partition, batches[partition], sizes[partition]);
-        }
+                                                 batches[partition], sizes[partition],
+                                                 &base_offset);
+        cr_assert_eq(stored, SB_WIRE_ERROR_NONE, "bomb %d stored as sent: %s", partition,
+                     sb_wire_error_name(stored));
+        cr_assert_eq(base_offset, 0);
+        int64_t found;
+        int16_t lookup = list_offsets_by_time(&client, "bombs", partition, now_ms - 60000,
+                                              &found);
+        cr_assert_eq(lookup, SB_WIRE_ERROR_NONE, "bomb %d: time lookup %s", partition,
+                     sb_wire_error_name(lookup));
+        cr_assert_eq(found, 0, "the lookup finds the bomb's offset");
+        fetch_as_stored(&client, "bombs", partition, batches[partition], sizes[partition]);
     }
-    health_on_new_connection(broker.port); /* Others are answered (busy or not). */
+    cr_assert_eq(health_on_new_connection(broker.port), SB_WIRE_ERROR_NONE, "still serving");
     long rss_after = broker_rss_kb(&broker);
     cr_log_info("broker RSS %ld kB -> %ld kB", rss_before, rss_after);
+    /* A generous bound, not a measurement: one expanded bomb alone adds 64 MiB (the 2 GiB
+     * claim far more), while serving the four as stored adds a few MiB of buffers. */
     cr_assert_lt(rss_after - rss_before, 32 * 1024, "no bomb was expanded (64 MiB each)");
     client_close(&client);
     cr_assert_eq(broker_stop(&broker), 0);
@@ -176,6 +189,29 @@ send_health(int fd, uint32_t correlation)
     (void)sent; /* A refused connection may already be closed. */
 }
 
+/* What became of a flood connection that sent Health `correlation`: 0 served, 1 answered
+ * TOO_MANY_CONNECTIONS, 2 closed without an answer. Asserts that an answer, if any, is for
+ * `correlation` and one of the two. */
+static int
+flood_outcome(int fd, uint32_t correlation)
+{
+    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+    uint8_t bytes[256];
+    if (poll(&poll_fd, 1, 5000) != 1 || recv(fd, bytes, 4, MSG_WAITALL) != 4) {
+        return 2;
+    }
+    uint32_t frame_bytes = sb_load_le32(bytes);
+    cr_assert_leq(frame_bytes, sizeof(bytes) - 4, "a Health answer is small");
+    cr_assert_eq(recv(fd, bytes + 4, frame_bytes, MSG_WAITALL), (ssize_t)frame_bytes);
+    struct sb_frame frame;
+    cr_assert_eq(sb_frame_decode(bytes, 4 + frame_bytes, 1 << 20, &frame), 0);
+    cr_assert_eq(frame.header.correlation_id, correlation);
+    cr_assert(frame.header.error_code == SB_WIRE_ERROR_NONE ||
+              frame.header.error_code == SB_WIRE_ERROR_TOO_MANY_CONNECTIONS, "answered %s",
+              sb_wire_error_name(frame.header.error_code));
+    return frame.header.error_code == SB_WIRE_ERROR_NONE ? 0 : 1;
+}
+
 Test(abuse, connection_flood_beyond_the_limit_keeps_others_served, .timeout = 120)
 {
     struct broker_process broker;
@@ -201,20 +237,18 @@ Test(abuse, connection_flood_beyond_the_limit_keeps_others_served, .timeout = 12
     cr_assert_eq(client_receive(&victim, &frame, TIMEOUT_MS), 0);
     cr_assert_eq(frame.header.correlation_id, correlation);
     uint64_t victim_us = (sb_clock_monotonic_ns() - start_ns) / 1000;
-    uint32_t answered = 0;
+    uint32_t outcomes[3] = {0}; /* Served, refused with TOO_MANY_CONNECTIONS, closed. */
     for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
-        struct pollfd poll_fd = {.fd = fds[index], .events = POLLIN};
-        uint8_t byte[64];
-        if (fds[index] >= 0 && poll(&poll_fd, 1, 2000) == 1 &&
-            recv(fds[index], byte, sizeof(byte), 0) > 0) {
-            answered++;
+        if (fds[index] >= 0) {
+            outcomes[flood_outcome(fds[index], index + 1)]++;
         }
     }
-    cr_log_info("flood: %u of %u connected, %u answered (limit 2 x 50), victim answered in "
-                "%llu us", connected, FLOOD_CONNECTIONS, answered,
-                (unsigned long long)victim_us);
-    cr_assert_leq(answered, 2 * 50, "connections beyond max_connections are refused");
-    cr_assert_gt(answered, 0);
+    cr_log_info("flood: %u of %u connected, %u served (limit 2 x 50), %u refused, %u closed; "
+                "victim answered in %llu us", connected, FLOOD_CONNECTIONS, outcomes[0],
+                outcomes[1], outcomes[2], (unsigned long long)victim_us);
+    cr_assert_leq(outcomes[0], 2 * 50, "connections beyond max_connections are refused");
+    cr_assert_gt(outcomes[0], 0);
+    cr_assert_gt(outcomes[1], 0, "refused connections are told why");
     for (uint32_t index = 0; index < FLOOD_CONNECTIONS; index++) {
         if (fds[index] >= 0) {
             close(fds[index]);
@@ -249,6 +283,7 @@ compare_u64(const void *a, const void *b)
 struct latency {
     uint64_t p50_us; /* Median produce round trip. */
     uint64_t p99_us; /* 99th percentile. */
+    uint64_t max_us; /* Slowest. */
 };
 
 /* LATENCY_REQUESTS acks=all produces of one small batch, one at a time. */
@@ -265,7 +300,8 @@ measure_produce(struct client *client)
     }
     qsort(samples, LATENCY_REQUESTS, sizeof(samples[0]), compare_u64);
     return (struct latency){.p50_us = samples[LATENCY_REQUESTS / 2],
-                            .p99_us = samples[LATENCY_REQUESTS * 99 / 100]};
+                            .p99_us = samples[LATENCY_REQUESTS * 99 / 100],
+                            .max_us = samples[LATENCY_REQUESTS - 1]};
 }
 
 /* Pipelines ATTACK_PIPELINE fetches of up to 4 MiB each and never reads the answers. */
@@ -331,10 +367,12 @@ Test(abuse, consumers_that_never_read_do_not_slow_others_down, .timeout = 180)
             (unsigned long long)attacked.p50_us, (unsigned long long)attacked.p99_us,
             (double)attacked.p99_us / (double)(baseline.p99_us ? baseline.p99_us : 1),
             (unsigned long long)after.p50_us, (unsigned long long)after.p99_us, rss_attacked);
-    /* Generous on purpose (noisy 2-core VM); the 2x target is reported above. */
-    cr_assert_leq(attacked.p99_us, sb_max_u64(5 * baseline.p99_us, baseline.p99_us + 50000),
-                  "p99 %llu us under attack vs %llu us", (unsigned long long)attacked.p99_us,
-                  (unsigned long long)baseline.p99_us);
+    /* Not a speed assertion: the 2x p99 target is a figure for docs/reliability.md, printed
+     * above, and not asserted on this shared 2-core machine. What is asserted is that no
+     * produce stalls behind the attackers' memory: a stalled one would wait until they read
+     * (never), while 1 s is hundreds of times the p99 of a loaded run. */
+    cr_assert_lt(attacked.max_us, 1000000, "slowest produce under attack took %llu us",
+                 (unsigned long long)attacked.max_us);
     client_close(&client);
     cr_assert_eq(broker_stop(&broker), 0);
     broker_destroy(&broker);

@@ -700,6 +700,10 @@ fault_run(uint64_t seed, enum sb_io_op_kind kind, int32_t error, uint32_t nth)
     struct sb_sim_fault_once fault = {.kind = kind, .nth = nth, .error = error};
     cr_assert_eq(sb_sim_fault_once(fixture->sim, &fault), 0);
     bool fired = !compact_now(fixture, partition, model);
+    /* The pass fails exactly when the fault hit it: an error it swallowed would show as a
+     * finished pass with the fault used up. */
+    cr_assert_eq(sb_sim_faults_once_armed(fixture->sim), fired ? 0 : 1,
+                 "kind %d nth %u: pass %s", (int)kind, nth, fired ? "failed" : "finished");
     if (fired) {
         check_partition(fixture, partition, model, false);
         cr_assert(compact_now(fixture, partition, model), "the pass after the failure");
@@ -723,6 +727,7 @@ Test(compaction, a_failed_write_fsync_or_read_leaves_the_partition_correct, .tim
                 break;
             }
         }
+        cr_log_info("kind %u: a pass failed on each of its first %u ops", kind, nth - 1);
         cr_assert_gt(nth, 2, "a pass makes several ops of kind %u", kind);
         cr_assert_lt(nth, 1000);
     }
