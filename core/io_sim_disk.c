@@ -19,9 +19,11 @@
  * an fsync of that inode succeeds (a failed fsync makes nothing durable).
  * sb_sim_power_loss undoes the remembered writes newest first (bytes that were
  * past EOF become zeros), re-applies the kept 512-byte-aligned prefixes oldest
- * first (TEAR mode only), then truncates to max(synced size, end of kept
- * prefixes). Each byte so ends as the newest kept write covering it, else its
- * synced value: a state a real power cut can leave.
+ * first (TEAR and GARBLE modes), in GARBLE mode followed by one sector of
+ * seeded garbage where the write was cut (a drive that does not write a
+ * sector atomically), then truncates to max(synced size, end of kept
+ * prefixes and garbage). Each byte so ends as the newest kept write covering
+ * it, else its synced value: a state a real power cut can leave.
  *
  * Not simulated: durability of names (create, rename, unlink) and truncations
  * done outside the simulator; the size seen at the first open (or after
@@ -105,7 +107,8 @@ static int power_loss_file(struct sb_sim *sim, struct sim_file *file,
 int
 sb_sim_power_loss(struct sb_sim *sim, enum sb_sim_power_loss_mode mode)
 {
-    SB_ASSERT(mode == SB_SIM_LOSE_UNSYNCED || mode == SB_SIM_TEAR_UNSYNCED);
+    SB_ASSERT(mode == SB_SIM_LOSE_UNSYNCED || mode == SB_SIM_TEAR_UNSYNCED ||
+              mode == SB_SIM_GARBLE_UNSYNCED);
     int result = 0;
     for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
         struct sim_file *file = &sim->files[index];
@@ -138,6 +141,25 @@ power_loss_write(int fd, const uint8_t *bytes, uint32_t length, uint64_t offset)
     return (uint32_t)written == length ? 0 : -EIO;
 }
 
+/* GARBLE mode: the sector the write was cut in gets seeded bytes, unlike its old or new ones. */
+static int
+power_loss_garble(struct sb_sim *sim, int fd, const struct sim_write *record)
+{
+    uint8_t garbage[SIM_SECTOR_BYTES];
+    for (uint32_t index = 0; index < record->garbled_bytes; index++) {
+        uint8_t byte = (uint8_t)sb_sim_random(sim);
+        uint8_t old = record->before[record->kept_bytes + index];
+        uint8_t new = record->after[record->kept_bytes + index];
+        /* Bounded: at most two values are excluded. */
+        while (byte == old || byte == new) {
+            byte++;
+        }
+        garbage[index] = byte;
+    }
+    return power_loss_write(fd, garbage, record->garbled_bytes,
+                            record->offset + record->kept_bytes);
+}
+
 /* Puts one file back the way a power cut could leave it (see the file comment). */
 static int
 power_loss_file(struct sb_sim *sim, struct sim_file *file, enum sb_sim_power_loss_mode mode)
@@ -151,9 +173,14 @@ power_loss_file(struct sb_sim *sim, struct sim_file *file, enum sb_sim_power_los
     for (struct sim_write *record = file->newest; record != NULL; record = record->older) {
         SB_ASSERT(visited++ < SB_SIM_UNSYNCED_WRITES_MAX);
         record->kept_bytes = 0;
-        if (mode == SB_SIM_TEAR_UNSYNCED) {
+        record->garbled_bytes = 0;
+        if (mode != SB_SIM_LOSE_UNSYNCED) {
             uint64_t sectors = sb_sim_uniform(sim, 0, record->length / SIM_SECTOR_BYTES);
             record->kept_bytes = (uint32_t)sectors * SIM_SECTOR_BYTES;
+        }
+        if (mode == SB_SIM_GARBLE_UNSYNCED) {
+            record->garbled_bytes = (uint32_t)sb_min_u64(SIM_SECTOR_BYTES,
+                                                         record->length - record->kept_bytes);
         }
         /* Bytes that were past EOF are zero in `before`: a hole reads as zeros. */
         int undo = power_loss_write(file->shadow_fd, record->before, record->length,
@@ -164,12 +191,18 @@ power_loss_file(struct sb_sim *sim, struct sim_file *file, enum sb_sim_power_los
     visited = 0;
     for (struct sim_write *record = file->oldest; record != NULL; record = record->newer) {
         SB_ASSERT(visited++ < SB_SIM_UNSYNCED_WRITES_MAX);
-        SB_ASSERT(record->kept_bytes <= record->length);
+        SB_ASSERT(record->kept_bytes + record->garbled_bytes <= record->length);
         if (record->kept_bytes > 0) {
             int redo = power_loss_write(file->shadow_fd, record->after, record->kept_bytes,
                                         record->offset);
             result = result != 0 ? result : redo;
             size = sb_max_u64(size, record->offset + record->kept_bytes);
+        }
+        if (record->garbled_bytes > 0) {
+            int garble = power_loss_garble(sim, file->shadow_fd, record);
+            result = result != 0 ? result : garble;
+            size = sb_max_u64(size, record->offset + record->kept_bytes +
+                                        record->garbled_bytes);
         }
     }
     /* A truncation done outside the simulator may have made the file smaller still. */

@@ -68,7 +68,9 @@ struct sim_write {
     uint64_t offset;         /* File offset of the first byte written. */
     uint32_t length;         /* Bytes written (after any short-write fault). */
     uint32_t before_bytes;   /* Pre-image bytes that existed; the rest was past EOF. */
-    uint32_t kept_bytes;     /* Power loss only: the prefix that survives (TEAR mode). */
+    uint32_t kept_bytes;     /* Power loss only: the prefix that survives (TEAR, GARBLE). */
+    uint32_t garbled_bytes;  /* Power loss only: bytes after the prefix left as garbage
+                                (GARBLE mode: the rest of one sector). */
     uint8_t *before;         /* Pre-image, `length` bytes, zero past before_bytes (in block). */
     uint8_t *after;          /* The bytes written, `length` bytes (in the same block). */
 };

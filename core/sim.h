@@ -58,6 +58,9 @@ struct sb_sim_fault_once {
 enum sb_sim_power_loss_mode {
     SB_SIM_LOSE_UNSYNCED = 0, /* Every write since the file's last fsync is undone. */
     SB_SIM_TEAR_UNSYNCED = 1, /* Each such write keeps a seeded 512-byte-aligned prefix. */
+    SB_SIM_GARBLE_UNSYNCED = 2, /* As TEAR, and the sector after the kept prefix (the one being
+                                   written at the cut) holds seeded garbage, neither its old
+                                   nor its new bytes: even an identical overwrite is lost. */
 };
 
 int sb_sim_create(const struct sb_sim_config *config, struct sb_sim **sim_out);
@@ -80,9 +83,10 @@ uint32_t sb_sim_faults_once_armed(const struct sb_sim *sim);
 /* Replaces the fault rates (e.g. to clear them so writes resume). */
 void sb_sim_set_faults(struct sb_sim *sim, const struct sb_sim_faults *faults);
 
-/* Simulates a power cut on every file written through this world: undoes (or tears) each
- * unsynced write, newest first, and truncates files back to their last synced size. In-flight
- * ops are not completed; the ios must be destroyed afterwards. Returns 0 or -errno. */
+/* Simulates a power cut on every file written through this world: undoes (or tears, or
+ * garbles) each unsynced write, newest first, and truncates files back to their last synced
+ * size. In-flight ops are not completed; the ios must be destroyed afterwards. Returns 0 or
+ * -errno. */
 int sb_sim_power_loss(struct sb_sim *sim, enum sb_sim_power_loss_mode mode);
 
 /* Hash of every completion so far (see "Determinism" above). */
