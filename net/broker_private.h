@@ -109,6 +109,8 @@ struct item {
     uint32_t max_bytes;       /* Fetch: partition limit. */
     uint32_t data_offset;     /* Fetch: where its batches start in the work's buffer. */
     uint32_t data_bytes;      /* Fetch: bytes of whole batches there. */
+    uint32_t batch_needed;    /* Fetch: the size of a first batch that did not fit the work's
+                                 buffer (stored under a higher max_message_bytes), else 0. */
     int64_t timestamp;        /* ListOffsets: question. */
     int64_t offset;           /* ListOffsets: answer. */
     int64_t found_timestamp;  /* ListOffsets: answer's timestamp. */
@@ -176,6 +178,8 @@ struct request {
     int32_t fetch_min_bytes;        /* Fetch: answer once this much was read. */
     uint64_t fetch_deadline_ns;     /* Fetch: when its long poll ends (monotonic). */
     bool fetch_waiting;             /* Fetch: its works wait for data, holding no buffers. */
+    uint32_t fetch_batch_room;      /* Fetch: room for a batch in each work's buffer beyond
+                                       today's max_message_bytes (an older, larger batch). */
     bool fetch_cancelled;           /* Fetch: its connection closed; answer without waiting. */
     int16_t acks;                   /* Produce. */
     int32_t produce_timeout_ms;     /* Produce: how long to wait for room or acks. */

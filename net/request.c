@@ -622,14 +622,26 @@ request_fetch_limit(const struct request *request)
     return sb_min_u64(asked, request->home->broker->config.max_frame_bytes);
 }
 
+/* Half of what an idle shard's request memory has besides this request's frame, scratch and
+ * `response_bytes`: the most the works' buffers take together (the response copies them). */
+static uint64_t
+request_fetch_half(const struct request *request, uint64_t response_bytes)
+{
+    uint64_t taken = (uint64_t)request->frame_capacity + request->scratch_capacity +
+                     response_bytes;
+    uint64_t budget = request->home->buffers.budget_bytes;
+    return budget > taken ? (budget - taken) / 2 : 0;
+}
+
 /* Each work gets one buffer: its partitions' limits (at most the response limit) plus room for
- * one whole batch of the largest size, so a batch bigger than the limits still comes back and
- * consumers progress. Together they take at most half of what the request memory has left
- * besides this request (the response is a copy of what they read), so an idle broker can
- * always serve the fetch; past that share a work gets one batch's room, and works past the
- * whole half get none and answer without records. The work served first rotates from fetch
- * to fetch, so the next fetches serve those. False when the memory is busy now (BROKER_BUSY,
- * retriable). */
+ * one whole batch of the largest size (today's max_message_bytes, or a larger stored batch a
+ * read of this request found: request_fetch_reread), so a batch bigger than the limits still
+ * comes back and consumers progress. Together they take at most half of what the request
+ * memory has left besides this request (the response is a copy of what they read), so an idle
+ * broker can always serve the fetch; past that share a work gets one batch's room, and works
+ * past the whole half get none and answer without records. The work served first rotates from
+ * fetch to fetch, so the next fetches serve those. False when the memory is busy now
+ * (BROKER_BUSY, retriable). */
 static bool
 request_fetch_buffers(struct request *request, uint64_t response_bytes)
 {
@@ -638,10 +650,8 @@ request_fetch_buffers(struct request *request, uint64_t response_bytes)
     /* A batch fits in a produce frame, so never needs more than max_frame_bytes. */
     uint64_t batch_room = sb_min_u64((uint64_t)config->max_message_bytes + SB_BUFPOOL_PAGE_BYTES,
                                      config->max_frame_bytes);
-    uint64_t taken = (uint64_t)request->frame_capacity + request->scratch_capacity +
-                     response_bytes;
-    uint64_t half = self->buffers.budget_bytes > taken
-                        ? (self->buffers.budget_bytes - taken) / 2 : 0;
+    batch_room = sb_max_u64(batch_room, request->fetch_batch_room);
+    uint64_t half = request_fetch_half(request, response_bytes);
     uint64_t share = sb_max_u64(half / sb_max_u64(request->work_count, 1), batch_room);
     share = sb_min_u64(share, config->max_frame_bytes); /* The pool's largest buffer. */
     uint64_t limit = request_fetch_limit(request);
@@ -705,6 +715,7 @@ request_fetch(struct request *request)
         return;
     }
     request->fetch_max_bytes = decoded.max_bytes;
+    request->fetch_batch_room = 0;
     if (request_fetch_items(request, &decoded) != 0) {
         request_respond_error(request, SB_WIRE_ERROR_INVALID_REQUEST);
         return;
@@ -717,6 +728,19 @@ request_fetch(struct request *request)
     request_fetch_read(request); /* Waits, if it must, once this read came short. */
 }
 
+/* Gives back the works' buffers. */
+static void
+request_fetch_release(struct request *request)
+{
+    for (uint32_t index = 0; index < request->work_count; index++) {
+        struct work *work = &request->works[index];
+        if (work->data != NULL) {
+            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
+            work->data = NULL;
+        }
+    }
+}
+
 /* Sends the works to wait for data they have not read yet, holding no buffers, until the
  * deadline. */
 static void
@@ -726,13 +750,9 @@ request_fetch_wait(struct request *request)
     uint64_t left_ms = request->fetch_deadline_ns > now_ns
                            ? (request->fetch_deadline_ns - now_ns) / SB_NS_PER_MS : 0;
     request->fetch_waiting = true;
+    request_fetch_release(request);
     for (uint32_t index = 0; index < request->work_count; index++) {
-        struct work *work = &request->works[index];
-        if (work->data != NULL) {
-            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
-            work->data = NULL;
-        }
-        work->max_wait_ms = (int32_t)sb_max_u64(left_ms, 1);
+        request->works[index].max_wait_ms = (int32_t)sb_max_u64(left_ms, 1);
     }
     for (uint32_t index = 0; index < request->item_count; index++) {
         request->items[index].data_bytes = 0;
@@ -757,15 +777,50 @@ request_fetch_read(struct request *request)
     request_dispatch(request);
 }
 
-/* The works are back: after a wait, read; after a read, answer, unless less than min_bytes
- * came, nothing failed, and there is time to wait for more. A cancelled fetch, or any on a
- * stopping broker, is answered with what it has. */
+/* After a read: items whose first batch did not fit their work's buffer were stored under a
+ * higher max_message_bytes than today's. A batch no response can carry (above max_frame_bytes
+ * less the response's own fields, or above the half of an idle shard's request memory the
+ * works may take) is MESSAGE_TOO_LARGE; for the others the works read again with room for the
+ * largest. Each read again needs a larger batch than the last, so it ends. Returns true when
+ * it reads again. */
+static bool
+request_fetch_reread(struct request *request)
+{
+    const struct sb_broker_config *config = &request->home->broker->config;
+    uint64_t response = request_fetch_response_bytes(request) + RESPONSE_SLACK_BYTES;
+    uint64_t frame = (uint64_t)config->max_frame_bytes + SB_FRAME_HEADER_BYTES;
+    uint64_t carried = sb_min_u64(frame > response ? frame - response : 0,
+                                  request_fetch_half(request, response));
+    uint32_t needed = 0;
+    for (uint32_t index = 0; index < request->item_count; index++) {
+        struct item *item = &request->items[index];
+        if (item->batch_needed > carried) {
+            item->error = SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
+        } else if (item->batch_needed > needed) {
+            needed = item->batch_needed;
+        }
+    }
+    if (needed <= request->fetch_batch_room) {
+        return false;
+    }
+    request->fetch_batch_room = needed;
+    request_fetch_release(request);
+    request_fetch_read(request);
+    return true;
+}
+
+/* The works are back: after a wait, read; after a read, read again if a stored batch did not
+ * fit, else answer, unless less than min_bytes came, nothing failed, and there is time to wait
+ * for more. A cancelled fetch, or any on a stopping broker, is answered with what it has. */
 static void
 request_fetch_continue(struct request *request)
 {
     bool ending = request->fetch_cancelled || request->home->stopping;
     if (request->fetch_waiting && !ending) {
         request_fetch_read(request);
+        return;
+    }
+    if (!request->fetch_waiting && !ending && request_fetch_reread(request)) {
         return;
     }
     uint64_t read_bytes = 0;
@@ -1055,13 +1110,7 @@ request_finish_fetch(struct request *request)
     struct sb_wire_writer writer;
     request_writer_begin(request, &writer);
     int encoded = sb_fetch_response_encode(&writer, &response);
-    for (uint32_t index = 0; index < request->work_count; index++) {
-        struct work *work = &request->works[index];
-        if (work->data != NULL) {
-            sb_bufpool_release(&request->home->buffers, work->data, work->data_capacity);
-            work->data = NULL;
-        }
-    }
+    request_fetch_release(request);
     request_writer_finish(request, &writer, encoded);
 }
 

@@ -375,6 +375,8 @@ work_fetch_record(struct work *work, const struct sb_read *read)
         item->data_offset = work->data_used;
         item->data_bytes = read->bytes;
         work->data_used += read->bytes;
+    } else if (read->result == -ENOSPC) {
+        item->batch_needed = read->needed_bytes; /* The request reads again with room. */
     } else {
         item->error = read->result == -EROFS ? SB_WIRE_ERROR_DATA_FENCED
                       : read->result == -ERANGE ? SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE
@@ -481,6 +483,7 @@ work_fetch_round(struct broker_shard *self, struct work *work)
         if (item->work == work) {
             item->error = SB_WIRE_ERROR_NONE;
             item->data_bytes = 0;
+            item->batch_needed = 0;
         }
     }
     work_fetch_next(self, work);
@@ -586,18 +589,60 @@ work_cancel(struct broker_shard *self, struct work *work)
     }
 }
 
-static void
-work_lookup_done(struct sb_time_lookup *lookup)
+static bool work_lookup_item(struct broker_shard *self, struct work *work, struct item *item);
+
+/* The lookup buffer, `bytes` at least (owner's memory). A batch stored under a higher
+ * max_message_bytes than today's may need more than the first one: false (the item's error
+ * set) when no buffer can hold it (MESSAGE_TOO_LARGE: above max_frame_bytes, the largest) or
+ * the memory is busy now (BROKER_BUSY). */
+static bool
+work_lookup_buffer(struct broker_shard *self, struct work *work, struct item *item,
+                   uint32_t bytes)
 {
-    struct work *work = lookup->context;
-    struct item *item = &work->request->items[work->next_item - 1];
+    if (work->lookup_buffer != NULL && work->lookup_capacity >= bytes) {
+        return true;
+    }
+    if (work->lookup_buffer != NULL) {
+        sb_bufpool_release(&self->buffers, work->lookup_buffer, work->lookup_capacity);
+    }
+    work->lookup_buffer = bytes <= self->broker->config.max_frame_bytes
+                              ? sb_bufpool_acquire(&self->buffers, bytes, &work->lookup_capacity)
+                              : NULL;
+    if (work->lookup_buffer == NULL) {
+        item->error = bytes <= self->broker->config.max_frame_bytes
+                          ? SB_WIRE_ERROR_BROKER_BUSY : SB_WIRE_ERROR_MESSAGE_TOO_LARGE;
+        return false;
+    }
+    return true;
+}
+
+/* The lookup ended (at once or by callback): its answer, or a batch too large for the buffer
+ * looked up again with a buffer that holds it. Returns true when the item is answered. */
+static bool
+work_lookup_answer(struct broker_shard *self, struct work *work, struct item *item)
+{
+    struct sb_time_lookup *lookup = &work->lookup;
+    if (lookup->result == -ENOSPC && lookup->needed_bytes > work->lookup_capacity) {
+        return !work_lookup_buffer(self, work, item, lookup->needed_bytes) ||
+               work_lookup_item(self, work, item);
+    }
     if (lookup->result == 0) {
         item->offset = lookup->offset;
         item->found_timestamp = lookup->found_timestamp_ms;
     } else {
         item->error = SB_WIRE_ERROR_STORAGE_ERROR;
     }
-    work_lookup_next(work->owner_shard, work);
+    return true;
+}
+
+static void
+work_lookup_done(struct sb_time_lookup *lookup)
+{
+    struct work *work = lookup->context;
+    struct broker_shard *self = work->owner_shard;
+    if (work_lookup_answer(self, work, &work->request->items[work->next_item - 1])) {
+        work_lookup_next(self, work);
+    }
 }
 
 /* Answers one ListOffsets item; returns true if done at once. */
@@ -620,14 +665,8 @@ work_lookup_item(struct broker_shard *self, struct work *work, struct item *item
         item->error = SB_WIRE_ERROR_INVALID_REQUEST;
         return true;
     }
-    if (work->lookup_buffer == NULL) {
-        work->lookup_buffer = sb_bufpool_acquire(&self->buffers,
-                                                 self->broker->config.max_message_bytes,
-                                                 &work->lookup_capacity);
-        if (work->lookup_buffer == NULL) {
-            item->error = SB_WIRE_ERROR_BROKER_BUSY;
-            return true;
-        }
+    if (!work_lookup_buffer(self, work, item, self->broker->config.max_message_bytes)) {
+        return true;
     }
     struct sb_time_lookup *lookup = &work->lookup;
     lookup->timestamp_ms = item->timestamp;
@@ -640,12 +679,9 @@ work_lookup_item(struct broker_shard *self, struct work *work, struct item *item
         return false;
     }
     if (started < 0) {
-        item->error = SB_WIRE_ERROR_STORAGE_ERROR;
-        return true;
+        lookup->result = started;
     }
-    item->offset = lookup->offset;
-    item->found_timestamp = lookup->found_timestamp_ms;
-    return true;
+    return work_lookup_answer(self, work, item);
 }
 
 static void

@@ -77,6 +77,7 @@ read_from_memtable(struct sb_partition *partition, struct sb_read *read)
         }
         if (read->bytes + entry->batch_bytes > read->capacity) {
             if (read->bytes == 0) {
+                read->needed_bytes = entry->batch_bytes;
                 return -ENOSPC;
             }
             break;
@@ -222,6 +223,9 @@ read_segment_admit(struct sb_read *read)
         return READ_FINISHED;
     }
     if (read->bytes + state->batch_bytes > read->capacity) {
+        if (read->bytes == 0) {
+            read->needed_bytes = state->batch_bytes;
+        }
         read_finish(read, read->bytes != 0 ? 0 : -ENOSPC);
         return READ_FINISHED;
     }
@@ -354,6 +358,7 @@ read_begin(struct sb_partition *partition, struct sb_read *read)
     state->limit_offset = partition->high_watermark;
     read->result = 0;
     read->bytes = 0;
+    read->needed_bytes = 0;
     partition->pins++;
     return 0;
 }
@@ -420,6 +425,7 @@ time_lookup_finish(struct sb_time_lookup *lookup)
 {
     struct sb_partition *partition = lookup->partition;
     lookup->result = lookup->read.result;
+    lookup->needed_bytes = lookup->read.needed_bytes;
     lookup->offset = partition->high_watermark;
     lookup->found_timestamp_ms = -1;
     if (lookup->read.result == 0 && lookup->read.bytes > 0) {
@@ -488,6 +494,7 @@ sb_partition_offset_for_time(struct sb_partition *partition, struct sb_time_look
                entry->batch_bytes);
         read->bytes = entry->batch_bytes;
     } else if (entry != NULL) {
+        read->needed_bytes = entry->batch_bytes;
         copy_result = -ENOSPC;
     }
     read_finish(read, copy_result);

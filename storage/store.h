@@ -199,13 +199,16 @@ struct sb_read {
     int64_t offset;           /* In: first offset wanted. */
     uint32_t max_bytes;       /* In: stop before exceeding (but always one whole batch). */
     uint8_t *buffer;          /* In: destination (borrowed until the callback). */
-    uint32_t capacity;        /* In: bytes of buffer; a batch bigger than it is -ENOSPC. */
+    uint32_t capacity;        /* In: bytes of buffer; a first batch bigger than it is -ENOSPC
+                                 (whatever limit it was stored under). */
     sb_read_callback callback; /* In: runs when a read that returned 0 finishes. */
     void *context;            /* In: for the callback. */
     int result;               /* Out: 0; -ERANGE (offset outside the log); SB_ECORRUPT
                                  (a stored batch failed its CRC: reported, not served);
                                  -EROFS (fenced); -ENOENT (dropped); -errno. */
     uint32_t bytes;           /* Out: bytes of whole batches in buffer. */
+    uint32_t needed_bytes;    /* Out: with -ENOSPC, the first batch's size: read again with at
+                                 least that capacity. */
     int64_t high_watermark;   /* Out: at the time of completion. */
     int64_t log_start_offset; /* Out: at the time of completion. */
     uint64_t state[32];       /* Store-private state of a read in progress. */
@@ -224,10 +227,13 @@ struct sb_time_lookup {
     int64_t timestamp_ms;             /* In. */
     sb_time_lookup_callback callback; /* In: runs when a lookup that returned 0 finishes. */
     void *context;                    /* In. */
-    int result;                       /* Out: 0 or -errno / SB_ECORRUPT. */
+    int result;                       /* Out: 0 or -errno / SB_ECORRUPT; -ENOSPC: the batch
+                                         does not fit in buffer. */
+    uint32_t needed_bytes;            /* Out: with -ENOSPC, that batch's size. */
     int64_t offset;                   /* Out: the offset, or the high watermark if none. */
     int64_t found_timestamp_ms;       /* Out: that record's timestamp, or -1. */
-    uint8_t *buffer;                  /* In: room for one batch (>= batch_bytes_max). */
+    uint8_t *buffer;                  /* In: room for one batch (batch_bytes_max; a batch
+                                         stored under a higher limit may need more). */
     uint32_t capacity;                /* In: bytes of buffer. */
     struct sb_partition *partition;   /* Store-private: the partition asked. */
     struct sb_read read;              /* Store-private: the read it makes. */

@@ -5,7 +5,9 @@
  *    one byte more is REQUEST_TOO_LARGE and the connection closes;
  *  - max_message_bytes (the broker's) and a topic's max.message.bytes: a batch
  *    of exactly the limit is stored, one byte more is MESSAGE_TOO_LARGE; the
- *    config's own bounds; a broker limit lowered below a topic's setting;
+ *    config's own bounds; a broker limit lowered below a topic's setting; a
+ *    batch stored under a higher limit than today's is fetched whole at a
+ *    1-byte limit and found by time (MESSAGE_TOO_LARGE once above the frame);
  *  - Fetch max_bytes and partition_max_bytes with batches larger than half the
  *    limit: whole batches only, the first batch even when larger than either
  *    limit, a batch that would pass a limit deferred to the next fetch.
@@ -34,6 +36,8 @@
 #define FETCH_BATCH 6000u
 #define FETCH_LIMIT 10000
 #define FETCH_BATCHES 3
+/* A batch stored under the broker's 64 KiB limit, read after it was lowered to 32 KiB. */
+#define OLD_BATCH (60u << 10)
 
 static uint8_t padding[FRAME_LIMIT];
 
@@ -253,6 +257,110 @@ Test(limits, a_lowered_broker_max_message_bytes_bounds_a_topic_set_higher, .time
     cr_assert_eq(sb_load_le32(answer.records.data + SB_BATCH_OFFSET_BATCH_BYTES),
                  BROKER_MESSAGE_LIMIT, "the old batch, whole");
     cr_assert_eq(answer.high_watermark, 2);
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* ListOffsets by time on partition 0 of `topic_name`; returns the partition's error and the
+ * offset found in *offset. */
+static int16_t
+offset_for_time(struct client *client, const char *topic_name, int64_t timestamp_ms,
+                int64_t *offset)
+{
+    struct sb_list_offsets_partition part = {.partition = 0, .timestamp = timestamp_ms};
+    struct sb_list_offsets_topic topic = {.name = sb_wire_string_from_cstr(topic_name),
+                                          .partitions = &part, .partition_count = 1};
+    struct sb_list_offsets_request request = {.topics = &topic, .topic_count = 1};
+    client_send(client, SB_API_LIST_OFFSETS, 0, encode_list_offsets_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, TIMEOUT_MS), 0, "ListOffsets is answered");
+    struct sb_list_offsets_response response;
+    struct sb_list_offsets_topic_response topic_response;
+    struct sb_list_offsets_partition_response result;
+    cr_assert_eq(sb_list_offsets_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_list_offsets_response_next_topic(&response, &topic_response), 1);
+    cr_assert_eq(sb_list_offsets_topic_response_next_partition(&topic_response, &result), 1);
+    *offset = result.offset;
+    return result.error_code;
+}
+
+/* The batch of OLD_BATCH bytes at offset 0 of "old" comes back whole from a Fetch of at most
+ * one byte, and a lookup by its timestamp finds it. */
+static void
+expect_old_batch_served(struct client *client, const char *where)
+{
+    struct fetch_spec spec = {.topic = "old", .partition_max_bytes = 1, .max_bytes = 1};
+    struct sb_fetch_partition_response answer;
+    client_fetch(client, &spec, &answer);
+    cr_assert_eq(answer.error_code, SB_WIRE_ERROR_NONE, "%s: got %s", where,
+                 sb_wire_error_name(answer.error_code));
+    cr_assert_eq(answer.records.length, OLD_BATCH, "%s: got %u bytes", where,
+                 answer.records.length);
+    cr_assert_eq(sb_load_le32(answer.records.data + SB_BATCH_OFFSET_BATCH_BYTES), OLD_BATCH,
+                 "%s: the old batch, whole", where);
+    int64_t offset = -1;
+    int16_t error = offset_for_time(client, "old", 1000, &offset);
+    cr_assert_eq(error, SB_WIRE_ERROR_NONE, "%s: lookup got %s", where,
+                 sb_wire_error_name(error));
+    cr_assert_eq(offset, 0, "%s: lookup found %lld", where, (long long)offset);
+}
+
+/* A batch stored under max_message_bytes 64 KiB, the broker restarted with 32 KiB: a Fetch
+ * with partition_max_bytes and max_bytes 1 still gets the whole batch (the first batch is
+ * always returned, docs/protocol.md) and a lookup by time finds it, from the memtable (a
+ * crash: the WAL is replayed into it) and from a segment (a clean stop flushes it). */
+Test(limits, a_batch_stored_under_a_higher_max_message_bytes_is_served_after_lowering,
+     .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, "--max-message-bytes 64k");
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "old", 1), SB_WIRE_ERROR_NONE);
+    cr_assert_eq(produce_sized(&client, "old", 0, OLD_BATCH), SB_WIRE_ERROR_NONE);
+    client_close(&client);
+    broker_kill(&broker);
+    snprintf(broker.extra, sizeof(broker.extra), "--max-message-bytes 32k");
+    broker_start(&broker);
+    client_connect(&client, broker.port);
+    expect_old_batch_served(&client, "memtable");
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    broker_start(&broker);
+    client_connect(&client, broker.port);
+    expect_old_batch_served(&client, "segment");
+    client_close(&client);
+    broker_stop_and_destroy(&broker);
+}
+
+/* The same batch after max_frame_bytes was lowered below it too: no response can carry it
+ * (docs/protocol.md), so the Fetch answers the partition MESSAGE_TOO_LARGE (not a retriable
+ * error a consumer would wait on for good) and so does the lookup by time. */
+Test(limits, a_stored_batch_above_a_lowered_max_frame_bytes_is_message_too_large,
+     .timeout = 60)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, 1, "--max-message-bytes 64k");
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "old", 1), SB_WIRE_ERROR_NONE);
+    cr_assert_eq(produce_sized(&client, "old", 0, OLD_BATCH), SB_WIRE_ERROR_NONE);
+    client_close(&client);
+    cr_assert_eq(broker_stop(&broker), 0);
+    snprintf(broker.extra, sizeof(broker.extra), "--max-message-bytes 16k --max-frame-bytes 32k");
+    broker_start(&broker);
+    client_connect(&client, broker.port);
+    struct fetch_spec spec = {.topic = "old", .partition_max_bytes = 1 << 20,
+                              .max_bytes = 1 << 20};
+    struct sb_fetch_partition_response answer;
+    client_fetch(&client, &spec, &answer);
+    cr_assert_eq(answer.error_code, SB_WIRE_ERROR_MESSAGE_TOO_LARGE, "got %s",
+                 sb_wire_error_name(answer.error_code));
+    cr_assert_eq(answer.records.length, 0);
+    int64_t offset = -1;
+    int16_t error = offset_for_time(&client, "old", 1000, &offset);
+    cr_assert_eq(error, SB_WIRE_ERROR_MESSAGE_TOO_LARGE, "lookup got %s",
+                 sb_wire_error_name(error));
     client_close(&client);
     broker_stop_and_destroy(&broker);
 }
