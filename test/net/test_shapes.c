@@ -1,0 +1,324 @@
+/*
+ * test/net/test_shapes.c - the shapes users have, through a real broker of 2 shards
+ * (issue 11, item 4):
+ *
+ *  - a topic of 4,096 partitions (SB_TOPIC_PARTITIONS_MAX) next to a small one:
+ *    Metadata, DescribeTopic and ListTopics describe every partition (index, leader,
+ *    owning shard (topic_id + partition) % shards, offsets), one Produce and one Fetch
+ *    reach every partition with its own records, and all of it holds again after a
+ *    SIGTERM restart and after kill -9;
+ *  - 1,000 connections, open together, each with one acks=all Produce in flight before
+ *    any answer is read: every one is answered, both shards serve some of them, and every
+ *    record is stored exactly once at a dense offset;
+ *  - 20 idempotent producers interleaving on one partition: each one's retries are
+ *    answered with the original offsets, also after kill -9; 32 producers fill the
+ *    partition's table (SB_STORE_PRODUCERS_PER_PARTITION) and a 33rd gets BROKER_BUSY with
+ *    nothing appended; once the others have been idle longer than producer_expiration_ms
+ *    the 33rd is accepted and a forgotten producer's retry is refused, never stored twice
+ *    (docs/storage.md, "Idempotent producers").
+ *
+ * Start reading at the Test() functions at the end of each section.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net/metadata.h"
+#include "proto/api_admin.h"
+#include "proto/api_fetch.h"
+#include "proto/api_meta.h"
+#include "proto/api_produce.h"
+#include "proto/api_producer.h"
+#include "proto/batch.h"
+#include "proto/errors.h"
+#include "storage/store.h"
+#include "test/net/broker_fixture.h"
+
+/* The wide topic: the most partitions a topic may have. */
+#define WIDE_PARTITIONS SB_TOPIC_PARTITIONS_MAX
+/* Room for one partition's batch of at most 3 records. */
+#define WIDE_BATCH_BYTES 256u
+/* Shards of every broker here. */
+#define SHAPES_SHARDS 2u
+/* Partitions of the small topic listed next to the wide one. */
+#define NARROW_PARTITIONS 3
+
+/* Encode adapters for client_send. */
+static int
+encode_describe_topic_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_describe_topic_request_encode(writer, request);
+}
+
+static int
+encode_list_topics_request(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_list_topics_request_encode(writer, request);
+}
+
+/* Records partition p gets per round: 1 to 3, so neighbours' offsets differ. */
+static uint32_t
+wide_records(uint32_t partition)
+{
+    return 1 + partition % 3;
+}
+
+/* The value of record `index` of `partition` in `round`. */
+static int
+wide_value(char *value, size_t capacity, uint32_t partition, uint32_t round, uint32_t index)
+{
+    return snprintf(value, capacity, "w%u-r%u-%u", partition, round, index);
+}
+
+/* Builds partition p's batch of `round` (values wide_value) into `buffer`; returns bytes. */
+static uint32_t
+wide_batch(uint8_t *buffer, uint32_t partition, uint32_t round)
+{
+    struct sb_batch_builder builder;
+    sb_batch_builder_init(&builder, buffer, WIDE_BATCH_BYTES, 1000);
+    for (uint32_t index = 0; index < wide_records(partition); index++) {
+        char value[32];
+        int length = wide_value(value, sizeof(value), partition, round, index);
+        struct sb_record record = {.value = value, .value_length = length,
+                                   .key_length = -1, .timestamp_ms = 1000};
+        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
+    }
+    const uint8_t *batch;
+    uint32_t bytes;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch,
+                                         &bytes), 0);
+    memmove(buffer, batch, bytes);
+    return bytes;
+}
+
+/* One Produce of round `round` to every wide partition; each base offset must be
+ * round * wide_records(p). */
+static void
+wide_produce(struct client *client, uint32_t round)
+{
+    static uint8_t batches[WIDE_PARTITIONS][WIDE_BATCH_BYTES];
+    static struct sb_produce_partition parts[WIDE_PARTITIONS];
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        uint32_t bytes = wide_batch(batches[index], index, round);
+        parts[index] = (struct sb_produce_partition){(int32_t)index, {batches[index], bytes}};
+    }
+    struct sb_produce_topic topic = {.name = sb_wire_string_from_cstr("wide"),
+                                     .partitions = parts, .partition_count = WIDE_PARTITIONS};
+    struct sb_produce_request request = {.acks = -1, .timeout_ms = 10000, .topics = &topic,
+                                         .topic_count = 1};
+    client_send(client, SB_API_PRODUCE, 0, encode_produce_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "produce answered");
+    cr_assert_eq(frame.header.error_code, 0, "%s", sb_wire_error_name(frame.header.error_code));
+    struct sb_produce_response response;
+    struct sb_produce_topic_response topic_response;
+    cr_assert_eq(sb_produce_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_produce_response_next_topic(&response, &topic_response), 1);
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        struct sb_produce_partition_response result;
+        cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &result), 1,
+                     "an answer for partition %u", index);
+        cr_assert_eq(result.partition, (int32_t)index);
+        cr_assert_eq(result.error_code, 0, "partition %u: %s", index,
+                     sb_wire_error_name(result.error_code));
+        cr_assert_eq(result.base_offset, (int64_t)(round * wide_records(index)),
+                     "partition %u's own offsets", index);
+    }
+    struct sb_produce_partition_response extra;
+    cr_assert_eq(sb_produce_topic_response_next_partition(&topic_response, &extra), 0);
+}
+
+/* Checks one fetched wide partition: rounds 0..rounds-1 of its records, in order. */
+static void
+wide_check_records(const struct sb_fetch_partition_response *partition, uint32_t index,
+                   uint32_t rounds)
+{
+    uint32_t records = wide_records(index);
+    uint32_t seen = 0;
+    for (uint32_t at = 0; at < partition->records.length;) {
+        struct sb_batch_header header;
+        cr_assert_eq(sb_batch_verify(partition->records.data + at,
+                                     partition->records.length - at, 1 << 24, &header), 0);
+        struct sb_record_iter iterator;
+        sb_record_iter_init(&iterator, &header, partition->records.data + at +
+                            SB_BATCH_HEADER_BYTES, header.records_bytes);
+        struct sb_record_view record;
+        while (sb_record_iter_next(&iterator, &record) == 1) {
+            char expected[32];
+            int length = wide_value(expected, sizeof(expected), index, seen / records,
+                                    seen % records);
+            cr_assert_eq(record.offset, (int64_t)seen, "partition %u: dense offsets", index);
+            cr_assert(record.value_length == length &&
+                      memcmp(record.value, expected, (size_t)length) == 0,
+                      "partition %u offset %u holds its own record %s", index, seen, expected);
+            seen++;
+        }
+        at += header.batch_bytes;
+    }
+    cr_assert_eq(seen, rounds * records, "partition %u: every record", index);
+}
+
+/* One Fetch of every wide partition from offset 0: each has rounds × its records. */
+static void
+wide_fetch(struct client *client, uint32_t rounds)
+{
+    static struct sb_fetch_partition parts[WIDE_PARTITIONS];
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        parts[index] = (struct sb_fetch_partition){(int32_t)index, 0, 1 << 20};
+    }
+    struct sb_fetch_topic topic = {.name = sb_wire_string_from_cstr("wide"),
+                                   .partitions = parts, .partition_count = WIDE_PARTITIONS};
+    struct sb_fetch_request request = {.max_bytes = 16 << 20, .topics = &topic,
+                                       .topic_count = 1};
+    client_send(client, SB_API_FETCH, 0, encode_fetch_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "fetch answered");
+    cr_assert_eq(frame.header.error_code, 0, "%s", sb_wire_error_name(frame.header.error_code));
+    struct sb_fetch_response response;
+    struct sb_fetch_topic_response topic_response;
+    cr_assert_eq(sb_fetch_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(sb_fetch_response_next_topic(&response, &topic_response), 1);
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        struct sb_fetch_partition_response partition;
+        cr_assert_eq(sb_fetch_topic_response_next_partition(&topic_response, &partition), 1,
+                     "partition %u answered", index);
+        cr_assert_eq(partition.partition, (int32_t)index);
+        cr_assert_eq(partition.error_code, 0, "partition %u: %s", index,
+                     sb_wire_error_name(partition.error_code));
+        cr_assert_eq(partition.high_watermark, (int64_t)(rounds * wide_records(index)));
+        wide_check_records(&partition, index, rounds);
+    }
+}
+
+/* Metadata naming the wide topic: one broker of SHAPES_SHARDS shards, every partition in
+ * order, led by node 0, owned by shard (topic_id + partition) % shards. Returns topic_id. */
+static uint32_t
+wide_metadata(struct client *client)
+{
+    struct sb_wire_string name = sb_wire_string_from_cstr("wide");
+    struct sb_metadata_request request = {.topics = &name, .topic_count = 1};
+    client_send(client, SB_API_METADATA, 0, encode_metadata_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "metadata answered");
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_metadata_response response;
+    cr_assert_eq(sb_metadata_response_decode(frame.body, frame.body_bytes, &response), 0);
+    struct sb_metadata_broker broker;
+    cr_assert_eq(sb_metadata_response_next_broker(&response, &broker), 1);
+    cr_assert_eq(broker.shard_count, SHAPES_SHARDS);
+    struct sb_metadata_topic topic;
+    cr_assert_eq(sb_metadata_response_next_topic(&response, &topic), 1);
+    cr_assert_eq(topic.error_code, 0);
+    cr_assert_eq(topic.partition_count, WIDE_PARTITIONS, "every partition described");
+    cr_assert_neq(topic.topic_id, 0);
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        struct sb_metadata_partition partition;
+        cr_assert_eq(sb_metadata_topic_next_partition(&topic, &partition), 1);
+        cr_assert_eq(partition.partition, (int32_t)index);
+        cr_assert_eq(partition.error_code, 0);
+        cr_assert_eq(partition.leader, 0);
+        cr_assert_eq(partition.shard, (int32_t)((topic.topic_id + index) % SHAPES_SHARDS),
+                     "partition %u's owner", index);
+    }
+    cr_assert_eq(sb_metadata_response_next_topic(&response, &topic), 0);
+    return topic.topic_id;
+}
+
+/* DescribeTopic of the wide topic: every partition, its owner, and `rounds` rounds stored
+ * (log start 0, high watermark = log end = rounds × its records). */
+static void
+wide_describe(struct client *client, uint32_t topic_id, uint32_t rounds)
+{
+    struct sb_describe_topic_request request = {.name = sb_wire_string_from_cstr("wide")};
+    client_send(client, SB_API_DESCRIBE_TOPIC, 0, encode_describe_topic_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "describe answered");
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_describe_topic_response response;
+    cr_assert_eq(sb_describe_topic_response_decode(frame.body, frame.body_bytes, &response), 0);
+    cr_assert_eq(response.error_code, 0);
+    cr_assert_eq(response.topic_id, topic_id);
+    cr_assert_eq(response.partition_count, WIDE_PARTITIONS, "every partition described");
+    for (uint32_t index = 0; index < WIDE_PARTITIONS; index++) {
+        struct sb_describe_topic_partition partition;
+        cr_assert_eq(sb_describe_topic_response_next_partition(&response, &partition), 1);
+        int64_t stored = (int64_t)(rounds * wide_records(index));
+        cr_assert_eq(partition.partition, (int32_t)index);
+        cr_assert_eq(partition.leader, 0);
+        cr_assert_eq(partition.shard, (int32_t)((topic_id + index) % SHAPES_SHARDS));
+        cr_assert_eq(partition.log_start_offset, 0);
+        cr_assert_eq(partition.high_watermark, stored, "partition %u", index);
+        cr_assert_eq(partition.log_end_offset, stored, "partition %u", index);
+    }
+}
+
+/* ListTopics: names sorted; "narrow" and "wide" listed with their ids and counts. */
+static void
+wide_list(struct client *client, uint32_t topic_id)
+{
+    struct sb_list_topics_request request = {.prefix = sb_wire_string_from_cstr("")};
+    client_send(client, SB_API_LIST_TOPICS, 0, encode_list_topics_request, &request);
+    struct sb_frame frame;
+    cr_assert_eq(client_receive(client, &frame, client->timeout_ms), 0, "list answered");
+    cr_assert_eq(frame.header.error_code, 0);
+    struct sb_list_topics_response response;
+    cr_assert_eq(sb_list_topics_response_decode(frame.body, frame.body_bytes, &response), 0);
+    char previous[256] = "";
+    uint32_t found = 0;
+    struct sb_list_topics_entry entry;
+    while (sb_list_topics_response_next_topic(&response, &entry) == 1) {
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)entry.name.length, entry.name.chars);
+        cr_assert_gt(strcmp(name, previous), 0, "sorted by name: %s after %s", name, previous);
+        memcpy(previous, name, sizeof(previous));
+        if (strcmp(name, "wide") == 0) {
+            cr_assert_eq(entry.topic_id, topic_id);
+            cr_assert_eq(entry.partition_count, (int32_t)WIDE_PARTITIONS);
+            found++;
+        } else if (strcmp(name, "narrow") == 0) {
+            cr_assert_eq(entry.partition_count, NARROW_PARTITIONS);
+            found++;
+        }
+    }
+    cr_assert_eq(found, 2, "both topics listed");
+}
+
+/* Everything a client can ask about the wide topic, with `rounds` rounds stored. */
+static void
+wide_check_all(const struct broker_process *broker, uint32_t topic_id, uint32_t rounds)
+{
+    struct client client;
+    client_connect(&client, broker->port);
+    cr_assert_eq(wide_metadata(&client), topic_id, "the topic keeps its id");
+    wide_describe(&client, topic_id, rounds);
+    wide_list(&client, topic_id);
+    wide_fetch(&client, rounds);
+    client_close(&client);
+}
+
+Test(shapes, topic_of_4096_partitions_is_served_whole_and_survives_restarts, .timeout = 120)
+{
+    struct broker_process broker;
+    broker_start_new(&broker, SHAPES_SHARDS, NULL);
+    struct client client;
+    client_connect(&client, broker.port);
+    cr_assert_eq(client_create_topic(&client, "wide", (int32_t)WIDE_PARTITIONS), 0);
+    cr_assert_eq(client_create_topic(&client, "narrow", NARROW_PARTITIONS), 0);
+    uint32_t topic_id = wide_metadata(&client);
+    wide_describe(&client, topic_id, 0);
+    wide_produce(&client, 0);
+    client_close(&client);
+    wide_check_all(&broker, topic_id, 1);
+    cr_assert_eq(broker_stop(&broker), 0, "SIGTERM exits 0");
+    broker_start(&broker);
+    wide_check_all(&broker, topic_id, 1);
+    client_connect(&client, broker.port);
+    wide_produce(&client, 1);
+    client_close(&client);
+    broker_kill(&broker);
+    broker_start(&broker);
+    wide_check_all(&broker, topic_id, 2);
+    broker_stop_and_destroy(&broker);
+}
