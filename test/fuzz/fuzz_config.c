@@ -13,10 +13,13 @@
  *         prints) are skipped.
  *
  * Oracles, besides the sanitizers: the result is 0 or -EINVAL; an error is a non-empty
- * message, and for a file it names the file and a line the input has ("PATH:N: ..." with
- * 1 <= N <= its lines); after success the string settings are NUL-terminated within their
- * fields; and parsing is deterministic (the same input twice gives the same settings).
+ * message; after success the string settings are NUL-terminated within their fields; and
+ * parsing is deterministic (the same input twice gives the same settings). A file is also
+ * checked against fuzz_config_model, the format of docs/configuration.md written again
+ * line by line: the same lines are accepted with the same settings, and an error names the
+ * file and the model's first bad line ("PATH:N: ...").
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +34,9 @@
 #define FUZZ_ARGUMENTS_MAX 64
 /* The largest input used (a config file is a few KiB). */
 #define FUZZ_INPUT_BYTES_MAX (64u << 10)
+/* The longest line the loader reads whole (net/config.c's buffer, less its NUL); a longer
+ * one is accepted only when a comment starts within these bytes. */
+#define FUZZ_LINE_BYTES 511u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,10 +57,64 @@ fuzz_config_file(const uint8_t *text, size_t size, struct sb_broker_config *conf
     return result;
 }
 
-/* A file's error names the file and a line of the input. */
+static char *
+fuzz_config_trim(char *text)
+{
+    while (isspace((unsigned char)*text)) {
+        text++;
+    }
+    size_t length = strlen(text);
+    while (length > 0 && isspace((unsigned char)text[length - 1])) {
+        text[--length] = '\0';
+    }
+    return text;
+}
+
+/* The config file format, independently of net/config.c: lines end at '\n' (a NUL ends
+ * what is read of one), '#' starts a comment, blank lines are skipped, every other line is
+ * `key = value` with spaces trimmed. Applies the lines to *config (from the defaults);
+ * returns 0, or the number of the first bad line. */
+static int
+fuzz_config_model(const uint8_t *text, size_t size, struct sb_broker_config *config)
+{
+    sb_broker_config_defaults(config);
+    int number = 0;
+    for (size_t at = 0; at < size; number++) {
+        const uint8_t *end = memchr(text + at, '\n', size - at);
+        size_t length = end != NULL ? (size_t)(end - (text + at)) : size - at;
+        char line[FUZZ_LINE_BYTES + 1];
+        size_t kept = length < FUZZ_LINE_BYTES ? length : FUZZ_LINE_BYTES;
+        memcpy(line, text + at, kept);
+        line[kept] = '\0';
+        at += length + 1;
+        char *comment = strchr(line, '#');
+        if (length > FUZZ_LINE_BYTES && comment == NULL) {
+            return number + 1;
+        }
+        if (comment != NULL) {
+            *comment = '\0';
+        }
+        char *key = fuzz_config_trim(line);
+        if (*key == '\0') {
+            continue;
+        }
+        char *equals = strchr(key, '=');
+        if (equals == NULL) {
+            return number + 1;
+        }
+        *equals = '\0';
+        char error[256];
+        if (sb_broker_config_set(config, fuzz_config_trim(key), fuzz_config_trim(equals + 1),
+                                 error, sizeof(error)) != 0) {
+            return number + 1;
+        }
+    }
+    return 0;
+}
+
+/* A file's error names the file and the model's first bad line. */
 static void
-fuzz_config_check_file_error(const uint8_t *text, size_t size, const char *path,
-                             const char *error)
+fuzz_config_check_file_error(const char *path, const char *error, int bad_line)
 {
     size_t path_length = strlen(path);
     if (strncmp(error, path, path_length) != 0 || error[path_length] != ':') {
@@ -62,11 +122,7 @@ fuzz_config_check_file_error(const uint8_t *text, size_t size, const char *path,
     }
     char *end = NULL;
     long line = strtol(error + path_length + 1, &end, 10);
-    size_t lines = 1;
-    for (size_t index = 0; index + 1 < size; index++) {
-        lines += text[index] == '\n';
-    }
-    if (end == NULL || *end != ':' || line < 1 || (size_t)line > lines) {
+    if (end == NULL || *end != ':' || line != bad_line) {
         abort();
     }
 }
@@ -91,12 +147,16 @@ fuzz_file(const uint8_t *text, size_t size)
     char error[512] = "";
     int result = fuzz_config_file(text, size, &first, path, sizeof(path), error,
                                   sizeof(error));
+    int bad_line = fuzz_config_model(text, size, &again);
     if (result != 0) {
-        if (result != -EINVAL) {
+        if (result != -EINVAL || bad_line == 0) {
             abort();
         }
-        fuzz_config_check_file_error(text, size, path, error);
+        fuzz_config_check_file_error(path, error, bad_line);
         return;
+    }
+    if (bad_line != 0 || memcmp(&first, &again, sizeof(first)) != 0) {
+        abort();
     }
     fuzz_config_check(&first);
     if (fuzz_config_file(text, size, &again, path, sizeof(path), error, sizeof(error)) != 0 ||
