@@ -118,7 +118,8 @@ config_parse_number(const char *value, bool is_signed, int64_t *out)
         scale = 1ull << 30;
     }
     end += scale != 1;
-    if (*end != '\0') {
+    if (*end != '\0' || number > INT64_MAX / (int64_t)scale ||
+        number < INT64_MIN / (int64_t)scale) {
         return -EINVAL;
     }
     *out = number * (int64_t)scale;
@@ -254,6 +255,20 @@ config_trim(char *text)
     return text;
 }
 
+/* Reads the rest of a line longer than the load buffer; returns whether it had more than
+ * its '\n'. */
+static bool
+config_line_rest(FILE *file)
+{
+    int character = fgetc(file);
+    bool rest = character != EOF && character != '\n';
+    /* Bounded by the file's size. */
+    while (character != EOF && character != '\n') {
+        character = fgetc(file);
+    }
+    return rest;
+}
+
 int
 sb_broker_config_load(struct sb_broker_config *config, const char *path, char *error,
                       size_t error_capacity)
@@ -267,9 +282,23 @@ sb_broker_config_load(struct sb_broker_config *config, const char *path, char *e
     char line[512];
     int number = 0;
     int result = 0;
-    while (result == 0 && fgets(line, sizeof(line), file) != NULL) {
+    /* Bounded by the file's lines. */
+    while (result == 0) {
+        line[sizeof(line) - 1] = 1; /* fgets writes a NUL here only when it fills the buffer. */
+        if (fgets(line, sizeof(line), file) == NULL) {
+            break;
+        }
         number++;
         char *comment = strchr(line, '#');
+        /* A line that filled the buffer without its '\n': its rest is skipped, which is
+         * right only inside a comment. */
+        if (line[sizeof(line) - 1] == '\0' && line[sizeof(line) - 2] != '\n' &&
+            config_line_rest(file) && comment == NULL) {
+            snprintf(error, error_capacity, "%s:%d: line longer than %zu bytes", path, number,
+                     sizeof(line) - 1);
+            result = -EINVAL;
+            break;
+        }
         if (comment != NULL) {
             *comment = '\0';
         }

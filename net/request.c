@@ -38,6 +38,7 @@
 static void request_dispatch(struct request *request);
 static void request_fetch_read(struct request *request);
 static void request_finish_fetch(struct request *request);
+static int request_list_topics_compare(const void *left, const void *right);
 
 /* Frees everything the request holds; deferred while an owner still refers to a work of it
  * (acks=all answered at its timeout: the appends call back later). */
@@ -226,10 +227,21 @@ request_list_topics(struct request *request)
             .partition_count = (int32_t)topic->partition_count,
         };
     }
+    qsort(entries, used, sizeof(*entries), request_list_topics_compare);
     struct sb_list_topics_response response = {.topics = entries, .topic_count = used};
     struct sb_wire_writer writer;
     request_writer_begin(request, &writer);
     request_writer_finish(request, &writer, sb_list_topics_response_encode(&writer, &response));
+}
+
+/* docs/protocol.md lists topics sorted by name: bytewise, a prefix first. */
+static int
+request_list_topics_compare(const void *left, const void *right)
+{
+    const struct sb_wire_string *a = &((const struct sb_list_topics_entry *)left)->name;
+    const struct sb_wire_string *b = &((const struct sb_list_topics_entry *)right)->name;
+    int order = memcmp(a->chars, b->chars, a->length < b->length ? a->length : b->length);
+    return order != 0 ? order : (a->length > b->length) - (a->length < b->length);
 }
 
 /* Metadata for one topic into `out`, its partitions into `partitions` (scratch). */
