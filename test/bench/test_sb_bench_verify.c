@@ -45,7 +45,8 @@ lost_against_range(struct sb_bench_verify *verify)
 static uint64_t
 lost_against_acked(struct sb_bench_verify *verify)
 {
-    struct sb_bench_bitmap acked = {0};
+    struct sb_bench_bitmap acked;
+    memset(&acked, 0, sizeof(acked));
     for (uint64_t sequence = 0; sequence < SEQUENCES; sequence++) {
         sb_bench_bitmap_set(&acked, sequence);
     }
@@ -166,8 +167,8 @@ Test(sb_bench_verify, reference_refuses_malformed_ranges)
         "\"acknowledged\": [{\"producer\": 5, \"first\": 9, \"last\": 3, \"count\": 1}]",
         "\"acknowledged\": [{\"producer\": 5, \"first\": 0, \"last\": 3, \"count\": 5}]",
         "\"acknowledged\": [{\"producer\": 5, \"first\": 0, \"last\": 3, \"count\": 0}]",
-        "\"acknowledged\": [{\"producer\": 5, \"first\": 0, \"last\": 99999999999, "
-        "\"count\": 1}]",
+        ("\"acknowledged\": [{\"producer\": 5, \"first\": 0, \"last\": 99999999999, "
+         "\"count\": 1}]"),
         "\"acknowledged\": [{\"producer\": 5, \"first\": 0, \"last\": 3, \"count\": 4}",
     };
     for (size_t index = 0; index < sizeof(bad) / sizeof(bad[0]); index++) {
