@@ -352,6 +352,28 @@ test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefi
     return bytes;
 }
 
+uint32_t
+test_producer_batch(uint8_t *buffer, uint32_t capacity, int64_t producer_id,
+                    int16_t epoch, int32_t sequence, uint32_t records)
+{
+    struct sb_batch_builder builder;
+    sb_batch_builder_init(&builder, buffer, capacity, 1000);
+    if (producer_id >= 0) {
+        sb_batch_builder_set_producer(&builder, producer_id, epoch, sequence);
+    }
+    for (uint32_t index = 0; index < records; index++) {
+        struct sb_record record = {.key = "k", .key_length = 1, .value = "v",
+                                   .value_length = 1, .timestamp_ms = 1000};
+        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
+    }
+    const uint8_t *bytes;
+    uint32_t length;
+    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &bytes,
+                                         &length), 0);
+    memmove(buffer, bytes, length);
+    return length;
+}
+
 int
 encode_empty_request(struct sb_wire_writer *writer, const void *request)
 {

@@ -134,6 +134,10 @@ void client_describe_topic(struct client *client, const char *name,
 
 /* Builds a record batch of `count` records "key-i" -> "<prefix>-i" into buffer; returns bytes. */
 uint32_t test_batch(uint8_t *buffer, uint32_t capacity, uint32_t count, const char *prefix);
+/* One batch of `records` records ("k" -> "v") into buffer (moved to its start), from
+ * `producer_id` at `epoch` and `sequence` (producer -1: not idempotent). Returns its size. */
+uint32_t test_producer_batch(uint8_t *buffer, uint32_t capacity, int64_t producer_id,
+                             int16_t epoch, int32_t sequence, uint32_t records);
 
 /* One Produce request: record batches (back to back) for one partition. */
 struct produce_spec {

@@ -329,30 +329,6 @@ Test(errors, init_producer_id_of_an_unknown_producer_is_an_invalid_mapping, .tim
     broker_stop_and_destroy(&broker);
 }
 
-/* One batch of `records` records into buffer (moved to its start), from `producer_id` at
- * `epoch` and `sequence` (producer -1: not idempotent). Returns its size. */
-static uint32_t
-producer_batch(uint8_t *buffer, uint32_t capacity, int64_t producer_id, int16_t epoch,
-               int32_t sequence, uint32_t records)
-{
-    struct sb_batch_builder builder;
-    sb_batch_builder_init(&builder, buffer, capacity, 1000);
-    if (producer_id >= 0) {
-        sb_batch_builder_set_producer(&builder, producer_id, epoch, sequence);
-    }
-    for (uint32_t index = 0; index < records; index++) {
-        struct sb_record record = {.key = "k", .key_length = 1, .value = "v",
-                                   .value_length = 1, .timestamp_ms = 1000};
-        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
-    }
-    const uint8_t *bytes;
-    uint32_t length;
-    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &bytes,
-                                         &length), 0);
-    memmove(buffer, bytes, length);
-    return length;
-}
-
 /* The partition's high watermark, through a Fetch from offset 0. */
 static int64_t
 high_watermark(struct client *client, const char *topic, int32_t partition)
@@ -376,14 +352,14 @@ Test(errors, produce_with_an_older_epoch_is_invalid_producer_epoch, .timeout = 6
     struct sb_init_producer_id_response id = init_producer(&client, -1, -1);
     cr_assert_eq(id.error_code, SB_WIRE_ERROR_NONE);
     static uint8_t batch[4096];
-    uint32_t bytes = producer_batch(batch, sizeof(batch), id.producer_id, 0, 0, 2);
+    uint32_t bytes = test_producer_batch(batch, sizeof(batch), id.producer_id, 0, 0, 2);
     cr_assert_eq(client_produce_acks_all(&client, "fenced", 0, batch, bytes, NULL), 0);
     struct sb_init_producer_id_response bumped = init_producer(&client, id.producer_id, 0);
     cr_assert_eq(bumped.producer_epoch, 1);
-    bytes = producer_batch(batch, sizeof(batch), id.producer_id, 1, 0, 2);
+    bytes = test_producer_batch(batch, sizeof(batch), id.producer_id, 1, 0, 2);
     cr_assert_eq(client_produce_acks_all(&client, "fenced", 0, batch, bytes, NULL), 0,
                  "the new epoch starts at sequence 0");
-    bytes = producer_batch(batch, sizeof(batch), id.producer_id, 0, 2, 2);
+    bytes = test_producer_batch(batch, sizeof(batch), id.producer_id, 0, 2, 2);
     int16_t error = client_produce_acks_all(&client, "fenced", 0, batch, bytes, NULL);
     cr_assert_eq(error, SB_WIRE_ERROR_INVALID_PRODUCER_EPOCH, "got %s",
                  sb_wire_error_name(error));
@@ -436,12 +412,12 @@ Test(errors, bad_payload_crc_is_corrupt_message_and_the_other_partition_is_store
     cr_assert_eq(client_create_topic(&client, "crc", 2), SB_WIRE_ERROR_NONE);
     static uint8_t damaged[8192];
     static uint8_t good[4096];
-    uint32_t first = producer_batch(damaged, sizeof(damaged), -1, -1, -1, 3);
-    uint32_t second = producer_batch(damaged + first, sizeof(damaged) - first, -1, -1, -1, 3);
+    uint32_t first = test_producer_batch(damaged, sizeof(damaged), -1, -1, -1, 3);
+    uint32_t second = test_producer_batch(damaged + first, sizeof(damaged) - first, -1, -1, -1, 3);
     damaged[first + SB_BATCH_HEADER_BYTES + 2] ^= 0x10;
     const uint8_t *const batches[2] = {damaged, good};
     const uint32_t bytes[2] = {first + second,
-                               producer_batch(good, sizeof(good), -1, -1, -1, 5)};
+                               test_producer_batch(good, sizeof(good), -1, -1, -1, 5)};
     int16_t errors[2];
     int64_t offsets[2];
     produce_two(&client, "crc", batches, bytes, errors, offsets);
@@ -467,7 +443,7 @@ Test(errors, unknown_codec_is_corrupt_message, .timeout = 60)
     client_connect(&client, broker.port);
     cr_assert_eq(client_create_topic(&client, "codec", 1), SB_WIRE_ERROR_NONE);
     static uint8_t batch[4096];
-    uint32_t bytes = producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
+    uint32_t bytes = test_producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
     uint16_t attributes = sb_load_le16(batch + SB_BATCH_OFFSET_ATTRIBUTES);
     sb_store_le16(batch + SB_BATCH_OFFSET_ATTRIBUTES, (uint16_t)(attributes | 5u));
     sb_store_le32(batch + SB_BATCH_OFFSET_HEADER_CRC,
@@ -491,9 +467,9 @@ Test(errors, mixed_producers_or_empty_records_are_invalid_record, .timeout = 60)
     struct sb_init_producer_id_response id = init_producer(&client, -1, -1);
     static uint8_t mixed[8192];
     static uint8_t good[4096];
-    uint32_t first = producer_batch(mixed, sizeof(mixed), id.producer_id, 0, 0, 2);
-    uint32_t second = producer_batch(mixed + first, sizeof(mixed) - first, -1, -1, -1, 2);
-    const uint32_t good_bytes = producer_batch(good, sizeof(good), -1, -1, -1, 1);
+    uint32_t first = test_producer_batch(mixed, sizeof(mixed), id.producer_id, 0, 0, 2);
+    uint32_t second = test_producer_batch(mixed + first, sizeof(mixed) - first, -1, -1, -1, 2);
+    const uint32_t good_bytes = test_producer_batch(good, sizeof(good), -1, -1, -1, 1);
     const uint8_t *const batches[2] = {mixed, good};
     uint32_t bytes[2] = {first + second, good_bytes};
     int16_t errors[2];
@@ -530,7 +506,7 @@ Test(errors, list_offsets_with_an_unknown_negative_timestamp_is_invalid_request,
     client_connect(&client, broker.port);
     cr_assert_eq(client_create_topic(&client, "times", 2), SB_WIRE_ERROR_NONE);
     static uint8_t batch[4096];
-    uint32_t bytes = producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
+    uint32_t bytes = test_producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
     cr_assert_eq(client_produce_acks_all(&client, "times", 1, batch, bytes, NULL), 0);
     const int64_t bad[] = {-3, INT64_MIN};
     for (size_t round = 0; round < sizeof(bad) / sizeof(bad[0]); round++) {
@@ -573,7 +549,7 @@ Test(errors, fetch_outside_the_log_is_offset_out_of_range, .timeout = 60)
     client_connect(&client, broker.port);
     cr_assert_eq(client_create_topic(&client, "range", 1), SB_WIRE_ERROR_NONE);
     static uint8_t batch[4096];
-    uint32_t bytes = producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
+    uint32_t bytes = test_producer_batch(batch, sizeof(batch), -1, -1, -1, 3);
     cr_assert_eq(client_produce_acks_all(&client, "range", 0, batch, bytes, NULL), 0);
     const int64_t offsets[] = {4, -1, 3};
     const int16_t expected[] = {SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE,
@@ -602,7 +578,7 @@ Test(errors, produce_to_a_partition_beyond_the_count_is_unknown_partition, .time
     client_connect(&client, broker.port);
     cr_assert_eq(client_create_topic(&client, "single", 1), SB_WIRE_ERROR_NONE);
     static uint8_t batch[4096];
-    const uint32_t length = producer_batch(batch, sizeof(batch), -1, -1, -1, 2);
+    const uint32_t length = test_producer_batch(batch, sizeof(batch), -1, -1, -1, 2);
     const uint8_t *const batches[2] = {batch, batch};
     const uint32_t bytes[2] = {length, length};
     int16_t errors[2];

@@ -245,26 +245,6 @@ Test(work, acks_all_on_a_failing_disk_is_answered_request_timed_out, .timeout = 
     broker_kill(&broker); /* Its WAL cannot drain: no clean stop on this disk. */
 }
 
-/* One idempotent batch of `records` records from producer 7, epoch 0, at `sequence`. */
-static uint32_t
-idempotent_batch(uint8_t *buffer, uint32_t capacity, int32_t sequence, uint32_t records)
-{
-    struct sb_batch_builder builder;
-    sb_batch_builder_init(&builder, buffer, capacity, 1000);
-    sb_batch_builder_set_producer(&builder, 7, 0, sequence);
-    for (uint32_t index = 0; index < records; index++) {
-        struct sb_record record = {.key = "k", .key_length = 1, .value = "v",
-                                   .value_length = 1, .timestamp_ms = 1000};
-        cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
-    }
-    const uint8_t *bytes;
-    uint32_t length;
-    cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &bytes,
-                                         &length), 0);
-    memmove(buffer, bytes, length);
-    return length;
-}
-
 /* docs/protocol.md: a partition's batches are checked, producer sequence included, before
  * any is appended. Two batches of one producer with a gap between them: the partition is
  * refused whole (OUT_OF_ORDER_SEQUENCE_NUMBER), and nothing of it is stored. */
@@ -276,8 +256,8 @@ Test(work, a_partition_with_a_sequence_gap_inside_is_refused_whole, .timeout = 6
     client_connect(&client, broker.port);
     cr_assert_eq(client_create_topic(&client, "gapped", 1), SB_WIRE_ERROR_NONE);
     static uint8_t batches[8192];
-    uint32_t first = idempotent_batch(batches, 4096, 0, 3);
-    uint32_t second = idempotent_batch(batches + first, 4096, 5, 3); /* 3 and 4 missing. */
+    uint32_t first = test_producer_batch(batches, 4096, 7, 0, 0, 3);
+    uint32_t second = test_producer_batch(batches + first, 4096, 7, 0, 5, 3); /* 3 and 4 missing. */
     struct produce_spec spec = {.topic = "gapped", .batch = batches, .bytes = first + second,
                                 .acks = -1, .timeout_ms = 5000};
     int64_t base_offset;
