@@ -436,6 +436,7 @@ store_partition_detach_memtable(struct sb_store *store, struct sb_partition *par
     partition->memtable_first = SB_STORE_NONE;
     partition->memtable_last = SB_STORE_NONE;
     partition->memtable_count = 0;
+    partition->read_hint = SB_STORE_NONE;
 }
 
 void

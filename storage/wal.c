@@ -752,6 +752,11 @@ wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end
             struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
             SB_ASSERT(partition->memtable_first == wal->fifo_head);
             partition->memtable_first = entry->next;
+            if (partition->read_hint == wal->fifo_head) {
+                /* The entry is freed: its chain may end here while later batches start a
+                 * new one, so a read must not start from it. */
+                partition->read_hint = SB_STORE_NONE;
+            }
             if (entry->next == SB_STORE_NONE) {
                 partition->memtable_last = SB_STORE_NONE;
             }
