@@ -10,7 +10,9 @@
  * Exit status: 0; 1 when any error, lost, duplicated or out-of-order message was
  * counted, when consumers stopped early (records left on a partition, or a partition
  * never answered, at the end of a run not stopped by --messages or a signal), or the
- * driver could not start; 2 for bad usage. Start at main.
+ * driver could not start; 2 for bad usage (also --group with a driver without groups).
+ * With --group, e2e's consumers wait until the group gave them every partition before
+ * producers open. Start at main.
  */
 #include <errno.h>
 #include <signal.h>
@@ -77,6 +79,12 @@ bench_allocate(struct sb_bench *bench)
             return -ENOMEM;
         }
     }
+    if (config->group != NULL) {
+        bench->group = sb_bench_group_new(config->topic_count * config->partitions);
+        if (bench->group == NULL) {
+            return -ENOMEM;
+        }
+    }
     return 0;
 }
 
@@ -93,6 +101,7 @@ bench_free(struct sb_bench *bench)
         sb_bench_recorder_deinit(&bench->consumers[index].recorder);
     }
     sb_bench_verify_free(bench->verify);
+    sb_bench_group_free(bench->group);
     sb_bench_reference_free(&bench->reference);
     free(bench->producers);
     free(bench->consumers);
@@ -104,7 +113,41 @@ bench_free(struct sb_bench *bench)
     free(bench->series);
 }
 
-/* Splits the partitions over the consumers round-robin and opens each. */
+/* e2e with --group: polls every consumer until this run's consumers hold every partition
+ * and know each position, so nothing sent is missed; bounded by --join-timeout. */
+static int
+group_join(struct sb_bench *bench)
+{
+    uint64_t deadline = sb_bench_now_ns() + (uint64_t)(bench->config.join_timeout_s * 1e9);
+    while (!sb_bench_group_complete(bench->group)) {
+        if (sb_bench_now_ns() >= deadline || interrupted) {
+            fprintf(stderr, "sb-bench: group %s: this run's consumers hold %u of %u "
+                    "partitions after --join-timeout %.1f s\n", bench->config.group,
+                    atomic_load(&bench->group->held), bench->group->partitions_total,
+                    bench->config.join_timeout_s);
+            return -ETIMEDOUT;
+        }
+        for (uint32_t index = 0; index < bench->config.consumers; index++) {
+            struct sb_bench_consumer *consumer = &bench->consumers[index];
+            int result = bench->driver->consumer_poll(consumer->handle, 10);
+            if (result < 0) {
+                fprintf(stderr, "sb-bench: consumer %u: %s\n", index,
+                        sb_bench_strerror(result));
+                return result;
+            }
+        }
+    }
+    for (uint32_t index = 0; index < bench->config.consumers; index++) {
+        int result = bench->driver->consumer_ready(bench->consumers[index].handle);
+        if (result < 0) {
+            return result;
+        }
+    }
+    return 0;
+}
+
+/* Splits the partitions over the consumers round-robin (without --group: with it, the
+ * group assigns them as consumers subscribe) and opens each. */
 static int
 consumers_open(struct sb_bench *bench)
 {
@@ -115,11 +158,14 @@ consumers_open(struct sb_bench *bench)
         consumer->index = index;
         consumer->bench = bench;
         sb_bench_recorder_init(&consumer->recorder);
-        consumer->assigned = calloc(total / config->consumers + 1, sizeof(uint32_t));
+        consumer->assigned = calloc(total / config->consumers + 1 +
+                                        (config->group != NULL ? total : 0),
+                                    sizeof(uint32_t));
         if (consumer->assigned == NULL) {
             return -ENOMEM;
         }
-        for (uint32_t partition = index; partition < total; partition += config->consumers) {
+        for (uint32_t partition = index; partition < total && config->group == NULL;
+             partition += config->consumers) {
             consumer->assigned[consumer->assigned_count++] = partition;
         }
     }
@@ -132,7 +178,7 @@ consumers_open(struct sb_bench *bench)
             return result;
         }
     }
-    return 0;
+    return config->group != NULL && config->mode == SB_BENCH_E2E ? group_join(bench) : 0;
 }
 
 static int
@@ -224,12 +270,13 @@ consumers_done(struct sb_bench *bench, uint64_t now, uint64_t drain_deadline)
     return bench->config.mode != SB_BENCH_CONSUME;
 }
 
-/* Consume mode: true once records stopped coming for --idle-stop seconds. */
+/* Consume mode: true once records stopped coming for --idle-stop seconds (with --group,
+ * while this run's consumers hold every partition: not in the middle of a rebalance). */
 static bool
 consume_idle(struct sb_bench *bench, uint64_t now, uint64_t *seen, uint64_t *changed_ns)
 {
     uint64_t received = atomic_load(&bench->received_total);
-    if (received != *seen) {
+    if (received != *seen || (bench->group != NULL && !sb_bench_group_complete(bench->group))) {
         *seen = received;
         *changed_ns = now;
         return false;
@@ -467,6 +514,11 @@ main(int argc, char **argv)
     bench.driver = driver_find(bench.config.driver);
     if (bench.driver == NULL) {
         fprintf(stderr, "sb-bench: unknown driver '%s' (streambus, nats, redis)\n",
+                bench.config.driver);
+        return 2;
+    }
+    if (bench.config.group != NULL && !bench.driver->groups) {
+        fprintf(stderr, "sb-bench: --group is not supported by the %s driver\n",
                 bench.config.driver);
         return 2;
     }

@@ -9,7 +9,8 @@
  * sb_bench_verify.c (lost, duplicated, out-of-order), sb_bench_reference.c (the
  * acknowledged ranges of a produce run, for --verify-against), sb_bench_run.c (producer,
  * consumer and ping threads), sb_bench_report.c (progress, summary, JSON),
- * sb_bench_driver_*.c (one per system: streambus, nats, redis).
+ * sb_bench_driver_*.c (one per system: streambus, nats, redis), sb_bench_group.c
+ * (--group: redeliveries, rebalance pauses, commit latency, assignment events).
  *
  * Every message starts with a 32-byte header (little-endian):
  *   0  u32 magic "SBB1"   4  u32 producer id   8  u64 sequence (per producer)
@@ -24,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "bench/histogram.h"
@@ -43,12 +45,23 @@
 #define SB_BENCH_NAME_BYTES 128
 /* Partitions named in the summary (those that delivered nothing, those left behind). */
 #define SB_BENCH_NAMED_MAX 16
+/* --group: longest group id; entries of the assignment-event log (one per partition moved). */
+#define SB_BENCH_GROUP_ID_BYTES_MAX 255
+#define SB_BENCH_GROUP_EVENTS_MAX 65536
+/* --commit-interval-ms: at most this many milliseconds. */
+#define SB_BENCH_COMMIT_INTERVAL_MS_MAX 60000
 
 enum sb_bench_mode {
     SB_BENCH_PRODUCE, /* Producers only. */
     SB_BENCH_CONSUME, /* Consumers only (e.g. a backlog written by a produce run). */
     SB_BENCH_E2E,     /* Both; end-to-end latency from send time to delivery. */
     SB_BENCH_PING,    /* Request round trips (Health, PING, NATS PING). */
+};
+
+/* How --group consumers commit their positions. */
+enum sb_bench_commit {
+    SB_BENCH_COMMIT_ASYNC, /* sb_consumer_commit_async, one in flight per consumer. */
+    SB_BENCH_COMMIT_SYNC,  /* sb_consumer_commit_sync on the consumer's thread. */
 };
 
 enum sb_bench_size_kind {
@@ -98,6 +111,10 @@ struct sb_bench_config {
     const char *verify_against;           /* Consume: a produce run's --json, or NULL. */
     const char *label;                    /* Free text carried into the JSON. */
     bool quiet;                           /* No progress lines. */
+    const char *group;                    /* --group: consumers subscribe in it; or NULL. */
+    enum sb_bench_commit commit;          /* --commit: how group consumers commit. */
+    uint32_t commit_interval_ms;          /* Commit at most this often (0: every poll). */
+    double join_timeout_s;                /* e2e --group: longest wait for every partition. */
 };
 
 struct sb_bench_producer;
@@ -148,6 +165,10 @@ struct sb_bench_driver {
      * unknown (it was never answered). NULL when the system cannot tell. */
     int (*consumer_lag)(void *handle, uint32_t index, uint64_t *lag_out);
     void (*consumer_close)(void *handle);
+    /* --group: waits until the position of each partition the consumer holds is known. */
+    int (*consumer_ready)(void *handle);
+    /* --group works (consumers subscribe; sb_bench_group.c's callbacks are made). */
+    bool groups;
 };
 
 extern const struct sb_bench_driver sb_bench_driver_streambus;
@@ -229,6 +250,60 @@ struct sb_bench_reference {
     uint32_t count;                          /* Producers. */
 };
 
+/* What a rebalance did to a partition (the event log of a --group run). */
+enum sb_bench_group_kind {
+    SB_BENCH_GROUP_ASSIGNED, /* Given to one of this run's consumers. */
+    SB_BENCH_GROUP_REVOKED,  /* Taken from it (after its commit). */
+    SB_BENCH_GROUP_LOST,     /* Taken from it without notice (fenced): no commit. */
+};
+
+/* One partition moved by a rebalance. */
+struct sb_bench_group_event {
+    uint64_t unix_us;                        /* When the callback ran (CLOCK_REALTIME). */
+    _Atomic uint64_t first_delivery_unix_us; /* Assigned: its first record after, or 0. */
+    uint32_t partition;                      /* Global partition. */
+    uint32_t consumer;                       /* Consumer index. */
+    enum sb_bench_group_kind kind;           /* What happened. */
+};
+
+/*
+ * --group (sb_bench_group.c): what the run's consumers saw of their group. A record of a
+ * partition whose offset is at most the partition's highest offset delivered in this run
+ * when the partition was last assigned (handover_high) is a redelivery: an earlier owner in
+ * this run delivered it and the commit the new owner started from was below it. It is
+ * counted in redelivered and not verified again; any other record delivered twice is a
+ * duplicate (the verifier's "duplicated", which fails the run). A fenced member keeps
+ * delivering what it fetched until it learns of its fencing, possibly after the partition's
+ * next owner was assigned: such a late delivery raises handover_high too, since the new
+ * owner started from a commit below it.
+ */
+struct sb_bench_group {
+    pthread_mutex_t lock;             /* Guards what follows the atomics. */
+    uint32_t partitions_total;        /* topic_count * partitions. */
+    _Atomic int64_t *high_offset;     /* Per partition: highest offset delivered, or -1. */
+    _Atomic int64_t *handover_high;   /* Per partition: high_offset when last assigned, or a
+                                       * later delivery by a member that no longer holds it. */
+    _Atomic uint32_t *owner;          /* Per partition: its holder's consumer index + 1, or 0. */
+    _Atomic uint64_t *revoked_ns;     /* Per partition: when last revoked or lost, 0 after
+                                       * its first delivery since (monotonic ns). */
+    _Atomic uint32_t *pending;        /* Per partition: its assigned event's index + 1 until
+                                       * the first delivery, else 0. */
+    _Atomic uint32_t held;            /* Partitions held by this run's consumers now. */
+    _Atomic uint64_t redelivered;     /* Records delivered again after a handover. */
+    uint64_t subscribe_ns;            /* When the first consumer subscribed (monotonic). */
+    uint64_t join_ns;                 /* When every partition was first held, or 0. */
+    uint64_t settled_ns;              /* When the last partition moved, or 0. */
+    uint64_t received_settled;        /* The run's deliveries by then (received_total). */
+    uint64_t moved[3];                /* Partition moves by enum sb_bench_group_kind. */
+    uint64_t commit_errors;           /* Commits that failed. */
+    struct sb_histogram commit;       /* Commit latency (call to outcome). */
+    struct sb_histogram pause;        /* Revocation to the next owner's first delivery. */
+    struct sb_histogram handover;     /* Revocation to the next assignment in this run. */
+    struct sb_bench_group_event *events; /* SB_BENCH_GROUP_EVENTS_MAX entries. */
+    uint32_t event_count;             /* Entries used. */
+    uint64_t events_dropped;          /* Moves beyond the log. */
+};
+
 /* One producer thread. */
 struct sb_bench_producer {
     uint32_t index;                     /* 0 .. producers - 1. */
@@ -254,7 +329,8 @@ struct sb_bench_consumer {
     struct sb_bench *bench;             /* The run. */
     void *handle;                       /* Driver's consumer. */
     pthread_t thread;                   /* Its thread. */
-    uint32_t *assigned;                 /* Global partitions (topic * partitions + p). */
+    uint32_t *assigned;                 /* Global partitions (topic * partitions + p); with
+                                         * --group, those the group gave it now. */
     uint32_t assigned_count;            /* Entries in assigned. */
     struct sb_bench_recorder recorder;  /* What it measured. */
 };
@@ -294,6 +370,7 @@ struct sb_bench {
     struct sb_bench_producer *producers;    /* config.producers of them. */
     struct sb_bench_consumer *consumers;    /* config.consumers of them. */
     struct sb_bench_verify *verify;         /* Verification, or NULL (produce, ping). */
+    struct sb_bench_group *group;           /* --group figures, or NULL. */
     struct sb_bench_counts totals;          /* Figures after the warm-up. */
     struct sb_histogram *ack;               /* Produce-ack (ping) latency after warm-up. */
     struct sb_histogram *end_to_end;        /* End-to-end latency after warm-up. */
@@ -373,6 +450,29 @@ bool sb_bench_bitmap_set(struct sb_bench_bitmap *bitmap, uint64_t bit);
 bool sb_bench_bitmap_test(const struct sb_bench_bitmap *bitmap, uint64_t bit);
 void sb_bench_bitmap_free(struct sb_bench_bitmap *bitmap);
 
+/* sb_bench_group.c */
+struct sb_bench_group *sb_bench_group_new(uint32_t partitions_total);
+void sb_bench_group_free(struct sb_bench_group *group);
+/* A consumer subscribed (the join time counts from the first). */
+void sb_bench_group_subscribed(struct sb_bench_group *group);
+/* A rebalance callback of consumer: kind, global partitions (count). Updates the
+ * consumer's assigned list (the consumer's thread, or main before threads start). */
+void sb_bench_group_rebalance(struct sb_bench_group *group, struct sb_bench_consumer *consumer,
+                              enum sb_bench_group_kind kind, const uint32_t *partitions,
+                              size_t count);
+/* A record of global partition at offset is about to be delivered by consumer (its index);
+ * true when it is a
+ * redelivery (counted here: do not deliver it to the verifier). */
+bool sb_bench_group_deliver(struct sb_bench_group *group, uint32_t consumer, uint32_t partition,
+                            int64_t offset);
+/* A commit's outcome: its latency and error (0 or negative). Any thread. */
+void sb_bench_group_commit(struct sb_bench_group *group, uint64_t latency_ns, int error);
+/* True when this run's consumers hold every partition. */
+bool sb_bench_group_complete(struct sb_bench_group *group);
+/* The summary lines and the JSON "group" member (null without --group). */
+void sb_bench_group_summary(const struct sb_bench *bench);
+void sb_bench_group_json(FILE *file, const struct sb_bench *bench);
+
 /* sb_bench_reference.c: reads the "acknowledged" ranges of the JSON file at path (a produce
  * or e2e run's --json) into reference (freed with sb_bench_reference_free). Returns 0;
  * -errno from reading; -EBADMSG when the file has no valid ranges. */
@@ -394,6 +494,12 @@ void *sb_bench_ping_main(void *argument);
 void *sb_bench_consumer_main(void *argument);
 
 /* sb_bench_report.c */
+/* A JSON string (NULL as ""), and a latency object "name": {count, ..., histogram}. */
+void sb_bench_json_string(FILE *file, const char *text);
+void sb_bench_json_latency(FILE *file, const char *name, const struct sb_histogram *histogram,
+                           bool last);
+/* A summary row of a latency histogram. */
+void sb_bench_summary_latency(const char *name, const struct sb_histogram *histogram);
 void sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print);
 void sb_bench_report_summary(const struct sb_bench *bench);
 int sb_bench_report_json(const struct sb_bench *bench, const char *path);

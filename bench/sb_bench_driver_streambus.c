@@ -13,6 +13,13 @@
  * Consumers assign their partitions, seek, and wait until every position is
  * known, so an e2e run's consumers are in place before the first send. After the
  * run, each partition's lag (sb_consumer_lag) tells what a consumer left behind.
+ * With --group, the clients carry group.id (enable.auto.commit off) and each consumer
+ * subscribes to the run's topics: its rebalance callback tells sb_bench_group.c what moved
+ * and commits the revoked partitions' positions (commit_sync, timed); after records were
+ * delivered, poll commits every position at most every --commit-interval-ms (commit_async
+ * with one in flight, or commit_sync), timing each; a commit refused because the member was
+ * fenced is counted, not an error of the run. sb_consumer_close leaves the group,
+ * committing on revoke.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +65,13 @@ struct streambus_producer {
 struct streambus_consumer {
     struct sb_bench_consumer *bench;  /* The bench's consumer. */
     struct sb_consumer *consumer;     /* The library's consumer. */
+    struct sb_bench_group *group;     /* --group figures, or NULL. */
+    uint32_t topic_index;             /* Topic of the last record (a lookup cache). */
+    uint32_t *moved;                  /* --group: a callback's global partitions. */
+    struct sb_consumer_partition *revoked; /* --group: revoked positions to commit. */
+    bool uncommitted;                 /* --group: delivered since the last commit. */
+    uint64_t commit_ns;               /* --group: when the last commit started. */
+    _Atomic bool commit_pending;      /* --group: an async commit is in flight. */
 };
 
 static int
@@ -77,7 +91,8 @@ config_build(const struct sb_bench_config *config, struct sb_client_config **out
         {"bootstrap.servers", servers}, {"client.id", "sb-bench"}, {"acks", config->acks},
         {"linger.ms", linger}, {"batch.bytes", batch}, {"compression", config->compression},
         {"auto.offset.reset", config->from_beginning ? "earliest" : "latest"},
-        {"max.block.ms", "10000"}};
+        {"max.block.ms", "10000"}, {"group.id", config->group != NULL ? config->group : ""},
+        {"enable.auto.commit", config->group != NULL ? "false" : "true"}};
     for (size_t index = 0; index < sizeof(settings) / sizeof(settings[0]); index++) {
         int result = sb_client_config_set(client_config, settings[index][0], settings[index][1]);
         if (result < 0) {
@@ -284,17 +299,21 @@ static void
 streambus_consumer_close(void *handle)
 {
     struct streambus_consumer *consumer = handle;
-    sb_consumer_close(consumer->consumer);
+    sb_consumer_close(consumer->consumer); /* Runs the last revoke callback. */
+    free(consumer->moved);
+    free(consumer->revoked);
     free(consumer);
 }
 
-/* Assigns and seeks every partition, then waits until each position is known. */
+/* Assigns and seeks every partition (pass 0; with --group the group assigned them), then
+ * waits until each position is known (pass 1). */
 static int
-consumer_assign_all(struct streambus_consumer *consumer, const struct sb_bench_config *config)
+consumer_positions(struct streambus_consumer *consumer, const struct sb_bench_config *config,
+                   int first_pass)
 {
     struct sb_bench_consumer *owner = consumer->bench;
     int64_t start = config->from_beginning ? SB_OFFSET_BEGINNING : SB_OFFSET_END;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = first_pass; pass < 2; pass++) {
         for (uint32_t index = 0; index < owner->assigned_count; index++) {
             const char *topic = owner->bench->topic_names[owner->assigned[index] /
                                                           config->partitions];
@@ -317,6 +336,153 @@ consumer_assign_all(struct streambus_consumer *consumer, const struct sb_bench_c
     return 0;
 }
 
+/* The global partition (topic index * partitions + partition) of a record or callback
+ * entry; UINT32_MAX for a topic that is not the run's. */
+static uint32_t
+global_partition(struct streambus_consumer *consumer, const char *topic, int32_t partition)
+{
+    const struct sb_bench *bench = consumer->bench->bench;
+    uint32_t topics = bench->config.topic_count;
+    for (uint32_t step = 0; step < topics; step++) {
+        uint32_t index = (consumer->topic_index + step) % topics;
+        if (strcmp(bench->topic_names[index], topic) == 0) {
+            consumer->topic_index = index;
+            return partition >= 0 && (uint32_t)partition < bench->config.partitions
+                       ? index * bench->config.partitions + (uint32_t)partition : UINT32_MAX;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* Times a commit. A commit refused because the member was fenced (its partitions are lost
+ * and go to the group again, their uncommitted tail redelivered) is only counted; any other
+ * failure is also an error of the run. */
+static void
+commit_done(struct streambus_consumer *consumer, uint64_t start_ns, int error)
+{
+    sb_bench_group_commit(consumer->group, sb_bench_now_ns() - start_ns, error);
+    if (error < 0 && error != SB_ERR_UNKNOWN_MEMBER_ID && error != SB_ERR_FENCED_MEMBER_EPOCH) {
+        sb_bench_recorder_error(&consumer->bench->recorder, "commit", error);
+    }
+}
+
+/* The outcome of commit_async, on the client's I/O thread. */
+static void
+commit_async_done(struct sb_consumer *library, int error,
+                  const struct sb_consumer_partition *offsets, size_t count, void *opaque)
+{
+    struct streambus_consumer *consumer = opaque;
+    (void)library;
+    (void)offsets;
+    (void)count;
+    commit_done(consumer, consumer->commit_ns, error);
+    atomic_store(&consumer->commit_pending, false);
+}
+
+/* Commits every position once records were delivered since the last commit, the interval
+ * passed and no async commit is in flight. */
+static void
+commit_when_due(struct streambus_consumer *consumer)
+{
+    const struct sb_bench_config *config = &consumer->bench->bench->config;
+    uint64_t now = sb_bench_now_ns();
+    if (!consumer->uncommitted || consumer->bench->assigned_count == 0 ||
+        atomic_load(&consumer->commit_pending) ||
+        now - consumer->commit_ns < (uint64_t)config->commit_interval_ms * 1000000u) {
+        return;
+    }
+    consumer->uncommitted = false;
+    consumer->commit_ns = now;
+    if (config->commit == SB_BENCH_COMMIT_SYNC) {
+        commit_done(consumer, now,
+                    sb_consumer_commit_sync(consumer->consumer, NULL, 0, ADMIN_TIMEOUT_MS));
+        return;
+    }
+    atomic_store(&consumer->commit_pending, true);
+    int result = sb_consumer_commit_async(consumer->consumer, NULL, 0, commit_async_done,
+                                          consumer);
+    if (result < 0) {
+        atomic_store(&consumer->commit_pending, false);
+        commit_done(consumer, now, result);
+    }
+}
+
+/* Commits the positions of revoked partitions (those that have one), timed. */
+static void
+commit_revoked(struct streambus_consumer *consumer,
+               const struct sb_consumer_partition *partitions, size_t count)
+{
+    uint32_t total = consumer->group->partitions_total;
+    size_t known = 0;
+    for (size_t index = 0; index < count && known < total; index++) {
+        if (partitions[index].offset >= 0) {
+            consumer->revoked[known] = partitions[index];
+            consumer->revoked[known].metadata = NULL;
+            known++;
+        }
+    }
+    if (known > 0) {
+        uint64_t start = sb_bench_now_ns();
+        commit_done(consumer, start, sb_consumer_commit_sync(consumer->consumer,
+                                                             consumer->revoked, known,
+                                                             ADMIN_TIMEOUT_MS));
+    }
+}
+
+/* The rebalance callback, on the thread that polls: revoked partitions are committed
+ * first, then sb_bench_group.c learns what moved. */
+static void
+on_rebalance(struct sb_consumer *library, int event,
+             const struct sb_consumer_partition *partitions, size_t count, void *opaque)
+{
+    struct streambus_consumer *consumer = opaque;
+    (void)library;
+    if (event == SB_CONSUMER_REVOKED) {
+        commit_revoked(consumer, partitions, count);
+    }
+    size_t moved = 0;
+    for (size_t index = 0; index < count && moved < consumer->group->partitions_total;
+         index++) {
+        uint32_t partition = global_partition(consumer, partitions[index].topic,
+                                              partitions[index].partition);
+        if (partition != UINT32_MAX) {
+            consumer->moved[moved++] = partition;
+        }
+    }
+    enum sb_bench_group_kind kind = event == SB_CONSUMER_ASSIGNED ? SB_BENCH_GROUP_ASSIGNED
+                                    : event == SB_CONSUMER_REVOKED ? SB_BENCH_GROUP_REVOKED
+                                                                   : SB_BENCH_GROUP_LOST;
+    sb_bench_group_rebalance(consumer->group, consumer->bench, kind, consumer->moved, moved);
+}
+
+/* --group: subscribes to every topic of the run. */
+static int
+consumer_subscribe(struct streambus_consumer *consumer, const struct sb_bench_config *config)
+{
+    struct sb_bench *bench = consumer->bench->bench;
+    uint32_t total = config->topic_count * config->partitions;
+    const char **topics = calloc(config->topic_count, sizeof(*topics));
+    consumer->group = bench->group;
+    consumer->moved = calloc(total, sizeof(*consumer->moved));
+    consumer->revoked = calloc(total, sizeof(*consumer->revoked));
+    if (topics == NULL || consumer->moved == NULL || consumer->revoked == NULL) {
+        free(topics);
+        return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < config->topic_count; index++) {
+        topics[index] = bench->topic_names[index];
+    }
+    int result = sb_consumer_set_rebalance_callback(consumer->consumer, on_rebalance, consumer);
+    if (result == 0) {
+        result = sb_consumer_subscribe(consumer->consumer, topics, config->topic_count);
+    }
+    if (result == 0) {
+        sb_bench_group_subscribed(consumer->group);
+    }
+    free(topics);
+    return result;
+}
+
 static int
 streambus_consumer_open(void *state_pointer, struct sb_bench_consumer *owner, void **handle_out)
 {
@@ -331,11 +497,11 @@ streambus_consumer_open(void *state_pointer, struct sb_bench_consumer *owner, vo
                                               config->threads];
     int result = sb_consumer_open(client, &consumer->consumer);
     if (result == 0) {
-        result = consumer_assign_all(consumer, config);
+        result = config->group != NULL ? consumer_subscribe(consumer, config)
+                                       : consumer_positions(consumer, config, 0);
     }
     if (result < 0) {
-        sb_consumer_close(consumer->consumer);
-        free(consumer);
+        streambus_consumer_close(consumer);
         return result;
     }
     *handle_out = consumer;
@@ -346,15 +512,35 @@ static int
 streambus_consumer_poll(void *handle, int timeout_ms)
 {
     struct streambus_consumer *consumer = handle;
+    int result = 0;
     for (uint32_t count = 0; count < POLL_RECORDS_MAX; count++) {
         const struct sb_consumer_record *record;
-        int result = sb_consumer_poll(consumer->consumer, count == 0 ? timeout_ms : 0, &record);
+        result = sb_consumer_poll(consumer->consumer, count == 0 ? timeout_ms : 0, &record);
         if (result <= 0) {
-            return result;
+            break;
         }
-        sb_bench_consumer_deliver(consumer->bench, record->value, record->value_length);
+        if (consumer->group == NULL) {
+            sb_bench_consumer_deliver(consumer->bench, record->value, record->value_length);
+            continue;
+        }
+        uint32_t partition = global_partition(consumer, record->topic, record->partition);
+        if (!sb_bench_group_deliver(consumer->group, consumer->bench->index, partition,
+                                    record->offset)) {
+            sb_bench_consumer_deliver(consumer->bench, record->value, record->value_length);
+        }
+        consumer->uncommitted = true;
     }
-    return 0;
+    if (result >= 0 && consumer->group != NULL) {
+        commit_when_due(consumer);
+    }
+    return result < 0 ? result : 0;
+}
+
+static int
+streambus_consumer_ready(void *handle)
+{
+    struct streambus_consumer *consumer = handle;
+    return consumer_positions(consumer, &consumer->bench->bench->config, 1);
 }
 
 static int
@@ -390,4 +576,6 @@ const struct sb_bench_driver sb_bench_driver_streambus = {
     .consumer_poll = streambus_consumer_poll,
     .consumer_lag = streambus_consumer_lag,
     .consumer_close = streambus_consumer_close,
+    .consumer_ready = streambus_consumer_ready,
+    .groups = true,
 };

@@ -34,7 +34,14 @@ static const char usage_text[] =
     "  --messages N              stop after N messages sent (produce) or received\n"
     "  --batch-bytes N --linger-ms N --acks 0|1|all --compression C   client settings\n"
     "                            (262144, 5, all, none; batch/linger/compression: streambus)\n"
-    "  --from beginning|end      where consumers start (consume: beginning, e2e: end)\n"
+    "  --from beginning|end      where consumers start (consume: beginning, e2e: end);\n"
+    "                            with --group: partitions without a committed offset\n"
+    "  --group G                 consume, e2e (streambus): consumers subscribe to the topics\n"
+    "                            in group G instead of splitting the partitions by hand\n"
+    "  --commit sync|async       --group: how positions are committed (async)\n"
+    "  --commit-interval-ms N    --group: commit at most every N ms, 0 after every poll (100)\n"
+    "  --join-timeout S          e2e --group: longest wait for this run's consumers to hold\n"
+    "                            every partition before producing; then exit 1 (60)\n"
     "  --recreate                delete and create the topics first\n"
     "  --no-create               do not create missing topics\n"
     "  --json FILE               every figure, the histograms and the per-second series\n"
@@ -75,6 +82,10 @@ enum option_key {
     OPTION_VERIFY_AGAINST,
     OPTION_LABEL,
     OPTION_QUIET,
+    OPTION_GROUP,
+    OPTION_COMMIT,
+    OPTION_COMMIT_INTERVAL_MS,
+    OPTION_JOIN_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -107,6 +118,10 @@ static const struct option long_options[] = {
     {"verify-against", required_argument, NULL, OPTION_VERIFY_AGAINST},
     {"label", required_argument, NULL, OPTION_LABEL},
     {"quiet", no_argument, NULL, OPTION_QUIET},
+    {"group", required_argument, NULL, OPTION_GROUP},
+    {"commit", required_argument, NULL, OPTION_COMMIT},
+    {"commit-interval-ms", required_argument, NULL, OPTION_COMMIT_INTERVAL_MS},
+    {"join-timeout", required_argument, NULL, OPTION_JOIN_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -279,6 +294,9 @@ config_defaults(struct sb_bench_config *config)
     config->acks = "all";
     config->compression = "none";
     config->create = true;
+    config->commit = SB_BENCH_COMMIT_ASYNC;
+    config->commit_interval_ms = 100;
+    config->join_timeout_s = 60;
 }
 
 /* Options about the workload's shape. Returns 1 when key is not one of them. */
@@ -322,6 +340,18 @@ parse_shape(struct sb_bench_config *config, int key, const char *value)
     case OPTION_COMPRESSION:
         config->compression = value;
         return 0;
+    case OPTION_GROUP:
+        config->group = value;
+        return strlen(value) == 0 || strlen(value) > SB_BENCH_GROUP_ID_BYTES_MAX
+                   ? fail("--group", value) : 0;
+    case OPTION_COMMIT:
+        config->commit = strcmp(value, "sync") == 0 ? SB_BENCH_COMMIT_SYNC
+                                                    : SB_BENCH_COMMIT_ASYNC;
+        return strcmp(value, "sync") == 0 || strcmp(value, "async") == 0
+                   ? 0 : fail("--commit", value);
+    case OPTION_COMMIT_INTERVAL_MS:
+        return parse_u32("--commit-interval-ms", value, 0, SB_BENCH_COMMIT_INTERVAL_MS_MAX,
+                         &config->commit_interval_ms);
     default:
         return 1;
     }
@@ -345,6 +375,8 @@ parse_run(struct sb_bench_config *config, int key, const char *value, bool *from
         return parse_seconds("--drain", value, &config->drain_s);
     case OPTION_IDLE_STOP:
         return parse_seconds("--idle-stop", value, &config->idle_stop_s);
+    case OPTION_JOIN_TIMEOUT:
+        return parse_seconds("--join-timeout", value, &config->join_timeout_s);
     case OPTION_FROM:
         *from_given = true;
         config->from_beginning = strcmp(value, "beginning") == 0;
@@ -413,6 +445,9 @@ config_finish(struct sb_bench_config *config, bool port_given, bool from_given)
     }
     if (config->mode != SB_BENCH_CONSUME && config->verify_against != NULL) {
         return fail("--verify-against", "only for consume");
+    }
+    if (config->group != NULL && config->consumers == 0) {
+        return fail("--group", "only for consume and e2e, with consumers");
     }
     if (config->mode == SB_BENCH_CONSUME && config->consumers == 0) {
         return fail("--consumers", "0");

@@ -25,6 +25,7 @@
  *    acknowledged: [{producer, first, last, count}] (produce, e2e: the smallest and
  *      largest acknowledged sequence of each producer and how many were acknowledged; the
  *      reference --verify-against reads, sb_bench_reference.c),
+ *    group (null without --group; sb_bench_group.c lists its members),
  *    series: [{t, warmup, sent, acked, received, msgs_per_s, mb_per_s, errors,
  *              ack_p50_us, ack_p99_us, e2e_p50_us, e2e_p99_us}]}
  */
@@ -161,8 +162,8 @@ window_s(const struct sb_bench *bench)
     return seconds < 1e-3 ? 1e-3 : seconds;
 }
 
-static void
-summary_latency(const char *title, const struct sb_histogram *histogram)
+void
+sb_bench_summary_latency(const char *title, const struct sb_histogram *histogram)
 {
     printf("%-14s %10llu", title, (unsigned long long)histogram->total);
     for (size_t index = 0; index < PERCENTILE_COUNT; index++) {
@@ -282,11 +283,11 @@ sb_bench_report_summary(const struct sb_bench *bench)
     }
     printf(" %9s %9s\n", "max", "mean");
     if (bench->config.producers > 0) {
-        summary_latency(bench->config.mode == SB_BENCH_PING ? "round trip" : "produce-ack",
+        sb_bench_summary_latency(bench->config.mode == SB_BENCH_PING ? "round trip" : "produce-ack",
                         bench->ack);
     }
     if (bench->config.mode == SB_BENCH_E2E) {
-        summary_latency("end-to-end", bench->end_to_end);
+        sb_bench_summary_latency("end-to-end", bench->end_to_end);
     }
     if (bench->verify != NULL) {
         printf("\nverification: lost %llu%s, duplicated %llu, out of order %llu\n",
@@ -298,13 +299,14 @@ sb_bench_report_summary(const struct sb_bench *bench)
     if (bench->config.consumers > 0) {
         summary_partitions(bench);
     }
+    sb_bench_group_summary(bench);
     if (bench->first_error[0] != '\0') {
         printf("first error: %s\n", bench->first_error);
     }
 }
 
-static void
-json_string(FILE *file, const char *text)
+void
+sb_bench_json_string(FILE *file, const char *text)
 {
     fputc('"', file);
     for (const char *at = text != NULL ? text : ""; *at != '\0'; at++) {
@@ -325,10 +327,10 @@ json_config(FILE *file, const struct sb_bench *bench)
 {
     const struct sb_bench_config *config = &bench->config;
     fprintf(file, "  \"config\": {\"host\": ");
-    json_string(file, config->host);
+    sb_bench_json_string(file, config->host);
     fprintf(file, ", \"port\": %u, \"duration_s\": %.3f, \"warmup_s\": %u, \"topic\": ",
             config->port, config->duration_s, config->warmup_s);
-    json_string(file, config->topic);
+    sb_bench_json_string(file, config->topic);
     fprintf(file, ", \"topics\": %u, \"partitions\": %u, \"producers\": %u, \"consumers\": %u, "
             "\"threads\": %u, \"size_min\": %u, \"size_max\": %u, \"size\": \"%s\", "
             "\"keys\": \"%s\", \"key_count\": %u, \"zipf_exponent\": %.3f, ",
@@ -342,14 +344,15 @@ json_config(FILE *file, const struct sb_bench *bench)
             "\"messages\": %llu, \"batch_bytes\": %u, \"linger_ms\": %u, \"acks\": ",
             config->rate, config->rate > 0 ? "open" : "closed", config->max_in_flight,
             (unsigned long long)config->message_count, config->batch_bytes, config->linger_ms);
-    json_string(file, config->acks);
+    sb_bench_json_string(file, config->acks);
     fprintf(file, ", \"compression\": ");
-    json_string(file, config->compression);
+    sb_bench_json_string(file, config->compression);
     fprintf(file, ", \"from\": \"%s\"},\n", config->from_beginning ? "beginning" : "end");
 }
 
-static void
-json_latency(FILE *file, const char *name, const struct sb_histogram *histogram, bool last)
+void
+sb_bench_json_latency(FILE *file, const char *name, const struct sb_histogram *histogram,
+                      bool last)
 {
     fprintf(file, "    \"%s\": {\"count\": %llu, \"min_us\": %.3f, \"mean_us\": %.3f", name,
             (unsigned long long)histogram->total, histogram->minimum / 1e3,
@@ -436,7 +439,7 @@ json_verification(FILE *file, const struct sb_bench *bench)
     const char *against = bench->verify == NULL ? "none" : gaps ? "gaps" : "acknowledged";
     fprintf(file, ",\n  \"lost_against\": \"%s\", \"verified_against\": ", against);
     if (bench->config.verify_against != NULL) {
-        json_string(file, bench->config.verify_against);
+        sb_bench_json_string(file, bench->config.verify_against);
     } else {
         fprintf(file, "null");
     }
@@ -465,9 +468,9 @@ json_results(FILE *file, const struct sb_bench *bench)
     json_throughput(file, "produced", totals->acked, totals->acked_bytes, seconds, sent);
     json_throughput(file, "consumed", totals->received, totals->received_bytes, seconds, "");
     fprintf(file, "  \"latency\": {\n");
-    json_latency(file, bench->config.mode == SB_BENCH_PING ? "ping" : "produce_ack", bench->ack,
-                 false);
-    json_latency(file, "end_to_end", bench->end_to_end, true);
+    sb_bench_json_latency(file, bench->config.mode == SB_BENCH_PING ? "ping" : "produce_ack",
+                          bench->ack, false);
+    sb_bench_json_latency(file, "end_to_end", bench->end_to_end, true);
     fprintf(file, "  },\n  \"verified\": %s, \"lost_checked\": %s, \"lost\": %llu, "
             "\"duplicated\": %llu, \"out_of_order\": %llu, \"malformed\": %llu, "
             "\"errors\": %llu, \"first_error\": ",
@@ -476,7 +479,7 @@ json_results(FILE *file, const struct sb_bench *bench)
             (unsigned long long)bench->duplicated, (unsigned long long)bench->out_of_order,
             bench->verify != NULL ? (unsigned long long)atomic_load(&bench->verify->malformed) : 0,
             (unsigned long long)totals->errors);
-    json_string(file, bench->first_error);
+    sb_bench_json_string(file, bench->first_error);
     json_verification(file, bench);
 }
 
@@ -489,12 +492,13 @@ sb_bench_report_json(const struct sb_bench *bench, const char *path)
     }
     fprintf(file, "{\n  \"tool\": \"sb-bench\", \"version\": \"%s\", \"driver\": \"%s\", "
             "\"durability\": ", sb_client_version(), bench->driver->name);
-    json_string(file, bench->driver->durability(bench->driver_state));
+    sb_bench_json_string(file, bench->driver->durability(bench->driver_state));
     fprintf(file, ", \"mode\": \"%s\", \"label\": ", sb_bench_mode_name(bench->config.mode));
-    json_string(file, bench->config.label);
+    sb_bench_json_string(file, bench->config.label);
     fprintf(file, ",\n");
     json_config(file, bench);
     json_results(file, bench);
+    sb_bench_group_json(file, bench);
     json_series(file, bench);
     fprintf(file, "}\n");
     int result = ferror(file) ? -EIO : 0;

@@ -151,8 +151,7 @@ admin_wait(struct sb_client *client, struct admin_job *job, uint64_t deadline_ns
     }
 }
 
-/* Sends one admin request and returns its response body (the caller frees it). */
-static int
+int
 admin_execute(struct sb_client *client, uint16_t api_key,
               int (*encode)(struct sb_wire_writer *writer, const void *request),
               const void *request, int timeout_ms, uint8_t **response_out,
@@ -197,7 +196,7 @@ admin_execute(struct sb_client *client, uint16_t api_key,
     return result;
 }
 
-static int
+int
 admin_timeout_ms(const struct sb_client *client, int timeout_ms)
 {
     return timeout_ms < 0 ? (int)client->config.request_timeout_ms : timeout_ms;

@@ -17,20 +17,13 @@
 #include "proto/api_admin.h"
 #include "proto/api_meta.h"
 
-/* A bump allocator over one result allocation. */
-struct admin_block {
-    uint8_t *base;   /* The allocation (handed to the caller). */
-    size_t used;     /* Bytes taken so far. */
-    size_t capacity; /* Bytes allocated. */
-};
-
-static size_t
+size_t
 admin_aligned(size_t bytes)
 {
     return (bytes + 7u) & ~(size_t)7u;
 }
 
-static int
+int
 admin_block_init(struct admin_block *block, size_t capacity)
 {
     block->base = calloc(1, capacity > 0 ? capacity : 1);
@@ -39,7 +32,7 @@ admin_block_init(struct admin_block *block, size_t capacity)
     return block->base == NULL ? -ENOMEM : 0;
 }
 
-static void *
+void *
 admin_take(struct admin_block *block, size_t bytes)
 {
     void *taken = block->base + block->used;
@@ -47,8 +40,7 @@ admin_take(struct admin_block *block, size_t bytes)
     return taken;
 }
 
-/* Copies a wire string as a C string; the null string stays NULL. */
-static const char *
+const char *
 admin_string(struct admin_block *block, struct sb_wire_string string)
 {
     if (string.chars == NULL) {
@@ -60,7 +52,7 @@ admin_string(struct admin_block *block, struct sb_wire_string string)
     return copy;
 }
 
-static size_t
+size_t
 admin_string_size(struct sb_wire_string string)
 {
     return string.chars == NULL ? 0 : admin_aligned((size_t)string.length + 1);

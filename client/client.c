@@ -6,12 +6,15 @@
  *   client_callbacks  delivery callbacks, each with the mutex released
  *   poll()            mutex released; the eventfd wakes it for new work
  *   conn_poll_handle  (mutex held) connect completions, reads, writes
+ *   client_callbacks  again at once when answers completed records
  * The loop is the only unbounded loop of the library; every sleep is bounded
  * by CLIENT_POLL_SLEEP_MS_MAX, so a missed timer costs at most that much.
  *
  * API threads take the mutex, change state, and call client_wake when the
  * I/O thread has something new to do; they block in client_wait (condition
- * variable on CLOCK_MONOTONIC) with a deadline.
+ * variable on CLOCK_MONOTONIC) with a deadline. A producer with linger.ms 0
+ * writes a lone batch to an idle connection itself (produce_send_now): no
+ * wake-up, the I/O thread's poll() sees the answer.
  */
 #include <errno.h>
 #include <signal.h>
@@ -204,6 +207,13 @@ client_free(struct sb_client *client)
         job = next;
     }
     client->admin_queue = NULL;
+    /* Finished async commits left only by a client without an I/O thread (which runs every
+     * callback before it exits): their consumers are gone, so no callback. */
+    while (client->group_done_head != NULL) {
+        struct group_op *op = client->group_done_head;
+        client->group_done_head = op->next;
+        group_op_free(op);
+    }
     metadata_free(client);
     free(client->deliveries.entries);
     pthread_mutex_unlock(&client->mutex);
@@ -392,6 +402,7 @@ client_run_once(struct sb_client *client)
     for (struct sb_consumer *consumer = client->consumers; consumer != NULL;
          consumer = consumer->next) {
         fetch_run(client, consumer, now_ns);
+        group_run(client, consumer, now_ns);
     }
 }
 
@@ -475,11 +486,18 @@ client_io_main(void *argument)
             client_callbacks(client);
             continue;
         }
+        if (group_callbacks(client) > 0) {
+            continue;
+        }
         client_poll(client);
+        if (client->deliveries.count > 0) {
+            client_callbacks(client); /* Answers first: the rest of the round can wait. */
+        }
     }
     /* Reports queued while stopping still reach their callbacks. */
-    while (client->deliveries.count > 0) {
+    while (client->deliveries.count > 0 || client->group_done_head != NULL) {
         client_callbacks(client);
+        group_callbacks(client);
     }
     pthread_mutex_unlock(&client->mutex);
     return NULL;

@@ -117,6 +117,11 @@ struct sb_client_config {
     uint32_t fetch_max_bytes;             /* fetch.max.bytes. */
     uint32_t fetch_partition_max_bytes;   /* fetch.partition.max.bytes. */
     uint64_t fetch_buffer_bytes;          /* fetch.buffer.bytes. */
+    char group_id[256];                   /* group.id ("" = none). */
+    char group_instance_id[250];          /* group.instance.id ("" = dynamic member). */
+    char group_remote_assignor[16];       /* group.remote.assignor ("" = broker's). */
+    bool enable_auto_commit;              /* enable.auto.commit. */
+    uint32_t auto_commit_interval_ms;     /* auto.commit.interval.ms. */
     int log_level;                        /* Lowest level passed to log. */
     void (*log)(void *opaque, int level, const char *line); /* Log callback or NULL. */
     void *log_opaque;                     /* Passed to log. */
@@ -244,6 +249,9 @@ void conn_disown(struct sb_client *client, const void *owner);
 uint32_t conn_poll_fill(struct sb_client *client, struct pollfd *fds, struct client_conn **conns,
                         uint32_t capacity);
 void conn_poll_handle(struct sb_client *client, struct client_conn *conn, short revents);
+/* Writes conn->out as far as the socket takes it (the I/O thread, or an API thread that
+ * holds the mutex: bytes leave in the order they were queued, whichever thread writes). */
+void conn_write(struct sb_client *client, struct client_conn *conn);
 void conn_timers(struct sb_client *client, uint64_t now_ns);
 /* Takes bytes as if received (parsing and dispatching every whole frame); for the fuzz
  * target and tests. Returns 0 or the error that closed the connection. */
@@ -370,6 +378,8 @@ struct sb_client {
     struct sb_consumer *consumers;    /* Open consumers. */
     struct admin_job *admin_queue;    /* Admin jobs not yet sent. */
     struct client_delivery_queue deliveries; /* Callbacks to run. */
+    struct group_op *group_done_head;  /* Finished async commits awaiting their callback. */
+    struct group_op *group_done_tail;  /* Newest of them. */
     struct pollfd poll_fds[CLIENT_POLL_FDS_MAX]; /* I/O thread: the eventfd, then conns. */
     struct client_conn *poll_conns[CLIENT_POLL_FDS_MAX]; /* I/O thread: conn of each fd. */
 };
@@ -436,6 +446,8 @@ struct producer_partition;
 /* A record batch being built or sent. */
 struct producer_batch {
     struct producer_batch *next;          /* Next batch of the partition (send order). */
+    struct producer_batch *older;         /* Previous batch of the producer's age list. */
+    struct producer_batch *newer;         /* Next batch of the producer's age list. */
     struct producer_partition *partition; /* Owner. */
     enum producer_batch_state state;      /* See above. */
     uint8_t *buffer;                      /* Builder buffer (owned). */
@@ -456,9 +468,33 @@ struct producer_batch {
     int16_t epoch;                        /* Producer epoch it was stamped with. */
 };
 
+/* The producer's lists of partitions (accumulator.c): LINGER holds the partitions whose
+ * tail batch is OPEN, in the order those batches were created (so by linger deadline);
+ * READY the partitions that may have a QUEUED batch to send. */
+enum producer_list_kind {
+    PRODUCER_LIST_LINGER = 0,
+    PRODUCER_LIST_READY = 1,
+    PRODUCER_LIST_COUNT = 2,
+};
+
+/* A partition's place in one producer list. */
+struct producer_list_link {
+    struct producer_partition *previous; /* Towards the head. */
+    struct producer_partition *next;     /* Towards the tail. */
+    bool linked;                         /* On the list. */
+};
+
+/* One producer list. */
+struct producer_list {
+    struct producer_partition *head; /* First partition (oldest). */
+    struct producer_partition *tail; /* Last partition. */
+    uint32_t count;                  /* Partitions on it. */
+};
+
 /* A producer's state for one partition. */
 struct producer_partition {
     struct producer_partition *next;   /* Next partition of the producer. */
+    struct producer_list_link links[PRODUCER_LIST_COUNT]; /* Places in the producer lists. */
     struct sb_producer *producer;      /* Owner. */
     struct client_topic *topic;        /* Its topic. */
     int32_t partition;                 /* Partition number. */
@@ -486,25 +522,56 @@ struct sb_producer {
     uint32_t init_attempts;            /* Failed InitProducerId attempts in a row. */
     int fatal_error;                   /* Fencing: every send fails with it. */
     struct producer_partition *partitions; /* Every partition it has sent to. */
+    struct producer_partition **index; /* Open-addressing table of partitions (owned). */
+    uint32_t index_capacity;           /* Slots in index (a power of two, or 0). */
+    uint32_t partition_count;          /* Partitions in the list and the index. */
+    struct producer_list lists[PRODUCER_LIST_COUNT]; /* Linger and ready lists. */
+    struct producer_batch *oldest;     /* Age list of unresolved batches: by created_ns. */
+    struct producer_batch *newest;     /* Its other end. */
     uint32_t round_robin;              /* Next partition for null keys. */
     uint64_t buffered_bytes;           /* Charged against buffer.memory.bytes. */
     uint64_t pending_records;          /* Sent, callback not yet returned. */
     uint32_t flushing;                 /* Flush calls in progress: seal every batch. */
     uint32_t inflight_batches;         /* Batches IN_FLIGHT across partitions. */
+    uint64_t requests_sent;            /* Produce requests handed to connections. */
+    uint32_t request_batches_max;      /* Most batches one of them carried. */
+    uint64_t request_bytes_max;        /* Most batch bytes one of them carried. */
     bool closing;                      /* sb_producer_close is running. */
 };
 
-/* Seals an OPEN batch (compressing it); returns 0 or an error for its records. */
+/* accumulator.c: the partition of (topic, partition), created on first use; NULL: no
+ * memory. */
+struct producer_partition *producer_partition_get(struct sb_producer *producer,
+                                                  struct client_topic *topic,
+                                                  int32_t partition);
+/* Appends partition to list kind (no-op when it is on it). */
+void producer_list_add(struct sb_producer *producer, struct producer_partition *partition,
+                       enum producer_list_kind kind);
+/* Removes partition from list kind (no-op when it is not on it). */
+void producer_list_remove(struct sb_producer *producer, struct producer_partition *partition,
+                          enum producer_list_kind kind);
+/* Appends a new batch to partition's batches and to the producer's age list. */
+void producer_batch_link(struct producer_partition *partition, struct producer_batch *batch);
+/* Frees every partition, the index and the lists (their batches are gone already). */
+void producer_partitions_free(struct sb_producer *producer);
+/* Seals an OPEN batch (compressing it) and puts its partition on the ready list;
+ * returns 0 or an error for its records. */
 int producer_batch_seal(struct sb_producer *producer, struct producer_batch *batch);
 /* Completes every record of batch with error (0: offset base_offset + i) and frees it;
  * the batch must already be unlinked from its partition. */
 void producer_batch_complete(struct sb_producer *producer, struct producer_batch *batch,
                              int error, int64_t base_offset, int64_t append_time_ms);
-/* Unlinks batch (the partition's head or any other) from its partition. */
+/* Unlinks batch (the partition's head or any other) from its partition and the age list;
+ * the partition leaves the linger list when its tail is no longer OPEN. */
 void producer_partition_unlink(struct producer_partition *partition,
                                struct producer_batch *batch);
 /* I/O thread: seal, expire, stamp and send what is ready; InitProducerId. */
 void produce_run(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns);
+/* The caller's thread (mutex held), linger.ms 0: when partition holds just the open batch
+ * and its connection has nothing waiting to be written, seals, sends and writes it at once.
+ * Returns true when the I/O thread need not be woken (it polls the socket for the answer). */
+bool produce_send_now(struct sb_client *client, struct sb_producer *producer,
+                      struct producer_partition *partition);
 /* Applies a Produce response to the batches of context; used by the fuzz target too. */
 struct produce_context;
 void produce_done(struct sb_client *client, struct client_request *request, int error,
@@ -568,6 +635,9 @@ struct consumer_partition {
                                       * seek or a start over. */
     bool removed;                    /* Unassigned; freed when nothing refers to it. */
     uint32_t references;             /* In-flight requests and chunks pointing at it. */
+    bool paused;                     /* Group: being revoked or lost; not fetched. */
+    uint32_t group_topic_id;         /* Group: the topic id the coordinator assigned it by. */
+    int64_t committed;               /* Group: last offset committed by this consumer, -1. */
 };
 
 /* Walks the record batches of a chunk (records.c); pure, no locks. */
@@ -595,6 +665,87 @@ void client_records_deinit(struct client_records *records);
 int client_records_headers(const struct sb_record_view *record,
                            struct sb_client_header **headers, uint32_t *capacity);
 
+/* Limits of consumer groups in the client. */
+#define GROUP_SUBSCRIBED_TOPICS_MAX 256u  /* Names in one subscription. */
+#define GROUP_REGEX_BYTES_MAX 255u        /* A subscription regex (the broker's limit). */
+#define GROUP_COMMIT_PARTITIONS_MAX 4096u /* Partitions in one commit or offset fetch. */
+#define GROUP_MEMBER_ID_BYTES 33u         /* 32 hex digits and the NUL. */
+
+/* One partition of the target assignment the coordinator sent. */
+struct group_target {
+    uint32_t topic_id;          /* The topic's id. */
+    int32_t partition;          /* Partition number. */
+    struct client_topic *topic; /* Its name, NULL until resolved (metadata or ListTopics). */
+};
+
+/* A commit or committed-offset query (group.c). */
+enum group_op_kind {
+    GROUP_OP_COMMIT = 0, /* OffsetCommit. */
+    GROUP_OP_FETCH = 1,  /* OffsetFetch. */
+};
+
+/* One OffsetCommit or OffsetFetch of a consumer: queued by the API thread, sent by the I/O
+ * thread one at a time per consumer (so commits are stored in call order), retried on
+ * retriable errors until its deadline. */
+struct group_op {
+    struct client_request request;         /* First member: done handlers cast back. */
+    struct group_op *next;                 /* Next op in the consumer's queue or the
+                                            * client's finished list. */
+    struct sb_consumer *consumer;          /* Owner. */
+    enum group_op_kind kind;               /* What it is. */
+    struct sb_consumer_partition *offsets; /* count entries sorted by topic and partition
+                                            * (owned; names are client_topic names;
+                                            * metadata strings owned). */
+    size_t count;                          /* Entries in offsets. */
+    uint64_t deadline_ns;                  /* Fails with -ETIMEDOUT after this. */
+    uint64_t retry_at_ns;                  /* Not sent before this. */
+    uint32_t attempts;                     /* Sends so far. */
+    bool inflight;                         /* Sent, not answered. */
+    bool done;                             /* Finished; error and offsets final. */
+    bool abandoned;                        /* Its waiter gave up: freed when finished. */
+    bool sync;                             /* A caller waits for it (else async). */
+    bool automatic;                        /* An auto commit (updates no callback). */
+    int error;                             /* Outcome. */
+    sb_consumer_commit_fn on_commit;       /* Async: the callback, or NULL. */
+    void *opaque;                          /* Passed to on_commit. */
+};
+
+/* A consumer's group membership (group.c: I/O thread; group_api.c: API thread). */
+struct consumer_group {
+    bool subscribed;                   /* subscribe() was called and not undone. */
+    char **topic_names;                /* Subscribed names (owned), or NULL. */
+    uint32_t topic_count;              /* Entries in topic_names. */
+    char *regex;                       /* Subscribed regex (owned), or NULL. */
+    bool subscription_changed;         /* Send the full subscription in the next heartbeat. */
+    bool subscription_inflight;        /* The heartbeat in flight carries it (resent when
+                                        * that heartbeat fails). */
+    char member_id[GROUP_MEMBER_ID_BYTES]; /* Chosen at open, kept across rejoins. */
+    int32_t epoch;                     /* -1: not a member; 0: joining; else the last one. */
+    int32_t interval_ms;               /* Heartbeat interval the coordinator asked for. */
+    bool heartbeat_inflight;           /* A GroupHeartbeat is in flight. */
+    bool heartbeat_now;                /* Something changed: heartbeat without waiting. */
+    uint64_t heartbeat_at_ns;          /* Next periodic heartbeat (or retry). */
+    uint32_t heartbeat_failures;       /* Failed heartbeats in a row (backoff). */
+    int32_t leave_epoch;               /* 0, or -1 / -2: the leave heartbeat to send. */
+    bool leave_sent;                   /* The in-flight heartbeat is the leave. */
+    struct group_target *target;       /* The assignment last received (owned). */
+    uint32_t target_count;             /* Entries in target. */
+    bool reconcile_wanted;             /* poll has rebalance work (revoke, assign, lost). */
+    bool lost;                         /* Fenced: drop every partition, then rejoin. */
+    int fatal_error;                   /* A group error that ended the membership, or 0. */
+    bool fatal_reported;               /* poll returned fatal_error. */
+    bool list_inflight;                /* ListTopics (resolving target ids) in flight. */
+    uint64_t list_at_ns;               /* No ListTopics before this. */
+    uint64_t auto_commit_at_ns;        /* Next auto commit. */
+    bool auto_commit_inflight;         /* An auto commit is queued or in flight. */
+    struct group_op *ops_head;         /* Ops not yet finished, oldest first. */
+    struct group_op *ops_tail;         /* Newest. */
+    uint32_t ops_pending;              /* Ops whose outcome (callback) is not yet given. */
+    sb_consumer_rebalance_fn on_rebalance; /* Rebalance callback or NULL. */
+    void *rebalance_opaque;            /* Passed to on_rebalance. */
+    bool in_rebalance;                 /* API thread: a rebalance callback is running. */
+};
+
 struct sb_consumer {
     struct sb_consumer *next;            /* Next consumer of the client. */
     struct sb_client *client;            /* Owner. */
@@ -618,6 +769,7 @@ struct sb_consumer {
     struct sb_consumer_record record;    /* The record last returned. */
     struct sb_client_header *headers;    /* Its headers (owned). */
     uint32_t header_capacity;            /* Entries allocated. */
+    struct consumer_group group;         /* Group membership (mutex, except where noted). */
 };
 
 /* I/O thread: list offsets and fetch for whatever needs it. */
@@ -626,13 +778,55 @@ void fetch_done(struct sb_client *client, struct client_request *request, int er
                 const uint8_t *body, size_t body_bytes);
 void fetch_list_done(struct sb_client *client, struct client_request *request, int error,
                      const uint8_t *body, size_t body_bytes);
+/* Mutex held: the assigned partition, or NULL. */
+struct consumer_partition *consumer_find(struct sb_consumer *consumer, const char *topic,
+                                         int32_t partition);
+/* Mutex held: adds a partition of topic starting at offset (>= 0), or resolved by ListOffsets
+ * at resolve_timestamp (SB_LIST_OFFSETS_*); NULL when out of memory. */
+struct consumer_partition *consumer_partition_add(struct sb_consumer *consumer,
+                                                  struct client_topic *topic,
+                                                  int32_t partition, int64_t offset,
+                                                  int64_t resolve_timestamp);
+/* Mutex held: removes an assigned partition and drops its buffered records. */
+void consumer_partition_remove(struct sb_consumer *consumer,
+                               struct consumer_partition *partition);
+
+/* group.c, I/O thread: heartbeats, auto commits, ops, resolving assigned topic ids. */
+void group_run(struct sb_client *client, struct sb_consumer *consumer, uint64_t now_ns);
+/* Runs the callbacks of finished async commits, each with the mutex released; returns how
+ * many ran. */
+uint32_t group_callbacks(struct sb_client *client);
+/* Mutex held: queues op (fully built) on its consumer and wakes the I/O thread. */
+void group_op_queue(struct sb_client *client, struct group_op *op);
+/* A new op of count zeroed offsets, its deadline request.timeout.ms from now; NULL when out
+ * of memory. */
+struct group_op *group_op_new(struct sb_consumer *consumer, enum group_op_kind kind,
+                              size_t count);
+/* Sorts op's offsets by topic and partition; -EINVAL when one appears twice. */
+int group_op_sort(struct group_op *op);
+/* Mutex held: a commit of the position of every held partition that has one (with
+ * changed_only, those not yet committed); *op_out NULL when there is none. 0 or -ENOMEM. */
+int group_op_positions(struct sb_consumer *consumer, bool changed_only,
+                       struct group_op **op_out);
+/* Frees an op and what it owns. */
+void group_op_free(struct group_op *op);
+/* Mutex held: fails every queued op of consumer with error (closing). */
+void group_ops_fail(struct sb_client *client, struct sb_consumer *consumer, int error);
+/* group_api.c, API thread: the rebalance work poll does first (mutex not held). Returns 0,
+ * or an error for poll to return (*record_out set as poll documents). */
+int group_poll_work(struct sb_consumer *consumer, const struct sb_consumer_record **record_out);
+/* group_api.c: leaves the group at close (static members with epoch -2). */
+void group_close(struct sb_consumer *consumer);
+/* group_api.c: fills the member id and epoch of a new consumer. */
+void group_init(struct sb_client *client, struct sb_consumer *consumer);
+
 /* Drops a partition reference; frees it when removed and unreferenced. */
 void consumer_partition_release(struct consumer_partition *partition);
 /* Frees a chunk and drops its partition reference. */
 void consumer_chunk_free(struct consumer_chunk *chunk);
 
 /* ---------------------------------------------------------------------------------------
- * Admin (admin.c)
+ * Admin (admin.c, admin_parse.c; groups: admin_group.c, admin_group_parse.c)
  * ------------------------------------------------------------------------------------- */
 
 /* One admin request: encoded by the API thread, sent by the I/O thread. */
@@ -650,6 +844,34 @@ struct admin_job {
     bool abandoned;                /* The caller gave up: whoever finishes frees it. */
 };
 
+/* Sends one admin request (body encoded by encode) and waits up to timeout_ms; returns 0
+ * with the response body in *response_out (the caller frees it), or the error. */
+int admin_execute(struct sb_client *client, uint16_t api_key,
+                  int (*encode)(struct sb_wire_writer *writer, const void *request),
+                  const void *request, int timeout_ms, uint8_t **response_out,
+                  size_t *response_bytes_out);
+/* timeout_ms, or request.timeout.ms when it is negative. */
+int admin_timeout_ms(const struct sb_client *client, int timeout_ms);
+
+/* A bump allocator over one result allocation (admin_parse.c): a result is the struct, then
+ * its arrays, then its strings, each 8-byte aligned, so its *_free is a single free(). */
+struct admin_block {
+    uint8_t *base;   /* The allocation (handed to the caller). */
+    size_t used;     /* Bytes taken so far. */
+    size_t capacity; /* Bytes allocated. */
+};
+
+/* bytes rounded up to 8. */
+size_t admin_aligned(size_t bytes);
+/* Allocates capacity zeroed bytes (at least 1); 0 or -ENOMEM. */
+int admin_block_init(struct admin_block *block, size_t capacity);
+/* Takes the next bytes (rounded up to 8) of the block; the caller sized it. */
+void *admin_take(struct admin_block *block, size_t bytes);
+/* Copies a wire string as a C string into the block; the null string stays NULL. */
+const char *admin_string(struct admin_block *block, struct sb_wire_string string);
+/* Block bytes admin_string takes for string. */
+size_t admin_string_size(struct sb_wire_string string);
+
 /* I/O thread: sends queued admin jobs on a bootstrap connection. */
 void admin_run(struct sb_client *client);
 void admin_done(struct sb_client *client, struct client_request *request, int error,
@@ -664,5 +886,13 @@ int admin_parse_health(const uint8_t *body, size_t body_bytes, struct sb_admin_h
 int admin_parse_create(const uint8_t *body, size_t body_bytes);
 int admin_parse_delete(const uint8_t *body, size_t body_bytes);
 int admin_parse_alter(const uint8_t *body, size_t body_bytes);
+/* Group answers (admin_group_parse.c), as above: ListGroups; DescribeGroup with the
+ * ListTopics answer naming its topic ids (topics_body NULL: none; the ids stay unnamed).
+ * End offsets and lags are left -1 for the caller to fill in. */
+int admin_parse_group_list(const uint8_t *body, size_t body_bytes,
+                           struct sb_admin_group_list **out);
+int admin_parse_group_describe(const uint8_t *body, size_t body_bytes,
+                               const uint8_t *topics_body, size_t topics_bytes,
+                               struct sb_admin_group_description **out);
 
 #endif /* SB_CLIENT_CLIENT_PRIVATE_H */

@@ -78,6 +78,12 @@ static const struct config_setting config_settings[] = {
     {"fetch.partition.max.bytes", CONFIG_U32, CONFIG_FIELD(fetch_partition_max_bytes), 1u << 10,
      1u << 30},
     {"fetch.buffer.bytes", CONFIG_U64, CONFIG_FIELD(fetch_buffer_bytes), 1u << 10, 1ull << 40},
+    {"group.id", CONFIG_STRING, CONFIG_FIELD(group_id), 0, 0},
+    {"group.instance.id", CONFIG_STRING, CONFIG_FIELD(group_instance_id), 0, 0},
+    {"group.remote.assignor", CONFIG_STRING, CONFIG_FIELD(group_remote_assignor), 0, 0},
+    {"enable.auto.commit", CONFIG_BOOL, CONFIG_FIELD(enable_auto_commit), 0, 1},
+    {"auto.commit.interval.ms", CONFIG_U32, CONFIG_FIELD(auto_commit_interval_ms), 1,
+     CONFIG_MS_MAX},
 };
 
 static const char *const config_reset_names[] = {"earliest", "latest", "error"};
@@ -115,6 +121,8 @@ client_config_defaults(struct sb_client_config *config)
     config->fetch_max_bytes = 16u << 20;
     config->fetch_partition_max_bytes = 1u << 20;
     config->fetch_buffer_bytes = 32ull << 20;
+    config->enable_auto_commit = true;
+    config->auto_commit_interval_ms = 5000;
     config->log_level = SB_CLIENT_LOG_INFO;
 }
 

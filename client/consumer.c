@@ -32,6 +32,7 @@ sb_consumer_open(struct sb_client *client, struct sb_consumer **consumer_out)
         return -ENOMEM;
     }
     consumer->client = client;
+    group_init(client, consumer);
     pthread_mutex_lock(&client->mutex);
     consumer->owner_id = client->next_owner_id++;
     consumer->next = client->consumers;
@@ -41,7 +42,7 @@ sb_consumer_open(struct sb_client *client, struct sb_consumer **consumer_out)
     return 0;
 }
 
-static struct consumer_partition *
+struct consumer_partition *
 consumer_find(struct sb_consumer *consumer, const char *topic, int32_t partition)
 {
     for (struct consumer_partition *entry = consumer->partitions; entry != NULL;
@@ -103,6 +104,24 @@ consumer_reposition(struct sb_consumer *consumer, struct consumer_partition *par
     client_wake(consumer->client);
 }
 
+struct consumer_partition *
+consumer_partition_add(struct sb_consumer *consumer, struct client_topic *topic,
+                       int32_t partition, int64_t offset, int64_t resolve_timestamp)
+{
+    struct consumer_partition *assigned = calloc(1, sizeof(*assigned));
+    if (assigned == NULL) {
+        return NULL;
+    }
+    assigned->topic = topic;
+    assigned->partition = partition;
+    assigned->references = 1; /* The assignment itself. */
+    assigned->committed = -1;
+    assigned->next = consumer->partitions;
+    consumer->partitions = assigned;
+    consumer_reposition(consumer, assigned, offset, resolve_timestamp);
+    return assigned;
+}
+
 int
 sb_consumer_assign(struct sb_consumer *consumer, const char *topic, int32_t partition)
 {
@@ -117,26 +136,35 @@ sb_consumer_assign(struct sb_consumer *consumer, const char *topic, int32_t part
     pthread_mutex_lock(&client->mutex);
     int result = 0;
     struct client_topic *entry = NULL;
-    struct consumer_partition *assigned = NULL;
-    if (consumer_find(consumer, topic, partition) != NULL) {
+    int64_t start = client->config.auto_offset_reset == CLIENT_RESET_EARLIEST
+                        ? SB_LIST_OFFSETS_EARLIEST
+                        : SB_LIST_OFFSETS_LATEST;
+    if (consumer->group.subscribed) {
+        result = -EBUSY;
+    } else if (consumer_find(consumer, topic, partition) != NULL) {
         result = -EEXIST;
     } else if ((entry = metadata_topic(client, topic)) == NULL ||
-               (assigned = calloc(1, sizeof(*assigned))) == NULL) {
+               consumer_partition_add(consumer, entry, partition, -1, start) == NULL) {
         result = -ENOMEM;
-    }
-    if (result == 0) {
-        assigned->topic = entry;
-        assigned->partition = partition;
-        assigned->references = 1; /* The assignment itself. */
-        assigned->next = consumer->partitions;
-        consumer->partitions = assigned;
-        int64_t start = client->config.auto_offset_reset == CLIENT_RESET_EARLIEST
-                            ? SB_LIST_OFFSETS_EARLIEST
-                            : SB_LIST_OFFSETS_LATEST;
-        consumer_reposition(consumer, assigned, -1, start);
     }
     pthread_mutex_unlock(&client->mutex);
     return result;
+}
+
+void
+consumer_partition_remove(struct sb_consumer *consumer, struct consumer_partition *partition)
+{
+    consumer_drop_chunks(consumer, partition);
+    for (struct consumer_partition **link = &consumer->partitions; *link != NULL;
+         link = &(*link)->next) {
+        if (*link == partition) {
+            *link = partition->next;
+            break;
+        }
+    }
+    partition->removed = true;
+    partition->epoch++;
+    consumer_partition_release(partition);
 }
 
 int
@@ -150,17 +178,7 @@ sb_consumer_unassign(struct sb_consumer *consumer, const char *topic, int32_t pa
     pthread_mutex_lock(&client->mutex);
     struct consumer_partition *entry = consumer_find(consumer, topic, partition);
     if (entry != NULL) {
-        consumer_drop_chunks(consumer, entry);
-        for (struct consumer_partition **link = &consumer->partitions; *link != NULL;
-             link = &(*link)->next) {
-            if (*link == entry) {
-                *link = entry->next;
-                break;
-            }
-        }
-        entry->removed = true;
-        entry->epoch++;
-        consumer_partition_release(entry);
+        consumer_partition_remove(consumer, entry);
     }
     pthread_mutex_unlock(&client->mutex);
     return entry != NULL ? 0 : SB_ERR_NOT_ASSIGNED;
@@ -320,6 +338,10 @@ sb_consumer_poll(struct sb_consumer *consumer, int timeout_ms,
     uint64_t deadline_ns = client_deadline_ns(timeout_ms);
     /* Bounded by the deadline: each round returns, takes a chunk, or waits. */
     for (;;) {
+        int work = group_poll_work(consumer, record_out);
+        if (work != 0) {
+            return work;
+        }
         if (consumer->current != NULL) {
             int result = consumer_next_current(consumer, record_out);
             if (result != 0) {
@@ -432,18 +454,14 @@ sb_consumer_close(struct sb_consumer *consumer)
         return;
     }
     struct sb_client *client = consumer->client;
+    group_close(consumer);
     pthread_mutex_lock(&client->mutex);
     consumer->closing = true;
     consumer_unlink(consumer);
     conn_disown(client, consumer);
     conn_release_owner(client, consumer->owner_id, SB_ERR_SHUTDOWN);
     while (consumer->partitions != NULL) {
-        struct consumer_partition *partition = consumer->partitions;
-        consumer_drop_chunks(consumer, partition);
-        consumer->partitions = partition->next;
-        partition->removed = true;
-        partition->epoch++;
-        consumer_partition_release(partition);
+        consumer_partition_remove(consumer, consumer->partitions);
     }
     pthread_mutex_unlock(&client->mutex);
     client_records_deinit(&consumer->records);

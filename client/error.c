@@ -27,6 +27,16 @@ _Static_assert(SB_ERR_OUT_OF_ORDER ==
                    SB_ERR_WIRE(SB_WIRE_ERROR_OUT_OF_ORDER_SEQUENCE_NUMBER), "wire codes");
 _Static_assert(SB_ERR_PRODUCER_FENCED == SB_ERR_WIRE(SB_WIRE_ERROR_INVALID_PRODUCER_EPOCH),
                "wire codes");
+_Static_assert(SB_ERR_GROUP_NOT_FOUND == SB_ERR_WIRE(SB_WIRE_ERROR_GROUP_ID_NOT_FOUND),
+               "wire codes");
+_Static_assert(SB_ERR_INVALID_GROUP_ID == SB_ERR_WIRE(SB_WIRE_ERROR_INVALID_GROUP_ID),
+               "wire codes");
+_Static_assert(SB_ERR_NON_EMPTY_GROUP == SB_ERR_WIRE(SB_WIRE_ERROR_NON_EMPTY_GROUP),
+               "wire codes");
+_Static_assert(SB_ERR_COORDINATOR_LOADING ==
+                   SB_ERR_WIRE(SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS), "wire codes");
+_Static_assert(SB_ERR_NOT_COORDINATOR == SB_ERR_WIRE(SB_WIRE_ERROR_NOT_COORDINATOR),
+               "wire codes");
 
 /* Largest wire code we map (int16 on the wire). */
 #define CLIENT_WIRE_CODE_MAX 32767
@@ -73,6 +83,19 @@ static const char *const client_wire_text[SB_WIRE_ERROR_COUNT] = {
     [SB_WIRE_ERROR_INVALID_TIMESTAMP] = "invalid record timestamp",
     [SB_WIRE_ERROR_UNSUPPORTED_COMPRESSION] = "unsupported compression codec",
     [SB_WIRE_ERROR_UNKNOWN_TOPIC_ID] = "the topic was deleted or created again",
+    [SB_WIRE_ERROR_GROUP_ID_NOT_FOUND] = "no such group",
+    [SB_WIRE_ERROR_INVALID_GROUP_ID] = "invalid group id",
+    [SB_WIRE_ERROR_UNKNOWN_MEMBER_ID] = "unknown group member",
+    [SB_WIRE_ERROR_FENCED_MEMBER_EPOCH] = "group member fenced (stale epoch)",
+    [SB_WIRE_ERROR_STALE_MEMBER_EPOCH] = "group member epoch is stale",
+    [SB_WIRE_ERROR_NON_EMPTY_GROUP] = "the group has active members",
+    [SB_WIRE_ERROR_GROUP_MAX_SIZE_REACHED] = "the group is full",
+    [SB_WIRE_ERROR_UNRELEASED_INSTANCE_ID] = "the instance id is held by another member",
+    [SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS] = "group coordinator still loading",
+    [SB_WIRE_ERROR_NOT_COORDINATOR] = "not the group's coordinator",
+    [SB_WIRE_ERROR_UNSUPPORTED_ASSIGNOR] = "unsupported group assignor",
+    [SB_WIRE_ERROR_INVALID_REGULAR_EXPRESSION] = "invalid subscription pattern",
+    [SB_WIRE_ERROR_OFFSET_METADATA_TOO_LARGE] = "commit metadata too large",
 };
 
 const char *
@@ -83,6 +106,10 @@ sb_client_strerror(int code)
         return "protocol error: unexpected answer from the broker";
     case SB_ERR_NOT_ASSIGNED:
         return "partition not assigned to this consumer";
+    case SB_ERR_NO_OFFSET:
+        return "no committed offset for the partition (auto.offset.reset=error)";
+    case SB_ERR_NO_GROUP:
+        return "the consumer has no group.id";
     case SB_ERR_FULL:
         return "producer buffer full (back-pressure)";
     case SB_ERR_SHUTDOWN:

@@ -336,6 +336,9 @@ static bool
 fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
              const struct consumer_partition *partition, bool list, uint64_t now_ns)
 {
+    if (partition->paused) {
+        return false;
+    }
     if (now_ns < partition->retry_at_ns) {
         client_schedule(client, partition->retry_at_ns);
         return false;

@@ -183,42 +183,59 @@ produce_give_up(struct sb_producer *producer, struct producer_batch *batch, int 
     producer_batch_complete(producer, batch, error, -1, -1);
 }
 
-/* Seals the open batch when due, expires batches past delivery.timeout.ms. */
+/* Seals the open batches whose linger.ms has passed (all of them while flushing): the
+ * linger list is in creation order, so only its due head is walked. */
 static void
-produce_prepare(struct sb_client *client, struct sb_producer *producer,
-                struct producer_partition *partition, uint64_t now_ns)
+produce_linger(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns)
 {
-    struct producer_batch *tail = partition->tail;
-    if (tail != NULL && tail->state == BATCH_OPEN) {
-        uint64_t due_ns = tail->created_ns + client->config.linger_ms * 1000000ull;
-        if (now_ns >= due_ns || producer->flushing > 0) {
-            producer_batch_seal(producer, tail);
-        } else {
-            client_schedule(client, due_ns);
+    uint64_t linger_ns = client->config.linger_ms * 1000000ull;
+    /* Bounded: each round seals the head, which leaves the list. */
+    while (producer->lists[PRODUCER_LIST_LINGER].head != NULL) {
+        struct producer_partition *partition = producer->lists[PRODUCER_LIST_LINGER].head;
+        struct producer_batch *tail = partition->tail;
+        CLIENT_ASSERT(tail != NULL && tail->state == BATCH_OPEN);
+        if (now_ns < tail->created_ns + linger_ns && producer->flushing == 0) {
+            client_schedule(client, tail->created_ns + linger_ns);
+            return;
         }
-    }
-    struct producer_batch *batch = partition->head;
-    while (batch != NULL) {
-        struct producer_batch *next = batch->next;
-        if (producer->fatal_error != 0 && batch->state != BATCH_IN_FLIGHT) {
-            produce_give_up(producer, batch, producer->fatal_error);
-        } else if (batch->state != BATCH_IN_FLIGHT && now_ns >= batch->deadline_ns) {
-            client_log(client, SB_CLIENT_LOG_WARN, "delivery timed out (%s-%d): %s",
-                       partition->topic->name, partition->partition,
-                       sb_client_strerror(batch->last_error));
-            produce_give_up(producer, batch, -ETIMEDOUT);
-        } else if (batch->state != BATCH_IN_FLIGHT) {
-            client_schedule(client, batch->deadline_ns);
-        }
-        batch = next;
+        producer_batch_seal(producer, tail);
     }
 }
 
-/* The partition's next batch to send and its connection, or NULL. */
+/* Fails the batches not in flight that are past delivery.timeout.ms (every one of them
+ * after a fatal error). The age list is in creation order, so by deadline: the walk stops
+ * at the first batch not due; the due ones still in flight are resolved by their answer. */
+static void
+produce_expire(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns)
+{
+    struct producer_batch *batch = producer->oldest;
+    /* Bounded: each batch is visited once. */
+    while (batch != NULL) {
+        struct producer_batch *newer = batch->newer;
+        bool due = now_ns >= batch->deadline_ns;
+        if (!due && producer->fatal_error == 0) {
+            client_schedule(client, batch->deadline_ns);
+            return;
+        }
+        if (batch->state != BATCH_IN_FLIGHT && producer->fatal_error != 0) {
+            produce_give_up(producer, batch, producer->fatal_error);
+        } else if (batch->state != BATCH_IN_FLIGHT && due) {
+            client_log(client, SB_CLIENT_LOG_WARN, "delivery timed out (%s-%d): %s",
+                       batch->partition->topic->name, batch->partition->partition,
+                       sb_client_strerror(batch->last_error));
+            produce_give_up(producer, batch, -ETIMEDOUT);
+        }
+        batch = newer;
+    }
+}
+
+/* The partition's next batch to send and its connection, or NULL. *idle is set when
+ * only a seal or an answer can change that (the partition leaves the ready list). */
 static struct producer_batch *
 produce_ready(struct sb_client *client, struct producer_partition *partition, uint64_t now_ns,
-              struct client_conn **conn_out)
+              struct client_conn **conn_out, bool *idle)
 {
+    *idle = true;
     if (partition->retrying && partition->inflight_count > 0) {
         return NULL;
     }
@@ -233,6 +250,7 @@ produce_ready(struct sb_client *client, struct producer_partition *partition, ui
     if (batch == NULL || batch->state != BATCH_QUEUED || partition->inflight_count >= limit) {
         return NULL;
     }
+    *idle = false;
     if (partition->producer->epoch_bump_wanted && batch->attempts == 0) {
         return NULL; /* New batches wait for the new epoch. */
     }
@@ -286,7 +304,35 @@ produce_encode(struct sb_wire_writer *writer, const void *body)
     return sb_produce_request_encode(writer, body);
 }
 
-/* Builds the request body of context's batches: topics in first-seen order. */
+/* Orders context's batches by topic, in place (the order of the request and so of its
+ * answer), and fills topics and partitions for them; returns the topic count. */
+static uint32_t
+produce_group_topics(struct produce_context *context, struct sb_produce_topic *topics,
+                     struct sb_produce_partition *partitions)
+{
+    struct producer_batch **batches = context->batches;
+    uint32_t topic_count = 0;
+    uint32_t used = 0;
+    /* Bounded: each pass takes at least one batch; count * topics steps in all. */
+    while (used < context->batch_count) {
+        struct client_topic *topic = batches[used]->partition->topic;
+        uint32_t start = used;
+        for (uint32_t index = used; index < context->batch_count; index++) {
+            struct producer_batch *batch = batches[index];
+            if (batch->partition->topic == topic) {
+                batches[index] = batches[used];
+                batches[used] = batch;
+                partitions[used++] = (struct sb_produce_partition){
+                    batch->partition->partition, {batch->sealed, batch->sealed_bytes}};
+            }
+        }
+        topics[topic_count++] = (struct sb_produce_topic){
+            .name = sb_wire_string_from_cstr(topic->name), .partitions = partitions + start,
+            .partition_count = used - start};
+    }
+    return topic_count;
+}
+
 static int
 produce_encode_send(struct sb_client *client, struct sb_producer *producer,
                     struct produce_context *context)
@@ -295,33 +341,11 @@ produce_encode_send(struct sb_client *client, struct sb_producer *producer,
     struct sb_produce_topic *topics = calloc(count, sizeof(*topics));
     struct sb_produce_partition *partitions = calloc(count, sizeof(*partitions));
     int result = topics == NULL || partitions == NULL ? -ENOMEM : 0;
-    uint32_t topic_count = 0;
-    uint32_t used = 0;
-    for (uint32_t first = 0; result == 0 && first < count; first++) {
-        struct client_topic *topic = context->batches[first]->partition->topic;
-        bool seen = false;
-        for (uint32_t index = 0; index < topic_count && !seen; index++) {
-            seen = sb_wire_string_equals(topics[index].name, topic->name);
-        }
-        if (seen) {
-            continue;
-        }
-        topics[topic_count] = (struct sb_produce_topic){
-            .name = sb_wire_string_from_cstr(topic->name), .partitions = partitions + used};
-        for (uint32_t index = first; index < count; index++) {
-            struct producer_batch *batch = context->batches[index];
-            if (batch->partition->topic == topic) {
-                partitions[used++] = (struct sb_produce_partition){
-                    batch->partition->partition, {batch->sealed, batch->sealed_bytes}};
-                topics[topic_count].partition_count++;
-            }
-        }
-        topic_count++;
-    }
     struct sb_produce_request request = {
         .acks = producer->acks, .timeout_ms = (int32_t)client->config.request_timeout_ms,
-        .topics = topics, .topic_count = topic_count};
+        .topics = topics};
     if (result == 0) {
+        request.topic_count = produce_group_topics(context, topics, partitions);
         uint16_t flags = producer->acks == 0 ? SB_FRAME_FLAG_NO_RESPONSE : 0;
         result = conn_send(client, context->conn, SB_API_PRODUCE, flags, produce_encode,
                            &request, &context->request, client->config.request_timeout_ms * 2);
@@ -372,6 +396,15 @@ produce_send(struct sb_client *client, struct sb_producer *producer,
         partition->retrying = false;
         producer->inflight_batches++;
     }
+    if (result == 0) {
+        producer->requests_sent++;
+        if (gather->batch_count > producer->request_batches_max) {
+            producer->request_batches_max = gather->batch_count;
+        }
+        if (gather->bytes > producer->request_bytes_max) {
+            producer->request_bytes_max = gather->bytes;
+        }
+    }
     if (result == 0 && producer->acks == 0) {
         /* No answer will come: the batches are done once handed to the connection. */
         produce_done(client, &context->request, 0, NULL, 0);
@@ -382,23 +415,29 @@ produce_send(struct sb_client *client, struct sb_producer *producer,
     }
 }
 
-/* One round: at most one batch per partition, one request per connection. batches and
- * conns hold capacity entries (the partition count), group as many. Returns true when a
- * request was attempted. */
+/* One round: at most one batch per partition of the ready list, one request per
+ * connection. batches, conns and group hold capacity entries. Returns true when a request
+ * was attempted. */
 static bool
 produce_round(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns,
               struct producer_batch **batches, struct client_conn **conns,
-              struct producer_batch **group)
+              struct producer_batch **group, uint32_t capacity)
 {
     uint32_t count = 0;
-    for (struct producer_partition *partition = producer->partitions; partition != NULL;
-         partition = partition->next) {
+    struct producer_partition *partition = producer->lists[PRODUCER_LIST_READY].head;
+    /* Bounded: the ready list only shrinks during a round. */
+    while (partition != NULL && count < capacity) {
+        struct producer_partition *next = partition->links[PRODUCER_LIST_READY].next;
         struct client_conn *conn = NULL;
-        struct producer_batch *batch = produce_ready(client, partition, now_ns, &conn);
+        bool idle = false;
+        struct producer_batch *batch = produce_ready(client, partition, now_ns, &conn, &idle);
         if (batch != NULL) {
             batches[count] = batch;
             conns[count++] = conn;
+        } else if (idle) {
+            producer_list_remove(producer, partition, PRODUCER_LIST_READY);
         }
+        partition = next;
     }
     for (uint32_t first = 0; first < count; first++) {
         struct client_conn *conn = conns[first];
@@ -423,34 +462,59 @@ produce_round(struct sb_client *client, struct sb_producer *producer, uint64_t n
     return count > 0;
 }
 
+bool
+produce_send_now(struct sb_client *client, struct sb_producer *producer,
+                 struct producer_partition *partition)
+{
+    struct producer_batch *batch = partition->tail;
+    if (client->config.linger_ms != 0 || producer->acks == 0 || producer->closing ||
+        producer->fatal_error != 0 || (producer->idempotent && producer->producer_id < 0) ||
+        batch == NULL || batch != partition->head || batch->state != BATCH_OPEN) {
+        return false;
+    }
+    producer_batch_seal(producer, batch);
+    struct client_conn *conn = NULL;
+    bool idle = false;
+    if (produce_ready(client, partition, client_now_ns(), &conn, &idle) != batch ||
+        conn->out.length != 0) {
+        return false; /* Not idle: the I/O thread sends it after what is queued. */
+    }
+    struct producer_batch *group[1] = {batch};
+    struct produce_gather gather = {.conn = conn, .batches = group, .batch_count = 1,
+                                    .bytes = batch->sealed_bytes};
+    produce_send(client, producer, &gather);
+    if (batch->state != BATCH_IN_FLIGHT) {
+        return false; /* Not sent: the I/O thread retries. */
+    }
+    conn_write(client, conn);
+    return conn->fd >= 0 && conn->out.length == 0 && client->deliveries.count == 0;
+}
+
 void
 produce_run(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns)
 {
     if (producer->closing) {
         return;
     }
-    uint32_t partition_count = 0;
-    for (struct producer_partition *partition = producer->partitions; partition != NULL;
-         partition = partition->next) {
-        produce_prepare(client, producer, partition, now_ns);
-        partition_count++;
-    }
+    produce_expire(client, producer, now_ns);
+    produce_linger(client, producer, now_ns);
     if (producer->idempotent) {
         produce_init_run(client, producer, now_ns);
         if (producer->producer_id < 0) {
             return;
         }
     }
-    if (partition_count == 0) {
+    uint32_t capacity = producer->lists[PRODUCER_LIST_READY].count;
+    if (capacity == 0) {
         return;
     }
-    struct producer_batch **batches = calloc(partition_count, sizeof(*batches));
-    struct client_conn **conns = calloc(partition_count, sizeof(*conns));
-    struct producer_batch **group = calloc(partition_count, sizeof(*group));
+    struct producer_batch **batches = calloc(capacity, sizeof(*batches));
+    struct client_conn **conns = calloc(capacity, sizeof(*conns));
+    struct producer_batch **group = calloc(capacity, sizeof(*group));
     /* Bounded: a connection takes at most max.in.flight requests, one per round. */
     for (uint32_t round = 0; batches != NULL && conns != NULL && group != NULL &&
                              round < client->config.max_in_flight; round++) {
-        if (!produce_round(client, producer, now_ns, batches, conns, group)) {
+        if (!produce_round(client, producer, now_ns, batches, conns, group, capacity)) {
             break;
         }
     }
@@ -467,6 +531,19 @@ struct produce_answer {
     bool found;             /* The response named its partition. */
 };
 
+/* Whether entry index of context is (topic, partition) and still without an answer. */
+static bool
+produce_answer_matches(const struct produce_context *context,
+                       const struct produce_answer *answers, uint32_t index,
+                       const struct sb_produce_topic_response *topic, int32_t partition)
+{
+    if (index >= context->batch_count || answers[index].found) {
+        return false;
+    }
+    const struct producer_partition *owner = context->batches[index]->partition;
+    return owner->partition == partition && sb_wire_string_equals(topic->name, owner->topic->name);
+}
+
 static int
 produce_decode(const struct produce_context *context, const uint8_t *body, size_t body_bytes,
                struct produce_answer *answers)
@@ -476,18 +553,25 @@ produce_decode(const struct produce_context *context, const uint8_t *body, size_
         return SB_ERR_CORRUPT;
     }
     struct sb_produce_topic_response topic;
+    uint32_t expected = 0; /* The answer follows the request's order: try that entry first. */
     while (sb_produce_response_next_topic(&response, &topic) == 1) {
         struct sb_produce_partition_response partition;
         while (sb_produce_topic_response_next_partition(&topic, &partition) == 1) {
-            for (uint32_t index = 0; index < context->batch_count; index++) {
-                const struct producer_partition *owner = context->batches[index]->partition;
-                if (!answers[index].found && owner->partition == partition.partition &&
-                    sb_wire_string_equals(topic.name, owner->topic->name)) {
-                    answers[index] = (struct produce_answer){
-                        client_error_from_wire(partition.error_code), partition.base_offset,
-                        partition.log_append_time_ms, true};
-                    break;
+            uint32_t index = expected;
+            if (!produce_answer_matches(context, answers, index, &topic, partition.partition)) {
+                /* Bounded: batch_count entries. */
+                for (index = 0; index < context->batch_count; index++) {
+                    if (produce_answer_matches(context, answers, index, &topic,
+                                               partition.partition)) {
+                        break;
+                    }
                 }
+            }
+            if (index < context->batch_count) {
+                answers[index] = (struct produce_answer){
+                    client_error_from_wire(partition.error_code), partition.base_offset,
+                    partition.log_append_time_ms, true};
+                expected = index + 1;
             }
         }
     }
@@ -524,6 +608,7 @@ produce_answer_batch(struct sb_client *client, struct sb_producer *producer,
     struct producer_partition *partition = batch->partition;
     CLIENT_ASSERT(batch->state == BATCH_IN_FLIGHT);
     CLIENT_ASSERT(partition->inflight_count > 0 && producer->inflight_batches > 0);
+    producer_list_add(producer, partition, PRODUCER_LIST_READY); /* Room for the next. */
     partition->inflight_count--;
     producer->inflight_batches--;
     batch->state = BATCH_QUEUED;

@@ -111,27 +111,6 @@ producer_choose_partition(struct sb_producer *producer, const struct client_topi
     return (int32_t)(producer->round_robin++ % topic->partition_count);
 }
 
-static struct producer_partition *
-producer_partition_get(struct sb_producer *producer, struct client_topic *topic,
-                       int32_t partition)
-{
-    for (struct producer_partition *entry = producer->partitions; entry != NULL;
-         entry = entry->next) {
-        if (entry->topic == topic && entry->partition == partition) {
-            return entry;
-        }
-    }
-    struct producer_partition *entry = calloc(1, sizeof(*entry));
-    if (entry != NULL) {
-        entry->producer = producer;
-        entry->topic = topic;
-        entry->partition = partition;
-        entry->next = producer->partitions;
-        producer->partitions = entry;
-    }
-    return entry;
-}
-
 /* Largest batch: batch.bytes, and no more than the broker accepts. */
 static uint32_t
 producer_batch_limit(const struct sb_producer *producer)
@@ -178,12 +157,8 @@ producer_batch_new(struct sb_producer *producer, struct producer_partition *part
                          producer->client->config.delivery_timeout_ms * 1000000ull;
     batch->base_sequence = -1;
     batch->epoch = -1;
-    if (partition->tail != NULL) {
-        partition->tail->next = batch;
-    } else {
-        partition->head = batch;
-    }
-    partition->tail = batch;
+    producer_batch_link(partition, batch);
+    producer_list_add(producer, partition, PRODUCER_LIST_LINGER);
     return batch;
 }
 
@@ -277,12 +252,12 @@ producer_append(struct sb_producer *producer, struct producer_partition *partiti
             return result == -EINVAL ? -EINVAL : -ENOMEM;
         }
         producer_batch_seal(producer, batch);
+        client_wake(producer->client); /* A batch to send. */
     }
     batch = producer_batch_new(producer, partition, record->timestamp_ms, record_bytes);
     if (batch == NULL) {
         return -ENOMEM;
     }
-    client_wake(producer->client); /* A new linger deadline, maybe a sealed batch. */
     int result = producer_batch_add(producer, batch, record);
     if (result != 0) {
         producer_batch_discard_empty(partition, batch);
@@ -295,6 +270,7 @@ producer_append(struct sb_producer *producer, struct producer_partition *partiti
     producer->buffered_bytes += charged;
     if (batch->buffer_capacity > producer_batch_limit(producer)) {
         producer_batch_seal(producer, batch); /* A record over batch.bytes goes alone. */
+        client_wake(producer->client);
     }
     return 0;
 }
@@ -381,11 +357,24 @@ producer_send_locked(struct sb_producer *producer, const struct sb_producer_mess
         return -ENOMEM;
     }
     callback->timestamp_ms = record->timestamp_ms;
+    struct producer_batch *tail_before = partition->tail;
+    bool linger_was_empty = producer->lists[PRODUCER_LIST_LINGER].count == 0;
     result = producer_append(producer, partition, record, record_bytes, callback);
-    if (result == 0) {
-        producer->pending_records++;
+    if (result != 0) {
+        client_wake(client); /* A batch sealed on the way may be ready. */
+        return result;
     }
-    return result;
+    producer->pending_records++;
+    /* A new batch is a new linger deadline (or sealed already): the I/O thread must know,
+     * unless the batch left from this thread. A batch behind the linger list's head is due
+     * later than that head, for which the I/O thread already set its wake-up: only a new
+     * head needs one. */
+    if (partition->tail != tail_before && !produce_send_now(client, producer, partition) &&
+        (linger_was_empty || client->config.linger_ms == 0 ||
+         partition->tail->state != BATCH_OPEN)) {
+        client_wake(client);
+    }
+    return 0;
 }
 
 static int
@@ -503,16 +492,15 @@ sb_producer_pending(struct sb_producer *producer)
 static void
 producer_fail_all(struct sb_producer *producer, int error)
 {
-    while (producer->partitions != NULL) {
-        struct producer_partition *partition = producer->partitions;
+    for (struct producer_partition *partition = producer->partitions; partition != NULL;
+         partition = partition->next) {
         while (partition->head != NULL) {
             struct producer_batch *batch = partition->head;
             producer_partition_unlink(partition, batch);
             producer_batch_complete(producer, batch, error, -1, -1);
         }
-        producer->partitions = partition->next;
-        free(partition);
     }
+    producer_partitions_free(producer);
     producer->inflight_batches = 0;
 }
 
@@ -584,29 +572,9 @@ producer_batch_seal(struct sb_producer *producer, struct producer_batch *batch)
     batch->sealed = sealed;
     batch->sealed_bytes = sealed_bytes;
     batch->state = BATCH_QUEUED;
+    producer_list_remove(producer, batch->partition, PRODUCER_LIST_LINGER);
+    producer_list_add(producer, batch->partition, PRODUCER_LIST_READY);
     return result;
-}
-
-void
-producer_partition_unlink(struct producer_partition *partition, struct producer_batch *batch)
-{
-    struct producer_batch *previous = NULL;
-    for (struct producer_batch *cursor = partition->head; cursor != NULL;
-         cursor = cursor->next) {
-        if (cursor == batch) {
-            if (previous != NULL) {
-                previous->next = batch->next;
-            } else {
-                partition->head = batch->next;
-            }
-            if (partition->tail == batch) {
-                partition->tail = previous;
-            }
-            batch->next = NULL;
-            return;
-        }
-        previous = cursor;
-    }
 }
 
 /* The outcome of record index of batch, as its callback sees it. */

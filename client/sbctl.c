@@ -5,12 +5,13 @@
  *   sbctl [-b HOST:PORT] [--timeout MS] COMMAND ...
  *     topic create|list|describe|delete|alter ...
  *     produce TOPIC ...      one record per stdin line; exit 0 only when all were acked
- *     consume TOPIC ...      one record per stdout line
+ *     consume TOPIC ...      one record per stdout line (--group G: as a group member)
  *     health
+ *     group list|describe|reset-offsets|delete ...   (sbctl_group.c)
  *
- * Exit codes: 0 success; 1 the broker refused or a record failed (e.g.
- * unknown topic); 2 bad usage; 3 the broker could not be reached or did not
- * answer in time. Every message goes to stderr, prefixed "sbctl: ".
+ * Exit codes (sbctl.h): 0 success; 1 the broker refused or a record failed
+ * (e.g. unknown topic); 2 bad usage; 3 the broker could not be reached or did
+ * not answer in time. Every message goes to stderr, prefixed "sbctl: ".
  * Start reading at main.
  */
 #include <errno.h>
@@ -24,12 +25,8 @@
 #include <time.h>
 
 #include "streambus/streambus.h"
+#include "client/sbctl.h"
 
-#define SBCTL_EXIT_OK 0
-#define SBCTL_EXIT_FAILED 1
-#define SBCTL_EXIT_USAGE 2
-#define SBCTL_EXIT_UNREACHABLE 3
-#define SBCTL_EXIT_SHORT 4 /* consume --count: the end came first, no more within --timeout. */
 /* How long consume --count asks the broker's health before saying it reached the end. */
 #define SBCTL_HEALTH_TIMEOUT_MS 1000
 
@@ -37,13 +34,6 @@
 #define SBCTL_REPEATS_MAX 64
 /* Poll slice of consume, so signals and end checks are seen promptly. */
 #define SBCTL_POLL_SLICE_MS 200
-
-/* Global options. */
-struct sbctl {
-    const char *brokers;          /* -b HOST:PORT[,HOST:PORT]. */
-    int timeout_ms;               /* --timeout: every wait on the broker. */
-    struct sb_client *client;     /* Open client, or NULL. */
-};
 
 /* Options of produce and consume and topic commands (each uses some of them). */
 struct sbctl_options {
@@ -63,6 +53,8 @@ struct sbctl_options {
     int64_t count;                             /* --count, -1 if not given. */
     bool follow;                               /* --follow. */
     const char *format;                        /* --format. */
+    const char *group;                         /* consume --group. */
+    const char *offset_reset;                  /* consume --group: auto.offset.reset. */
 };
 
 static volatile sig_atomic_t sbctl_stop;
@@ -80,7 +72,11 @@ static const char sbctl_usage[] =
     "                [--compression none|gzip|snappy|lz4|zstd] [--linger MS]\n"
     "  consume TOPIC [-p PARTITION] [--from beginning|end|OFFSET|@TIMESTAMP_MS]\n"
     "                [--count N] [--follow] [--format FMT]\n"
+    "  consume TOPIC --group G [--from beginning|end] [--count N] [--format FMT]\n"
     "  health\n"
+    "  group list | group describe GROUP | group delete GROUP\n"
+    "  group reset-offsets GROUP --topic TOPIC\n"
+    "                --to-earliest|--to-latest|--to-offset N|--to-time MS\n"
     "\n"
     "options:\n"
     "  -b, --brokers HOST:PORT  bootstrap broker(s), comma separated (default 127.0.0.1:9092)\n"
@@ -129,16 +125,19 @@ static const char sbctl_consume_usage[] =
     "                 %t topic  %p partition  %o offset  %k key  %v value\n"
     "                 %T timestamp (ms)  %h headers (name=value,...)  %% a percent sign\n"
     "                 \\n newline  \\t tab  \\\\ backslash\n"
-    "Without --count or --follow it stops at the end of the partition(s) as of its start.\n";
+    "Without --count or --follow it stops at the end of the partition(s) as of its start.\n"
+    "       sbctl consume TOPIC --group G [--from beginning|end] [--count N] [--format FMT]\n"
+    "Consumes as a member of consumer group G: the group's members split the partitions.\n"
+    "--from says where partitions without a committed offset start (default beginning).\n"
+    "Commits what it printed as it goes (every second); runs until --count records or\n"
+    "SIGINT/SIGTERM, then commits, leaves the group and exits 0.\n";
 
 static const char sbctl_health_usage[] =
     "usage: sbctl health\n"
     "\n"
     "Asks the broker for its status, uptime and per-shard load. Exits 0 when it is serving.\n";
 
-static void sbctl_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static void
+void
 sbctl_error(const char *format, ...)
 {
     va_list args;
@@ -167,8 +166,7 @@ sbctl_exit_code(int error)
     }
 }
 
-/* Reports error for what (e.g. "topic create orders") and returns its exit status. */
-static int
+int
 sbctl_fail(const char *what, int error)
 {
     const char *detail = sb_client_error_detail();
@@ -180,7 +178,7 @@ sbctl_fail(const char *what, int error)
     return sbctl_exit_code(error);
 }
 
-static bool
+bool
 sbctl_parse_i64(const char *text, int64_t min, int64_t *out)
 {
     char *end = NULL;
@@ -193,7 +191,7 @@ sbctl_parse_i64(const char *text, int64_t min, int64_t *out)
     return true;
 }
 
-static int
+int
 sbctl_connect(struct sbctl *sbctl, const struct sbctl_options *options)
 {
     struct sb_client_config *config = sb_client_config_new();
@@ -213,6 +211,9 @@ sbctl_connect(struct sbctl *sbctl, const struct sbctl_options *options)
         {"acks", options != NULL ? options->acks : NULL},
         {"compression", options != NULL ? options->compression : NULL},
         {"linger.ms", options != NULL ? options->linger_ms : NULL},
+        {"group.id", options != NULL ? options->group : NULL},
+        {"auto.offset.reset", options != NULL ? options->offset_reset : NULL},
+        {"auto.commit.interval.ms", options != NULL && options->group != NULL ? "1000" : NULL},
     };
     int result = 0;
     for (size_t index = 0; index < sizeof(settings) / sizeof(settings[0]) && result == 0;
@@ -230,10 +231,7 @@ sbctl_connect(struct sbctl *sbctl, const struct sbctl_options *options)
     return SBCTL_EXIT_OK;
 }
 
-/* Matches option name at argv[*index] (as "--name value", "--name=value" or a short
- * alias); sets *value and advances *index. Returns 1 matched, 0 not this option, -1 when
- * the value is missing. */
-static int
+int
 sbctl_option(int argc, char **argv, int *index, const char *name, const char *alias,
              const char **value)
 {
@@ -870,15 +868,99 @@ sbctl_consume_run(struct sbctl *sbctl, const struct sbctl_options *options)
     return status;
 }
 
+/* consume --group: polls and prints as a member of the group until --count or a signal;
+ * then a final commit of what was printed, and close leaves the group. */
+static int
+sbctl_consume_group(struct sbctl *sbctl, const struct sbctl_options *options)
+{
+    char what[600];
+    snprintf(what, sizeof(what), "consume %s --group %s", options->topic, options->group);
+    int result = sb_client_partition_count(sbctl->client, options->topic, sbctl->timeout_ms);
+    struct sb_consumer *consumer = NULL;
+    const char *topics[] = {options->topic};
+    result = result >= 0 ? sb_consumer_open(sbctl->client, &consumer) : result;
+    result = result == 0 ? sb_consumer_subscribe(consumer, topics, 1) : result;
+    const char *format = options->format != NULL ? options->format : "%v";
+    uint64_t printed = 0;
+    while (result == 0 && !sbctl_stop &&
+           (options->count < 0 || printed < (uint64_t)options->count)) {
+        const struct sb_consumer_record *record = NULL;
+        result = sb_consumer_poll(consumer, SBCTL_POLL_SLICE_MS, &record);
+        if (result == 1) {
+            sbctl_print(format, record);
+            fflush(stdout);
+            printed++;
+            result = 0;
+        }
+    }
+    int status = result != 0 ? sbctl_fail(what, result) : SBCTL_EXIT_OK;
+    result = consumer != NULL ? sb_consumer_commit_sync(consumer, NULL, 0, sbctl->timeout_ms)
+                              : 0;
+    if (result != 0) {
+        status = status != SBCTL_EXIT_OK ? status : sbctl_fail("final commit", result);
+    }
+    sb_consumer_close(consumer);
+    return status;
+}
+
+/* Takes --group G (and its value) out of the consume arguments into *group; returns the
+ * remaining count (argv compacted in place) or -1 when the value is missing. */
+static int
+sbctl_consume_group_option(int argc, char **argv, const char **group)
+{
+    int kept = 0;
+    *group = NULL;
+    for (int index = 0; index < argc; index++) {
+        if (strcmp(argv[index], "--group") == 0 || strcmp(argv[index], "-g") == 0) {
+            if (index + 1 >= argc) {
+                sbctl_error("%s needs a value", argv[index]);
+                return -1;
+            }
+            *group = argv[++index];
+        } else if (strncmp(argv[index], "--group=", 8) == 0) {
+            *group = argv[index] + 8;
+        } else {
+            argv[kept++] = argv[index];
+        }
+    }
+    return kept;
+}
+
+/* Checks the options consume --group accepts; sets where uncommitted partitions start. */
+static bool
+sbctl_consume_group_check(struct sbctl_options *options)
+{
+    if (options->partition >= 0) {
+        sbctl_error("consume --group takes no -p: the group assigns the partitions");
+        return false;
+    }
+    if (options->from != NULL && strcmp(options->from, "beginning") != 0 &&
+        strcmp(options->from, "end") != 0) {
+        sbctl_error("consume --group: --from is beginning or end");
+        return false;
+    }
+    options->offset_reset = options->from != NULL && strcmp(options->from, "end") == 0
+                                ? "latest"
+                                : "earliest";
+    return true;
+}
+
 static int
 sbctl_consume(struct sbctl *sbctl, int argc, char **argv)
 {
     struct sbctl_options options;
     const char *positional[1];
+    const char *group = NULL;
     int count = 0;
-    int parsed = sbctl_parse(argc, argv, &options, positional, 1, &count);
+    argc = sbctl_consume_group_option(argc, argv, &group);
+    int parsed = argc < 0 ? SBCTL_EXIT_USAGE
+                          : sbctl_parse(argc, argv, &options, positional, 1, &count);
     if (parsed == 0 && count != 1) {
         sbctl_error("consume needs a TOPIC");
+        parsed = SBCTL_EXIT_USAGE;
+    }
+    options.group = group;
+    if (parsed == 0 && group != NULL && !sbctl_consume_group_check(&options)) {
         parsed = SBCTL_EXIT_USAGE;
     }
     if (parsed != 0) {
@@ -889,8 +971,12 @@ sbctl_consume(struct sbctl *sbctl, int argc, char **argv)
     struct sigaction action = {.sa_handler = sbctl_on_signal};
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-    int result = sbctl_connect(sbctl, NULL);
-    return result != SBCTL_EXIT_OK ? result : sbctl_consume_run(sbctl, &options);
+    int result = sbctl_connect(sbctl, group != NULL ? &options : NULL);
+    if (result != SBCTL_EXIT_OK) {
+        return result;
+    }
+    return group != NULL ? sbctl_consume_group(sbctl, &options)
+                         : sbctl_consume_run(sbctl, &options);
 }
 
 static int
@@ -994,6 +1080,8 @@ main(int argc, char **argv)
         exit_code = sbctl_consume(&sbctl, rest, arguments);
     } else if (strcmp(name, "health") == 0) {
         exit_code = sbctl_health(&sbctl, rest, arguments);
+    } else if (strcmp(name, "group") == 0) {
+        exit_code = sbctl_group(&sbctl, rest, arguments);
     } else {
         sbctl_error("unknown command \"%s\"", name);
         fputs(sbctl_usage, stderr);

@@ -19,6 +19,17 @@ void *sb_alloc_aligned_raw(size_t size, size_t alignment);
 void *sb_alloc(size_t size);
 /* Frees memory from sb_alloc or sb_alloc_aligned; NULL is ignored. */
 void sb_free(void *pointer);
+/* How a reusable I/O buffer grows: returns an unzeroed buffer of `size` bytes aligned to
+ * `alignment` and frees `old` (its contents are not kept), or NULL with `old` untouched. */
+static inline void *
+sb_alloc_aligned_replace(void *old, size_t size, size_t alignment)
+{
+    void *bigger = sb_alloc_aligned_raw(size, alignment);
+    if (bigger != NULL) {
+        sb_free(old);
+    }
+    return bigger;
+}
 /* Name of the allocator compiled in, for logs. */
 const char *sb_alloc_name(void);
 

@@ -13,16 +13,6 @@
 #include "core/io_backend.h"
 #include "core/limits.h"
 
-static const char *const io_op_kind_names[SB_IO_OP_KIND_COUNT] = {
-    [SB_IO_OP_NOP] = "nop",         [SB_IO_OP_READ] = "read",
-    [SB_IO_OP_WRITE] = "write",     [SB_IO_OP_WRITEV] = "writev",
-    [SB_IO_OP_FSYNC] = "fsync",     [SB_IO_OP_FDATASYNC] = "fdatasync",
-    [SB_IO_OP_FALLOCATE] = "fallocate", [SB_IO_OP_ACCEPT] = "accept",
-    [SB_IO_OP_CONNECT] = "connect", [SB_IO_OP_RECV] = "recv",
-    [SB_IO_OP_SEND] = "send",       [SB_IO_OP_SENDMSG] = "sendmsg",
-    [SB_IO_OP_CANCEL] = "cancel",
-};
-
 int
 sb_io_create(const struct sb_io_config *config, struct sb_io **io_out)
 {
@@ -279,6 +269,12 @@ sb_io_local_port(struct sb_io *io, int fd)
 }
 
 int
+sb_io_socket_nodelay(struct sb_io *io, int fd)
+{
+    return io->ops->socket_nodelay(io, fd);
+}
+
+int
 sb_io_buffer_group_create(struct sb_io *io, uint16_t group, uint32_t count,
                           uint32_t buffer_bytes)
 {
@@ -319,9 +315,3 @@ sb_io_wakeups(const struct sb_io *io)
     return io->wakeups;
 }
 
-const char *
-sb_io_op_kind_name(enum sb_io_op_kind kind)
-{
-    SB_ASSERT(kind < SB_IO_OP_KIND_COUNT);
-    return io_op_kind_names[kind];
-}

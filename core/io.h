@@ -4,7 +4,8 @@
  * Two backends sit behind it, sibling files that nothing else names:
  *   io_uring.c  the production backend: a ring created on the shard's own
  *               thread (SINGLE_ISSUER | DEFER_TASKRUN), one submit per loop
- *               iteration, completions reaped in batches;
+ *               iteration plus one for what the completion callbacks
+ *               started, completions reaped in batches;
  *   io_sim.c    the deterministic simulator: a virtual clock, simulated
  *               sockets, real files with remembered unsynced writes, and
  *               seeded faults (failed, short and torn writes, failed fsync,
@@ -65,7 +66,6 @@ enum sb_io_op_kind {
     SB_IO_OP_SEND,
     SB_IO_OP_SENDMSG,
     SB_IO_OP_CANCEL,
-    SB_IO_OP_KIND_COUNT,
 };
 
 enum sb_io_op_state {
@@ -121,8 +121,9 @@ enum sb_io_backend_kind sb_io_backend(const struct sb_io *io);
 uint64_t sb_io_now_ns(struct sb_io *io);
 
 /* Submits everything queued, waits until at least one completion, a wake-up or `wait_ns` has
- * passed (0: do not wait), then runs callbacks for every completion ready. Returns the number
- * of callbacks run, or -errno on a fatal ring error. */
+ * passed (0: do not wait), then runs callbacks for every completion ready. io_uring submits
+ * the ops those callbacks started before returning (the simulator at its next run). Returns
+ * the number of callbacks run, or -errno on a fatal ring error. */
 int sb_io_run(struct sb_io *io, uint64_t wait_ns);
 /* Ops started and not yet finished (multishot ops count until their last completion). */
 uint32_t sb_io_in_flight(const struct sb_io *io);
@@ -174,6 +175,9 @@ int sb_io_socket(struct sb_io *io);
 /* A listening TCP socket bound to `address` (port 0 picks one; sb_io_local_port tells). */
 int sb_io_listen(struct sb_io *io, const struct sockaddr_in *address, int backlog);
 int sb_io_local_port(struct sb_io *io, int fd);
+/* Turns off Nagle's algorithm on a connected TCP socket (TCP_NODELAY); the simulator has no
+ * Nagle and only checks the descriptor. Returns 0 or -errno. */
+int sb_io_socket_nodelay(struct sb_io *io, int fd);
 
 /* Provided-buffer groups for multishot receive: `count` buffers of `buffer_bytes` each
  * (count a power of two). Returns 0 or -errno. */
@@ -191,8 +195,5 @@ void sb_io_wake(struct sb_io *self, struct sb_io *target, enum sb_io_doorbell do
 void sb_io_wake_external(struct sb_io *target);
 /* Wake-ups received so far (for tests and metrics). */
 uint64_t sb_io_wakeups(const struct sb_io *io);
-
-/* Name of an op kind, for logs and traces. */
-const char *sb_io_op_kind_name(enum sb_io_op_kind kind);
 
 #endif /* SB_CORE_IO_H */

@@ -22,6 +22,7 @@ struct sb_io_backend_ops {
     int (*socket)(struct sb_io *io);
     int (*listen)(struct sb_io *io, const struct sockaddr_in *address, int backlog);
     int (*local_port)(struct sb_io *io, int fd);
+    int (*socket_nodelay)(struct sb_io *io, int fd);
     int (*buffer_group_create)(struct sb_io *io, uint16_t group, uint32_t count,
                                uint32_t buffer_bytes);
     void *(*buffer)(struct sb_io *io, uint16_t group, uint16_t buffer_id);

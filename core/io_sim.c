@@ -35,7 +35,8 @@
  *
  * Destroying an io asserts that it has no ops in flight, unless power was lost
  * under it (sb_sim_power_loss marks every joined io dead and drops its events
- * and sockets without completing them, as a power cut would).
+ * and sockets without completing them, as a power cut would; ops started on a
+ * dead io, e.g. by code freeing the crashed shard, never complete either).
  */
 #include <errno.h>
 #include <string.h>
@@ -127,6 +128,19 @@ sb_sim_now_ns(const struct sb_sim *sim)
     return sim->now_ns;
 }
 
+/* Moves the clock forward to `until_ns`, or only to the alarm if that comes first. */
+static void
+sim_clock_move(struct sb_sim *sim, uint64_t until_ns)
+{
+    if (sim->alarm_ns != 0) {
+        until_ns = sb_min_u64(until_ns, sim->alarm_ns);
+    }
+    sim->now_ns = sb_max_u64(sim->now_ns, until_ns);
+    if (sim->alarm_ns != 0 && sim->now_ns >= sim->alarm_ns) {
+        sim->alarm_ns = 0;
+    }
+}
+
 bool
 sb_sim_advance(struct sb_sim *sim)
 {
@@ -139,8 +153,12 @@ sb_sim_advance(struct sb_sim *sim)
             found = true;
         }
     }
+    if (sim->alarm_ns != 0) {
+        earliest_ns = sb_min_u64(earliest_ns, sim->alarm_ns);
+        found = true;
+    }
     if (found) {
-        sim->now_ns = sb_max_u64(sim->now_ns, earliest_ns);
+        sim_clock_move(sim, earliest_ns);
     }
     return found;
 }
@@ -149,7 +167,13 @@ void
 sb_sim_sleep(struct sb_sim *sim, uint64_t delta_ns)
 {
     SB_ASSERT(sim->now_ns <= UINT64_MAX - delta_ns);
-    sim->now_ns += delta_ns;
+    sim_clock_move(sim, sim->now_ns + delta_ns);
+}
+
+void
+sb_sim_alarm(struct sb_sim *sim, uint64_t at_ns)
+{
+    sim->alarm_ns = at_ns > sim->now_ns ? at_ns : 0;
 }
 
 static uint64_t
@@ -459,7 +483,7 @@ sim_run(struct sb_io *base, uint64_t wait_ns)
         if (io->event_count > 0) {
             until_ns = sb_min_u64(until_ns, io->events[0].due_ns);
         }
-        sim->now_ns = sb_max_u64(sim->now_ns, until_ns);
+        sim_clock_move(sim, until_ns);
     }
     /* Bounded: only events pushed before this run fire, and the heap holds at most
      * SB_SIM_EVENTS_MAX of them. */
@@ -535,9 +559,11 @@ static void
 sim_queue(struct sb_io *base, struct sb_io_op *op)
 {
     struct sim_io *io = sim_io_from(base);
-    SB_ASSERT(!io->dead && "starting an op on a sim io after power loss");
     SB_ASSERT(op->state == SB_IO_OP_QUEUED);
     op->state = SB_IO_OP_IN_FLIGHT;
+    if (io->dead) {
+        return; /* Code tearing down a crashed shard may start ops: they never complete. */
+    }
     switch (op->kind) {
     case SB_IO_OP_NOP:
     case SB_IO_OP_CANCEL:
@@ -594,6 +620,16 @@ sim_local_port(struct sb_io *base, int fd)
         return sb_sim_disk_fd_find(io->sim, fd) != NULL ? -ENOTSOCK : -EBADF;
     }
     return sb_sim_net_local_port(io, fd);
+}
+
+static int
+sim_socket_nodelay(struct sb_io *base, int fd)
+{
+    struct sim_io *io = sim_io_from(base);
+    if (fd < SB_SIM_SOCKET_FD_BASE) {
+        return sb_sim_disk_fd_find(io->sim, fd) != NULL ? -ENOTSOCK : -EBADF;
+    }
+    return sb_sim_net_connected(io, fd);
 }
 
 /* ---- Provided buffers ------------------------------------------------------------------- */
@@ -703,6 +739,7 @@ static const struct sb_io_backend_ops sim_ops = {
     .socket = sim_socket,
     .listen = sim_listen,
     .local_port = sim_local_port,
+    .socket_nodelay = sim_socket_nodelay,
     .buffer_group_create = sim_buffer_group_create,
     .buffer = sim_buffer,
     .buffer_recycle = sim_buffer_recycle,

@@ -109,6 +109,7 @@ struct sim_net;
 /* The world: one per simulation, shared by every io that joins it. */
 struct sb_sim {
     uint64_t now_ns;             /* The virtual clock; never moves backwards. */
+    uint64_t alarm_ns;           /* sb_sim_alarm: moving time stops here first; 0: none. */
     uint64_t random[4];          /* xoshiro256** state. */
     uint64_t sequence;           /* Next event sequence number. */
     uint64_t trace_hash;         /* FNV-1a over every completion. */
@@ -165,6 +166,8 @@ void sb_sim_net_wipe(struct sim_net *net);
 int sb_sim_net_socket(struct sim_io *io);
 int sb_sim_net_listen(struct sim_io *io, const struct sockaddr_in *address, int backlog);
 int sb_sim_net_local_port(struct sim_io *io, int fd);
+/* 0 if `fd` is a connected socket (reset or not), else -EBADF or -ENOTCONN. */
+int sb_sim_net_connected(struct sim_io *io, int fd);
 int sb_sim_net_close(struct sim_io *io, int fd);
 /* Submits a socket op (ACCEPT, CONNECT, RECV, SEND, SENDMSG). */
 void sb_sim_net_queue(struct sim_io *io, struct sb_io_op *op);

@@ -276,6 +276,16 @@ sb_sim_net_local_port(struct sim_io *io, int fd)
     return socket->port;
 }
 
+int
+sb_sim_net_connected(struct sim_io *io, int fd)
+{
+    struct net_socket *socket = net_socket_find(io->sim->net, fd);
+    if (socket == NULL) {
+        return -EBADF;
+    }
+    return socket->state == NET_CONNECTED ? 0 : -ENOTCONN;
+}
+
 /* ---- Close and reset -------------------------------------------------------------------- */
 
 static void net_wake_receiver(struct sim_net *net, struct net_socket *socket);

@@ -5,7 +5,9 @@
  * DEFER_TASKRUN: completions are produced only when this thread enters the
  * kernel, so callbacks never race with anything. Ops are turned into SQEs as
  * they are started and submitted together by uring_run, once per loop
- * iteration (or early, only if the submission queue fills up).
+ * iteration, and once more at the end of uring_run for the ops its completion
+ * callbacks started (so an answer or a WAL fdatasync does not wait for the
+ * next iteration), or early if the submission queue fills up.
  *
  * user_data is the op's address; a few small integers (never valid pointers)
  * tag internal completions: doorbells (MSG_RING or the eventfd read) and
@@ -339,6 +341,12 @@ uring_run(struct sb_io *io, uint64_t wait_ns)
             break;
         }
     }
+    /* What the callbacks started (an answer's sendmsg, the fdatasync after a WAL write)
+     * leaves now, not after the next iteration's timers and end-of-iteration work. */
+    if (io_uring_sq_ready(&uring->ring) > 0) {
+        int submitted = io_uring_submit(&uring->ring);
+        SB_ASSERT(submitted >= 0 || submitted == -EBUSY || submitted == -EAGAIN);
+    }
     return handled;
 }
 
@@ -406,6 +414,14 @@ uring_local_port(struct sb_io *io, int fd)
         return -errno;
     }
     return ntohs(address.sin_port);
+}
+
+static int
+uring_socket_nodelay(struct sb_io *io, int fd)
+{
+    (void)io;
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 ? 0 : -errno;
 }
 
 /* The shim liburing 2.3 lacks (io_uring_setup_buf_ring): map a page-aligned ring of
@@ -515,6 +531,7 @@ static const struct sb_io_backend_ops uring_ops = {
     .socket = uring_socket,
     .listen = uring_listen,
     .local_port = uring_local_port,
+    .socket_nodelay = uring_socket_nodelay,
     .buffer_group_create = uring_buffer_group_create,
     .buffer = uring_buffer,
     .buffer_recycle = uring_buffer_recycle,

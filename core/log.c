@@ -25,12 +25,6 @@ sb_log_set_level(enum sb_log_level level)
     log_level_min = level;
 }
 
-enum sb_log_level
-sb_log_level_get(void)
-{
-    return log_level_min;
-}
-
 int
 sb_log_level_parse(const char *name, enum sb_log_level *level_out)
 {

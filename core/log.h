@@ -19,7 +19,6 @@ enum sb_log_level {
 
 /* Lines below this level are dropped. Default: SB_LOG_INFO. Not thread-safe: set at start-up. */
 void sb_log_set_level(enum sb_log_level level);
-enum sb_log_level sb_log_level_get(void);
 /* Parses "debug", "info", "warn" or "error"; returns -EINVAL for anything else. */
 int sb_log_level_parse(const char *name, enum sb_log_level *level_out);
 

@@ -326,6 +326,21 @@ runtime_sim_advance(struct sb_runtime *runtime)
     }
 }
 
+/* SIM: no message waits in a ring or an outbox (one sent late in an iteration, after its
+ * receiver's turn, must be delivered before time moves on). */
+static bool
+runtime_sim_messages_settled(struct sb_runtime *runtime)
+{
+    for (uint32_t id = 0; id < runtime->config.shard_count; id++) {
+        struct sb_shard *shard = &runtime->shards[id];
+        if (!shard->loop_ended && (!sb_mesh_inbound_empty(runtime->mesh, id) ||
+                                   sb_outbox_pending(&shard->outbox, runtime->mesh) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool
 sb_runtime_step(struct sb_runtime *runtime)
 {
@@ -351,16 +366,34 @@ sb_runtime_step(struct sb_runtime *runtime)
         }
         return false;
     }
-    if (!any_busy) {
+    if (!any_busy && runtime_sim_messages_settled(runtime)) {
         runtime_sim_advance(runtime);
     }
     return true;
 }
 
-uint32_t
-sb_runtime_shard_count(const struct sb_runtime *runtime)
+void
+sb_runtime_abandon(struct sb_runtime *runtime)
 {
-    return runtime->config.shard_count;
+    SB_ASSERT(runtime->config.backend == SB_IO_BACKEND_SIM);
+    for (uint32_t id = 0; id < runtime->config.shard_count; id++) {
+        struct sb_shard *shard = &runtime->shards[id];
+        if (!sb_flag_is_raised(&shard->ended) && shard->started &&
+            runtime->config.hooks.abandon != NULL) {
+            sb_log_set_shard((int)id);
+            runtime->config.hooks.abandon(shard);
+        }
+    }
+    for (uint32_t id = 0; id < runtime->config.shard_count; id++) {
+        struct sb_shard *shard = &runtime->shards[id];
+        if (!sb_flag_is_raised(&shard->ended)) {
+            shard->loop_ended = true;
+            sb_log_set_shard((int)id);
+            sb_shard_teardown(shard);
+            runtime_mark_ended(shard);
+        }
+    }
+    sb_log_set_shard(-1);
 }
 
 struct sb_shard *

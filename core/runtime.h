@@ -62,8 +62,11 @@ int sb_runtime_wait_for_signal(struct sb_runtime *runtime);
 /* SIM: runs one iteration of every live shard in id order, then, if none did any work, moves
  * virtual time to the next event or timer. Returns false once every shard has ended. */
 bool sb_runtime_step(struct sb_runtime *runtime);
+/* SIM, after sb_sim_power_loss (every io is dead: nothing in flight completes): ends each shard
+ * still running as a crash would, without stop or drain: hooks.abandon on each, then on each
+ * hooks.finish and its io and arena are freed. sb_runtime_destroy may follow. */
+void sb_runtime_abandon(struct sb_runtime *runtime);
 
-uint32_t sb_runtime_shard_count(const struct sb_runtime *runtime);
 /* The shard with `shard_id`, for stats after the run (borrowed until destroy). */
 struct sb_shard *sb_runtime_shard(struct sb_runtime *runtime, uint32_t shard_id);
 

@@ -45,6 +45,10 @@ struct sb_shard_hooks {
     void (*iteration_end)(struct sb_shard *shard);
     /* After the loop ended, on the shard's thread, before its io is destroyed. May be NULL. */
     void (*finish)(struct sb_shard *shard);
+    /* SIM, sb_runtime_abandon after a power cut: runs on every live shard before any shard is
+     * finished or freed, so work that refers to other shards' memory can be dropped while all
+     * of it exists. May be NULL. */
+    void (*abandon)(struct sb_shard *shard);
     void *context; /* Shared by all shards; read it with sb_shard_hooks_context. */
 };
 

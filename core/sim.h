@@ -68,10 +68,15 @@ int sb_sim_create(const struct sb_sim_config *config, struct sb_sim **sim_out);
 void sb_sim_destroy(struct sb_sim *sim);
 
 uint64_t sb_sim_now_ns(const struct sb_sim *sim);
-/* Moves the clock to the earliest pending event of any io (returns false if there is none). */
+/* Moves the clock to the earliest pending event of any io or the alarm (returns false if there
+ * is neither). */
 bool sb_sim_advance(struct sb_sim *sim);
-/* Moves the clock forward by `delta_ns` (timers and delays elapse). */
+/* Moves the clock forward by `delta_ns` (timers and delays elapse), or only to the alarm. */
 void sb_sim_sleep(struct sb_sim *sim, uint64_t delta_ns);
+/* For a driver with deadlines of its own (simulated clients): time, however it moves
+ * (sb_sim_advance, sb_sim_sleep, a waiting sb_io_run), stops at `at_ns` first, as at an event.
+ * One alarm: a later call replaces it; it clears once reached; at or before now: none. */
+void sb_sim_alarm(struct sb_sim *sim, uint64_t at_ns);
 
 /* The seeded generator, for tests and drivers that need reproducible choices. */
 uint64_t sb_sim_random(struct sb_sim *sim);
@@ -85,8 +90,9 @@ void sb_sim_set_faults(struct sb_sim *sim, const struct sb_sim_faults *faults);
 
 /* Simulates a power cut on every file written through this world: undoes (or tears, or
  * garbles) each unsynced write, newest first, and truncates files back to their last synced
- * size. In-flight ops are not completed; the ios must be destroyed afterwards. Returns 0 or
- * -errno. */
+ * size. In-flight ops are not completed, nor are ops started afterwards on those ios (code
+ * tearing down the crashed shards may start some); the ios must be destroyed afterwards.
+ * Returns 0 or -errno. */
 int sb_sim_power_loss(struct sb_sim *sim, enum sb_sim_power_loss_mode mode);
 
 /* Hash of every completion so far (see "Determinism" above). */

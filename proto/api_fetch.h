@@ -73,6 +73,15 @@ struct sb_fetch_topic_response {
     struct sb_wire_array partition_cursor;                /* Decode: not yet returned. */
 };
 
+/* The Fetch response's layout before each partition's record bytes (docs/protocol.md): the
+ * body opens with throttle_ms and the topic count; each topic with its name (u16 length and
+ * bytes) and partition count; each partition with its fixed fields and the records' u32
+ * length. A broker that reads records straight to where the encoder puts them counts with
+ * these (sb_wire_write_bytes moves nothing already in place). */
+#define SB_FETCH_RESPONSE_HEAD_BYTES 8u
+#define SB_FETCH_TOPIC_RESPONSE_HEAD_BYTES(name_length) (2u + (uint32_t)(name_length) + 4u)
+#define SB_FETCH_PARTITION_RESPONSE_HEAD_BYTES 34u
+
 /* Fetch response body. */
 struct sb_fetch_response {
     int32_t throttle_ms;                          /* Quota delay; 0 for now. */

@@ -39,12 +39,18 @@ static const struct sb_api_version_range api_version_ranges[SB_API_COUNT] = {
     {SB_API_CREATE_TOPICS, 0, 0},    {SB_API_DELETE_TOPICS, 0, 0},
     {SB_API_LIST_TOPICS, 0, 0},      {SB_API_DESCRIBE_TOPIC, 0, 0},
     {SB_API_ALTER_TOPIC_CONFIG, 0, 0}, {SB_API_HEALTH, 0, 0},
+    {SB_API_OFFSET_COMMIT, 0, 0},    {SB_API_OFFSET_FETCH, 0, 0},
+    {SB_API_GROUP_HEARTBEAT, 0, 0},  {SB_API_LIST_GROUPS, 0, 0},
+    {SB_API_DESCRIBE_GROUP, 0, 0},   {SB_API_DELETE_GROUP, 0, 0},
+    {SB_API_ALTER_GROUP_OFFSETS, 0, 0},
 };
 
 static const char *const api_names[SB_API_COUNT] = {
     "ApiVersions", "Metadata",      "Produce",      "Fetch",
     "ListOffsets", "InitProducerId", "CreateTopics", "DeleteTopics",
     "ListTopics",  "DescribeTopic", "AlterTopicConfig", "Health",
+    "OffsetCommit", "OffsetFetch",  "GroupHeartbeat", "ListGroups",
+    "DescribeGroup", "DeleteGroup", "AlterGroupOffsets",
 };
 
 static uint32_t frame_header_load(const uint8_t *bytes, struct sb_frame_header *out);
@@ -530,7 +536,10 @@ sb_wire_write_bytes_nullable(struct sb_wire_writer *writer, struct sb_wire_bytes
     uint8_t *bytes = writer_take(writer, 4 + (size_t)value.length);
     if (bytes != NULL) {
         sb_store_le32(bytes, value.length);
-        memcpy(bytes + 4, value.data, value.length);
+        if (bytes + 4 != value.data) {
+            /* Not memcpy: the bytes may be later in this buffer (wire.h). */
+            memmove(bytes + 4, value.data, value.length);
+        }
     }
 }
 

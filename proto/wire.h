@@ -92,10 +92,17 @@ enum sb_api_key {
     SB_API_DESCRIBE_TOPIC = 9,
     SB_API_ALTER_TOPIC_CONFIG = 10,
     SB_API_HEALTH = 11,
+    SB_API_OFFSET_COMMIT = 12,
+    SB_API_OFFSET_FETCH = 13,
+    SB_API_GROUP_HEARTBEAT = 14,
+    SB_API_LIST_GROUPS = 15,
+    SB_API_DESCRIBE_GROUP = 16,
+    SB_API_DELETE_GROUP = 17,
+    SB_API_ALTER_GROUP_OFFSETS = 18,
 };
 
 /* Number of API keys: 0 .. SB_API_COUNT - 1. */
-#define SB_API_COUNT 12
+#define SB_API_COUNT 19
 
 /* The versions of one API that a peer supports; also an element of ApiVersions. */
 struct sb_api_version_range {
@@ -215,6 +222,14 @@ sb_wire_string_equals(struct sb_wire_string string, const char *cstr)
            memcmp(string.chars, cstr, string.length) == 0;
 }
 
+/* Bytewise order of two strings (a prefix first): < 0, 0 or > 0, as memcmp. */
+static inline int
+sb_wire_string_compare(struct sb_wire_string a, struct sb_wire_string b)
+{
+    int order = memcmp(a.chars, b.chars, a.length < b.length ? a.length : b.length);
+    return order != 0 ? order : (a.length > b.length) - (a.length < b.length);
+}
+
 /* Bounded reader over caller bytes with a sticky error. */
 struct sb_wire_reader {
     const uint8_t *cursor; /* Next byte to read (borrowed buffer). */
@@ -318,7 +333,9 @@ void sb_wire_write_u64(struct sb_wire_writer *writer, uint64_t value);
 void sb_wire_write_i64(struct sb_wire_writer *writer, int64_t value);
 
 /* Length-prefixed writes (the value's bytes are copied). -EINVAL for a null value in the
- * plain forms, or a length the format cannot carry (string > 65534, bytes > 0xFFFFFFFE). */
+ * plain forms, or a length the format cannot carry (string > 65534, bytes > 0xFFFFFFFE).
+ * Bytes may lie in the writer's own buffer at or after where they are written: they are moved
+ * down, or left alone when already in place. */
 void sb_wire_write_string(struct sb_wire_writer *writer, struct sb_wire_string value);
 void sb_wire_write_string_nullable(struct sb_wire_writer *writer, struct sb_wire_string value);
 void sb_wire_write_bytes(struct sb_wire_writer *writer, struct sb_wire_bytes value);

@@ -5,6 +5,9 @@
  * algorithm. Reads that need a block being loaded wait on it and are resumed
  * (read_resume) when it arrives.
  *
+ * Read-ahead (cache_readahead) starts loads nobody waits for yet, each pinning its segment
+ * until it lands, at most a share of the blocks at once so reads always find a victim.
+ *
  * A block being loaded is never evicted. A flush that rewrites part of an
  * open segment invalidates that segment's blocks from the rewritten one on;
  * a load that was in flight then is discarded when it lands and its waiters
@@ -15,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/limits.h"
 #include "core/pages.h"
 #include "storage/store_private.h"
 
@@ -109,6 +113,26 @@ cache_add_waiter(struct cache_block *block, struct sb_read *waiter)
     block->waiters = waiter;
 }
 
+/* Hashes `block` as (segment, block_index) and starts its read; its waiters are set. */
+static void
+cache_load(struct sb_store *store, struct segment *segment, uint64_t block_index,
+           struct cache_block *block)
+{
+    struct block_cache *cache = &store->cache;
+    uint64_t key = cache_key(segment, block_index);
+    store->stats.cache_misses++;
+    block->key = key;
+    block->loading = true;
+    block->referenced = true;
+    block->valid_bytes = 0;
+    struct cache_block **bucket = cache_bucket(cache, key);
+    block->hash_next = *bucket;
+    *bucket = block;
+    memset(&block->op, 0, sizeof(block->op));
+    sb_io_read(store->io, &block->op, segment->fd, block->data, SB_CACHE_BLOCK_BYTES,
+               block_index * SB_CACHE_BLOCK_BYTES, cache_load_done, store);
+}
+
 /* The block's bytes (valid_bytes_out of them), or NULL: then either `waiter` was queued and
  * will be resumed, or *valid_bytes_out is 0 and no block could be had (-ENOBUFS for the read). */
 const uint8_t *
@@ -137,21 +161,49 @@ cache_get(struct sb_store *store, struct segment *segment, uint64_t block_index,
     if (block == NULL) {
         return NULL;
     }
-    store->stats.cache_misses++;
-    block->key = key;
-    block->loading = true;
-    block->referenced = true;
-    block->valid_bytes = 0;
     block->waiters = NULL;
-    struct cache_block **bucket = cache_bucket(cache, key);
-    block->hash_next = *bucket;
-    *bucket = block;
     cache_add_waiter(block, waiter);
     *valid_bytes_out = 1;
-    memset(&block->op, 0, sizeof(block->op));
-    sb_io_read(store->io, &block->op, segment->fd, block->data, SB_CACHE_BLOCK_BYTES,
-               block_index * SB_CACHE_BLOCK_BYTES, cache_load_done, store);
+    cache_load(store, segment, block_index, block);
     return NULL;
+}
+
+/* Whether the block is cached or loading. */
+static bool
+cache_has(struct block_cache *cache, uint64_t key)
+{
+    for (struct cache_block *block = *cache_bucket(cache, key); block != NULL;
+         block = block->hash_next) {
+        if (block->key == key) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t
+cache_readahead(struct sb_store *store, struct segment *segment, uint64_t from_block,
+                uint64_t to_block)
+{
+    struct block_cache *cache = &store->cache;
+    uint32_t share = cache->block_count / SB_STORE_READAHEAD_CACHE_SHARE;
+    uint64_t block_index = from_block;
+    /* Bounded by the range and by the share. */
+    for (; block_index < to_block; block_index++) {
+        if (cache_has(cache, cache_key(segment, block_index))) {
+            continue;
+        }
+        struct cache_block *block = cache->ahead_loading < share ? cache_victim(cache) : NULL;
+        if (block == NULL) {
+            break;
+        }
+        block->waiters = NULL;
+        block->ahead = segment;
+        segment->pins++;
+        cache->ahead_loading++;
+        cache_load(store, segment, block_index, block);
+    }
+    return block_index;
 }
 
 static void
@@ -184,12 +236,20 @@ cache_load_done(struct sb_io_op *op)
         read_resume(waiter);
         waiter = next;
     }
+    struct segment *ahead = block->ahead;
+    if (ahead != NULL) {
+        /* Last: unpinned, the segment may go, taking its blocks (this one too) with it. */
+        block->ahead = NULL;
+        store->cache.ahead_loading--;
+        segment_release(ahead);
+    }
 }
 
 void
-cache_invalidate(struct sb_store *store, const struct segment *segment, uint64_t from_block)
+cache_invalidate(struct sb_store *store, struct segment *segment, uint64_t from_block)
 {
     struct block_cache *cache = &store->cache;
+    segment->readahead_block = sb_min_u64(segment->readahead_block, from_block);
     for (uint32_t index = 0; index < cache->block_count; index++) {
         struct cache_block *block = &cache->blocks[index];
         if (block->key == 0 || (uint32_t)(block->key >> 32) != segment->id ||

@@ -98,11 +98,10 @@ flush_staging_reserve(struct sb_store *store, uint32_t batch_bytes)
     for (uint32_t index = 0; index < store->config.flush_concurrency; index++) {
         struct flush_writer *writer = &store->writers[index];
         SB_ASSERT(writer->partition == NULL);
-        uint8_t *staging = sb_alloc_aligned_raw(needed, SB_BLOCK_BYTES);
+        uint8_t *staging = sb_alloc_aligned_replace(writer->staging, needed, SB_BLOCK_BYTES);
         if (staging == NULL) {
             return -ENOMEM;
         }
-        sb_free(writer->staging);
         writer->staging = staging;
     }
     store->staging_bytes = (uint32_t)needed;

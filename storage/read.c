@@ -7,7 +7,8 @@
  * one source per call and never beyond the high watermark, so nothing that is
  * not durable is ever seen. Memtable reads finish at once; segment reads go
  * through the block cache and may finish later (read_resume is called by the
- * cache when a block arrives).
+ * cache when a block arrives). Segment reads load ahead of themselves (read_ahead), so a
+ * sequential consumer's blocks are on their way while its last answer is being sent.
  *
  * Every batch copied out of a segment is CRC-checked first: a corrupt batch is
  * counted, logged with its file and position, and never served.
@@ -232,6 +233,33 @@ read_segment_admit(struct sb_read *read)
     return READ_COPY;
 }
 
+/* Before each batch: loads ahead from the batch's block to what the rest of the read may copy,
+ * plus the store's readahead_bytes for a sequential read, within the durable data. A
+ * sequential reader's next read starts where the segment's read-ahead mark is, inside its
+ * window: only the new blocks are looked at. Timestamp lookups load nothing ahead. */
+static void
+read_ahead(struct sb_read *read)
+{
+    struct read_state *state = read_state_of(read);
+    struct segment *segment = state->segment;
+    int64_t ahead = segment->partition->store->config.readahead_bytes;
+    if (state->time_mode || ahead < 0) {
+        return;
+    }
+    uint64_t rest = read->max_bytes > read->bytes ? read->max_bytes - read->bytes : 0;
+    uint64_t beyond = state->sequential ? (uint64_t)ahead : 0;
+    uint64_t end = sb_min_u64(state->position + rest + beyond, segment->durable_data_end);
+    uint64_t first = state->position / SB_CACHE_BLOCK_BYTES;
+    uint64_t last = (end + SB_CACHE_BLOCK_BYTES - 1) / SB_CACHE_BLOCK_BYTES;
+    if (segment->readahead_block > first && segment->readahead_block <= last) {
+        first = segment->readahead_block;
+    }
+    if (first < last) {
+        segment->readahead_block = cache_readahead(segment->partition->store, segment, first,
+                                                   last);
+    }
+}
+
 /* Returns true when the read finished (result set), false while it waits for the cache. */
 static bool
 read_segment_run(struct sb_read *read)
@@ -255,6 +283,7 @@ read_segment_run(struct sb_read *read)
             return read_start(read, next_offset) != 0;
         }
         if (state->batch_bytes == 0) {
+            read_ahead(read);
             enum read_admission admission = read_segment_admit(read);
             if (admission == READ_WAIT) {
                 return false;
@@ -286,6 +315,7 @@ read_segment_run(struct sb_read *read)
         }
         read->bytes += state->batch_bytes;
         state->position += state->batch_bytes;
+        segment->read_next_offset = header.base_offset + (int64_t)header.record_count;
         state->batch_bytes = 0;
         state->header_have = 0;
         if (state->time_mode) {
@@ -310,6 +340,12 @@ read_start_segment(struct sb_read *read, struct segment *segment, uint64_t posit
     segment->pins++;
     state->segment = segment;
     state->position = position;
+    /* Where the segment's last read stopped, or at its start where the previous one's did. */
+    int64_t offset = read->offset;
+    state->sequential = (segment->read_next_offset > segment->base_offset &&
+                         segment->read_next_offset == offset) ||
+                        (offset == segment->base_offset && segment->previous != NULL &&
+                         segment->previous->read_next_offset == offset);
     state->batch_bytes = 0;
     state->header_have = 0;
     return read_segment_run(read) ? 1 : 0;

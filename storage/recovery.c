@@ -162,11 +162,10 @@ recovery_buffer_reserve(struct recovery *recovery, uint64_t bytes)
         return -EMSGSIZE;
     }
     uint64_t buffer_bytes = sb_align_up(bytes, SB_BLOCK_BYTES);
-    uint8_t *buffer = sb_alloc_aligned_raw(buffer_bytes, SB_BLOCK_BYTES);
+    uint8_t *buffer = sb_alloc_aligned_replace(recovery->buffer, buffer_bytes, SB_BLOCK_BYTES);
     if (buffer == NULL) {
         return -ENOMEM;
     }
-    sb_free(recovery->buffer);
     recovery->buffer = buffer;
     recovery->buffer_bytes = (uint32_t)buffer_bytes;
     return 0;
@@ -437,6 +436,7 @@ recovery_manifest_partition(struct recovery *recovery, const uint8_t *bytes)
     }
     partition->log_start_offset = record.log_start_offset;
     partition->next_offset = partition->high_watermark = record.next_offset;
+    partition->durable_offset = record.next_offset;
     partition->flushed_offset = record.next_offset;
     if ((record.flags & SB_MANIFEST_FLAG_FENCED) != 0) {
         partition->fenced = true;
@@ -639,6 +639,7 @@ recovery_replay_partition(struct recovery *recovery, const struct sb_wal_entry_h
     }
     created->log_start_offset = created->next_offset = entry->base_offset;
     created->flushed_offset = created->high_watermark = entry->base_offset;
+    created->durable_offset = entry->base_offset;
     return created;
 }
 

@@ -79,6 +79,9 @@ store_config_fill(struct sb_store_config *config)
                                                   STORE_DEFAULT_PARTITIONS);
     config->segments_max = (uint32_t)or_default(config->segments_max, STORE_DEFAULT_SEGMENTS);
     config->block_cache_bytes = or_default(config->block_cache_bytes, STORE_DEFAULT_CACHE_BYTES);
+    if (config->readahead_bytes == 0) {
+        config->readahead_bytes = SB_STORE_READAHEAD_BYTES;
+    }
     config->index_bytes = or_default(config->index_bytes, STORE_DEFAULT_INDEX_BYTES);
     config->index_interval_bytes = (uint32_t)or_default(config->index_interval_bytes,
                                                         STORE_DEFAULT_INDEX_INTERVAL);
@@ -384,6 +387,7 @@ store_partition_add(struct sb_store *store, uint32_t topic_id, uint32_t partitio
     partition->memtable_first = SB_STORE_NONE;
     partition->memtable_last = SB_STORE_NONE;
     partition->read_hint = SB_STORE_NONE;
+    partition->append_time_ms = -1;
     uint32_t bucket = store_hash(topic_id, partition_index) & store->table_mask;
     partition->hash_next = store->table[bucket];
     store->table[bucket] = partition;
@@ -469,9 +473,28 @@ sb_store_partition_drop(struct sb_store *store, struct sb_partition *partition)
     return 0;
 }
 
-int
-sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32_t batch_bytes,
-                    struct sb_append *append, sb_append_callback callback, void *context)
+/* A retry of one of the producer's recent batches: answer with where it went, once all is
+ * durable. */
+static int
+partition_append_duplicate(struct sb_partition *partition, int64_t duplicate_offset,
+                           struct sb_append *append, sb_append_callback callback, void *context)
+{
+    partition->duplicate_offset = duplicate_offset;
+    if (append != NULL) {
+        append->callback = callback;
+        append->context = context;
+        append->base_offset = duplicate_offset;
+        wal_note_append(partition->store, append, partition->store->wal.head);
+    }
+    return -EEXIST;
+}
+
+/* sb_partition_append's body; `payload_verified`: the caller checked the payload CRC (see
+ * sb_partition_append_verified), so only the header is decoded (and its CRC checked) here. */
+static int
+partition_append(struct sb_partition *partition, const uint8_t *batch, uint32_t batch_bytes,
+                 bool payload_verified, struct sb_append *append, sb_append_callback callback,
+                 void *context)
 {
     struct sb_store *store = partition->store;
     if (store->shutting_down) {
@@ -487,22 +510,19 @@ sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32
         return -EMSGSIZE;
     }
     struct sb_batch_header header;
-    int result = sb_batch_verify(batch, batch_bytes, store->config.batch_bytes_max, &header);
+    uint32_t bytes_max = store->config.batch_bytes_max;
+    int result = payload_verified ? sb_batch_header_decode(batch, batch_bytes, bytes_max, &header)
+                                  : sb_batch_verify(batch, batch_bytes, bytes_max, &header);
     if (result < 0 || header.batch_bytes != batch_bytes) {
         return SB_ECORRUPT;
+    }
+    if (payload_verified) {
+        SB_ASSERT_DEBUG(sb_batch_verify(batch, batch_bytes, bytes_max, &header) == 0);
     }
     int64_t duplicate_offset = -1;
     result = producer_check(partition, &header, &duplicate_offset);
     if (result == -EEXIST) {
-        /* A retry of a recent batch: answer with where it went, once all is durable. */
-        partition->duplicate_offset = duplicate_offset;
-        if (append != NULL) {
-            append->callback = callback;
-            append->context = context;
-            append->base_offset = duplicate_offset;
-            wal_note_append(store, append, store->wal.head);
-        }
-        return -EEXIST;
+        return partition_append_duplicate(partition, duplicate_offset, append, callback, context);
     }
     if (result < 0) {
         return result;
@@ -522,6 +542,7 @@ sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32
     }
     producer_note(partition, &header, options.base_offset);
     partition->next_offset += header.record_count;
+    partition->append_time_ms = options.append_time_ms;
     store->stats.appends++;
     if (append != NULL) {
         SB_ASSERT(callback != NULL);
@@ -531,6 +552,27 @@ sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32
         wal_note_append(store, append, ring_position + batch_bytes);
     }
     return 0;
+}
+
+int
+sb_partition_append(struct sb_partition *partition, const uint8_t *batch, uint32_t batch_bytes,
+                    struct sb_append *append, sb_append_callback callback, void *context)
+{
+    return partition_append(partition, batch, batch_bytes, false, append, callback, context);
+}
+
+int
+sb_partition_append_verified(struct sb_partition *partition, const uint8_t *batch,
+                             uint32_t batch_bytes, struct sb_append *append,
+                             sb_append_callback callback, void *context)
+{
+    return partition_append(partition, batch, batch_bytes, true, append, callback, context);
+}
+
+int64_t
+sb_partition_append_time(const struct sb_partition *partition)
+{
+    return partition->append_time_ms;
 }
 
 int64_t
@@ -546,9 +588,25 @@ sb_partition_log_end_offset(const struct sb_partition *partition)
 }
 
 int64_t
+sb_partition_durable_offset(const struct sb_partition *partition)
+{
+    return partition->durable_offset;
+}
+
+int64_t
 sb_partition_high_watermark(const struct sb_partition *partition)
 {
     return partition->high_watermark;
+}
+
+void
+sb_partition_advance_high_watermark(struct sb_partition *partition, int64_t offset)
+{
+    SB_ASSERT(offset <= partition->durable_offset);
+    if (offset > partition->high_watermark) {
+        partition->high_watermark = offset;
+    }
+    SB_ASSERT(partition->high_watermark <= partition->durable_offset);
 }
 
 uint32_t
@@ -578,20 +636,6 @@ sb_partition_duplicate_offset(const struct sb_partition *partition)
     return partition->duplicate_offset;
 }
 
-uint64_t
-sb_partition_bytes(const struct sb_partition *partition)
-{
-    uint64_t memtable_bytes = 0;
-    for (uint32_t index = partition->memtable_first; index != SB_STORE_NONE;) {
-        struct memtable_entry *entry = wal_fifo_entry(partition->store, index);
-        if (entry->base_offset >= partition->flushed_offset) {
-            memtable_bytes += entry->batch_bytes;
-        }
-        index = entry->next;
-    }
-    return partition->segment_bytes_total + memtable_bytes;
-}
-
 void
 sb_store_iteration_end(struct sb_store *store)
 {
@@ -619,6 +663,9 @@ sb_store_shutdown(struct sb_store *store)
 bool
 sb_store_idle(const struct sb_store *store)
 {
+    if (store->cache.ahead_loading != 0) {
+        return false; /* Read-ahead loads land in the cache and unpin their segments. */
+    }
     if (store->failed) {
         return store->wal.phase != WAL_WRITING && store->wal.phase != WAL_SYNCING &&
                flush_idle(store) && !retention_busy(store);

@@ -9,8 +9,13 @@
  *    also the memtable), assigns its offsets and returns: that is the acks=1
  *    point. The append's callback runs once the commit cycle holding it has
  *    been written and fdatasync'ed: that is the acks=all point.
- *  - Readers see offsets below the high watermark, which only moves when a
- *    cycle is durable, so nothing a consumer saw can vanish in a crash.
+ *  - Each partition has two numbers: its durable offset (offsets below it are
+ *    in the fdatasync'ed WAL) and its high watermark (offsets below it are
+ *    served to readers), high watermark <= durable offset. The durable offset
+ *    only moves when a cycle is durable, so nothing a consumer saw can vanish
+ *    in a crash. The high watermark follows it, unless the store was opened
+ *    with hold_high_watermark: then only the broker moves it
+ *    (sb_partition_advance_high_watermark), its acks=all policy.
  *  - A failed WAL write or fdatasync is retried (the same bytes at the same
  *    place) until it succeeds; nothing is acknowledged meanwhile. A full
  *    memtable is back-pressure (-ENOBUFS), never a crash.
@@ -69,6 +74,9 @@ struct sb_store_config {
     uint32_t partitions_max;       /* Partitions open at once. 0: 16384. */
     uint32_t segments_max;         /* Segment files open at once. 0: 65536. */
     uint64_t block_cache_bytes;    /* Segment read cache (64 KiB blocks). 0: 64 MiB. */
+    int64_t readahead_bytes;       /* Segment reads load this far ahead of what they copy,
+                                      beyond their max_bytes, into the cache. 0: 2 MiB
+                                      (SB_STORE_READAHEAD_BYTES); negative: none. */
     uint64_t index_bytes;          /* Memory for segment indexes. 0: 32 MiB. */
     uint32_t index_interval_bytes; /* One index entry per this much data. 0: 64 KiB. */
     uint32_t flush_concurrency;    /* Partitions flushed at once. 0: 16. */
@@ -81,8 +89,12 @@ struct sb_store_config {
                                         0: 1 day. */
     sb_store_lookup_fn lookup;     /* Recovery's question to the broker (may be NULL: keep). */
     void *lookup_context;          /* For lookup (and durable). */
-    /* Called when a partition's high watermark moves (new data is visible). May be NULL. */
+    /* Called when a partition's durable offset moves (and, unless hold_high_watermark, its
+     * high watermark with it: new data is visible). May be NULL. */
     void (*durable)(void *context, struct sb_partition *partition);
+    bool hold_high_watermark;      /* true: the high watermark moves only by
+                                      sb_partition_advance_high_watermark; false: it follows
+                                      the durable offset. Both start equal at open. */
 };
 
 struct sb_store_stats {
@@ -176,20 +188,34 @@ struct sb_append {
 int sb_partition_append(struct sb_partition *partition, const uint8_t *batch,
                         uint32_t batch_bytes, struct sb_append *append,
                         sb_append_callback callback, void *context);
+/* sb_partition_append for a batch whose payload CRC the caller has already checked with
+ * sb_batch_verify (the broker checks every batch of a partition before appending any, so a
+ * bad one refuses them all), its bytes unchanged since: the payload is not hashed again (in
+ * SB_DEBUG_ASSERTS builds it is, as an assertion). The header is still decoded and its CRC
+ * checked (64 bytes). Same results as sb_partition_append. */
+int sb_partition_append_verified(struct sb_partition *partition, const uint8_t *batch,
+                                 uint32_t batch_bytes, struct sb_append *append,
+                                 sb_append_callback callback, void *context);
+/* The log-append time (ms) stamped into the last batch the partition appended, or -1 when
+ * that batch kept its create time (the partition's config has log_append_time false). */
+int64_t sb_partition_append_time(const struct sb_partition *partition);
 
 /* Base offset of the original batch of the last -EEXIST from sb_partition_append. */
 int64_t sb_partition_duplicate_offset(const struct sb_partition *partition);
 int64_t sb_partition_log_start_offset(const struct sb_partition *partition);
 /* Next offset to be assigned. */
 int64_t sb_partition_log_end_offset(const struct sb_partition *partition);
-/* Offsets below it are durable and visible to readers. */
+/* Offsets below it are in the fdatasync'ed WAL (locally durable). */
+int64_t sb_partition_durable_offset(const struct sb_partition *partition);
+/* Offsets below it are visible to readers; never above the durable offset. */
 int64_t sb_partition_high_watermark(const struct sb_partition *partition);
+/* Raises the high watermark to `offset` (a batch boundary, at most the durable offset); a
+ * lower `offset` changes nothing. Readers waiting on the partition are the caller's to wake. */
+void sb_partition_advance_high_watermark(struct sb_partition *partition, int64_t offset);
 uint32_t sb_partition_topic_id(const struct sb_partition *partition);
 uint32_t sb_partition_index(const struct sb_partition *partition);
 /* True if corruption was found; offsets >= *fenced_offset_out are never served. */
 bool sb_partition_fenced(const struct sb_partition *partition, int64_t *fenced_offset_out);
-/* Bytes of the partition's log (segments and memtable). */
-uint64_t sb_partition_bytes(const struct sb_partition *partition);
 
 struct sb_read;
 typedef void (*sb_read_callback)(struct sb_read *read);

@@ -110,7 +110,8 @@ struct segment {
     int64_t max_timestamp_ms;       /* Largest record timestamp (INT64_MIN if empty). */
     int64_t last_write_ns;          /* Wall clock of the last append (retention age). */
     bool closed;                    /* Has a footer; immutable. */
-    uint32_t pins;                  /* Reads in progress; deletion waits for 0. */
+    uint32_t pins;                  /* Reads and read-ahead loads in progress; deletion
+                                       waits for 0. */
     bool doomed;                    /* Delete once unpinned. */
     bool detached;                  /* In no partition list, counted in no total: a compaction
                                        copy before its swap, or the original after it. */
@@ -121,6 +122,9 @@ struct segment {
     struct index_chunk *index_head; /* Sparse index (may be partial if memory ran out). */
     struct index_chunk *index_tail; /* Last chunk. */
     uint64_t index_next_position;   /* Next data position that earns an index entry. */
+    uint64_t readahead_block;       /* Block after the last one read-ahead asked for. */
+    int64_t read_next_offset;       /* Offset after the last batch a read copied from it (0:
+                                       none): a read starting there is sequential. */
     struct segment *previous;       /* Older segment of the same partition. */
     struct segment *next;           /* Newer segment. */
 };
@@ -135,7 +139,8 @@ struct sb_partition {
     struct sb_partition_config config; /* Current configuration. */
     int64_t log_start_offset;          /* First offset kept. */
     int64_t next_offset;               /* Log end: next offset to assign. */
-    int64_t high_watermark;            /* Offsets below are durable (WAL). */
+    int64_t durable_offset;            /* Offsets below are durable (WAL). */
+    int64_t high_watermark;            /* Offsets below are served; <= durable_offset. */
     int64_t flushed_offset;            /* Offsets below are in segments. */
     bool fenced;                       /* Corruption found. */
     int64_t fenced_offset;             /* First offset never served when fenced. */
@@ -151,6 +156,8 @@ struct sb_partition {
     struct producer_state *producers;  /* Idempotent producers seen here. */
     uint32_t producer_count;           /* Entries in producers. */
     int64_t duplicate_offset;          /* Original offset of the last duplicate refused. */
+    int64_t append_time_ms;            /* Log-append time stamped into the last batch
+                                          appended, or -1 (it kept its create time). */
     bool needs_dir_sync;               /* A file was created in its directory since the
                                           last flush: fsync the directory. */
     bool in_flush_list;                /* Queued for the running flush. */
@@ -261,6 +268,7 @@ struct read_state {
     uint32_t header_have;           /* Header bytes gathered. */
     bool copying;                   /* Copying the current batch (else skipping it). */
     bool time_mode;                 /* Timestamp lookup: copy the first batch reaching it. */
+    bool sequential;                /* It continues the segment's last read: load ahead. */
     int64_t timestamp_ms;           /* time_mode target. */
     int64_t limit_offset;           /* Serve only offsets below (the high watermark). */
     struct sb_read *next_waiter;    /* Next read waiting for the same cache block. */
@@ -275,6 +283,7 @@ struct cache_block {
     bool referenced;          /* Clock bit. */
     struct sb_io_op op;       /* The read. */
     struct sb_read *waiters;  /* Reads waiting for this block (linked through their state). */
+    struct segment *ahead;    /* Segment a read-ahead load pins until it lands, or NULL. */
     struct cache_block *hash_next; /* Hash chain. */
 };
 
@@ -285,6 +294,7 @@ struct block_cache {
     uint32_t clock_hand;          /* Next eviction candidate. */
     struct cache_block **buckets; /* Hash table (owned). */
     uint32_t bucket_mask;         /* Buckets - 1. */
+    uint32_t ahead_loading;       /* Read-ahead loads in flight. */
 };
 
 enum compaction_phase {
@@ -435,7 +445,6 @@ int wal_append_entry(struct sb_store *store, struct sb_partition *partition,
                      uint64_t *ring_position_out);
 void wal_iteration_end(struct sb_store *store);
 bool wal_idle(const struct sb_store *store);
-uint64_t wal_free_bytes(const struct sb_store *store);
 struct memtable_entry *wal_fifo_entry(struct sb_store *store, uint32_t index);
 uint32_t wal_fifo_index_after(const struct sb_store *store, uint32_t index);
 void wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end);
@@ -487,8 +496,12 @@ int cache_init(struct sb_store *store);
 void cache_deinit(struct sb_store *store);
 const uint8_t *cache_get(struct sb_store *store, struct segment *segment, uint64_t block_index,
                          uint32_t *valid_bytes_out, struct sb_read *waiter);
-void cache_invalidate(struct sb_store *store, const struct segment *segment,
-                      uint64_t from_block);
+/* Starts loads of the blocks [from_block, to_block) of `segment` not cached yet, each pinning
+ * the segment until it lands, while read-ahead has less than its share of the cache loading.
+ * Returns the block after the last one cached, loading or started. */
+uint64_t cache_readahead(struct sb_store *store, struct segment *segment, uint64_t from_block,
+                         uint64_t to_block);
+void cache_invalidate(struct sb_store *store, struct segment *segment, uint64_t from_block);
 
 /* read.c */
 void read_resume(struct sb_read *read);

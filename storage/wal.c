@@ -62,13 +62,6 @@ wal_fifo_index_after(const struct sb_store *store, uint32_t index)
     return index + 1 == store->wal.fifo_capacity ? 0 : index + 1;
 }
 
-uint64_t
-wal_free_bytes(const struct sb_store *store)
-{
-    const struct wal *wal = &store->wal;
-    return wal->ring_bytes - (wal->head - wal->tail);
-}
-
 static int
 wal_file_open(struct sb_store *store, uint32_t index)
 {
@@ -402,8 +395,8 @@ wal_append_entry(struct sb_store *store, struct sb_partition *partition, const u
     return 0;
 }
 
-/* Marks FIFO entries below `committed` durable: raises high watermarks, then notifies the
- * appends waiting for them, in ring order. */
+/* Marks FIFO entries below `committed` durable: raises durable offsets (and high watermarks,
+ * unless the broker holds them), then notifies the appends waiting for them, in ring order. */
 static void
 wal_advance_durable(struct sb_store *store)
 {
@@ -417,8 +410,11 @@ wal_advance_durable(struct sb_store *store)
         if (entry->partition_slot != SB_STORE_NONE) {
             struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
             int64_t end = entry->base_offset + (int64_t)entry->record_count;
-            if (end > partition->high_watermark) {
-                partition->high_watermark = end;
+            if (end > partition->durable_offset) {
+                partition->durable_offset = end;
+                if (!store->config.hold_high_watermark) {
+                    partition->high_watermark = end;
+                }
                 if (store->config.durable != NULL) {
                     store->config.durable(store->config.lookup_context, partition);
                 }

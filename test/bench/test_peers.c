@@ -47,6 +47,22 @@ port_open(uint16_t port)
     return open;
 }
 
+/* A port of 127.0.0.1 nothing listens on now: the kernel's pick for an unbound bind (a peer
+ * started right after takes it; a fixed or random one could be some test's connection). */
+static uint16_t
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof(address);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
 /* Starts argv (the port is already in it) and waits until the port accepts. */
 static void
 peer_start(struct peer *peer, char *const *argv)
@@ -60,7 +76,14 @@ peer_start(struct peer *peer, char *const *argv)
         execvp(argv[0], argv);
         _exit(127);
     }
-    for (int attempt = 0; attempt < 500 && !port_open(peer->port); attempt++) {
+    /* Up to 20 s (a loaded machine starts it slowly), unless it exits first. */
+    int status = 0;
+    for (int attempt = 0; attempt < 2000 && !port_open(peer->port); attempt++) {
+        if (waitpid(peer->pid, &status, WNOHANG) == peer->pid) {
+            peer->pid = 0;
+            cr_assert_fail("%s exited before it listened on port %u (status %d)", argv[0],
+                    peer->port, status);
+        }
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
@@ -84,7 +107,7 @@ peer_init(struct peer *peer)
 {
     snprintf(peer->dir, sizeof(peer->dir), "/tmp/sb-bench-peer-XXXXXX");
     cr_assert_not_null(mkdtemp(peer->dir));
-    peer->port = (uint16_t)(30000 + (getpid() * 7919u + (unsigned)time(NULL)) % 20000);
+    peer->port = free_port();
 }
 
 /* Runs an e2e of about 2 s; returns the exit status and leaves the JSON in dir. */

@@ -1,22 +1,32 @@
 /*
  * test/bench/test_sb_bench.c - sb-bench end to end, about 2 s per mode, against
- * a real broker started by test/net's fixture: produce, consume (the produce
+ * a real broker started by test/broker's fixture: produce, consume (the produce
  * run's records, from the beginning), e2e and ping each exit 0 and write a JSON
  * file with every expected field and zero lost, duplicated and out-of-order
  * messages. A consume run verified against a produce run's JSON (--verify-against)
  * counts every acknowledged record it did not get as lost, also when the topic was
  * deleted and recreated so that none of them is left. A consume run that stops with
  * records left (not by --messages) fails and counts the partitions it left behind;
- * partitions that delivered nothing are counted. Bad usage exits 2.
+ * partitions that delivered nothing are counted. With --group (a broker with a 6 s
+ * session timeout), consumers that subscribe read a backlog and an e2e stream exactly
+ * once (nothing lost or duplicated; nothing redelivered unless a member was fenced), hold
+ * every partition between them at the end, and the JSON has the group's figures; members
+ * fenced by a broker stalled past the session timeout lose their partitions and get them
+ * back, redeliveries counted apart, and the run still passes; an e2e run
+ * whose group has a member outside the run never holds every partition and gives up
+ * after --join-timeout (exit 1) instead of producing. Bad usage
+ * exits 2, also --group with a mode without consumers or a driver without groups.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test/net/broker_fixture.h"
+#include "test/broker/broker_fixture.h"
 
 #ifndef SB_BENCH_BINARY
 #error "SB_BENCH_BINARY must name the sb-bench executable"
@@ -33,16 +43,25 @@ setup(void)
     broker_start(&broker);
 }
 
+/* A broker whose group members are fenced after 6 s (heartbeats every 2 s), so rebalances
+ * finish within a short run and a loaded machine's stalls fence nobody. */
+static void
+setup_groups(void)
+{
+    broker_start_new(&broker, 1,
+                     "--group-session-timeout-ms 6000 --group-heartbeat-interval-ms 2000");
+}
+
 static void
 teardown(void)
 {
     broker_destroy(&broker);
 }
 
-/* Runs sb-bench MODE with the broker's address, extra arguments and --json; returns
- * its exit status. */
-static int
-run_bench(const char *mode, const char *json_path, const char *const *extra)
+/* Starts sb-bench MODE with the broker's address, --json json_path and extra arguments;
+ * returns its pid at once. */
+static pid_t
+start_bench(const char *mode, const char *json_path, const char *const *extra)
 {
     char address[32];
     snprintf(address, sizeof(address), "127.0.0.1:%u", broker.port);
@@ -60,6 +79,14 @@ run_bench(const char *mode, const char *json_path, const char *const *extra)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    return child;
+}
+
+/* Runs sb-bench as start_bench does and returns its exit status. */
+static int
+run_bench(const char *mode, const char *json_path, const char *const *extra)
+{
+    pid_t child = start_bench(mode, json_path, extra);
     int status = 0;
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert(WIFEXITED(status), "sb-bench died");
@@ -127,8 +154,9 @@ Test(sb_bench, produce_then_consume_the_backlog, .init = setup, .fini = teardown
     check_common_fields(text);
     cr_assert_not_null(strstr(text, "\"produce_ack\""));
     double produced = json_number(text, "\"produced\"", "messages");
-    cr_assert_gt(produced, 100);
-    cr_assert_gt(json_number(text, "\"produce_ack\"", "count"), 100);
+    /* Counts, not speed: a loaded machine may send few in 2 s, never none. */
+    cr_assert_gt(produced, 0);
+    cr_assert_gt(json_number(text, "\"produce_ack\"", "count"), 0);
     cr_assert_not_null(strstr(text, "\"acknowledged\": [\n    {\"producer\": "));
     free(text);
 
@@ -179,16 +207,19 @@ Test(sb_bench, consume_that_stops_early_fails, .init = setup, .fini = teardown,
     char consume_path[256];
     json_path_for(produce_path, sizeof(produce_path), "produce");
     json_path_for(consume_path, sizeof(consume_path), "consume");
-    const char *const produce[] = {"--messages", "10000", "--warmup", "0", "--partitions", "2",
-                                   "--size", "64", NULL};
+    /* 80 MB in 4 KiB records: the consumers' first fetches cannot drain both partitions
+     * before the main thread's first tick stops them (10,000 × 64 B could, on a loaded
+     * machine that held the main thread back: a run stopped early with nothing left). */
+    const char *const produce[] = {"--messages", "20000", "--warmup", "0", "--partitions", "2",
+                                   "--size", "4096", NULL};
     cr_assert_eq(run_bench("produce", produce_path, produce), 0);
-    /* --duration 0 stops the consumers before they poll: every record is left. */
+    /* --duration 0 stops the consumers at the main thread's first tick: records are left. */
     const char *const early[] = {"--duration", "0", "--partitions", "2", NULL};
     cr_assert_eq(run_bench("consume", consume_path, early), 1);
     char *text = read_json(consume_path);
     cr_assert_not_null(strstr(text, "\"stopped_early\": true"));
     cr_assert_eq(json_number(text, NULL, "partitions_behind"), 2);
-    cr_assert_lt(json_number(text, "\"consumed\"", "messages"), 10000);
+    cr_assert_lt(json_number(text, "\"consumed\"", "messages"), 20000);
     free(text);
     /* Stopping at --messages is on purpose. */
     const char *const counted[] = {"--messages", "10", "--partitions", "2", NULL};
@@ -231,9 +262,9 @@ Test(sb_bench, e2e_open_loop_counts_every_message_once, .init = setup, .fini = t
     cr_assert_not_null(strstr(text, "\"loop\": \"open\""));
     cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
     double produced = json_number(text, "\"produced\"", "messages");
-    cr_assert_gt(produced, 5000);
+    cr_assert_gt(produced, 0);
     cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
-    cr_assert_gt(json_number(text, "\"end_to_end\"", "count"), 5000);
+    cr_assert_gt(json_number(text, "\"end_to_end\"", "count"), 0);
     free(text);
 }
 
@@ -246,22 +277,206 @@ Test(sb_bench, ping_measures_round_trips, .init = setup, .fini = teardown, .time
     char *text = read_json(path);
     check_common_fields(text);
     cr_assert_not_null(strstr(text, "\"ping\""));
-    cr_assert_gt(json_number(text, "\"ping\"", "count"), 100);
+    cr_assert_gt(json_number(text, "\"ping\"", "count"), 0);
     cr_assert_gt(json_number(text, "\"ping\"", "p50_us"), 0);
     free(text);
 }
 
-Test(sb_bench, bad_usage_exits_2)
+/* Runs sb-bench with argv (NULL-terminated, argv[0] the binary) without a broker and
+ * returns its exit status. */
+static int
+exit_status(const char *const *argv)
 {
     pid_t child = fork();
     cr_assert_geq(child, 0);
     if (child == 0) {
         freopen("/dev/null", "w", stderr);
-        execl(SB_BENCH_BINARY, SB_BENCH_BINARY, "produce", "--size", "10", (char *)NULL);
+        freopen("/dev/null", "w", stdout);
+        execv(SB_BENCH_BINARY, (char *const *)argv);
         _exit(127);
     }
     int status = 0;
     waitpid(child, &status, 0);
     cr_assert(WIFEXITED(status));
-    cr_assert_eq(WEXITSTATUS(status), 2);
+    return WEXITSTATUS(status);
+}
+
+Test(sb_bench, bad_usage_exits_2)
+{
+    const char *const size[] = {SB_BENCH_BINARY, "produce", "--size", "10", NULL};
+    cr_assert_eq(exit_status(size), 2);
+    const char *const produce[] = {SB_BENCH_BINARY, "produce", "--group", "g", NULL};
+    cr_assert_eq(exit_status(produce), 2);
+    const char *const ping[] = {SB_BENCH_BINARY, "ping", "--group", "g", NULL};
+    cr_assert_eq(exit_status(ping), 2);
+    /* Refused before any connection: no server listens on these ports. */
+    const char *const nats[] = {SB_BENCH_BINARY, "consume", "--group", "g", "--driver", "nats",
+                                "-b", "127.0.0.1:1", NULL};
+    cr_assert_eq(exit_status(nats), 2);
+    const char *const redis[] = {SB_BENCH_BINARY, "e2e", "--group", "g", "--driver", "redis",
+                                 "-b", "127.0.0.1:1", NULL};
+    cr_assert_eq(exit_status(redis), 2);
+}
+
+/* The common fields, and the group member of the JSON has every field, nothing
+ * redelivered and no commit error unless a member was fenced, and this run's consumers hold
+ * all of partitions at the end. */
+static void
+check_group_fields(const char *text, double partitions)
+{
+    check_common_fields(text);
+    static const char *const keys[] = {
+        "\"group\": {\"id\": \"", "\"commit_mode\"", "\"commit_interval_ms\"",
+        "\"join_ms\"", "\"settled_ms\"", "\"after_settled\": {\"messages\"", "\"assigned\"",
+        "\"revoked\"", "\"lost\"", "\"pauses_open\"",
+        "\"partitions_by_consumer\"", "\"commit\": {", "\"rebalance_pause\": {",
+        "\"handover\": {", "\"events\": [", "\"first_delivery_unix_us\""};
+    for (size_t index = 0; index < sizeof(keys) / sizeof(keys[0]); index++) {
+        cr_assert_not_null(strstr(text, keys[index]), "JSON lacks %s", keys[index]);
+    }
+    /* Without a member fenced (a stall of the loaded machine longer than the session),
+     * nothing comes twice and every commit is stored. */
+    if (json_number(text, "\"group\"", "lost") == 0) {
+        cr_assert_eq(json_number(text, "\"group\"", "redelivered"), 0);
+        cr_assert_eq(json_number(text, "\"group\"", "commit_errors"), 0);
+    }
+    cr_assert_eq(json_number(text, "\"group\"", "partitions_held"), partitions);
+    cr_assert_gt(json_number(text, "\"group\"", "assigned"), 0);
+}
+
+Test(sb_bench, group_consumers_read_a_backlog_exactly_once, .init = setup_groups,
+     .fini = teardown, .timeout = 90)
+{
+    char produce_path[256];
+    char consume_path[256];
+    json_path_for(produce_path, sizeof(produce_path), "produce");
+    json_path_for(consume_path, sizeof(consume_path), "consume");
+    const char *const produce[] = {"--messages", "20000", "--warmup", "0", "--partitions", "6",
+                                   "--size", "64", "--acks", "1", NULL};
+    cr_assert_eq(run_bench("produce", produce_path, produce), 0);
+    const char *const consume[] = {"--duration", "60", "--partitions", "6", "--consumers", "3",
+                                   "--idle-stop", "2", "--group", "backlog",
+                                   "--verify-against", produce_path, NULL};
+    cr_assert_eq(run_bench("consume", consume_path, consume), 0);
+    char *text = read_json(consume_path);
+    check_group_fields(text, 6);
+    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
+    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), 20000);
+    free(text);
+}
+
+/* The sum of the numbers in "partitions_by_consumer", and the smallest. */
+static void
+partitions_by_consumer(const char *text, uint32_t *sum, uint32_t *smallest)
+{
+    const char *at = strstr(text, "\"partitions_by_consumer\": [");
+    cr_assert_not_null(at);
+    at = strchr(at, '[') + 1;
+    *sum = 0;
+    *smallest = UINT32_MAX;
+    while (*at != ']') {
+        char *end = NULL;
+        uint32_t value = (uint32_t)strtoul(at, &end, 10);
+        cr_assert_neq(end, at, "not a number list");
+        *sum += value;
+        *smallest = value < *smallest ? value : *smallest;
+        at = *end == ',' ? end + 2 : end;
+    }
+}
+
+Test(sb_bench, group_e2e_splits_the_partitions_and_counts_every_message_once,
+     .init = setup_groups, .fini = teardown, .timeout = 90)
+{
+    char path[256];
+    json_path_for(path, sizeof(path), "e2e");
+    /* 14 s: the members' rebalance (two or three 2 s heartbeats) ends well before. */
+    const char *const extra[] = {"--duration", "14", "--warmup", "0", "--partitions", "6",
+                                 "--consumers", "3", "--rate", "2000", "--size", "100",
+                                 "--acks", "1", "--group", "stream", "--commit", "sync",
+                                 "--commit-interval-ms", "0", NULL};
+    cr_assert_eq(run_bench("e2e", path, extra), 0);
+    char *text = read_json(path);
+    check_group_fields(text, 6);
+    cr_assert_not_null(strstr(text, "\"commit_mode\": \"sync\""));
+    cr_assert_gt(json_number(text, "\"commit\": {", "count"), 0);
+    double produced = json_number(text, "\"produced\"", "messages");
+    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
+    uint32_t sum;
+    uint32_t smallest;
+    partitions_by_consumer(text, &sum, &smallest);
+    cr_assert_eq(sum, 6);
+    cr_assert_gt(smallest, 0, "a consumer holds no partition at the end");
+    free(text);
+}
+
+/* Waits (bounded) until some partition of topic has a record. */
+static void
+wait_for_records(const char *topic)
+{
+    struct client client;
+    client_connect(&client, broker.port);
+    for (int attempt = 0; attempt < 300; attempt++) {
+        struct topic_description description;
+        client_describe_topic(&client, topic, &description);
+        for (uint32_t index = 0; description.error == 0 && index < description.partition_count;
+             index++) {
+            if (description.high_watermark[index] > 0) {
+                client_close(&client);
+                return;
+            }
+        }
+        usleep(100 * 1000);
+    }
+    cr_assert_fail("no record reached %s in 30 s", topic);
+}
+
+Test(sb_bench, group_e2e_with_an_outside_member_gives_up_after_the_join_timeout,
+     .init = setup_groups, .fini = teardown, .timeout = 90)
+{
+    /* The outside member: its own e2e run, which produces only once it holds all six. */
+    const char *const outside[] = {"--topic", "shared", "--partitions", "6", "--group", "g",
+                                   "--rate", "200", "--size", "64", "--acks", "1",
+                                   "--warmup", "0", "--duration", "60", NULL};
+    char outside_path[256];
+    json_path_for(outside_path, sizeof(outside_path), "outside");
+    pid_t member = start_bench("e2e", outside_path, outside);
+    wait_for_records("shared");
+    char path[256];
+    json_path_for(path, sizeof(path), "joined");
+    const char *const extra[] = {"--topic", "shared", "--partitions", "6", "--group", "g",
+                                 "--join-timeout", "2", "--duration", "5", NULL};
+    cr_assert_eq(run_bench("e2e", path, extra), 1);
+    cr_assert_eq(access(path, F_OK), -1, "a run that never joined wrote a JSON");
+    kill(member, SIGKILL);
+    cr_assert_eq(waitpid(member, NULL, 0), member);
+}
+
+/* Every member is fenced by a broker stall longer than the session; they rejoin and every
+ * record is delivered. (It once failed most runs: a storage read hint left on a flushed
+ * memtable entry starved consumers at the log end, docs/reliability.md "Consumer groups".) */
+Test(sb_bench, group_members_fenced_by_a_stalled_broker_get_their_partitions_back,
+     .fini = teardown, .timeout = 120)
+{
+    broker_start_new(&broker, 1, "--group-session-timeout-ms 1500 "
+                     "--group-min-session-timeout-ms 1000 --group-heartbeat-interval-ms 500");
+    char path[256];
+    json_path_for(path, sizeof(path), "fenced");
+    const char *const extra[] = {"--topic", "stalled", "--duration", "8", "--warmup", "0",
+                                 "--partitions", "6", "--consumers", "3", "--rate", "1000",
+                                 "--size", "100", "--acks", "1", "--group", "g", NULL};
+    pid_t run = start_bench("e2e", path, extra);
+    wait_for_records("stalled");
+    /* Silent 3 s, twice the session: every member is fenced when the broker resumes. */
+    cr_assert_eq(kill(broker.pid, SIGSTOP), 0);
+    usleep(3000 * 1000);
+    cr_assert_eq(kill(broker.pid, SIGCONT), 0);
+    int status = 0;
+    cr_assert_eq(waitpid(run, &status, 0), run);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    char *text = read_json(path);
+    check_group_fields(text, 6);
+    cr_assert_gt(json_number(text, "\"group\"", "lost"), 0, "no member was fenced");
+    double produced = json_number(text, "\"produced\"", "messages");
+    cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
+    free(text);
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/api_group.h"
+
 /* Data directories made by this test process, removed by cluster_cleanup even when an
  * assertion ends the test early (brokers die with the test: PR_SET_PDEATHSIG). */
 static char cluster_dirs[8][128];
@@ -220,6 +222,36 @@ cluster_produce(struct sb_client *client, const char *topic, int32_t partition, 
     }
     cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
     return first_offset;
+}
+
+static int
+cluster_encode_heartbeat(struct sb_wire_writer *writer, const void *request)
+{
+    return sb_group_heartbeat_request_encode(writer, request);
+}
+
+int16_t
+cluster_member_heartbeat(struct client *raw, const char *group, const char *member,
+                         const char *topic, int32_t epoch)
+{
+    struct sb_wire_string name = sb_wire_string_from_cstr(topic);
+    struct sb_group_heartbeat_request request = {
+        .group_id = sb_wire_string_from_cstr(group), .member_id = sb_wire_string_from_cstr(member),
+        .member_epoch = epoch, .rebalance_timeout_ms = -1, .topic_names_unchanged = epoch != 0,
+        .topic_names = &name, .topic_name_count = 1, .owned_unchanged = true};
+    struct sb_group_heartbeat_response response = {
+        .error_code = SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS};
+    /* Bounded: a coordinator reads its groups back within seconds of a start. */
+    for (int try = 0; try < 500 &&
+                      response.error_code == SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS; try++) {
+        test_sleep_ms(try == 0 ? 0 : 20);
+        client_send(raw, SB_API_GROUP_HEARTBEAT, 0, cluster_encode_heartbeat, &request);
+        struct sb_frame frame;
+        cr_assert_eq(client_receive(raw, &frame, raw->timeout_ms), 0);
+        cr_assert_eq(sb_group_heartbeat_response_decode(frame.body, frame.body_bytes,
+                                                        &response), 0);
+    }
+    return response.error_code;
 }
 
 int64_t

@@ -1,5 +1,5 @@
 /*
- * test/client/client_fixture.h - a real broker (test/net/broker_fixture) plus
+ * test/client/client_fixture.h - a real broker (test/broker/broker_fixture) plus
  * libstreambus clients pointed at it, and helpers the client tests share:
  * creating topics, producing numbered records, and reading a partition back.
  */
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "streambus/streambus.h"
-#include "test/net/broker_fixture.h"
+#include "test/broker/broker_fixture.h"
 
 /* Generous wait for one broker operation in tests (no test asserts speed). */
 #define TEST_WAIT_MS 10000
@@ -57,6 +57,12 @@ uint32_t cluster_read(struct sb_client *client, const char *topic, int32_t parti
  * partition; asserts success and returns the first offset. */
 int64_t cluster_produce(struct sb_client *client, const char *topic, int32_t partition,
                         uint32_t first, uint32_t count);
+
+/* Member `member` of `group` joins (epoch 0, subscribing to `topic`) or leaves (epoch -1)
+ * with one GroupHeartbeat over the raw connection (resent while the coordinator is
+ * loading); returns the answer's wire error code. */
+int16_t cluster_member_heartbeat(struct client *raw, const char *group, const char *member,
+                                 const char *topic, int32_t epoch);
 
 /* Milliseconds since the epoch. */
 int64_t test_now_ms(void);

@@ -12,7 +12,12 @@
  * with the right correlation id and a valid CRC (the fuzzer cannot forge
  * CRC32Cs) and feeds it to the connection's receive path. Fetch answers are
  * then polled record by record (batch CRCs, decompression, record headers).
- * Admin answers go to their parsers. FUZZ_RAW starts a handshake (ApiVersions,
+ * Admin answers go to their parsers; FUZZ_DESCRIBE_GROUP's body is a uint16 (little
+ * endian) length n, n bytes of DescribeGroup answer, then the ListTopics answer that names
+ * its topic ids (none when n is past the end). Group answers (GroupHeartbeat of a member
+ * subscribed to "t", OffsetCommit of an async commit, OffsetFetch) go to a consumer of group
+ * "g", then to the next heartbeat or ListTopics and the commit callbacks. FUZZ_RAW starts a
+ * handshake (ApiVersions,
  * correlation id 1) and feeds the rest as raw received bytes (framing).
  * Oracles: the sanitizers, and that nothing aborts.
  *
@@ -45,7 +50,12 @@ enum fuzz_target {
     FUZZ_ALTER_TOPIC_CONFIG = 10,
     FUZZ_HEALTH = 11,
     FUZZ_RAW = 12,
-    FUZZ_TARGET_COUNT = 13,
+    FUZZ_LIST_GROUPS = 13,
+    FUZZ_DESCRIBE_GROUP = 14,
+    FUZZ_GROUP_HEARTBEAT = 15,
+    FUZZ_OFFSET_COMMIT = 16,
+    FUZZ_OFFSET_FETCH = 17,
+    FUZZ_TARGET_COUNT = 18,
 };
 
 /* Records polled from one fetch answer at most (a bound, not an expectation). */
@@ -92,6 +102,7 @@ fuzz_client_open(void)
     struct sb_client_config config;
     client_config_defaults(&config);
     memcpy(config.bootstrap_servers, "127.0.0.1:1", sizeof("127.0.0.1:1"));
+    memcpy(config.group_id, "g", sizeof("g"));
     config.shard_aware = false;
     config.linger_ms = 0;
     struct sb_client *client = NULL;
@@ -217,6 +228,65 @@ fuzz_admin(enum fuzz_target target, const uint8_t *body, size_t body_bytes)
     sb_admin_health_free(health);
 }
 
+/* The group answers (FUZZ_LIST_GROUPS, FUZZ_DESCRIBE_GROUP) to their parsers. */
+static void
+fuzz_admin_group(enum fuzz_target target, const uint8_t *body, size_t body_bytes)
+{
+    struct sb_admin_group_list *list = NULL;
+    struct sb_admin_group_description *description = NULL;
+    if (target == FUZZ_LIST_GROUPS) {
+        admin_parse_group_list(body, body_bytes, &list);
+        sb_admin_group_list_free(list);
+        return;
+    }
+    size_t split = body_bytes >= 2 ? (size_t)body[0] | (size_t)body[1] << 8 : 0;
+    bool named = body_bytes >= 2 && split <= body_bytes - 2;
+    size_t skip = body_bytes >= 2 ? 2 : body_bytes;
+    if (admin_parse_group_describe(body + skip, named ? split : body_bytes - skip,
+                                   named ? body + 2 + split : NULL,
+                                   named ? body_bytes - 2 - split : 0, &description) == 0) {
+        sb_admin_group_description_free(description);
+    }
+}
+
+/* A consumer of group "g" with a request of target in flight on the bootstrap connection:
+ * a heartbeat (subscribed to "t"), an async commit or an offset fetch of t/0. */
+static struct sb_consumer *
+fuzz_group(struct sb_client *client, enum fuzz_target target)
+{
+    struct sb_consumer *consumer = NULL;
+    if (sb_consumer_open(client, &consumer) != 0) {
+        return NULL;
+    }
+    const char *topics[] = {"t"};
+    struct sb_consumer_partition offset = {.topic = "t", .partition = 0, .offset = 5};
+    struct group_op *op = NULL;
+    if (target == FUZZ_GROUP_HEARTBEAT) {
+        sb_consumer_subscribe(consumer, topics, 1);
+    } else if (target == FUZZ_OFFSET_COMMIT) {
+        sb_consumer_commit_async(consumer, &offset, 1, NULL, NULL);
+    } else if ((op = group_op_new(consumer, GROUP_OP_FETCH, 1)) != NULL) {
+        op->offsets[0] = (struct sb_consumer_partition){.topic = "t", .partition = 0};
+        group_op_queue(client, op);
+    }
+    group_run(client, consumer, client_now_ns());
+    return consumer;
+}
+
+/* After a group answer: the I/O work it causes, the commit callbacks, then a close that
+ * does not wait for a coordinator nobody runs. */
+static void
+fuzz_group_end(struct sb_client *client, struct sb_consumer *consumer)
+{
+    consumer->group.heartbeat_at_ns = 0;
+    group_run(client, consumer, client_now_ns());
+    pthread_mutex_lock(&client->mutex); /* group_callbacks releases it around each one. */
+    group_callbacks(client);
+    pthread_mutex_unlock(&client->mutex);
+    client->config.request_timeout_ms = 0;
+    sb_consumer_close(consumer);
+}
+
 /* Runs the client's side of target's request, then answers it with body. */
 static void
 fuzz_exchange(struct sb_client *client, enum fuzz_target target, int16_t frame_error,
@@ -225,6 +295,7 @@ fuzz_exchange(struct sb_client *client, enum fuzz_target target, int16_t frame_e
     struct client_conn *conn = fuzz_conn(client, 0);
     struct sb_producer *producer = NULL;
     struct sb_consumer *consumer = NULL;
+    struct sb_consumer *group_consumer = NULL;
     if (target == FUZZ_API_VERSIONS || target == FUZZ_RAW) {
         conn->state = CONN_HANDSHAKE;
         conn_handshake_start(client, conn);
@@ -233,6 +304,8 @@ fuzz_exchange(struct sb_client *client, enum fuzz_target target, int16_t frame_e
         metadata_run(client, client_now_ns());
     } else if (target == FUZZ_PRODUCE || target == FUZZ_INIT_PRODUCER_ID) {
         producer = fuzz_produce(client, target == FUZZ_PRODUCE);
+    } else if (target >= FUZZ_GROUP_HEARTBEAT) {
+        group_consumer = fuzz_group(client, target);
     } else {
         consumer = fuzz_consume(client, target == FUZZ_FETCH);
         conn = target == FUZZ_FETCH && consumer != NULL
@@ -247,6 +320,9 @@ fuzz_exchange(struct sb_client *client, enum fuzz_target target, int16_t frame_e
         fuzz_poll_all(consumer);
         sb_consumer_close(consumer);
     }
+    if (group_consumer != NULL) {
+        fuzz_group_end(client, group_consumer);
+    }
     sb_producer_close(producer, 0);
 }
 
@@ -259,6 +335,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum fuzz_target target = (enum fuzz_target)(data[0] % FUZZ_TARGET_COUNT);
     if (target >= FUZZ_CREATE_TOPICS && target <= FUZZ_HEALTH) {
         fuzz_admin(target, data + 2, size - 2);
+        return 0;
+    }
+    if (target == FUZZ_LIST_GROUPS || target == FUZZ_DESCRIBE_GROUP) {
+        fuzz_admin_group(target, data + 2, size - 2);
         return 0;
     }
     struct sb_client *client = fuzz_client_open();

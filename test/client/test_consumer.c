@@ -126,12 +126,13 @@ Test(consumer, seek_by_timestamp_finds_the_first_record_at_or_after_it, .timeout
     cluster_stop(&cluster);
 }
 
-/* Base offsets of the partition's segment files (named by base offset), sorted. */
+/* Base offsets of the segment files (named by base offset), sorted, of partition 0 of the
+ * broker's first topic: id 2 (the broker creates __consumer_offsets, id 1, at its start). */
 static uint32_t
 segment_bases(const char *data_dir, int64_t *bases, uint32_t capacity)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/partitions/1-0", data_dir);
+    snprintf(path, sizeof(path), "%s/partitions/2-0", data_dir);
     struct dirent **entries = NULL;
     int count = scandir(path, &entries, NULL, alphasort);
     uint32_t found = 0;

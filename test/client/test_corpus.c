@@ -2,7 +2,8 @@
  * test/client/test_corpus.c - writes the seed corpus of fuzz_client.c: one
  * well-formed answer per API the client decodes, plus answers that take the
  * interesting paths (retriable and fatal produce errors, a fenced producer,
- * out-of-range fetches, compressed and control batches, a raw frame).
+ * out-of-range fetches, compressed and control batches, a raw frame, group answers: an
+ * assignment of an unknown topic id, a fencing, stored and refused commits, an offset).
  *
  * Each file is: target byte (enum fuzz_target), frame error byte, body. The
  * files are checked in under test/client/corpus/ and replayed by meson test;
@@ -16,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/client_private.h"
 #include "proto/api_admin.h"
 #include "proto/api_fetch.h"
+#include "proto/api_group.h"
 #include "proto/api_meta.h"
 #include "proto/api_produce.h"
 #include "proto/api_producer.h"
@@ -38,6 +41,11 @@ enum seed_target {
     SEED_ALTER_TOPIC_CONFIG = 10,
     SEED_HEALTH = 11,
     SEED_RAW = 12,
+    SEED_LIST_GROUPS = 13,
+    SEED_DESCRIBE_GROUP = 14,
+    SEED_GROUP_HEARTBEAT = 15,
+    SEED_OFFSET_COMMIT = 16,
+    SEED_OFFSET_FETCH = 17,
 };
 
 static uint8_t seed_body[1 << 16];
@@ -246,11 +254,129 @@ seed_admin(void)
     seed_write("health", SEED_HEALTH, 0, &writer);
 }
 
+/* The DescribeGroup seed parses: topic id 1 named "t", id 9 unknown (NULL); the member's
+ * partitions and the commits merge into one row per partition, sorted. */
+static void
+seed_check_group(const uint8_t *describe, size_t describe_bytes, size_t topics_bytes)
+{
+    struct sb_admin_group_description *description = NULL;
+    cr_assert_eq(admin_parse_group_describe(describe, describe_bytes, describe + describe_bytes,
+                                            topics_bytes, &description), 0);
+    cr_assert_eq(description->member_count, 1u);
+    const struct sb_admin_group_member *member = &description->members[0];
+    cr_assert_str_eq(member->instance_id, "i");
+    cr_assert_str_eq(member->topic_regex, "t.*");
+    cr_assert_eq(member->assigned_count, 3u);
+    cr_assert_null(member->assigned[2].topic);
+    cr_assert_eq(member->target_count, 2u);
+    static const struct {
+        const char *topic;
+        int32_t partition;
+        int64_t committed;
+        bool owned;
+    } rows[4] = {{NULL, 0, -1, true}, {"t", 0, 5, true}, {"t", 1, -1, true}, {"t", 3, 1, false}};
+    cr_assert_eq(description->partition_count, 4u);
+    for (uint32_t index = 0; index < 4; index++) {
+        const struct sb_admin_group_partition *row = &description->partitions[index];
+        cr_assert(rows[index].topic == NULL ? row->topic == NULL
+                                            : strcmp(row->topic, rows[index].topic) == 0);
+        cr_assert_eq(row->partition, rows[index].partition);
+        cr_assert_eq(row->committed_offset, rows[index].committed, "row %u", index);
+        cr_assert_eq(row->member_id != NULL, rows[index].owned, "row %u", index);
+        cr_assert_eq(row->lag, -1, "filled in later");
+    }
+    sb_admin_group_description_free(description);
+}
+
+/* ListGroups, and DescribeGroup (a member owning partitions of topic id 1, a commit)
+ * after its length, followed by the ListTopics answer naming topic 1 (fuzz_client.c). */
+static void
+seed_admin_group(void)
+{
+    struct sb_list_groups_entry groups[2] = {{sb_wire_string_from_cstr("a"), 3, 2},
+                                             {sb_wire_string_from_cstr("b"), 0, 0}};
+    struct sb_list_groups_response list = {.groups = groups, .group_count = 2};
+    struct sb_wire_writer writer = seed_writer();
+    sb_list_groups_response_encode(&writer, &list);
+    seed_write("list_groups", SEED_LIST_GROUPS, 0, &writer);
+    int32_t owned[2] = {0, 1};
+    struct sb_group_tpset sets[2] = {{.topic_id = 1, .partitions = owned, .partition_count = 2},
+                                     {.topic_id = 9, .partitions = owned, .partition_count = 1}};
+    struct sb_wire_string subscribed = sb_wire_string_from_cstr("t");
+    struct sb_group_member_description member = {
+        .member_id = sb_wire_string_from_cstr("m"), .instance_id = sb_wire_string_from_cstr("i"),
+        .member_epoch = 2, .topic_names = &subscribed, .topic_name_count = 1,
+        .topic_regex = sb_wire_string_from_cstr("t.*"), .assignment = sets,
+        .assignment_count = 2, .target = sets, .target_count = 1};
+    struct sb_group_offset offsets[2] = {{0, 5, sb_wire_string_from_cstr("x"), 1000, 0},
+                                         {3, 1, {NULL, 0}, 1000, 0}};
+    struct sb_group_offset_topic committed = {.name = subscribed, .offsets = offsets,
+                                              .offset_count = 2};
+    struct sb_describe_group_response describe = {
+        .group_id = sb_wire_string_from_cstr("g"), .state = 3, .group_epoch = 2,
+        .assignment_epoch = 2, .assignor = sb_wire_string_from_cstr("uniform"),
+        .members = &member, .member_count = 1, .offsets = &committed, .offset_topic_count = 1};
+    writer = seed_writer();
+    sb_wire_write_u16(&writer, 0);
+    sb_describe_group_response_encode(&writer, &describe);
+    size_t length = sb_wire_writer_length(&writer) - 2;
+    seed_body[0] = (uint8_t)length;
+    seed_body[1] = (uint8_t)(length >> 8);
+    struct sb_list_topics_entry topic = {subscribed, 1, 2, 0};
+    struct sb_list_topics_response topics = {.topics = &topic, .topic_count = 1};
+    sb_list_topics_response_encode(&writer, &topics);
+    seed_write("describe_group", SEED_DESCRIBE_GROUP, 0, &writer);
+    seed_check_group(seed_body + 2, length, sb_wire_writer_length(&writer) - 2 - length);
+}
+
+static void
+seed_group(void)
+{
+    int32_t numbers[2] = {0, 1};
+    struct sb_group_tpset sets[2] = {{.topic_id = 1, .partitions = numbers, .partition_count = 2},
+                                     {.topic_id = 9, .partitions = numbers, .partition_count = 1}};
+    struct sb_group_heartbeat_response beat = {
+        .member_id = sb_wire_string_from_cstr("m"), .member_epoch = 3,
+        .heartbeat_interval_ms = 1000, .assignment = sets, .assignment_count = 2};
+    struct sb_wire_writer writer = seed_writer();
+    sb_group_heartbeat_response_encode(&writer, &beat);
+    seed_write("group_heartbeat_assignment", SEED_GROUP_HEARTBEAT, 0, &writer);
+    struct sb_group_heartbeat_response fenced = {
+        .error_code = SB_WIRE_ERROR_FENCED_MEMBER_EPOCH, .member_id = beat.member_id,
+        .member_epoch = -1, .assignment_unchanged = true};
+    writer = seed_writer();
+    sb_group_heartbeat_response_encode(&writer, &fenced);
+    seed_write("group_heartbeat_fenced", SEED_GROUP_HEARTBEAT, 0, &writer);
+    struct sb_offset_commit_partition_result stored = {.partition = 0};
+    struct sb_offset_commit_topic_result topic = {.name = sb_wire_string_from_cstr("t"),
+                                                  .partitions = &stored, .partition_count = 1};
+    struct sb_offset_commit_response commit = {.topics = &topic, .topic_count = 1};
+    writer = seed_writer();
+    sb_offset_commit_response_encode(&writer, &commit);
+    seed_write("offset_commit", SEED_OFFSET_COMMIT, 0, &writer);
+    struct sb_offset_commit_response refused = {
+        .error_code = SB_WIRE_ERROR_STALE_MEMBER_EPOCH};
+    writer = seed_writer();
+    sb_offset_commit_response_encode(&writer, &refused);
+    seed_write("offset_commit_stale", SEED_OFFSET_COMMIT, 0, &writer);
+    struct sb_group_offset offset = {.partition = 0, .offset = 42,
+                                     .metadata = sb_wire_string_from_cstr("meta"),
+                                     .commit_time_ms = 1000};
+    struct sb_group_offset_topic offsets = {.name = sb_wire_string_from_cstr("t"),
+                                            .offsets = &offset, .offset_count = 1};
+    struct sb_offset_fetch_response fetch = {.topics = &offsets, .topic_count = 1};
+    writer = seed_writer();
+    sb_offset_fetch_response_encode(&writer, &fetch);
+    seed_write("offset_fetch", SEED_OFFSET_FETCH, 0, &writer);
+}
+
 Test(corpus, every_fuzz_seed_encodes)
 {
+    seed_group();
     seed_api_versions();
     seed_metadata();
     seed_produce();
     seed_fetch();
     seed_admin();
+    seed_admin_group();
 }

@@ -4,7 +4,8 @@
  * valid, compressed, control and corrupt batches, the receive path on
  * hostile bytes (oversized, corrupt and unexpected frames close the
  * connection and fail its requests, never crash), metadata routing with the
- * shard-port fallback, and the lifecycle of a client nobody answers.
+ * shard-port fallback, the lifecycle of a client nobody answers, and a consumer group
+ * member's retries against scripted coordinator answers.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -17,6 +18,8 @@
 
 #include "client/client_private.h"
 #include "core/crc32c.h"
+#include "proto/api_admin.h"
+#include "proto/api_group.h"
 #include "proto/api_meta.h"
 #include "proto/compress.h"
 #include "test/client/client_fixture.h"
@@ -180,11 +183,17 @@ Test(records, corrupt_bytes_stop_the_walk_with_an_error)
 }
 
 /* A client with no thread and one READY connection on a harmless descriptor. */
+/* A client without a thread whose bootstrap connection is READY (writes go to /dev/null);
+ * with group, its group.id (and a short request.timeout.ms). */
 static struct sb_client *
-offline_client(struct client_conn **conn_out)
+offline_client(struct client_conn **conn_out, const char *group)
 {
     struct sb_client_config *config = sb_client_config_new();
     cr_assert_eq(sb_client_config_set(config, "bootstrap.servers", "127.0.0.1:1"), 0);
+    if (group != NULL) {
+        cr_assert_eq(sb_client_config_set(config, "group.id", group), 0);
+        cr_assert_eq(sb_client_config_set(config, "request.timeout.ms", "200"), 0);
+    }
     struct sb_client *client = NULL;
     cr_assert_eq(client_open_offline(config, &client), 0);
     sb_client_config_free(config);
@@ -249,7 +258,7 @@ offline_frame(uint8_t *out, size_t capacity, uint16_t api_key, uint32_t correlat
 Test(receive, hostile_frames_close_the_connection_and_fail_requests)
 {
     struct client_conn *conn = NULL;
-    struct sb_client *client = offline_client(&conn);
+    struct sb_client *client = offline_client(&conn, NULL);
     struct client_request request;
     uint8_t frame[256];
     uint8_t body[16] = {0};
@@ -289,7 +298,7 @@ reopen(struct client_conn *conn)
 Test(receive, oversized_corrupt_and_unrequested_frames_never_crash)
 {
     struct client_conn *conn = NULL;
-    struct sb_client *client = offline_client(&conn);
+    struct sb_client *client = offline_client(&conn, NULL);
     struct client_request request;
     uint8_t frame[256];
     uint8_t body[4] = {1, 2, 3, 4};
@@ -346,7 +355,7 @@ offline_metadata(struct sb_client *client, uint16_t base)
 Test(metadata, routes_to_owning_shards_and_falls_back_to_the_plain_port)
 {
     struct client_conn *conn = NULL;
-    struct sb_client *client = offline_client(&conn);
+    struct sb_client *client = offline_client(&conn, NULL);
     struct client_topic *topic = metadata_topic(client, "t");
     offline_metadata(client, 1);
     cr_assert_eq(topic->partition_count, 2);
@@ -433,4 +442,217 @@ Test(lifecycle, without_a_log_callback_nothing_is_printed, .init = cr_redirect_s
     fail_to_connect(NULL);
     fflush(stderr);
     cr_assert_stderr_eq_str("");
+}
+
+/* Answers the newest request on conn (api_key) with the body encode writes from response. */
+static int
+offline_answer(struct sb_client *client, struct client_conn *conn, uint16_t api_key,
+               int (*encode)(struct sb_wire_writer *writer, const void *response),
+               const void *response)
+{
+    cr_assert_not_null(conn->inflight_tail);
+    cr_assert_eq(conn->inflight_tail->api_key, api_key);
+    uint8_t body[1024];
+    size_t body_bytes = 1; /* NULL encode: one byte no answer decodes. */
+    body[0] = 0xff;
+    if (encode != NULL) {
+        struct sb_wire_writer writer;
+        sb_wire_writer_init(&writer, body, sizeof(body));
+        cr_assert_eq(encode(&writer, response), 0);
+        body_bytes = sb_wire_writer_length(&writer);
+    }
+    uint8_t frame[1200];
+    size_t length = offline_frame(frame, sizeof(frame), api_key,
+                                  conn->inflight_tail->correlation_id, 0, body, body_bytes);
+    return conn_receive_bytes(client, conn, frame, length);
+}
+
+static int
+encode_beat(struct sb_wire_writer *writer, const void *response)
+{
+    return sb_group_heartbeat_response_encode(writer, response);
+}
+
+static int
+encode_commit(struct sb_wire_writer *writer, const void *response)
+{
+    return sb_offset_commit_response_encode(writer, response);
+}
+
+static int
+encode_topics(struct sb_wire_writer *writer, const void *response)
+{
+    return sb_list_topics_response_encode(writer, response);
+}
+
+/* Mutex held: runs the member's I/O work, then answers its heartbeat with error (and, for
+ * NONE, epoch 3 and assignment when not NULL). */
+static void
+offline_beat(struct sb_client *client, struct client_conn *conn, struct sb_consumer *consumer,
+             int16_t error, const struct sb_group_tpset *assignment)
+{
+    consumer->group.heartbeat_at_ns = 0;
+    group_run(client, consumer, client_now_ns());
+    cr_assert(consumer->group.heartbeat_inflight);
+    struct sb_group_heartbeat_response response = {
+        .error_code = error, .member_id = sb_wire_string_from_cstr(consumer->group.member_id),
+        .member_epoch = 3, .heartbeat_interval_ms = 60000,
+        .assignment_unchanged = assignment == NULL, .assignment = assignment,
+        .assignment_count = assignment != NULL ? 1 : 0};
+    cr_assert_eq(offline_answer(client, conn, SB_API_GROUP_HEARTBEAT,
+                                error == SB_WIRE_ERROR_CORRUPT_MESSAGE ? NULL : encode_beat,
+                                &response), 0);
+    cr_assert(!consumer->group.heartbeat_inflight);
+}
+
+/* What the scripted async commits reported. */
+static int offline_commit_error;
+static int offline_commit_calls;
+
+static void
+offline_on_commit(struct sb_consumer *consumer, int error,
+                  const struct sb_consumer_partition *offsets, size_t count, void *opaque)
+{
+    (void)consumer;
+    (void)offsets;
+    (void)count;
+    (void)opaque;
+    offline_commit_error = error;
+    offline_commit_calls++;
+}
+
+/* Mutex held: an async commit of t7-0 at 5, sent, then answered with group_error or with
+ * partition (which should be 0). */
+static void
+offline_commit(struct sb_client *client, struct client_conn *conn, struct sb_consumer *consumer,
+               int16_t group_error, int32_t partition)
+{
+    struct sb_consumer_partition offset = {.topic = "t7", .partition = 0, .offset = 5};
+    pthread_mutex_unlock(&client->mutex);
+    cr_assert_eq(sb_consumer_commit_async(consumer, &offset, 1, offline_on_commit, NULL), 0);
+    pthread_mutex_lock(&client->mutex);
+    group_run(client, consumer, client_now_ns());
+    struct sb_offset_commit_partition_result result = {.partition = partition};
+    struct sb_offset_commit_topic_result topic = {
+        .name = sb_wire_string_from_cstr("t7"), .partitions = &result, .partition_count = 1};
+    struct sb_offset_commit_response response = {
+        .error_code = group_error, .topics = &topic, .topic_count = group_error == 0 ? 1 : 0};
+    cr_assert_eq(offline_answer(client, conn, SB_API_OFFSET_COMMIT, encode_commit, &response),
+                 0);
+}
+
+/* An offline client in group "g" whose consumer subscribed to t7; returns it with its
+ * mutex held. */
+static struct sb_client *
+offline_member(struct client_conn **conn_out, struct sb_consumer **consumer_out)
+{
+    struct sb_client *client = offline_client(conn_out, "g");
+    cr_assert_eq(sb_consumer_open(client, consumer_out), 0);
+    const char *topics[] = {"t7"};
+    cr_assert_eq(sb_consumer_subscribe(*consumer_out, topics, 1), 0);
+    pthread_mutex_lock(&client->mutex);
+    return client;
+}
+
+Test(groups_offline, retriable_coordinator_answers_are_retried_and_others_are_not)
+{
+    struct client_conn *conn = NULL;
+    struct sb_consumer *consumer = NULL;
+    struct sb_client *client = offline_member(&conn, &consumer);
+    struct consumer_group *group = &consumer->group;
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS, NULL);
+    cr_assert_eq(group->heartbeat_failures, 1u);
+    cr_assert_eq(group->epoch, 0, "still joining");
+    client->metadata_wanted = false;
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_NOT_COORDINATOR, NULL);
+    cr_assert(client->metadata_wanted, "the coordinator may have moved");
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_CORRUPT_MESSAGE, NULL);
+    cr_assert_eq(group->heartbeat_failures, 3u, "an answer that does not decode");
+    int32_t partitions[] = {0, 1};
+    struct sb_group_tpset set = {.topic_id = 7, .partitions = partitions, .partition_count = 2};
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_NONE, &set);
+    cr_assert_eq(group->epoch, 3);
+    cr_assert_eq(group->target_count, 2u);
+    cr_assert_null(group->target[0].topic, "topic id 7 is not in the cache");
+    group_run(client, consumer, client_now_ns());
+    cr_assert(group->list_inflight, "ListTopics finds its name");
+    cr_assert_eq(offline_answer(client, conn, SB_API_LIST_TOPICS, NULL, NULL), 0);
+    cr_assert(!group->list_inflight);
+    cr_assert_gt(group->list_at_ns, client_now_ns(), "a bad answer: asked again later");
+    group->list_at_ns = 0;
+    group_run(client, consumer, client_now_ns());
+    cr_assert(group->list_inflight);
+    struct sb_list_topics_entry entry = {.name = sb_wire_string_from_cstr("t7"), .topic_id = 7,
+                                         .partition_count = 2};
+    struct sb_list_topics_response listed = {.topics = &entry, .topic_count = 1};
+    cr_assert_eq(offline_answer(client, conn, SB_API_LIST_TOPICS, encode_topics, &listed), 0);
+    cr_assert_str_eq(group->target[1].topic->name, "t7");
+    cr_assert(group->reconcile_wanted);
+
+    offline_commit(client, conn, consumer, SB_WIRE_ERROR_COORDINATOR_LOAD_IN_PROGRESS, 0);
+    cr_assert_null(client->group_done_head, "retried, not finished");
+    group->ops_head->retry_at_ns = 0;
+    group_run(client, consumer, client_now_ns());
+    struct sb_offset_commit_response stored = {0};
+    struct sb_offset_commit_partition_result ok = {.partition = 0};
+    struct sb_offset_commit_topic_result topic = {.name = sb_wire_string_from_cstr("t7"),
+                                                  .partitions = &ok, .partition_count = 1};
+    stored.topics = &topic;
+    stored.topic_count = 1;
+    cr_assert_eq(offline_answer(client, conn, SB_API_OFFSET_COMMIT, encode_commit, &stored), 0);
+    cr_assert_eq(group_callbacks(client), 1u);
+    cr_assert_eq(offline_commit_error, 0);
+    offline_commit(client, conn, consumer, SB_WIRE_ERROR_NONE, 1);
+    cr_assert_eq(group_callbacks(client), 1u);
+    cr_assert_eq(offline_commit_error, SB_ERR_PROTOCOL, "an answer about another partition");
+    offline_commit(client, conn, consumer, SB_WIRE_ERROR_INVALID_GROUP_ID, 0);
+    cr_assert_eq(group_callbacks(client), 1u);
+    cr_assert_eq(offline_commit_error, SB_ERR_INVALID_GROUP_ID, "final at once");
+    cr_assert_eq(offline_commit_calls, 3);
+
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_FENCED_MEMBER_EPOCH, NULL);
+    cr_assert_eq(group->epoch, 0, "rejoins");
+    cr_assert(!group->lost, "nothing was held: no LOST work for poll");
+    cr_assert(group->heartbeat_now);
+    pthread_mutex_unlock(&client->mutex);
+    sb_consumer_close(consumer);
+    sb_client_close(client);
+}
+
+/* Mutex held: partition p of t7 (topic id 7) as poll adds an assigned one, at offset 0. */
+static struct consumer_partition *
+offline_hold(struct sb_client *client, struct sb_consumer *consumer, int32_t p)
+{
+    struct client_topic *topic = metadata_topic(client, "t7");
+    cr_assert_not_null(topic);
+    topic->topic_id = 7;
+    struct consumer_partition *held = consumer_partition_add(consumer, topic, p, 0, -1);
+    cr_assert_not_null(held);
+    held->group_topic_id = 7;
+    return held;
+}
+
+Test(groups_offline, a_partition_the_target_gives_back_before_poll_revoked_it_is_fetched_again)
+{
+    struct client_conn *conn = NULL;
+    struct sb_consumer *consumer = NULL;
+    struct sb_client *client = offline_member(&conn, &consumer);
+    int32_t both[] = {0, 1};
+    struct sb_group_tpset set = {.topic_id = 7, .partitions = both, .partition_count = 2};
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_NONE, &set);
+    struct consumer_partition *first = offline_hold(client, consumer, 0);
+    struct consumer_partition *second = offline_hold(client, consumer, 1);
+    set.partition_count = 1;
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_NONE, &set);
+    cr_assert(!first->paused);
+    cr_assert(second->paused, "to be revoked: not fetched any more");
+    set.partition_count = 2;
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_NONE, &set);
+    cr_assert(!second->paused, "targeted again before poll revoked it: fetched again");
+    offline_beat(client, conn, consumer, SB_WIRE_ERROR_FENCED_MEMBER_EPOCH, NULL);
+    cr_assert(first->paused && second->paused, "lost: nothing is fetched");
+    cr_assert(consumer->group.lost);
+    pthread_mutex_unlock(&client->mutex);
+    sb_consumer_close(consumer);
+    sb_client_close(client);
 }

@@ -2,7 +2,8 @@
  * test/client/test_producer.c - the producer against real brokers (1 and 2
  * shards): synchronous and asynchronous sends with dense offsets, acks 0/1/all,
  * the partitioner, every compression codec round trip, batching, callbacks,
- * flush, and the errors send reports synchronously.
+ * flush, the errors send reports synchronously, and linger.ms 0 sends written by the
+ * caller's thread (racing the I/O thread's on one connection).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -515,5 +516,135 @@ Test(producer, a_record_over_batch_bytes_is_sent_alone, .timeout = 60)
     cr_assert_str_eq(records[0].value, "a");
     cr_assert_eq(records[1].value_length, sizeof(large));
     cr_assert_str_eq(records[2].value, "b");
+    cluster_stop(&cluster);
+}
+
+/* Issue 14: with linger.ms 0 a lone record is written by the thread that sends it when its
+ * connection is idle, else by the I/O thread. Threads sending to one partition at once make
+ * both happen; each thread's records must still get increasing offsets, and each offset
+ * must hold the record it was reported for. */
+#define RACE_THREADS 4
+#define RACE_RECORDS 400
+
+struct race_sender {
+    struct sb_producer *producer; /* Shared by the threads. */
+    struct deliveries *reports;   /* Offsets by record index. */
+    uint32_t thread;              /* This sender's number; thread 0 sends synchronously. */
+    int result;                   /* The first failed send, or 0. */
+};
+
+static struct deliveries race_reports;
+static struct test_record race_records[RACE_THREADS * RACE_RECORDS + 1];
+
+static void *
+race_send(void *argument)
+{
+    struct race_sender *sender = argument;
+    for (uint32_t seq = 0; seq < RACE_RECORDS && sender->result == 0; seq++) {
+        char value[32];
+        uint32_t index = sender->thread * RACE_RECORDS + seq;
+        int length = snprintf(value, sizeof(value), "t%u-%u", sender->thread, seq);
+        struct sb_producer_message message = {.topic = "race", .partition = 0, .value = value,
+                                              .value_length = (size_t)length};
+        if (sender->thread == 0) {
+            int64_t offset = -1;
+            sender->result = sb_producer_send_sync(sender->producer, &message, &offset);
+            pthread_mutex_lock(&sender->reports->mutex);
+            sender->reports->offsets[index] = offset;
+            sender->reports->count++;
+            pthread_mutex_unlock(&sender->reports->mutex);
+        } else {
+            sender->result = sb_producer_send(sender->producer, &message, on_delivery,
+                                              delivery_opaque(sender->reports, index));
+        }
+    }
+    return NULL;
+}
+
+static void
+race_check(struct cluster *cluster)
+{
+    const uint32_t total = RACE_THREADS * RACE_RECORDS;
+    cr_assert_eq(race_reports.count, total, "one report per record");
+    cr_assert_eq(race_reports.errors, 0, "error %d", race_reports.first_error);
+    cr_assert_eq(cluster_read(cluster->client, "race", 0, 0, race_records, total + 1, 2000),
+                 total);
+    for (uint32_t index = 0; index < total; index++) {
+        int64_t offset = race_reports.offsets[index];
+        cr_assert(offset >= 0 && offset < (int64_t)total, "offset %lld", (long long)offset);
+        if (index % RACE_RECORDS != 0) {
+            cr_assert_gt(offset, race_reports.offsets[index - 1], "a thread's send order");
+        }
+        char value[32];
+        snprintf(value, sizeof(value), "t%u-%u", index / RACE_RECORDS, index % RACE_RECORDS);
+        cr_assert_str_eq(race_records[offset].value, value, "the reported offset holds it");
+    }
+}
+
+static void
+race_caller_and_io_thread(const char *acks)
+{
+    const char *settings[] = {"linger.ms", "0", "acks", acks, NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "race", 1);
+    memset(&race_reports, 0, sizeof(race_reports));
+    pthread_mutex_init(&race_reports.mutex, NULL);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct race_sender senders[RACE_THREADS];
+    pthread_t threads[RACE_THREADS];
+    for (uint32_t thread = 0; thread < RACE_THREADS; thread++) {
+        senders[thread] = (struct race_sender){.producer = producer, .reports = &race_reports,
+                                               .thread = thread};
+        cr_assert_eq(pthread_create(&threads[thread], NULL, race_send, &senders[thread]), 0);
+    }
+    for (uint32_t thread = 0; thread < RACE_THREADS; thread++) {
+        pthread_join(threads[thread], NULL);
+        cr_assert_eq(senders[thread].result, 0, "thread %u: %s", thread,
+                     sb_client_strerror(senders[thread].result));
+    }
+    cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
+    race_check(&cluster);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+Test(producer, caller_thread_sends_race_io_thread_sends_in_order_acks_1, .timeout = 120)
+{
+    race_caller_and_io_thread("1");
+}
+
+Test(producer, caller_thread_sends_race_io_thread_sends_in_order_acks_all, .timeout = 120)
+{
+    race_caller_and_io_thread("all");
+}
+
+/* Issue 14: with linger.ms 0 and an idle connection, send hands the record to the socket
+ * itself: when it returns the batch is in flight (or answered), never waiting for the I/O
+ * thread to wake up. */
+Test(producer, linger_0_send_writes_a_lone_record_before_returning, .timeout = 60)
+{
+    const char *settings[] = {"linger.ms", "0", "acks", "1", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "lone", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct sb_producer_message message = {.topic = "lone", .partition = 0, .value = "x",
+                                          .value_length = 1};
+    cr_assert_eq(sb_producer_send_sync(producer, &message, NULL), 0); /* Connects. */
+    for (uint32_t round = 0; round < 20; round++) {
+        cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+        pthread_mutex_lock(&cluster.client->mutex);
+        struct producer_partition *partition = producer->partitions;
+        bool written = partition->head == NULL ||
+                       (partition->head->state == BATCH_IN_FLIGHT &&
+                        partition->conn->out.length == 0);
+        pthread_mutex_unlock(&cluster.client->mutex);
+        cr_assert(written, "round %u: the record waited for the I/O thread", round);
+        cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
+    }
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
     cluster_stop(&cluster);
 }

@@ -3,7 +3,7 @@
  * topic commands, produce from stdin and consume back (formats, partitions,
  * --from, --count, --follow), health, --help on every command, and the exit
  * codes on errors (unknown topic 1, bad usage 2, unreachable broker 3, consume --count
- * past the end 4).
+ * past the end 4), and the group commands (list, describe, reset-offsets, delete).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test/client/client_fixture.h"
@@ -224,8 +225,17 @@ Test(sbctl, produce_from_stdin_and_consume_back, .timeout = 60)
     cr_assert_str_eq(result.out, "value-0\n");
     sbctl(&result, b, "a\nb\n", "produce", "lines", "--acks", "1", "-p", "0", NULL);
     cr_assert_eq(result.status, 0, "%s", result.err);
-    sbctl(&result, b, NULL, "consume", "lines", "--from", "1000", "--format", "%o=%v\\t.",
-          NULL);
+    /* acks=1 answers before the records are durable, and consumers read only durable ones:
+     * they show up within the next commit cycle (bounded: 100 tries, 50 ms apart). */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        sbctl(&result, b, NULL, "consume", "lines", "--from", "1000", "--format",
+              "%o=%v\\t.", NULL);
+        if (strcmp(result.out, "1000=a\t.\n1001=b\t.\n") == 0) {
+            break;
+        }
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     cr_assert_str_eq(result.out, "1000=a\t.\n1001=b\t.\n");
     cluster_stop(&cluster);
 }
@@ -438,5 +448,138 @@ Test(sbctl, config_usage_nul_keys_and_a_count_past_the_end, .timeout = 60)
     cr_assert_str_eq(result.out, "value\nv2\n1\n2\n3\n");
     cr_assert_neq(strstr(result.err, "5 of 100 record(s)"), NULL, "%s", result.err);
     cr_assert_neq(strstr(result.err, "end"), NULL, "%s", result.err);
+    cluster_stop(&cluster);
+}
+
+/* The row "TOPIC PARTITION COMMITTED END LAG MEMBER" of `group describe` output for
+ * orders/partition, as "committed end lag member" (whitespace collapsed), or "" if none. */
+static const char *
+group_row(const char *out, int partition, char *row, size_t capacity)
+{
+    row[0] = '\0';
+    for (const char *line = out; line != NULL && *line != '\0';) {
+        char topic[64], committed[24], end[24], lag[24], member[64];
+        int number = -1;
+        if (sscanf(line, "%63s %d %23s %23s %23s %63s", topic, &number, committed, end, lag,
+                   member) == 6 &&
+            strcmp(topic, "orders") == 0 && number == partition) {
+            snprintf(row, capacity, "%s %s %s %s", committed, end, lag, member);
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return row;
+}
+
+Test(sbctl, group_list_describe_reset_and_delete, .timeout = 90)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 2, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    char row[256];
+    cluster_topic(&cluster, "orders", 2);
+    cluster_produce(cluster.client, "orders", 0, 0, 5);
+    sbctl(&result, b, NULL, "group", "reset-offsets", "billing", "--topic", "orders",
+          "--to-offset", "2", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_str_eq(result.out, "orders/0 offset=2\norders/1 offset=0\n");
+    sbctl(&result, b, NULL, "group", "list", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_str_eq(result.out, "billing state=Empty members=0\n");
+    sbctl(&result, b, NULL, "group", "describe", "billing", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_neq(strstr(result.out, "group billing state=Empty members=0 assignor=- "), NULL,
+                  "%s", result.out);
+    cr_assert_neq(strstr(result.out, " lag=3\n"), NULL, "%s", result.out);
+    cr_assert_str_eq(group_row(result.out, 0, row, sizeof(row)), "2 5 3 -", "%s", result.out);
+    cr_assert_str_eq(group_row(result.out, 1, row, sizeof(row)), "0 0 0 -", "%s", result.out);
+
+    struct client raw;
+    client_connect(&raw, cluster.broker.port);
+    cr_assert_eq(cluster_member_heartbeat(&raw, "billing", "member-a", "orders", 0), 0);
+    sbctl(&result, b, NULL, "group", "describe", "billing", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    cr_assert_neq(strstr(result.out, "members=1"), NULL, "%s", result.out);
+    cr_assert_neq(strstr(result.out, "orders/0,orders/1\n"), NULL, "%s", result.out);
+    cr_assert_str_eq(group_row(result.out, 0, row, sizeof(row)), "2 5 3 member-a");
+    sbctl(&result, b, NULL, "group", "reset-offsets", "billing", "--topic", "orders",
+          "--to-earliest", NULL);
+    cr_assert_eq(result.status, 1, "%s", result.err);
+    cr_assert_neq(strstr(result.err, "active members"), NULL, "%s", result.err);
+    cr_assert_neq(strstr(result.err, "(stop the consumers of group \"billing\" first)"), NULL,
+                  "%s", result.err);
+    sbctl(&result, b, NULL, "group", "delete", "billing", NULL);
+    cr_assert_eq(result.status, 1, "%s", result.err);
+    cr_assert_eq(cluster_member_heartbeat(&raw, "billing", "member-a", "orders", -1), 0);
+    client_close(&raw);
+
+    const char *modes[][3] = {{"--to-latest", NULL, "5"}, {"--to-earliest", NULL, "0"},
+                              {"--to-offset", "4", "4"}, {"--to-time", "0", "0"},
+                              {"--to-offset=99", NULL, "5"}};
+    for (size_t index = 0; index < sizeof(modes) / sizeof(modes[0]); index++) {
+        sbctl(&result, b, NULL, "group", "reset-offsets", "billing", "-t", "orders",
+              modes[index][0], modes[index][1], NULL);
+        cr_assert_eq(result.status, 0, "%s: %s", modes[index][0], result.err);
+        sbctl(&result, b, NULL, "group", "describe", "billing", NULL);
+        char expected[64];
+        snprintf(expected, sizeof(expected), "%s 5 %d -", modes[index][2],
+                 5 - atoi(modes[index][2]));
+        cr_assert_str_eq(group_row(result.out, 0, row, sizeof(row)), expected, "%s",
+                         modes[index][0]);
+    }
+    sbctl(&result, b, NULL, "group", "delete", "billing", NULL);
+    cr_assert_eq(result.status, 0, "%s", result.err);
+    sbctl(&result, b, NULL, "group", "describe", "billing", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "no such group"), NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "group", "list", NULL);
+    cr_assert_str_eq(result.out, "");
+    cluster_stop(&cluster);
+}
+
+Test(sbctl, group_usage_unknown_names_and_a_down_broker, .timeout = 60)
+{
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    const char *b = cluster.bootstrap;
+    cluster_topic(&cluster, "orders", 1);
+    const char *usage[][8] = {
+        {"group", NULL}, {"group", "explode", "g", NULL}, {"group", "describe", NULL},
+        {"group", "list", "g", NULL}, {"group", "describe", "g", "h", NULL},
+        {"group", "reset-offsets", "g", "--topic", "orders", NULL},
+        {"group", "reset-offsets", "g", "--to-latest", NULL},
+        {"group", "reset-offsets", "g", "--topic", "orders", "--to-offset", "x"},
+        {"group", "reset-offsets", "g", "--topic", "orders", "--to-time", "-5"},
+        {"group", "delete", "g", "--to-latest", NULL}, {"group", "delete", "g", "--bogus", NULL},
+        {"group", "reset-offsets", "g", "--to-latest", "--to-earliest", NULL},
+        {"group", "reset-offsets", "g", "--topic", NULL}};
+    for (size_t index = 0; index < sizeof(usage) / sizeof(usage[0]); index++) {
+        sbctl(&result, b, NULL, usage[index][0], usage[index][1], usage[index][2],
+              usage[index][3], usage[index][4], usage[index][5], usage[index][6], NULL);
+        cr_assert_eq(result.status, 2, "case %zu: %s", index, result.err);
+        cr_assert_neq(strstr(result.err, "usage: sbctl group"), NULL, "%s", result.err);
+    }
+    sbctl(&result, b, NULL, "group", "--help", NULL);
+    cr_assert_eq(result.status, 0);
+    cr_assert_neq(strstr(result.out, "usage: sbctl group"), NULL);
+    sbctl(&result, b, NULL, "group", "describe", "nobody", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "no group \"nobody\""), NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "group", "delete", "bad id", NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "invalid group id"), NULL, "%s", result.err);
+    sbctl(&result, b, NULL, "group", "reset-offsets", "g", "--topic", "missing", "--to-latest",
+          NULL);
+    cr_assert_eq(result.status, 1);
+    cr_assert_neq(strstr(result.err, "unknown topic"), NULL, "%s", result.err);
+    cr_assert_eq(broker_stop(&cluster.broker), 0);
+    const char *down[][6] = {{"list", NULL}, {"describe", "g", NULL}, {"delete", "g", NULL},
+                             {"reset-offsets", "g", "--topic", "orders", "--to-latest", NULL}};
+    for (size_t index = 0; index < sizeof(down) / sizeof(down[0]); index++) {
+        sbctl(&result, b, NULL, "group", down[index][0], down[index][1], down[index][2],
+              down[index][3], down[index][4], NULL);
+        cr_assert_eq(result.status, 3, "%s: %s", down[index][0], result.err);
+        cr_assert_neq(strstr(result.err, "refused"), NULL, "%s", result.err);
+    }
     cluster_stop(&cluster);
 }

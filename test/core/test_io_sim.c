@@ -4,7 +4,7 @@
  * virtual clock, real-file round trips, every disk fault, one-shot "fail the
  * Nth op" faults, power loss (lose and tear), simulated sockets (connect,
  * accept, ordered delivery, multishot receive with provided buffers, close,
- * reset, cancel), wake-ups, and death on misuse.
+ * reset, cancel), wake-ups, the driver's alarm, and death on misuse.
  *
  * Helpers at the top: a probe records every completion of one op; drain runs
  * ios and advances the world until nothing is left to happen.
@@ -1306,4 +1306,64 @@ Test(io_sim, power_loss_garble_breaks_an_identical_overwrite_in_one_sector)
         garbled += garble_run(seed) ? 1 : 0;
     }
     cr_assert_gt(garbled, 0, "some cut sector was garbage");
+}
+
+Test(io_sim, socket_nodelay_checks_the_descriptor)
+{
+    struct sb_sim *sim = world_create(15, NULL);
+    struct sb_io *io = world_join(sim);
+    struct sockaddr_in any = loopback(0);
+    int listener = sb_io_listen(io, &any, 4);
+    struct sockaddr_in target = loopback(sb_io_local_port(io, listener));
+    int client = sb_io_socket(io);
+    cr_assert_eq(sb_io_socket_nodelay(io, client), -ENOTCONN, "not connected yet");
+    struct probe connect = {0};
+    sb_io_connect(io, &connect.op, client, &target, probe_done, &connect);
+    drain_one(sim, io);
+    cr_assert_eq(connect.results[0], 0);
+    cr_assert_eq(sb_io_socket_nodelay(io, client), 0);
+    cr_assert_eq(sb_io_socket_nodelay(io, listener), -ENOTCONN);
+    cr_assert_eq(sb_io_socket_nodelay(io, (1 << 20) + 500), -EBADF);
+    cr_assert_eq(sb_io_socket_nodelay(io, 12345), -EBADF);
+    cr_assert_eq(sb_io_close(io, client), 0);
+    cr_assert_eq(sb_io_close(io, listener), 0);
+    drain_one(sim, io);
+    sb_io_destroy(io);
+    sb_sim_destroy(sim);
+}
+
+Test(io_sim, ops_started_after_power_loss_never_complete)
+{
+    struct sb_sim *sim = world_create(16, NULL);
+    struct sb_io *io = world_join(sim);
+    cr_assert_eq(sb_sim_power_loss(sim, SB_SIM_LOSE_UNSYNCED), 0);
+    struct probe nop = {0};
+    sb_io_nop(io, &nop.op, probe_done, &nop);
+    cr_assert_eq(sb_io_run(io, 1000), 0);
+    cr_assert_eq(nop.calls, 0, "a dead io completes nothing");
+    cr_assert_eq(sb_io_in_flight(io), 1);
+    sb_io_destroy(io);
+    sb_sim_destroy(sim);
+}
+
+Test(io_sim, alarm_stops_moving_time)
+{
+    struct sb_sim *sim = world_create(17, NULL);
+    struct sb_io *io = world_join(sim);
+    cr_assert_not(sb_sim_advance(sim), "no event, no alarm");
+    sb_sim_alarm(sim, EPOCH_NS + 500);
+    cr_assert(sb_sim_advance(sim));
+    cr_assert_eq(sb_sim_now_ns(sim), EPOCH_NS + 500, "advance stops at the alarm");
+    cr_assert_not(sb_sim_advance(sim), "reached: the alarm cleared");
+    sb_sim_alarm(sim, EPOCH_NS + 800);
+    sb_sim_sleep(sim, 1000);
+    cr_assert_eq(sb_sim_now_ns(sim), EPOCH_NS + 800, "a sleep stops at the alarm");
+    sb_sim_alarm(sim, EPOCH_NS + 900);
+    cr_assert_eq(sb_io_run(io, 1000), 0);
+    cr_assert_eq(sb_sim_now_ns(sim), EPOCH_NS + 900, "a waiting run stops at the alarm");
+    sb_sim_alarm(sim, EPOCH_NS + 10);
+    sb_sim_sleep(sim, 100);
+    cr_assert_eq(sb_sim_now_ns(sim), EPOCH_NS + 1000, "an alarm in the past is none");
+    sb_io_destroy(io);
+    sb_sim_destroy(sim);
 }

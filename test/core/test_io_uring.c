@@ -203,6 +203,8 @@ Test(io_uring, tcp_multishot_accept_and_buffer_ring_receive)
         /* Recycling keeps a 4-buffer group going for 8 messages. */
         sb_io_buffer_recycle(io, 0, received.buffer_id);
     }
+    cr_assert_eq(sb_io_socket_nodelay(io, pair.server), 0);
+    cr_assert_eq(sb_io_socket_nodelay(io, -1), -EBADF);
     cancel_and_wait(io, &recv_op, &received);
     cancel_and_wait(io, &accept_op, &accepted);
     close(pair.client);

@@ -4,7 +4,9 @@
  * (more shards than CPUs included), per-sender order, payload memory returning
  * to the shard that allocated it, overflow order and back-pressure, a
  * sleep/wake stress that hangs (and times out) if a wake-up is ever lost,
- * shutdown with traffic in flight, and start-up failure.
+ * shutdown with traffic in flight, and start-up failure; and the same shards
+ * stepped on the test's thread by the simulator backend, including the end
+ * of a run by power loss (sb_runtime_abandon).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "core/arena.h"
 #include "core/pool.h"
 #include "core/runtime.h"
+#include "core/sim.h"
 
 enum {
     MESSAGE_REQUEST = 16,
@@ -381,4 +384,97 @@ Test(runtime, overflow_pool_exhaustion_is_back_pressure, .timeout = 30)
     struct app *app = overflow_run(overflow_nodes, SB_RING_SLOTS + overflow_nodes + 100);
     cr_assert_eq(app->shards[0].send_refused, 100, "sends beyond ring + overflow are refused");
     cr_assert_eq(app->shards[0].peers[1].sent, SB_RING_SLOTS + overflow_nodes);
+}
+
+/* Steps shards of the sim backend until every shard has its replies; returns the steps. */
+static uint32_t
+sim_step_until_replied(struct sb_runtime *runtime, struct app *app, uint32_t shard_count)
+{
+    uint32_t steps = 0;
+    for (; steps < 1000000 && atomic_load(&app->shards_done) < shard_count; steps++) {
+        cr_assert(sb_runtime_step(runtime));
+    }
+    return steps;
+}
+
+static _Atomic uint32_t sim_finished;
+static _Atomic uint32_t sim_abandoned;
+
+static void
+sim_abandon(struct sb_shard *shard)
+{
+    (void)shard;
+    cr_assert_eq(atomic_load(&sim_finished), 0, "every abandon runs before any finish");
+    atomic_fetch_add(&sim_abandoned, 1);
+}
+
+static void
+sim_finish(struct sb_shard *shard)
+{
+    (void)shard;
+    atomic_fetch_add(&sim_finished, 1);
+}
+
+/* A world for `seed` in *sim_out and two stepped shards in it, started; counters zeroed. */
+static struct sb_runtime *
+sim_runtime(struct app *app, uint64_t seed, struct sb_sim **sim_out)
+{
+    struct sb_sim_config sim_config = {.seed = seed};
+    cr_assert_eq(sb_sim_create(&sim_config, sim_out), 0);
+    atomic_store(&sim_finished, 0);
+    atomic_store(&sim_abandoned, 0);
+    memset(app, 0, sizeof(*app));
+    app->requests_per_peer = 500;
+    app->window = 8;
+    app->reply_enabled = true;
+    app->fail_start_on_shard = -1;
+    struct sb_runtime_config config = app_config(app, 2, SB_IO_DOORBELL_EVENTFD);
+    config.backend = SB_IO_BACKEND_SIM;
+    config.sim = *sim_out;
+    config.pin_threads = false;
+    config.hooks.finish = sim_finish;
+    config.hooks.abandon = sim_abandon;
+    struct sb_runtime *runtime;
+    cr_assert_eq(sb_runtime_create(&config, &runtime), 0);
+    cr_assert_eq(sb_runtime_start(runtime), 0);
+    return runtime;
+}
+
+Test(runtime, sim_steps_shards_on_the_callers_thread, .timeout = 60)
+{
+    static struct app app;
+    struct sb_sim *sim;
+    struct sb_runtime *runtime = sim_runtime(&app, 7, &sim);
+    cr_assert_lt(sim_step_until_replied(runtime, &app, 2), 1000000);
+    sb_runtime_stop(runtime);
+    uint32_t steps = 0;
+    while (steps < 100000 && sb_runtime_step(runtime)) {
+        steps++;
+    }
+    cr_assert_lt(steps, 100000, "the stepped shards drained and ended");
+    cr_assert_eq(sb_runtime_wait(runtime), 0);
+    cr_assert_eq(atomic_load(&sim_finished), 2);
+    cr_assert_eq(atomic_load(&sim_abandoned), 0, "a clean stop abandons nothing");
+    sb_runtime_destroy(runtime);
+    check_all_replied(&app, 2);
+    sb_sim_destroy(sim);
+}
+
+Test(runtime, sim_power_loss_abandons_the_shards, .timeout = 60)
+{
+    static struct app app;
+    struct sb_sim *sim;
+    struct sb_runtime *runtime = sim_runtime(&app, 8, &sim);
+    for (uint32_t step = 0; step < 50; step++) {
+        cr_assert(sb_runtime_step(runtime));
+    }
+    cr_assert_eq(sb_sim_power_loss(sim, SB_SIM_LOSE_UNSYNCED), 0);
+    sb_runtime_abandon(runtime);
+    cr_assert_eq(atomic_load(&sim_abandoned), 2, "each shard's abandon ran once");
+    cr_assert_eq(atomic_load(&sim_finished), 2, "each shard's finish ran once");
+    cr_assert_not(sb_runtime_step(runtime), "nothing is left to step");
+    sb_runtime_abandon(runtime);
+    cr_assert_eq(atomic_load(&sim_finished), 2, "abandoning twice does nothing more");
+    sb_runtime_destroy(runtime);
+    sb_sim_destroy(sim);
 }

@@ -1,5 +1,5 @@
 /*
- * test/fuzz/fuzz_config.c - libFuzzer target for the broker's settings (net/config.c):
+ * test/fuzz/fuzz_config.c - libFuzzer target for the broker's settings (broker/config.c):
  * the config file (`--config FILE`) and the command-line flags, as an operator (or a
  * tool writing files for one) may get them wrong. Built with -fsanitize=fuzzer
  * (-Dfuzzing=libfuzzer) or linked with replay_main.c, which replays corpus/config in every
@@ -28,13 +28,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "net/config.h"
+#include "broker/config.h"
 
 /* Flags taken from one input. */
 #define FUZZ_ARGUMENTS_MAX 64
 /* The largest input used (a config file is a few KiB). */
 #define FUZZ_INPUT_BYTES_MAX (64u << 10)
-/* The longest line the loader reads whole (net/config.c's buffer, less its NUL); a longer
+/* The longest line the loader reads whole (broker/config.c's buffer, less its NUL); a longer
  * one is accepted only when a comment starts within these bytes. */
 #define FUZZ_LINE_BYTES 511u
 
@@ -70,7 +70,7 @@ fuzz_config_trim(char *text)
     return text;
 }
 
-/* The config file format, independently of net/config.c: lines end at '\n' (a NUL ends
+/* The config file format, independently of broker/config.c: lines end at '\n' (a NUL ends
  * what is read of one), '#' starts a comment, blank lines are skipped, every other line is
  * `key = value` with spaces trimmed. Applies the lines to *config (from the defaults);
  * returns 0, or the number of the first bad line. */

@@ -1,8 +1,9 @@
 /*
  * test/fuzz/fuzz_sbctl.c - libFuzzer target for sbctl's command line (client/sbctl.c):
  * the global options, then the command's options and positional arguments, then
- * consume's --from. Built with -fsanitize=fuzzer (-Dfuzzing=libfuzzer) or linked with
- * replay_main.c, which replays corpus/sbctl in every `meson test` (suite `fuzz`).
+ * consume's --from; `group`'s arguments (client/sbctl_group.c, linked in). Built with
+ * -fsanitize=fuzzer (-Dfuzzing=libfuzzer) or linked with replay_main.c, which replays
+ * corpus/sbctl in every `meson test` (suite `fuzz`).
  *
  * sbctl's parsers are static functions of a program, so this file includes sbctl.c with
  * its main() renamed (never called: it would connect to a broker) and calls the parsers
@@ -14,7 +15,10 @@
  * the timeout stays within 1 ms .. 1 day; a command's parse returns -1, 0 or the usage exit
  * status, and on success leaves at most the command's positional arguments (each an
  * argument of argv), at most SBCTL_REPEATS_MAX --config and -H values, a partition >= 0 or
- * "any", a partition count >= 1 or "not given", and a count >= -1.
+ * "any", a partition count >= 1 or "not given", and a count >= -1; `group` parses to -1,
+ * 0 or the usage status, and on success names a known action, a GROUP (an argument of argv)
+ * exactly when the action is not list, and a --topic with a reset mode and a value >= 0
+ * exactly when it is reset-offsets.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,10 +64,38 @@ fuzz_is_argument(const char *pointer, char **argv, int first, int argc)
     return false;
 }
 
+/* Parses `group`'s arguments as sbctl_group does and checks the outcome. */
+static void
+fuzz_group(int argc, char **argv)
+{
+    struct sbctl_group_options options;
+    int parsed = sbctl_group_options_parse(argc, argv, &options);
+    if (parsed != 0) {
+        if (parsed != -1 && parsed != SBCTL_EXIT_USAGE) {
+            abort();
+        }
+        return;
+    }
+    bool list = strcmp(options.action, "list") == 0;
+    bool reset = strcmp(options.action, "reset-offsets") == 0;
+    bool known = list || reset || strcmp(options.action, "describe") == 0 ||
+                 strcmp(options.action, "delete") == 0;
+    if (!known || list != (options.group == NULL) ||
+        (options.group != NULL && !fuzz_is_argument(options.group, argv, 0, argc)) ||
+        reset != (options.topic != NULL) || reset != (options.mode >= 0) ||
+        options.mode > SB_ADMIN_RESET_TIME || options.value < 0) {
+        abort();
+    }
+}
+
 /* Parses the command's arguments as its sbctl_<command> does and checks the outcome. */
 static void
 fuzz_command(const char *name, int argc, char **argv)
 {
+    if (strcmp(name, "group") == 0) {
+        fuzz_group(argc, argv);
+        return;
+    }
     int positional_max = strcmp(name, "topic") == 0 ? 3
                          : strcmp(name, "health") == 0 ? 0 : 1;
     struct sbctl_options options;

@@ -13,6 +13,7 @@
 #include "core/base.h"
 #include "proto/api_admin.h"
 #include "proto/api_fetch.h"
+#include "proto/api_group.h"
 #include "proto/api_meta.h"
 #include "proto/api_produce.h"
 #include "proto/api_producer.h"
@@ -588,6 +589,343 @@ walk_health_response(const uint8_t *body, size_t body_bytes)
     return 0;
 }
 
+/* Drains a topic-partition set's partitions. */
+static void
+walk_tpset(struct sb_group_tpset *set)
+{
+    int32_t partition;
+    uint32_t count = 0;
+    while (walk_next(sb_group_tpset_next_partition(set, &partition))) {
+        count++;
+    }
+    SB_ASSERT(count == set->partition_count);
+}
+
+/* Drains an array of topic-partition sets through next (a request's or response's iterator
+ * over owner); returns how many there were. */
+static uint32_t
+walk_tpsets(void *owner, int (*next)(void *owner, struct sb_group_tpset *out))
+{
+    struct sb_group_tpset set;
+    uint32_t count = 0;
+    while (walk_next(next(owner, &set))) {
+        walk_tpset(&set);
+        count++;
+    }
+    return count;
+}
+
+/* Drains the topics of committed offsets to store (OffsetCommit, AlterGroupOffsets). */
+static uint32_t
+walk_commit_topics(void *owner, int (*next)(void *owner, struct sb_offset_commit_topic *out))
+{
+    struct sb_offset_commit_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(next(owner, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_offset_commit_partition partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_offset_commit_topic_next_partition(&topic, &partition))) {
+            walk_string(partition.metadata);
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    return topics;
+}
+
+static int
+next_commit_topic(void *owner, struct sb_offset_commit_topic *out)
+{
+    return sb_offset_commit_request_next_topic(owner, out);
+}
+
+static int
+next_alter_topic(void *owner, struct sb_offset_commit_topic *out)
+{
+    return sb_alter_group_offsets_request_next_topic(owner, out);
+}
+
+static int
+walk_offset_commit_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_offset_commit_request request;
+    int error = sb_offset_commit_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(request.group_id);
+    walk_string_required(request.member_id);
+    SB_ASSERT(walk_commit_topics(&request, next_commit_topic) == request.topic_count);
+    return 0;
+}
+
+static int
+walk_alter_group_offsets_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_alter_group_offsets_request request;
+    int error = sb_alter_group_offsets_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(request.group_id);
+    SB_ASSERT(walk_commit_topics(&request, next_alter_topic) == request.topic_count);
+    return 0;
+}
+
+static int
+walk_offset_commit_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_offset_commit_response response;
+    int error = sb_offset_commit_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_offset_commit_topic_result topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_offset_commit_response_next_topic(&response, &topic))) {
+        walk_string_required(topic.name);
+        struct sb_offset_commit_partition_result result;
+        uint32_t partitions = 0;
+        while (walk_next(sb_offset_commit_topic_result_next_partition(&topic, &result))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+walk_offset_fetch_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_offset_fetch_request request;
+    int error = sb_offset_fetch_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(request.group_id);
+    SB_ASSERT(!request.all_topics || request.topic_count == 0);
+    struct sb_offset_fetch_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_offset_fetch_request_next_topic(&request, &topic))) {
+        walk_string_required(topic.name);
+        int32_t partition;
+        uint32_t partitions = 0;
+        while (walk_next(sb_offset_fetch_topic_next_partition(&topic, &partition))) {
+            partitions++;
+        }
+        SB_ASSERT(partitions == topic.partition_count);
+        topics++;
+    }
+    SB_ASSERT(topics == request.topic_count);
+    return 0;
+}
+
+/* Drains one topic of committed offsets with next (OffsetFetch's or DescribeGroup's). */
+static void
+walk_offset_topic(struct sb_group_offset_topic *topic,
+                  int (*next)(struct sb_group_offset_topic *topic, struct sb_group_offset *out))
+{
+    walk_string_required(topic->name);
+    struct sb_group_offset offset;
+    uint32_t count = 0;
+    while (walk_next(next(topic, &offset))) {
+        walk_string(offset.metadata);
+        count++;
+    }
+    SB_ASSERT(count == topic->offset_count);
+}
+
+static int
+walk_offset_fetch_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_offset_fetch_response response;
+    int error = sb_offset_fetch_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_group_offset_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_offset_fetch_response_next_topic(&response, &topic))) {
+        walk_offset_topic(&topic, sb_offset_fetch_topic_next_offset);
+        topics++;
+    }
+    SB_ASSERT(topics == response.topic_count);
+    return 0;
+}
+
+static int
+next_owned(void *owner, struct sb_group_tpset *out)
+{
+    return sb_group_heartbeat_request_next_owned(owner, out);
+}
+
+static int
+walk_group_heartbeat_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_group_heartbeat_request request;
+    int error = sb_group_heartbeat_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(request.group_id);
+    walk_string_required(request.member_id);
+    walk_string(request.instance_id);
+    walk_string(request.topic_regex);
+    walk_string(request.server_assignor);
+    struct sb_wire_string name;
+    uint32_t names = 0;
+    while (walk_next(sb_group_heartbeat_request_next_topic_name(&request, &name))) {
+        walk_string_required(name);
+        names++;
+    }
+    SB_ASSERT(names == request.topic_name_count);
+    SB_ASSERT(walk_tpsets(&request, next_owned) == request.owned_count);
+    return 0;
+}
+
+static int
+next_assignment(void *owner, struct sb_group_tpset *out)
+{
+    return sb_group_heartbeat_response_next_assignment(owner, out);
+}
+
+static int
+walk_group_heartbeat_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_group_heartbeat_response response;
+    int error = sb_group_heartbeat_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string(response.error_message);
+    walk_string_required(response.member_id);
+    SB_ASSERT(walk_tpsets(&response, next_assignment) == response.assignment_count);
+    return 0;
+}
+
+static int
+walk_list_groups_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_groups_request request;
+    int error = sb_list_groups_request_decode(body, body_bytes, &request);
+    if (error != 0) {
+        return error;
+    }
+    int8_t state;
+    uint32_t count = 0;
+    while (walk_next(sb_list_groups_request_next_state(&request, &state))) {
+        count++;
+    }
+    SB_ASSERT(count == request.state_count);
+    return 0;
+}
+
+static int
+walk_list_groups_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_list_groups_response response;
+    int error = sb_list_groups_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    struct sb_list_groups_entry entry;
+    uint32_t count = 0;
+    while (walk_next(sb_list_groups_response_next_group(&response, &entry))) {
+        walk_string_required(entry.group_id);
+        count++;
+    }
+    SB_ASSERT(count == response.group_count);
+    return 0;
+}
+
+static int
+walk_group_id_request(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_group_id_request request;
+    int error = sb_group_id_request_decode(body, body_bytes, &request);
+    if (error == 0) {
+        walk_begin(body, body_bytes);
+        walk_string_required(request.group_id);
+    }
+    return error;
+}
+
+static int
+next_member_assignment(void *owner, struct sb_group_tpset *out)
+{
+    return sb_group_member_next_assignment(owner, out);
+}
+
+static int
+next_member_target(void *owner, struct sb_group_tpset *out)
+{
+    return sb_group_member_next_target(owner, out);
+}
+
+static void
+walk_member(struct sb_group_member_description *member)
+{
+    walk_string_required(member->member_id);
+    walk_string(member->instance_id);
+    walk_string(member->topic_regex);
+    struct sb_wire_string name;
+    uint32_t names = 0;
+    while (walk_next(sb_group_member_next_topic_name(member, &name))) {
+        walk_string_required(name);
+        names++;
+    }
+    SB_ASSERT(names == member->topic_name_count);
+    SB_ASSERT(walk_tpsets(member, next_member_assignment) == member->assignment_count);
+    SB_ASSERT(walk_tpsets(member, next_member_target) == member->target_count);
+}
+
+static int
+walk_describe_group_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_describe_group_response response;
+    int error = sb_describe_group_response_decode(body, body_bytes, &response);
+    if (error != 0) {
+        return error;
+    }
+    walk_begin(body, body_bytes);
+    walk_string_required(response.group_id);
+    walk_string_required(response.assignor);
+    struct sb_group_member_description member;
+    uint32_t members = 0;
+    while (walk_next(sb_describe_group_response_next_member(&response, &member))) {
+        walk_member(&member);
+        members++;
+    }
+    SB_ASSERT(members == response.member_count);
+    struct sb_group_offset_topic topic;
+    uint32_t topics = 0;
+    while (walk_next(sb_describe_group_response_next_offset_topic(&response, &topic))) {
+        walk_offset_topic(&topic, sb_described_offset_topic_next_offset);
+        topics++;
+    }
+    SB_ASSERT(topics == response.offset_topic_count);
+    return 0;
+}
+
+static int
+walk_delete_group_response(const uint8_t *body, size_t body_bytes)
+{
+    struct sb_delete_group_response response;
+    return sb_delete_group_response_decode(body, body_bytes, &response);
+}
+
 const struct wire_walker wire_walkers[] = {
     {SB_API_API_VERSIONS, 0, false, "api_versions_request", walk_api_versions_request},
     {SB_API_API_VERSIONS, 0, true, "api_versions_response", walk_api_versions_response},
@@ -618,6 +956,23 @@ const struct wire_walker wire_walkers[] = {
      walk_alter_topic_config_response},
     {SB_API_HEALTH, 0, false, "health_request", walk_health_request},
     {SB_API_HEALTH, 0, true, "health_response", walk_health_response},
+    {SB_API_OFFSET_COMMIT, 0, false, "offset_commit_request", walk_offset_commit_request},
+    {SB_API_OFFSET_COMMIT, 0, true, "offset_commit_response", walk_offset_commit_response},
+    {SB_API_OFFSET_FETCH, 0, false, "offset_fetch_request", walk_offset_fetch_request},
+    {SB_API_OFFSET_FETCH, 0, true, "offset_fetch_response", walk_offset_fetch_response},
+    {SB_API_GROUP_HEARTBEAT, 0, false, "group_heartbeat_request", walk_group_heartbeat_request},
+    {SB_API_GROUP_HEARTBEAT, 0, true, "group_heartbeat_response",
+     walk_group_heartbeat_response},
+    {SB_API_LIST_GROUPS, 0, false, "list_groups_request", walk_list_groups_request},
+    {SB_API_LIST_GROUPS, 0, true, "list_groups_response", walk_list_groups_response},
+    {SB_API_DESCRIBE_GROUP, 0, false, "describe_group_request", walk_group_id_request},
+    {SB_API_DESCRIBE_GROUP, 0, true, "describe_group_response", walk_describe_group_response},
+    {SB_API_DELETE_GROUP, 0, false, "delete_group_request", walk_group_id_request},
+    {SB_API_DELETE_GROUP, 0, true, "delete_group_response", walk_delete_group_response},
+    {SB_API_ALTER_GROUP_OFFSETS, 0, false, "alter_group_offsets_request",
+     walk_alter_group_offsets_request},
+    {SB_API_ALTER_GROUP_OFFSETS, 0, true, "alter_group_offsets_response",
+     walk_offset_commit_response},
 };
 
 const size_t wire_walker_count = SB_ARRAY_COUNT(wire_walkers);

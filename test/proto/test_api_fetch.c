@@ -223,3 +223,45 @@ Test(api_fetch, list_offsets_response_round_trip)
     cr_assert_eq(sb_list_offsets_response_decode(body, frame.body_bytes, &response),
                  SB_ECORRUPT, "a second topic that is not there");
 }
+
+/* Records placed where the layout constants say the encoder puts them are not moved, and the
+ * response is the same as one encoded from records elsewhere; records placed later in the
+ * same buffer (an earlier partition's records left out) are moved down intact. */
+Test(api_fetch, fetch_response_records_in_place_follow_the_layout_constants)
+{
+    static uint8_t in_place[512];
+    static uint8_t copied[512];
+    static const uint8_t first[] = "first-records";
+    static const uint8_t second[] = "second-records!";
+    uint32_t topic_head = SB_FETCH_TOPIC_RESPONSE_HEAD_BYTES(6);
+    uint32_t at_first = SB_FETCH_RESPONSE_HEAD_BYTES + topic_head +
+                        SB_FETCH_PARTITION_RESPONSE_HEAD_BYTES;
+    uint32_t at_second = at_first + (uint32_t)sizeof(first) +
+                         SB_FETCH_PARTITION_RESPONSE_HEAD_BYTES;
+    for (int dropped = 0; dropped < 2; dropped++) {
+        memset(in_place, 0xee, sizeof(in_place));
+        memcpy(in_place + at_first, first, sizeof(first));
+        memcpy(in_place + at_second, second, sizeof(second));
+        uint32_t first_bytes = dropped ? 0 : (uint32_t)sizeof(first);
+        struct sb_fetch_partition_response placed[] = {
+            {.partition = 1, .records = {in_place + at_first, first_bytes}},
+            {.partition = 2, .records = {in_place + at_second, sizeof(second)}},
+        };
+        struct sb_fetch_partition_response elsewhere[] = {
+            {.partition = 1, .records = {first, first_bytes}},
+            {.partition = 2, .records = {second, sizeof(second)}},
+        };
+        struct sb_fetch_topic_response topic = {.name = {"orders", 6}, .partitions = placed,
+                                                .partition_count = 2};
+        struct sb_fetch_response response = {.topics = &topic, .topic_count = 1};
+        struct sb_wire_writer writer;
+        sb_wire_writer_init(&writer, in_place, sizeof(in_place));
+        cr_assert_eq(sb_fetch_response_encode(&writer, &response), 0);
+        size_t length = sb_wire_writer_length(&writer);
+        topic.partitions = elsewhere;
+        sb_wire_writer_init(&writer, copied, sizeof(copied));
+        cr_assert_eq(sb_fetch_response_encode(&writer, &response), 0);
+        cr_assert_eq(sb_wire_writer_length(&writer), length);
+        cr_assert_eq(memcmp(in_place, copied, length), 0, "dropped %d", dropped);
+    }
+}

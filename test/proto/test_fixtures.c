@@ -34,6 +34,7 @@
 #include "proto/api_producer.h"
 #include "proto/batch.h"
 #include "proto/wire.h"
+#include "test/proto/wire_fixture.h"
 
 static uint8_t output[4096];
 
@@ -44,45 +45,6 @@ fixture_writer(void)
     struct sb_wire_writer writer;
     sb_wire_writer_init(&writer, output, sizeof(output));
     return writer;
-}
-
-/* Asserts that got (got_length bytes) is exactly expected. */
-static void
-assert_same_bytes(const uint8_t *got, size_t got_length, const uint8_t *expected,
-                  size_t length, const char *what)
-{
-    size_t common = got_length < length ? got_length : length;
-    for (size_t i = 0; i < common; i++) {
-        cr_assert_eq(got[i], expected[i], "%s: byte %zu is 0x%02x, the doc says 0x%02x", what,
-                     i, got[i], expected[i]);
-    }
-    cr_assert_eq(got_length, length, "%s: %zu bytes, the doc says %zu", what, got_length,
-                 length);
-}
-
-/* Asserts that the encoder returned 0 and that writer (over output) holds exactly expected. */
-static void
-assert_encoded(const struct sb_wire_writer *writer, int error, const uint8_t *expected,
-               size_t length, const char *what)
-{
-    cr_assert_eq(error, 0, "%s: the encoder failed (%d)", what, error);
-    assert_same_bytes(output, sb_wire_writer_length(writer), expected, length, what);
-}
-
-/* Asserts that string holds exactly want (a null string when want.chars is NULL). */
-static void
-assert_string(struct sb_wire_string got, struct sb_wire_string want, const char *what)
-{
-    if (want.chars == NULL) {
-        cr_assert_null(got.chars, "%s: expected the null string", what);
-        cr_assert_eq(got.length, 0, "%s", what);
-        return;
-    }
-    cr_assert_not_null(got.chars, "%s: null, expected \"%.*s\"", what, (int)want.length,
-                       want.chars);
-    cr_assert_eq(got.length, want.length, "%s: length %u, expected %u", what, got.length,
-                 want.length);
-    cr_assert_arr_eq(got.chars, want.chars, want.length, "%s", what);
 }
 
 /* Asserts that bytes holds exactly want. */
@@ -117,8 +79,8 @@ Test(fixtures, error_response_frame)
     };
     int error = sb_frame_error_response_encode(&writer, &request,
                                                SB_WIRE_ERROR_UNSUPPORTED_VERSION);
-    assert_encoded(&writer, error, error_response_frame_bytes,
-                   sizeof(error_response_frame_bytes), "error response frame");
+    fixture_assert_encoded(&writer, error, error_response_frame_bytes,
+                           sizeof(error_response_frame_bytes), "error response frame");
     cr_assert_eq(sb_crc32c(0, error_response_frame_bytes + 8, 16), 0x4E2BAD8Au);
     struct sb_frame frame;
     cr_assert_eq(sb_frame_decode(error_response_frame_bytes, sizeof(error_response_frame_bytes),
@@ -156,8 +118,8 @@ Test(fixtures, request_frame_with_a_body)
     sb_frame_begin(&writer, &header);
     sb_describe_topic_request_encode(&writer, &request);
     int error = sb_frame_finish(&writer);
-    assert_encoded(&writer, error, describe_topic_frame_bytes,
-                   sizeof(describe_topic_frame_bytes), "DescribeTopic request frame");
+    fixture_assert_encoded(&writer, error, describe_topic_frame_bytes,
+                           sizeof(describe_topic_frame_bytes), "DescribeTopic request frame");
     cr_assert_eq(sb_crc32c(0, describe_topic_frame_bytes + 8, 24), 0x41E7F623u);
     struct sb_frame frame;
     cr_assert_eq(sb_frame_decode(describe_topic_frame_bytes, sizeof(describe_topic_frame_bytes),
@@ -201,8 +163,8 @@ Test(fixtures, request_frame_expecting_no_response)
     sb_frame_begin(&writer, &header);
     sb_produce_request_encode(&writer, &request);
     int error = sb_frame_finish(&writer);
-    assert_encoded(&writer, error, produce_acks_none_frame_bytes,
-                   sizeof(produce_acks_none_frame_bytes), "Produce acks=0 frame");
+    fixture_assert_encoded(&writer, error, produce_acks_none_frame_bytes,
+                           sizeof(produce_acks_none_frame_bytes), "Produce acks=0 frame");
     cr_assert_eq(sb_crc32c(0, produce_acks_none_frame_bytes + 8, 28), 0xB7FF6F41u);
     struct sb_frame frame;
     cr_assert_eq(sb_frame_decode(produce_acks_none_frame_bytes,
@@ -220,11 +182,11 @@ Test(fixtures, request_frame_expecting_no_response)
 Test(fixtures, empty_request_bodies)
 {
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_api_versions_request_encode(&writer), NULL, 0,
-                   "ApiVersions request");
+    fixture_assert_encoded(&writer, sb_api_versions_request_encode(&writer), NULL, 0,
+                           "ApiVersions request");
     cr_assert_eq(sb_api_versions_request_decode(output, 0), 0);
     writer = fixture_writer();
-    assert_encoded(&writer, sb_health_request_encode(&writer), NULL, 0, "Health request");
+    fixture_assert_encoded(&writer, sb_health_request_encode(&writer), NULL, 0, "Health request");
     cr_assert_eq(sb_health_request_decode(output, 0), 0);
 }
 
@@ -254,14 +216,14 @@ Test(fixtures, api_versions_response)
         .batch_bytes_max = 1u << 20,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_api_versions_response_encode(&writer, &response),
-                   api_versions_response_bytes, sizeof(api_versions_response_bytes),
-                   "ApiVersions response");
+    fixture_assert_encoded(&writer, sb_api_versions_response_encode(&writer, &response),
+                           api_versions_response_bytes, sizeof(api_versions_response_bytes),
+                           "ApiVersions response");
     struct sb_api_versions_response got;
     cr_assert_eq(sb_api_versions_response_decode(api_versions_response_bytes,
                                                  sizeof(api_versions_response_bytes), &got), 0);
     cr_assert_eq(got.api_count, 2);
-    assert_string(got.broker_version, response.broker_version, "broker_version");
+    fixture_assert_string(got.broker_version, response.broker_version, "broker_version");
     cr_assert_eq(got.frame_bytes_max, 16u << 20);
     cr_assert_eq(got.batch_bytes_max, 1u << 20);
     struct sb_api_version_range range;
@@ -301,8 +263,8 @@ Test(fixtures, health_response)
         .shards = health_shards, .shard_count = 2,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_health_response_encode(&writer, &response),
-                   health_response_bytes, sizeof(health_response_bytes), "Health response");
+    fixture_assert_encoded(&writer, sb_health_response_encode(&writer, &response),
+                           health_response_bytes, sizeof(health_response_bytes), "Health response");
     struct sb_health_response got;
     cr_assert_eq(sb_health_response_decode(health_response_bytes, sizeof(health_response_bytes),
                                            &got), 0);
@@ -339,8 +301,9 @@ Test(fixtures, metadata_request)
 {
     struct sb_metadata_request request = {.topics = metadata_names, .topic_count = 2};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_metadata_request_encode(&writer, &request),
-                   metadata_request_bytes, sizeof(metadata_request_bytes), "Metadata request");
+    fixture_assert_encoded(&writer, sb_metadata_request_encode(&writer, &request),
+                           metadata_request_bytes, sizeof(metadata_request_bytes),
+                           "Metadata request");
     struct sb_metadata_request got;
     cr_assert_eq(sb_metadata_request_decode(metadata_request_bytes,
                                             sizeof(metadata_request_bytes), &got), 0);
@@ -349,7 +312,7 @@ Test(fixtures, metadata_request)
     struct sb_wire_string name;
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sb_metadata_request_next_topic(&got, &name), 1);
-        assert_string(name, metadata_names[i], "topics[]");
+        fixture_assert_string(name, metadata_names[i], "topics[]");
     }
     cr_assert_eq(sb_metadata_request_next_topic(&got, &name), 0);
 }
@@ -358,9 +321,9 @@ Test(fixtures, metadata_request_for_every_topic)
 {
     struct sb_metadata_request request = {.all_topics = true};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_metadata_request_encode(&writer, &request),
-                   metadata_request_all_bytes, sizeof(metadata_request_all_bytes),
-                   "Metadata request, all topics");
+    fixture_assert_encoded(&writer, sb_metadata_request_encode(&writer, &request),
+                           metadata_request_all_bytes, sizeof(metadata_request_all_bytes),
+                           "Metadata request, all topics");
     struct sb_metadata_request got;
     cr_assert_eq(sb_metadata_request_decode(metadata_request_all_bytes,
                                             sizeof(metadata_request_all_bytes), &got), 0);
@@ -417,7 +380,7 @@ static void
 assert_metadata_broker(struct sb_metadata_broker *got, const struct sb_metadata_broker *want)
 {
     cr_assert_eq(got->node_id, want->node_id);
-    assert_string(got->host, want->host, "host");
+    fixture_assert_string(got->host, want->host, "host");
     cr_assert_eq(got->port, want->port);
     cr_assert_eq(got->shard_count, want->shard_count);
     struct sb_metadata_shard shard;
@@ -433,7 +396,7 @@ static void
 assert_metadata_topic(struct sb_metadata_topic *got, const struct sb_metadata_topic *want)
 {
     cr_assert_eq(got->error_code, want->error_code);
-    assert_string(got->name, want->name, "name");
+    fixture_assert_string(got->name, want->name, "name");
     cr_assert_eq(got->topic_id, want->topic_id);
     cr_assert_eq(got->partition_count, want->partition_count);
     struct sb_metadata_partition partition;
@@ -454,9 +417,9 @@ Test(fixtures, metadata_response)
         .topics = metadata_topics, .topic_count = 2,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_metadata_response_encode(&writer, &response),
-                   metadata_response_bytes, sizeof(metadata_response_bytes),
-                   "Metadata response");
+    fixture_assert_encoded(&writer, sb_metadata_response_encode(&writer, &response),
+                           metadata_response_bytes, sizeof(metadata_response_bytes),
+                           "Metadata response");
     struct sb_metadata_response got;
     cr_assert_eq(sb_metadata_response_decode(metadata_response_bytes,
                                              sizeof(metadata_response_bytes), &got), 0);
@@ -504,18 +467,19 @@ Test(fixtures, produce_request)
         .acks = SB_PRODUCE_ACKS_ALL, .timeout_ms = 30000, .topics = &topic, .topic_count = 1,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_produce_request_encode(&writer, &request), produce_request_bytes,
-                   sizeof(produce_request_bytes), "Produce request");
+    fixture_assert_encoded(&writer, sb_produce_request_encode(&writer, &request),
+                           produce_request_bytes, sizeof(produce_request_bytes), "Produce request");
     struct sb_produce_request got;
     cr_assert_eq(sb_produce_request_decode(produce_request_bytes, sizeof(produce_request_bytes),
                                            &got), 0);
     cr_assert_eq(got.acks, SB_PRODUCE_ACKS_ALL);
     cr_assert_eq(got.timeout_ms, 30000);
-    assert_string(got.transactional_id, (struct sb_wire_string){NULL, 0}, "transactional_id");
+    fixture_assert_string(got.transactional_id, (struct sb_wire_string){NULL, 0},
+                          "transactional_id");
     cr_assert_eq(got.topic_count, 1);
     struct sb_produce_topic got_topic;
     cr_assert_eq(sb_produce_request_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_produce_partition partition;
     for (int i = 0; i < 2; i++) {
@@ -559,8 +523,9 @@ Test(fixtures, produce_response)
     struct sb_produce_response response = {.topics = &topic, .topic_count = 1,
                                            .throttle_ms = 100};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_produce_response_encode(&writer, &response),
-                   produce_response_bytes, sizeof(produce_response_bytes), "Produce response");
+    fixture_assert_encoded(&writer, sb_produce_response_encode(&writer, &response),
+                           produce_response_bytes, sizeof(produce_response_bytes),
+                           "Produce response");
     struct sb_produce_response got;
     cr_assert_eq(sb_produce_response_decode(produce_response_bytes,
                                             sizeof(produce_response_bytes), &got), 0);
@@ -568,7 +533,7 @@ Test(fixtures, produce_response)
     cr_assert_eq(got.topic_count, 1);
     struct sb_produce_topic_response got_topic;
     cr_assert_eq(sb_produce_response_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_produce_partition_response partition;
     for (int i = 0; i < 2; i++) {
@@ -604,11 +569,11 @@ assert_init_producer_id_request(const uint8_t *bytes, size_t length,
                                 const struct sb_init_producer_id_request *want)
 {
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_init_producer_id_request_encode(&writer, want), bytes, length,
-                   "InitProducerId request");
+    fixture_assert_encoded(&writer, sb_init_producer_id_request_encode(&writer, want), bytes,
+                           length, "InitProducerId request");
     struct sb_init_producer_id_request got;
     cr_assert_eq(sb_init_producer_id_request_decode(bytes, length, &got), 0);
-    assert_string(got.transactional_id, want->transactional_id, "transactional_id");
+    fixture_assert_string(got.transactional_id, want->transactional_id, "transactional_id");
     cr_assert_eq(got.transaction_timeout_ms, want->transaction_timeout_ms);
     cr_assert_eq(got.producer_id, want->producer_id);
     cr_assert_eq(got.producer_epoch, want->producer_epoch);
@@ -642,9 +607,9 @@ Test(fixtures, init_producer_id_response)
         .producer_id = 0x0102030405060708, .producer_epoch = 9,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_init_producer_id_response_encode(&writer, &response),
-                   init_producer_id_response_bytes, sizeof(init_producer_id_response_bytes),
-                   "InitProducerId response");
+    fixture_assert_encoded(&writer, sb_init_producer_id_response_encode(&writer, &response),
+                           init_producer_id_response_bytes, sizeof(init_producer_id_response_bytes),
+                           "InitProducerId response");
     struct sb_init_producer_id_response got;
     cr_assert_eq(sb_init_producer_id_response_decode(init_producer_id_response_bytes,
                                                      sizeof(init_producer_id_response_bytes),
@@ -688,8 +653,8 @@ Test(fixtures, fetch_request)
         .topic_count = 1,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_fetch_request_encode(&writer, &request), fetch_request_bytes,
-                   sizeof(fetch_request_bytes), "Fetch request");
+    fixture_assert_encoded(&writer, sb_fetch_request_encode(&writer, &request), fetch_request_bytes,
+                           sizeof(fetch_request_bytes), "Fetch request");
     struct sb_fetch_request got;
     cr_assert_eq(sb_fetch_request_decode(fetch_request_bytes, sizeof(fetch_request_bytes), 0,
                                          &got), 0);
@@ -700,7 +665,7 @@ Test(fixtures, fetch_request)
     cr_assert_eq(got.topic_count, 1);
     struct sb_fetch_topic got_topic;
     cr_assert_eq(sb_fetch_request_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_fetch_partition partition;
     for (int i = 0; i < 2; i++) {
@@ -737,8 +702,9 @@ Test(fixtures, fetch_request_version_1)
     struct sb_fetch_request request = {.api_version = 1, .max_bytes = 1024, .topics = &topic,
                                        .topic_count = 1};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_fetch_request_encode(&writer, &request), fetch_request_v1_bytes,
-                   sizeof(fetch_request_v1_bytes), "Fetch request v1");
+    fixture_assert_encoded(&writer, sb_fetch_request_encode(&writer, &request),
+                           fetch_request_v1_bytes, sizeof(fetch_request_v1_bytes),
+                           "Fetch request v1");
     struct sb_fetch_request got;
     cr_assert_eq(sb_fetch_request_decode(fetch_request_v1_bytes, sizeof(fetch_request_v1_bytes),
                                          1, &got), 0);
@@ -746,7 +712,7 @@ Test(fixtures, fetch_request_version_1)
     cr_assert_eq(got.max_bytes, 1024);
     struct sb_fetch_topic got_topic;
     cr_assert_eq(sb_fetch_request_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.topic_id, 0x01020304u);
     struct sb_fetch_partition got_partition;
     cr_assert_eq(sb_fetch_topic_next_partition(&got_topic, &got_partition), 1);
@@ -807,8 +773,8 @@ Test(fixtures, fetch_response)
     struct sb_fetch_response response = {.throttle_ms = 100, .topics = &topic,
                                          .topic_count = 1};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_fetch_response_encode(&writer, &response), fetch_response_bytes,
-                   sizeof(fetch_response_bytes), "Fetch response");
+    fixture_assert_encoded(&writer, sb_fetch_response_encode(&writer, &response),
+                           fetch_response_bytes, sizeof(fetch_response_bytes), "Fetch response");
     struct sb_fetch_response got;
     cr_assert_eq(sb_fetch_response_decode(fetch_response_bytes, sizeof(fetch_response_bytes),
                                           &got), 0);
@@ -816,7 +782,7 @@ Test(fixtures, fetch_response)
     cr_assert_eq(got.topic_count, 1);
     struct sb_fetch_topic_response got_topic;
     cr_assert_eq(sb_fetch_response_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_fetch_partition_response partition;
     for (int i = 0; i < 2; i++) {
@@ -851,16 +817,16 @@ Test(fixtures, list_offsets_request)
     };
     struct sb_list_offsets_request request = {.topics = &topic, .topic_count = 1};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_list_offsets_request_encode(&writer, &request),
-                   list_offsets_request_bytes, sizeof(list_offsets_request_bytes),
-                   "ListOffsets request");
+    fixture_assert_encoded(&writer, sb_list_offsets_request_encode(&writer, &request),
+                           list_offsets_request_bytes, sizeof(list_offsets_request_bytes),
+                           "ListOffsets request");
     struct sb_list_offsets_request got;
     cr_assert_eq(sb_list_offsets_request_decode(list_offsets_request_bytes,
                                                 sizeof(list_offsets_request_bytes), &got), 0);
     cr_assert_eq(got.topic_count, 1);
     struct sb_list_offsets_topic got_topic;
     cr_assert_eq(sb_list_offsets_request_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_list_offsets_partition partition;
     for (int i = 0; i < 2; i++) {
@@ -900,16 +866,16 @@ Test(fixtures, list_offsets_response)
     };
     struct sb_list_offsets_response response = {.topics = &topic, .topic_count = 1};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_list_offsets_response_encode(&writer, &response),
-                   list_offsets_response_bytes, sizeof(list_offsets_response_bytes),
-                   "ListOffsets response");
+    fixture_assert_encoded(&writer, sb_list_offsets_response_encode(&writer, &response),
+                           list_offsets_response_bytes, sizeof(list_offsets_response_bytes),
+                           "ListOffsets response");
     struct sb_list_offsets_response got;
     cr_assert_eq(sb_list_offsets_response_decode(list_offsets_response_bytes,
                                                  sizeof(list_offsets_response_bytes), &got), 0);
     cr_assert_eq(got.topic_count, 1);
     struct sb_list_offsets_topic_response got_topic;
     cr_assert_eq(sb_list_offsets_response_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 2);
     struct sb_list_offsets_partition_response partition;
     for (int i = 0; i < 2; i++) {
@@ -938,8 +904,8 @@ assert_configs(int (*next)(void *owner, struct sb_topic_config *out), void *owne
     struct sb_topic_config config;
     for (uint32_t i = 0; i < count; i++) {
         cr_assert_eq(next(owner, &config), 1);
-        assert_string(config.key, want[i].key, "key");
-        assert_string(config.value, want[i].value, "value");
+        fixture_assert_string(config.key, want[i].key, "key");
+        fixture_assert_string(config.value, want[i].value, "value");
         if (described) {
             cr_assert_eq(config.is_default, want[i].is_default);
         }
@@ -978,9 +944,9 @@ Test(fixtures, create_topics_request)
         .topics = &topic, .topic_count = 1, .timeout_ms = 5000, .validate_only = 1,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_create_topics_request_encode(&writer, &request),
-                   create_topics_request_bytes, sizeof(create_topics_request_bytes),
-                   "CreateTopics request");
+    fixture_assert_encoded(&writer, sb_create_topics_request_encode(&writer, &request),
+                           create_topics_request_bytes, sizeof(create_topics_request_bytes),
+                           "CreateTopics request");
     struct sb_create_topics_request got;
     cr_assert_eq(sb_create_topics_request_decode(create_topics_request_bytes,
                                                  sizeof(create_topics_request_bytes), &got), 0);
@@ -989,7 +955,7 @@ Test(fixtures, create_topics_request)
     cr_assert_eq(got.validate_only, 1);
     struct sb_create_topic got_topic;
     cr_assert_eq(sb_create_topics_request_next_topic(&got, &got_topic), 1);
-    assert_string(got_topic.name, topic.name, "name");
+    fixture_assert_string(got_topic.name, topic.name, "name");
     cr_assert_eq(got_topic.partition_count, 6);
     cr_assert_eq(got_topic.replication_factor, 1);
     cr_assert_eq(got_topic.config_count, 2);
@@ -1020,9 +986,9 @@ Test(fixtures, create_topics_response)
 {
     struct sb_create_topics_response response = {.topics = create_results, .topic_count = 2};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_create_topics_response_encode(&writer, &response),
-                   create_topics_response_bytes, sizeof(create_topics_response_bytes),
-                   "CreateTopics response");
+    fixture_assert_encoded(&writer, sb_create_topics_response_encode(&writer, &response),
+                           create_topics_response_bytes, sizeof(create_topics_response_bytes),
+                           "CreateTopics response");
     struct sb_create_topics_response got;
     cr_assert_eq(sb_create_topics_response_decode(create_topics_response_bytes,
                                                   sizeof(create_topics_response_bytes), &got),
@@ -1031,10 +997,11 @@ Test(fixtures, create_topics_response)
     struct sb_create_topic_result result;
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sb_create_topics_response_next_topic(&got, &result), 1);
-        assert_string(result.name, create_results[i].name, "name");
+        fixture_assert_string(result.name, create_results[i].name, "name");
         cr_assert_eq(result.topic_id, create_results[i].topic_id);
         cr_assert_eq(result.error_code, create_results[i].error_code);
-        assert_string(result.error_message, create_results[i].error_message, "error_message");
+        fixture_assert_string(result.error_message, create_results[i].error_message,
+                              "error_message");
     }
     cr_assert_eq(sb_create_topics_response_next_topic(&got, &result), 0);
 }
@@ -1056,9 +1023,9 @@ Test(fixtures, delete_topics_request)
         .names = delete_names, .name_count = 2, .timeout_ms = 5000,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_delete_topics_request_encode(&writer, &request),
-                   delete_topics_request_bytes, sizeof(delete_topics_request_bytes),
-                   "DeleteTopics request");
+    fixture_assert_encoded(&writer, sb_delete_topics_request_encode(&writer, &request),
+                           delete_topics_request_bytes, sizeof(delete_topics_request_bytes),
+                           "DeleteTopics request");
     struct sb_delete_topics_request got;
     cr_assert_eq(sb_delete_topics_request_decode(delete_topics_request_bytes,
                                                  sizeof(delete_topics_request_bytes), &got), 0);
@@ -1067,7 +1034,7 @@ Test(fixtures, delete_topics_request)
     struct sb_wire_string name;
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sb_delete_topics_request_next_name(&got, &name), 1);
-        assert_string(name, delete_names[i], "names[]");
+        fixture_assert_string(name, delete_names[i], "names[]");
     }
     cr_assert_eq(sb_delete_topics_request_next_name(&got, &name), 0);
 }
@@ -1089,9 +1056,9 @@ Test(fixtures, delete_topics_response)
 {
     struct sb_delete_topics_response response = {.topics = delete_results, .topic_count = 2};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_delete_topics_response_encode(&writer, &response),
-                   delete_topics_response_bytes, sizeof(delete_topics_response_bytes),
-                   "DeleteTopics response");
+    fixture_assert_encoded(&writer, sb_delete_topics_response_encode(&writer, &response),
+                           delete_topics_response_bytes, sizeof(delete_topics_response_bytes),
+                           "DeleteTopics response");
     struct sb_delete_topics_response got;
     cr_assert_eq(sb_delete_topics_response_decode(delete_topics_response_bytes,
                                                   sizeof(delete_topics_response_bytes), &got),
@@ -1100,7 +1067,7 @@ Test(fixtures, delete_topics_response)
     struct sb_delete_topic_result result;
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sb_delete_topics_response_next_topic(&got, &result), 1);
-        assert_string(result.name, delete_results[i].name, "name");
+        fixture_assert_string(result.name, delete_results[i].name, "name");
         cr_assert_eq(result.error_code, delete_results[i].error_code);
     }
     cr_assert_eq(sb_delete_topics_response_next_topic(&got, &result), 0);
@@ -1116,13 +1083,13 @@ Test(fixtures, list_topics_request)
 {
     struct sb_list_topics_request request = {.prefix = {"ord", 3}};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_list_topics_request_encode(&writer, &request),
-                   list_topics_request_bytes, sizeof(list_topics_request_bytes),
-                   "ListTopics request");
+    fixture_assert_encoded(&writer, sb_list_topics_request_encode(&writer, &request),
+                           list_topics_request_bytes, sizeof(list_topics_request_bytes),
+                           "ListTopics request");
     struct sb_list_topics_request got;
     cr_assert_eq(sb_list_topics_request_decode(list_topics_request_bytes,
                                                sizeof(list_topics_request_bytes), &got), 0);
-    assert_string(got.prefix, request.prefix, "prefix");
+    fixture_assert_string(got.prefix, request.prefix, "prefix");
 }
 
 static const uint8_t list_topics_response_bytes[] = {
@@ -1146,9 +1113,9 @@ Test(fixtures, list_topics_response)
 {
     struct sb_list_topics_response response = {.topics = list_entries, .topic_count = 2};
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_list_topics_response_encode(&writer, &response),
-                   list_topics_response_bytes, sizeof(list_topics_response_bytes),
-                   "ListTopics response");
+    fixture_assert_encoded(&writer, sb_list_topics_response_encode(&writer, &response),
+                           list_topics_response_bytes, sizeof(list_topics_response_bytes),
+                           "ListTopics response");
     struct sb_list_topics_response got;
     cr_assert_eq(sb_list_topics_response_decode(list_topics_response_bytes,
                                                 sizeof(list_topics_response_bytes), &got), 0);
@@ -1156,7 +1123,7 @@ Test(fixtures, list_topics_response)
     struct sb_list_topics_entry entry;
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sb_list_topics_response_next_topic(&got, &entry), 1);
-        assert_string(entry.name, list_entries[i].name, "name");
+        fixture_assert_string(entry.name, list_entries[i].name, "name");
         cr_assert_eq(entry.topic_id, list_entries[i].topic_id);
         cr_assert_eq(entry.partition_count, list_entries[i].partition_count);
         cr_assert_eq(entry.internal, list_entries[i].internal);
@@ -1171,7 +1138,7 @@ Test(fixtures, describe_topic_request)
     /* The body of describe_topic_frame_bytes, whose encoding request_frame_with_a_body checks. */
     struct sb_describe_topic_request got;
     cr_assert_eq(sb_describe_topic_request_decode(describe_topic_frame_bytes + 24, 8, &got), 0);
-    assert_string(got.name, (struct sb_wire_string){"orders", 6}, "name");
+    fixture_assert_string(got.name, (struct sb_wire_string){"orders", 6}, "name");
 }
 
 static const uint8_t describe_topic_response_bytes[] = {
@@ -1218,15 +1185,15 @@ Test(fixtures, describe_topic_response)
         .configs = described_configs, .config_count = 2,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_describe_topic_response_encode(&writer, &response),
-                   describe_topic_response_bytes, sizeof(describe_topic_response_bytes),
-                   "DescribeTopic response");
+    fixture_assert_encoded(&writer, sb_describe_topic_response_encode(&writer, &response),
+                           describe_topic_response_bytes, sizeof(describe_topic_response_bytes),
+                           "DescribeTopic response");
     struct sb_describe_topic_response got;
     cr_assert_eq(sb_describe_topic_response_decode(describe_topic_response_bytes,
                                                    sizeof(describe_topic_response_bytes),
                                                    &got), 0);
     cr_assert_eq(got.error_code, SB_WIRE_ERROR_NONE);
-    assert_string(got.name, response.name, "name");
+    fixture_assert_string(got.name, response.name, "name");
     cr_assert_eq(got.topic_id, 0x11223344u);
     cr_assert_eq(got.partition_count, 1);
     cr_assert_eq(got.config_count, 2);
@@ -1269,14 +1236,14 @@ Test(fixtures, alter_topic_config_request)
         .config_count = 2, .validate_only = 1,
     };
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_alter_topic_config_request_encode(&writer, &request),
-                   alter_topic_config_request_bytes, sizeof(alter_topic_config_request_bytes),
-                   "AlterTopicConfig request");
+    fixture_assert_encoded(&writer, sb_alter_topic_config_request_encode(&writer, &request),
+                           alter_topic_config_request_bytes,
+                           sizeof(alter_topic_config_request_bytes), "AlterTopicConfig request");
     struct sb_alter_topic_config_request got;
     cr_assert_eq(sb_alter_topic_config_request_decode(alter_topic_config_request_bytes,
                                                       sizeof(alter_topic_config_request_bytes),
                                                       &got), 0);
-    assert_string(got.name, request.name, "name");
+    fixture_assert_string(got.name, request.name, "name");
     cr_assert_eq(got.partition_count, 8);
     cr_assert_eq(got.config_count, 2);
     cr_assert_eq(got.validate_only, 1);
@@ -1299,12 +1266,12 @@ assert_alter_topic_config_response(const uint8_t *bytes, size_t length,
                                    const struct sb_alter_topic_config_response *want)
 {
     struct sb_wire_writer writer = fixture_writer();
-    assert_encoded(&writer, sb_alter_topic_config_response_encode(&writer, want), bytes,
-                   length, "AlterTopicConfig response");
+    fixture_assert_encoded(&writer, sb_alter_topic_config_response_encode(&writer, want), bytes,
+                           length, "AlterTopicConfig response");
     struct sb_alter_topic_config_response got;
     cr_assert_eq(sb_alter_topic_config_response_decode(bytes, length, &got), 0);
     cr_assert_eq(got.error_code, want->error_code);
-    assert_string(got.error_message, want->error_message, "error_message");
+    fixture_assert_string(got.error_message, want->error_message, "error_message");
 }
 
 Test(fixtures, alter_topic_config_response)
@@ -1378,8 +1345,8 @@ Test(fixtures, record_batch_built)
     uint32_t batch_bytes;
     cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, NULL, 0, &batch,
                                          &batch_bytes), 0);
-    assert_same_bytes(batch, batch_bytes, batch_bytes_fixture, sizeof(batch_bytes_fixture),
-                      "record batch");
+    fixture_assert_same_bytes(batch, batch_bytes, batch_bytes_fixture, sizeof(batch_bytes_fixture),
+                              "record batch");
     cr_assert_eq(sb_crc32c(0, batch_bytes_fixture + 8, 56), 0x639EA445u);
     cr_assert_eq(sb_crc32c(0, batch_bytes_fixture + 64, 25), 0x0757640Eu);
 }

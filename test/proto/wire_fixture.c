@@ -161,3 +161,40 @@ fixture_string_is(struct sb_wire_string string, const char *cstr)
     }
     return sb_wire_string_equals(string, cstr);
 }
+
+void
+fixture_assert_same_bytes(const uint8_t *got, size_t got_length, const uint8_t *expected,
+                          size_t length, const char *what)
+{
+    size_t common = got_length < length ? got_length : length;
+    for (size_t i = 0; i < common; i++) {
+        cr_assert_eq(got[i], expected[i], "%s: byte %zu is 0x%02x, the doc says 0x%02x", what,
+                     i, got[i], expected[i]);
+    }
+    cr_assert_eq(got_length, length, "%s: %zu bytes, the doc says %zu", what, got_length,
+                 length);
+}
+
+void
+fixture_assert_encoded(const struct sb_wire_writer *writer, int error, const uint8_t *expected,
+                       size_t length, const char *what)
+{
+    cr_assert_eq(error, 0, "%s: the encoder failed (%d)", what, error);
+    fixture_assert_same_bytes(writer->start, sb_wire_writer_length(writer), expected, length,
+                              what);
+}
+
+void
+fixture_assert_string(struct sb_wire_string got, struct sb_wire_string want, const char *what)
+{
+    if (want.chars == NULL) {
+        cr_assert_null(got.chars, "%s: expected the null string", what);
+        cr_assert_eq(got.length, 0, "%s", what);
+        return;
+    }
+    cr_assert_not_null(got.chars, "%s: null, expected \"%.*s\"", what, (int)want.length,
+                       want.chars);
+    cr_assert_eq(got.length, want.length, "%s: length %u, expected %u", what, got.length,
+                 want.length);
+    cr_assert_arr_eq(got.chars, want.chars, want.length, "%s", what);
+}

@@ -9,6 +9,9 @@
  *
  * With SB_WIRE_CORPUS_DIR set in the environment, each checked frame is
  * also written there as <name> (how test/fuzz/corpus/wire was made).
+ *
+ * The fixture suites (test_fixtures*.c) compare encoded bytes and decoded
+ * strings with fixture_assert_encoded and fixture_assert_string.
  */
 #ifndef SB_TEST_PROTO_WIRE_FIXTURE_H
 #define SB_TEST_PROTO_WIRE_FIXTURE_H
@@ -42,6 +45,18 @@ void fixture_corpus_write(const char *name, const uint8_t *bytes, size_t length)
 /* Little-endian pokes for hand-made bodies. */
 void fixture_poke_u16(uint8_t *bytes, uint16_t value);
 void fixture_poke_u32(uint8_t *bytes, uint32_t value);
+
+/* Asserts that got (got_length bytes) is exactly expected (length bytes); what names it. */
+void fixture_assert_same_bytes(const uint8_t *got, size_t got_length, const uint8_t *expected,
+                               size_t length, const char *what);
+
+/* Asserts that the encoder returned error 0 and that writer holds exactly expected. */
+void fixture_assert_encoded(const struct sb_wire_writer *writer, int error,
+                            const uint8_t *expected, size_t length, const char *what);
+
+/* Asserts that got holds exactly want (a null string when want.chars is NULL). */
+void fixture_assert_string(struct sb_wire_string got, struct sb_wire_string want,
+                           const char *what);
 
 /* True when string holds exactly cstr (cstr NULL: string is null). */
 bool fixture_string_is(struct sb_wire_string string, const char *cstr);

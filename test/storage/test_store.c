@@ -2,7 +2,10 @@
  * test/storage/test_store.c - the store's basic contract: appends get dense
  * offsets and become durable, reads return whole batches with keys, values,
  * headers and timestamps intact, from the memtable and from segments after a
- * flush, and everything survives a clean restart.
+ * flush, and everything survives a clean restart. A bad payload CRC is refused by
+ * sb_partition_append (its callers trust nothing) and not hashed again by
+ * sb_partition_append_verified (the broker checked it); both report the log-append time
+ * they stamped.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -93,6 +96,66 @@ Test(store, append_read_round_trip_from_memtable)
     cr_assert_eq(bytes, 0, "nothing at the high watermark");
     cr_assert_eq(fixture_read(&fixture, partition, 51, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
                               &bytes), -ERANGE);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+static void
+count_durable(void *context, struct sb_partition *partition)
+{
+    (void)partition;
+    (*(uint32_t *)context)++;
+}
+
+/* The broker may hold the high watermark below the locally durable offset (acks=all over
+ * replicas): durable records above it are not served until the broker advances it. */
+Test(store, records_above_a_held_high_watermark_are_not_served)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    uint32_t durable_calls = 0;
+    fixture.config.hold_high_watermark = true;
+    fixture.config.durable = count_durable;
+    fixture.config.lookup_context = &durable_calls;
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition *partition = open_partition(&fixture, 1, 0);
+    for (uint32_t round = 0; round < 2; round++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 5, round, now_ms());
+        cr_assert_eq(fixture_append_durable(&fixture, partition, batch_buffer, bytes),
+                     (int64_t)round * 5);
+    }
+    cr_assert_eq(sb_partition_durable_offset(partition), 10);
+    cr_assert_eq(sb_partition_high_watermark(partition), 0, "held by the broker");
+    cr_assert_geq(durable_calls, 1, "the broker hears that the durable offset moved");
+    uint32_t bytes = 0;
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
+                              &bytes), 0);
+    cr_assert_eq(bytes, 0, "durable but above the high watermark: not served");
+    sb_partition_advance_high_watermark(partition, 5);
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
+                              &bytes), 0);
+    cr_assert_eq(check_batches(read_buffer, bytes, 0, 5), 5, "only the first batch");
+    sb_partition_advance_high_watermark(partition, 10);
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
+                              &bytes), 0);
+    cr_assert_eq(check_batches(read_buffer, bytes, 0, 5), 10, "both once it advanced");
+    sb_partition_advance_high_watermark(partition, 5);
+    cr_assert_eq(sb_partition_high_watermark(partition), 10, "it never moves back");
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* Without a broker's hold the high watermark follows the durable offset. */
+Test(store, the_high_watermark_follows_the_durable_offset_by_default)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition *partition = open_partition(&fixture, 1, 0);
+    uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 5, 0, now_ms());
+    cr_assert_eq(fixture_append_durable(&fixture, partition, batch_buffer, bytes), 0);
+    cr_assert_eq(sb_partition_durable_offset(partition), 5);
+    cr_assert_eq(sb_partition_high_watermark(partition), 5);
     fixture_close(&fixture);
     fixture_destroy(&fixture);
 }
@@ -194,6 +257,48 @@ Test(store, appends_during_a_cycle_share_the_next_one)
         fixture_step(&fixture, 100 * 1000);
     }
     cr_assert_eq(sb_partition_high_watermark(partition), appends);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* issue 12, clean-up: the payload CRC is checked once per produce. sb_partition_append checks
+ * it; sb_partition_append_verified leaves it to its caller but still checks the header. Both
+ * stamp a log-append-time partition's batch and report that time. */
+Test(store, append_checks_the_payload_crc_and_append_verified_trusts_its_caller)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition_config config;
+    sb_partition_config_default(&config);
+    config.log_append_time = true;
+    struct sb_partition *partition = NULL;
+    cr_assert_eq(sb_store_partition_open(fixture.store, 1, 0, &config, &partition), 0);
+    cr_assert_eq(sb_partition_append_time(partition), -1, "nothing stamped yet");
+    uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 5, 0, now_ms());
+    batch_buffer[SB_BATCH_HEADER_BYTES + 3] ^= 0x40;
+    cr_assert_eq(sb_partition_append(partition, batch_buffer, bytes, NULL, NULL, NULL),
+                 SB_ECORRUPT);
+    batch_buffer[SB_BATCH_HEADER_BYTES + 3] ^= 0x40;
+    batch_buffer[SB_BATCH_OFFSET_BASE_OFFSET] ^= 0x01;
+    cr_assert_eq(sb_partition_append_verified(partition, batch_buffer, bytes, NULL, NULL, NULL),
+                 SB_ECORRUPT, "the header CRC is still checked");
+    batch_buffer[SB_BATCH_OFFSET_BASE_OFFSET] ^= 0x01;
+    cr_assert_eq(sb_partition_log_end_offset(partition), 0, "nothing was appended");
+    int64_t before_ms = now_ms();
+    cr_assert_eq(sb_partition_append_verified(partition, batch_buffer, bytes, NULL, NULL, NULL),
+                 0);
+    int64_t stamped = sb_partition_append_time(partition);
+    cr_assert(stamped >= before_ms && stamped <= now_ms(), "stamped %lld", (long long)stamped);
+    cr_assert_eq(sb_partition_append(partition, batch_buffer, bytes, NULL, NULL, NULL), 0);
+    cr_assert_geq(sb_partition_append_time(partition), stamped);
+    fixture_settle(&fixture);
+    uint32_t read_bytes = 0;
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, 1,
+                              &read_bytes), 0);
+    struct sb_batch_header header;
+    cr_assert_eq(sb_batch_verify(read_buffer, read_bytes, 1 << 20, &header), 0);
+    cr_assert_eq(header.max_timestamp_ms, stamped, "the time reported is the time stored");
     fixture_close(&fixture);
     fixture_destroy(&fixture);
 }
