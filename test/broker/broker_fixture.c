@@ -43,6 +43,9 @@
 /* How often a first start tries a new port range when another process took the picked one
  * between picking and binding. */
 #define START_PORT_ATTEMPTS 5
+/* How long a start may take before its main port answers: a wait for an event, not a speed
+ * bound. A sanitizer build on a loaded 2-CPU machine once needed more than 5 s. */
+#define START_WAIT_S 60
 
 /* True when ports base .. base + cores can all be bound now. */
 static bool
@@ -161,7 +164,9 @@ broker_spawn_and_wait(struct broker_process *broker)
 {
     broker_spawn(broker);
     struct client probe;
-    for (int attempt = 0; attempt < 500; attempt++) {
+    uint64_t deadline_ns = sb_clock_monotonic_ns() + START_WAIT_S * SB_NS_PER_S;
+    /* Bounded by the deadline. */
+    while (sb_clock_monotonic_ns() < deadline_ns) {
         /* A listener of a killed broker can outlive it briefly (its io_uring is torn down
          * after the exit), so only an answered request proves the new broker is up. */
         if (client_try_connect(&probe, broker->port) == 0) {
@@ -179,7 +184,7 @@ broker_spawn_and_wait(struct broker_process *broker)
         struct timespec delay = {0, 10 * 1000 * 1000};
         nanosleep(&delay, NULL);
     }
-    cr_assert_fail("broker did not start listening");
+    cr_assert_fail("broker did not start listening within %d s", START_WAIT_S);
     return false;
 }
 
