@@ -318,6 +318,8 @@ struct sb_bench_producer {
     uint64_t acked_first;               /* Smallest acknowledged sequence (recorder.lock). */
     uint64_t acked_last;                /* Largest acknowledged sequence (recorder.lock). */
     uint64_t acked_count;               /* Sequences acknowledged (recorder.lock). */
+    uint64_t drain_acked;               /* Of them, after sending stopped (recorder.lock). */
+    uint64_t drain_ack_max_ns;          /* Their largest ack latency (recorder.lock). */
     uint64_t rng;                       /* Random state (sizes, keys). */
     uint64_t next_sequence;             /* Sequence of the next message. */
     struct sb_bench_recorder recorder;  /* What it measured. */

@@ -16,6 +16,8 @@
  *    consumed{messages, bytes, msgs_per_s, mb_per_s, errors},
  *    latency{produce_ack|ping, end_to_end: {count, min_us, mean_us, p50_us, p90_us,
  *            p99_us, p99_9_us, p99_99_us, max_us, histogram: [[low_ns, high_ns, count]]}},
+ *    drain{acked, ack_max_us} (acks that came after sending stopped, in produce_ack too;
+ *      a largest latency above produce_ack's p99.99 means a message waited for the end),
  *    verified, lost_checked, lost, duplicated, out_of_order, malformed, errors, first_error,
  *    lost_against ("acknowledged": e2e, or consume with --verify-against FILE, then also
  *    verified_against: FILE, else null; "gaps": consume without it; "none": produce, ping),
@@ -162,6 +164,21 @@ window_s(const struct sb_bench *bench)
     return seconds < 1e-3 ? 1e-3 : seconds;
 }
 
+/* The acks that came after sending stopped, and their largest latency. */
+static void
+drain_figures(const struct sb_bench *bench, uint64_t *acked, uint64_t *ack_max_ns)
+{
+    *acked = 0;
+    *ack_max_ns = 0;
+    for (uint32_t index = 0; bench->producers != NULL && index < bench->config.producers;
+         index++) {
+        const struct sb_bench_producer *producer = &bench->producers[index];
+        *acked += producer->drain_acked;
+        *ack_max_ns = producer->drain_ack_max_ns > *ack_max_ns ? producer->drain_ack_max_ns
+                                                               : *ack_max_ns;
+    }
+}
+
 void
 sb_bench_summary_latency(const char *title, const struct sb_histogram *histogram)
 {
@@ -288,6 +305,14 @@ sb_bench_report_summary(const struct sb_bench *bench)
     }
     if (bench->config.mode == SB_BENCH_E2E) {
         sb_bench_summary_latency("end-to-end", bench->end_to_end);
+    }
+    if (bench->config.producers > 0 && bench->config.mode != SB_BENCH_PING) {
+        uint64_t acked;
+        uint64_t ack_max_ns;
+        drain_figures(bench, &acked, &ack_max_ns);
+        printf("drain: %llu acks after sending stopped, produce-ack max %.1f us "
+               "(p99.99 of the run %.1f us)\n", (unsigned long long)acked, ack_max_ns / 1e3,
+               sb_histogram_percentile(bench->ack, 99.99) / 1e3);
     }
     if (bench->verify != NULL) {
         printf("\nverification: lost %llu%s, duplicated %llu, out of order %llu\n",
@@ -471,7 +496,12 @@ json_results(FILE *file, const struct sb_bench *bench)
     sb_bench_json_latency(file, bench->config.mode == SB_BENCH_PING ? "ping" : "produce_ack",
                           bench->ack, false);
     sb_bench_json_latency(file, "end_to_end", bench->end_to_end, true);
-    fprintf(file, "  },\n  \"verified\": %s, \"lost_checked\": %s, \"lost\": %llu, "
+    uint64_t drain_acked;
+    uint64_t drain_ack_max_ns;
+    drain_figures(bench, &drain_acked, &drain_ack_max_ns);
+    fprintf(file, "  },\n  \"drain\": {\"acked\": %llu, \"ack_max_us\": %.3f},\n",
+            (unsigned long long)drain_acked, drain_ack_max_ns / 1e3);
+    fprintf(file, "  \"verified\": %s, \"lost_checked\": %s, \"lost\": %llu, "
             "\"duplicated\": %llu, \"out_of_order\": %llu, \"malformed\": %llu, "
             "\"errors\": %llu, \"first_error\": ",
             bench->verify != NULL ? "true" : "false", bench->lost_checked ? "true" : "false",

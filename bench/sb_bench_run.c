@@ -10,9 +10,11 @@
  *   closed loop: at most max_in_flight unacknowledged, latency from the real send.
  * Acknowledgements arrive through sb_bench_producer_complete (on a driver thread,
  * or inside producer_progress for drivers that have no thread), which records
- * the latency and wakes the producer. Consumers poll their driver, which hands
- * each message to sb_bench_consumer_deliver. The reporter (sb_bench_report.c)
- * takes each recorder's figures every second under the recorder's lock.
+ * the latency and wakes the producer; acks that arrive after sending stopped (the
+ * drain) are also counted apart, with their largest latency. Consumers poll their
+ * driver, which hands each message to sb_bench_consumer_deliver. The reporter
+ * (sb_bench_report.c) takes each recorder's figures every second under the
+ * recorder's lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +84,12 @@ sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence
                                                                  : producer->acked_first;
         producer->acked_last = sequence > producer->acked_last ? sequence : producer->acked_last;
         producer->acked_count++;
+        if (atomic_load(&bench->stop_sending)) {
+            uint64_t latency_ns = now > send_ns ? now - send_ns : 0;
+            producer->drain_acked++;
+            producer->drain_ack_max_ns = latency_ns > producer->drain_ack_max_ns
+                                             ? latency_ns : producer->drain_ack_max_ns;
+        }
         producer->recorder.counts.acked++;
         producer->recorder.counts.acked_bytes += bytes;
         sb_bench_histogram_record_since(&producer->recorder.ack, send_ns, now);

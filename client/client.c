@@ -386,6 +386,38 @@ client_log(const struct sb_client *client, int level, const char *format, ...)
     client->config.log(client->config.log_opaque, level, line);
 }
 
+/* Runs every producer. The producers of a client share each connection's max.in.flight
+ * Produce requests, and the first to run takes a slot that freed: those that sent a request
+ * move behind those that did not (in order), so a producer with a sealed batch runs first
+ * once a slot frees, however busy the others are (without it, a producer that always had a
+ * batch ready starved the rest until it stopped). O(producers), like the walk itself. */
+static void
+client_run_producers(struct sb_client *client, uint64_t now_ns)
+{
+    struct sb_producer *waited = NULL;
+    struct sb_producer **waited_tail = &waited;
+    struct sb_producer *served = NULL;
+    struct sb_producer **served_tail = &served;
+    struct sb_producer *producer = client->producers;
+    /* Bounded: each producer once; produce_run neither opens nor closes producers. */
+    while (producer != NULL) {
+        struct sb_producer *next = producer->next;
+        uint64_t sent_before = producer->requests_sent;
+        produce_run(client, producer, now_ns);
+        producer->next = NULL;
+        if (producer->requests_sent != sent_before) {
+            *served_tail = producer;
+            served_tail = &producer->next;
+        } else {
+            *waited_tail = producer;
+            waited_tail = &producer->next;
+        }
+        producer = next;
+    }
+    *waited_tail = served;
+    client->producers = waited;
+}
+
 void
 client_run_once(struct sb_client *client)
 {
@@ -395,10 +427,7 @@ client_run_once(struct sb_client *client)
     conn_timers(client, now_ns);
     metadata_run(client, now_ns);
     admin_run(client);
-    for (struct sb_producer *producer = client->producers; producer != NULL;
-         producer = producer->next) {
-        produce_run(client, producer, now_ns);
-    }
+    client_run_producers(client, now_ns);
     for (struct sb_consumer *consumer = client->consumers; consumer != NULL;
          consumer = consumer->next) {
         fetch_run(client, consumer, now_ns);

@@ -2,7 +2,8 @@
  * test/bench/test_sb_bench.c - sb-bench end to end, about 2 s per mode, against
  * a real broker started by test/broker's fixture: produce, consume (the produce
  * run's records, from the beginning), e2e and ping each exit 0 and write a JSON
- * file with every expected field and zero lost, duplicated and out-of-order
+ * file with every expected field (a produce run's drain: no more acks than were in
+ * flight, none slower than the run's max) and zero lost, duplicated and out-of-order
  * messages. A consume run verified against a produce run's JSON (--verify-against)
  * counts every acknowledged record it did not get as lost, also when the topic was
  * deleted and recreated so that none of them is left. A consume run that stops with
@@ -158,6 +159,13 @@ Test(sb_bench, produce_then_consume_the_backlog, .init = setup, .fini = teardown
     cr_assert_gt(produced, 0);
     cr_assert_gt(json_number(text, "\"produce_ack\"", "count"), 0);
     cr_assert_not_null(strstr(text, "\"acknowledged\": [\n    {\"producer\": "));
+    /* The drain's acks are some of the run's (at most the 1000 in flight), no slower than
+     * its slowest. */
+    double drain_acked = json_number(text, "\"drain\"", "acked");
+    cr_assert_leq(drain_acked, 1000);
+    cr_assert_leq(drain_acked, json_number(text, "\"produce_ack\"", "count"));
+    cr_assert_leq(json_number(text, "\"drain\"", "ack_max_us"),
+                  json_number(text, "\"produce_ack\"", "max_us") + 0.001);
     free(text);
 
     char consume_path[256];

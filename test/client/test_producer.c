@@ -2,8 +2,9 @@
  * test/client/test_producer.c - the producer against real brokers (1 and 2
  * shards): synchronous and asynchronous sends with dense offsets, acks 0/1/all,
  * the partitioner, every compression codec round trip, batching, callbacks,
- * flush, the errors send reports synchronously, and linger.ms 0 sends written by the
- * caller's thread (racing the I/O thread's on one connection).
+ * flush, the errors send reports synchronously, linger.ms 0 sends written by the
+ * caller's thread (racing the I/O thread's on one connection), and producers of one
+ * client sharing a connection's in-flight requests without starving each other.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -646,5 +647,68 @@ Test(producer, linger_0_send_writes_a_lone_record_before_returning, .timeout = 6
         cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
     }
     cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    cluster_stop(&cluster);
+}
+
+/* Issue 14 (the last acks of a run): producers of one client share each connection's
+ * max.in.flight Produce requests. One that always has a sealed batch must not take every
+ * slot that frees: a batch of another producer, sealed while it has a backlog, goes at the
+ * next free slot, not after the backlog (before, sb-bench's first producer waited for the
+ * flush at the end of the run). Counted in the log: B's records stored after A's. */
+#define FAIR_BACKLOG 8000u
+#define FAIR_BACKLOG_MIN 1000u
+#define FAIR_AFTER_MIN 64u
+
+static struct test_record fair_records[FAIR_BACKLOG + 8];
+
+Test(producer, a_sealed_batch_is_not_starved_by_another_producers_backlog, .timeout = 120)
+{
+    const char *settings[] = {"linger.ms", "60000", "batch.bytes", "1024", "acks", "1",
+                              "max.in.flight.requests.per.connection", "1", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "fair", 1);
+    struct sb_producer *first = NULL;
+    struct sb_producer *second = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &first), 0);
+    cr_assert_eq(sb_producer_open(cluster.client, &second), 0);
+    struct sb_producer_message message = {.topic = "fair", .partition = 0, .value = "a-0",
+                                          .value_length = 3};
+    int64_t offset = -1;
+    cr_assert_eq(sb_producer_send_sync(first, &message, &offset), 0); /* Ids, connection. */
+    cr_assert_eq(offset, 0);
+    char value[100] = {0};
+    for (uint32_t index = 0; index < FAIR_BACKLOG; index++) {
+        snprintf(value, sizeof(value), "b-%u", index);
+        message.value = value;
+        message.value_length = sizeof(value);
+        cr_assert_eq(sb_producer_send(second, &message, NULL, NULL), 0);
+    }
+    uint64_t backlog = sb_producer_pending(second);
+    message.value = "a-1";
+    message.value_length = 3;
+    cr_assert_eq(sb_producer_send_sync(first, &message, &offset), 0);
+    cr_assert_geq(backlog, FAIR_BACKLOG_MIN, "the backlog was sent before a-1 (%llu left)",
+                  (unsigned long long)backlog);
+    uint64_t after = FAIR_BACKLOG + 1 - (uint64_t)offset; /* Offsets 0 .. FAIR_BACKLOG + 1. */
+    cr_assert_geq(after, FAIR_AFTER_MIN, "a-1 waited for the backlog: offset %lld of %u",
+                  (long long)offset, FAIR_BACKLOG + 2);
+    cr_assert_eq(sb_producer_close(second, TEST_WAIT_MS), 0);
+    cr_assert_eq(sb_producer_close(first, TEST_WAIT_MS), 0);
+    /* Nothing lost or duplicated, each producer's records in send order. */
+    uint32_t count = cluster_read(cluster.client, "fair", 0, 0, fair_records,
+                                  FAIR_BACKLOG + 8, 2000);
+    cr_assert_eq(count, FAIR_BACKLOG + 2);
+    uint32_t next_second = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        const char *text = fair_records[index].value;
+        if (index == 0 || index == (uint32_t)offset) {
+            cr_assert_str_eq(text, index == 0 ? "a-0" : "a-1");
+            continue;
+        }
+        snprintf(value, sizeof(value), "b-%u", next_second++);
+        cr_assert_str_eq(text, value, "offset %u", index);
+    }
+    cr_assert_eq(next_second, FAIR_BACKLOG);
     cluster_stop(&cluster);
 }
