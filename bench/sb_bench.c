@@ -95,6 +95,7 @@ bench_free(struct sb_bench *bench)
         sb_bench_bitmap_free(&bench->producers[index].acked);
         sb_bench_recorder_deinit(&bench->producers[index].recorder);
         pthread_cond_destroy(&bench->producers[index].wake);
+        pthread_mutex_destroy(&bench->producers[index].wake_lock);
     }
     for (uint32_t index = 0; index < bench->config.consumers && bench->consumers; index++) {
         free(bench->consumers[index].assigned);
@@ -192,6 +193,7 @@ producers_open(struct sb_bench *bench)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
         pthread_cond_init(&producer->wake, &attributes);
         pthread_condattr_destroy(&attributes);
+        pthread_mutex_init(&producer->wake_lock, NULL);
         sb_bench_recorder_init(&producer->recorder);
         producer->index = index;
         producer->id = bench->nonce << 12 | index;

@@ -41,6 +41,11 @@
 #define SB_BENCH_KEYS_MAX 10000000u
 /* --rate: messages per second over all producers (a whole number, 1 .. this). */
 #define SB_BENCH_RATE_MAX 100000000u
+/* --pace-us: an open-loop producer wakes at most this often (default, and the largest). */
+#define SB_BENCH_PACE_US_DEFAULT 100u
+#define SB_BENCH_PACE_US_MAX 10000u
+/* Messages a producer sends after one wake-up before it reads the clock and flags again. */
+#define SB_BENCH_BURST_MAX 4096u
 #define SB_BENCH_SERIES_MAX 86400
 #define SB_BENCH_NAME_BYTES 128
 /* Partitions named in the summary (those that delivered nothing, those left behind). */
@@ -98,6 +103,7 @@ struct sb_bench_config {
     uint32_t key_count;                   /* Distinct keys. */
     double zipf_exponent;                 /* Zipf s (0.99 default). */
     double rate;                          /* Messages/s over all producers; 0 = closed loop. */
+    uint32_t pace_us;                     /* Open loop: shortest time between wake-ups. */
     uint32_t max_in_flight;               /* Closed loop: unacknowledged per producer. */
     uint64_t message_count;               /* Stop after this many sent or received; 0 = none. */
     uint32_t batch_bytes;                 /* Client batch size (StreamBus). */
@@ -304,22 +310,28 @@ struct sb_bench_group {
     uint64_t events_dropped;          /* Moves beyond the log. */
 };
 
-/* One producer thread. */
+/* One producer thread. Its thread alone sends (next_sequence, sent_count) and takes no
+ * lock to do so; completions (any thread) record under recorder.lock, then add to
+ * completed, and signal wake only while the producer waits. In flight: sent less completed. */
 struct sb_bench_producer {
     uint32_t index;                     /* 0 .. producers - 1. */
     uint32_t id;                        /* Producer id in headers (run nonce + index). */
     struct sb_bench *bench;             /* The run. */
     void *handle;                       /* Driver's producer. */
     pthread_t thread;                   /* Its thread. */
-    pthread_cond_t wake;                /* Signalled on each completion (with recorder.lock). */
-    uint64_t in_flight;                 /* Sent, not completed (recorder.lock). */
-    uint64_t in_flight_max;             /* Bound on in_flight. */
+    pthread_mutex_t wake_lock;          /* Guards waiting on wake. */
+    pthread_cond_t wake;                /* Signalled by a completion while waiting is set. */
+    _Atomic bool waiting;               /* The producer waits for a completion. */
+    _Atomic uint64_t sent_count;        /* Messages handed to the driver (its thread). */
+    _Atomic uint64_t completed;         /* Messages acknowledged, failed or refused. */
+    uint64_t sent_taken;                /* sent_count at the reporter's last take. */
+    uint64_t in_flight_max;             /* Bound on sent less completed. */
     struct sb_bench_bitmap acked;       /* Sequences acknowledged (for lost). */
     uint64_t acked_first;               /* Smallest acknowledged sequence (recorder.lock). */
     uint64_t acked_last;                /* Largest acknowledged sequence (recorder.lock). */
     uint64_t acked_count;               /* Sequences acknowledged (recorder.lock). */
     uint64_t rng;                       /* Random state (sizes, keys). */
-    uint64_t next_sequence;             /* Sequence of the next message. */
+    uint64_t next_sequence;             /* Sequence of the next message (its thread). */
     struct sb_bench_recorder recorder;  /* What it measured. */
 };
 
@@ -489,6 +501,9 @@ void sb_bench_consumer_deliver(struct sb_bench_consumer *consumer, const void *v
 void sb_bench_recorder_init(struct sb_bench_recorder *recorder);
 void sb_bench_recorder_deinit(struct sb_bench_recorder *recorder);
 void sb_bench_recorder_error(struct sb_bench_recorder *recorder, const char *what, int error);
+/* Open loop: how many messages are due at now_ns when message i is due at first_ns +
+ * i * interval_ns (0 before first_ns); UINT64_MAX when interval_ns is 0 (closed loop). */
+uint64_t sb_bench_pace_due(uint64_t first_ns, double interval_ns, uint64_t now_ns);
 void *sb_bench_producer_main(void *argument);
 void *sb_bench_ping_main(void *argument);
 void *sb_bench_consumer_main(void *argument);

@@ -125,7 +125,11 @@ sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print)
     sb_histogram_reset(bench->tick_ack);
     sb_histogram_reset(bench->tick_end_to_end);
     for (uint32_t index = 0; index < bench->config.producers; index++) {
-        take_recorder(bench, &bench->producers[index].recorder, &second);
+        struct sb_bench_producer *producer = &bench->producers[index];
+        uint64_t sent = atomic_load_explicit(&producer->sent_count, memory_order_relaxed);
+        second.counts.sent += sent - producer->sent_taken;
+        producer->sent_taken = sent;
+        take_recorder(bench, &producer->recorder, &second);
     }
     for (uint32_t index = 0; index < bench->config.consumers; index++) {
         take_recorder(bench, &bench->consumers[index].recorder, &second);
@@ -340,9 +344,10 @@ json_config(FILE *file, const struct sb_bench *bench)
             config->key_kind == SB_BENCH_KEY_NONE      ? "none"
             : config->key_kind == SB_BENCH_KEY_UNIFORM ? "uniform" : "zipf",
             config->key_count, config->zipf_exponent);
-    fprintf(file, "\"rate\": %.1f, \"loop\": \"%s\", \"max_in_flight\": %u, "
+    fprintf(file, "\"rate\": %.1f, \"loop\": \"%s\", \"pace_us\": %u, \"max_in_flight\": %u, "
             "\"messages\": %llu, \"batch_bytes\": %u, \"linger_ms\": %u, \"acks\": ",
-            config->rate, config->rate > 0 ? "open" : "closed", config->max_in_flight,
+            config->rate, config->rate > 0 ? "open" : "closed", config->pace_us,
+            config->max_in_flight,
             (unsigned long long)config->message_count, config->batch_bytes, config->linger_ms);
     sb_bench_json_string(file, config->acks);
     fprintf(file, ", \"compression\": ");
