@@ -242,20 +242,6 @@ producer_first_ns(const struct sb_bench_producer *producer, double interval_ns)
            (uint64_t)(interval_ns * producer->index / producer->bench->config.producers);
 }
 
-/* Open loop: messages whose intended time (first_ns + sequence * interval_ns) is at
- * most now_ns. Closed loop (interval 0): no bound. */
-uint64_t
-sb_bench_pace_due(uint64_t first_ns, double interval_ns, uint64_t now_ns)
-{
-    if (interval_ns <= 0) {
-        return UINT64_MAX;
-    }
-    if (now_ns < first_ns) {
-        return 0;
-    }
-    return (uint64_t)((double)(now_ns - first_ns) / interval_ns) + 1;
-}
-
 /* Sends every message due (at most SB_BENCH_BURST_MAX, within the in-flight bound)
  * without reading the clock in open loop: each carries its intended time. Returns
  * false once --messages is reached. */
@@ -333,6 +319,7 @@ sb_bench_producer_main(void *argument)
             break;
         }
     }
+    producer->due_count = sb_bench_pace_due(first_ns, interval_ns, bench->send_stop_ns);
     producer_drain(producer);
     free(value);
     atomic_fetch_sub(&bench->producers_running, 1);

@@ -14,7 +14,8 @@
  * fenced by a broker stalled past the session timeout lose their partitions and get them
  * back, redeliveries counted apart, and the run still passes; an e2e run
  * whose group has a member outside the run never holds every partition and gives up
- * after --join-timeout (exit 1) instead of producing. Bad usage
+ * after --join-timeout (exit 1) instead of producing. A low-rate run is not generator-bound
+ * and its JSON has the generator's figures. Bad usage
  * exits 2, also --group with a mode without consumers or a driver without groups.
  */
 #include <criterion/criterion.h>
@@ -126,7 +127,9 @@ check_common_fields(const char *text)
         "\"tool\": \"sb-bench\"", "\"driver\": \"streambus\"", "\"durability\"", "\"config\"",
         "\"window_s\"", "\"produced\"", "\"consumed\"", "\"latency\"", "\"end_to_end\"",
         "\"p50_us\"", "\"p90_us\"", "\"p99_us\"", "\"p99_9_us\"", "\"p99_99_us\"", "\"max_us\"",
-        "\"histogram\"", "\"series\"", "\"msgs_per_s\"", "\"mb_per_s\"", "\"errors\""};
+        "\"histogram\"", "\"series\"", "\"msgs_per_s\"", "\"mb_per_s\"", "\"errors\"",
+        "\"generator\": {\"cpu_s\"", "\"cpu_us_per_message\"", "\"threads_busy\"",
+        "\"busiest_thread\"", "\"generator_bound\"", "\"schedule_behind\""};
     for (size_t index = 0; index < sizeof(keys) / sizeof(keys[0]); index++) {
         cr_assert_not_null(strstr(text, keys[index]), "JSON lacks %s", keys[index]);
     }
@@ -265,6 +268,28 @@ Test(sb_bench, e2e_open_loop_counts_every_message_once, .init = setup, .fini = t
     cr_assert_gt(produced, 0);
     cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
     cr_assert_gt(json_number(text, "\"end_to_end\"", "count"), 0);
+    free(text);
+}
+
+/* At 200 messages/s the generator uses a sliver of a CPU however loaded the machine is (CPU
+ * time, not speed): the run is judged and not generator-bound, and its CPU per message is
+ * counted over the messages it sent. */
+Test(sb_bench, a_low_rate_run_is_not_generator_bound, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    char path[256];
+    json_path_for(path, sizeof(path), "low-rate");
+    const char *const extra[] = {"--duration", "2", "--warmup", "0", "--rate", "200",
+                                 "--size", "100", "--acks", "1", NULL};
+    cr_assert_eq(run_bench("produce", path, extra), 0);
+    char *text = read_json(path);
+    check_common_fields(text);
+    cr_assert_not_null(strstr(text, "\"generator_bound\": false"));
+    cr_assert_not_null(strstr(text, "\"judged\": true"));
+    cr_assert_gt(json_number(text, "\"generator\"", "messages"), 0);
+    cr_assert_gt(json_number(text, "\"generator\"", "cpu_us_per_message"), 0);
+    cr_assert_eq(json_number(text, "\"generator\"", "threads_busy"), 0);
+    cr_assert_gt(json_number(text, "\"generator\"", "due"), 0);
     free(text);
 }
 
