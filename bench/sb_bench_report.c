@@ -228,7 +228,7 @@ sb_bench_report_generator_warnings(const struct sb_bench *bench)
         fprintf(stderr, "sb-bench: WARNING: the load generator, not the broker, is the "
                 "bottleneck: its busiest thread was on a CPU %.0f%% of the sending window and "
                 "it used %.2f of %u core(s) (limit %.0f%%); add --threads or --producers, or "
-                "run several generators\n",
+                "run several generators (scripts/bench-multi)\n",
                 generator->busiest_thread * 100, generator->cores, generator->cores_allowed,
                 SB_BENCH_BUSY_SHARE * 100);
     }

@@ -14,8 +14,9 @@
  * fenced by a broker stalled past the session timeout lose their partitions and get them
  * back, redeliveries counted apart, and the run still passes; an e2e run
  * whose group has a member outside the run never holds every partition and gives up
- * after --join-timeout (exit 1) instead of producing. A low-rate run is not generator-bound
- * and its JSON has the generator's figures. Bad usage
+ * after --join-timeout (exit 1) instead of producing. A low-rate run is not generator-bound;
+ * scripts/bench-multi's two produce processes merge into summed counts, verified by one
+ * consume run with nothing lost or duplicated. Bad usage
  * exits 2, also --group with a mode without consumers or a driver without groups.
  */
 #include <criterion/criterion.h>
@@ -290,6 +291,64 @@ Test(sb_bench, a_low_rate_run_is_not_generator_bound, .init = setup, .fini = tea
     cr_assert_gt(json_number(text, "\"generator\"", "cpu_us_per_message"), 0);
     cr_assert_eq(json_number(text, "\"generator\"", "threads_busy"), 0);
     cr_assert_gt(json_number(text, "\"generator\"", "due"), 0);
+    free(text);
+}
+
+/* scripts/bench-multi: two sb-bench processes produce 400 records each (distinct producer
+ * ids); the merged JSON sums their counts and one consume run finds all 800, once. */
+Test(sb_bench, bench_multi_merges_two_processes_and_verifies_them, .init = setup,
+     .fini = teardown, .timeout = 90)
+{
+    char address[32];
+    char command[1024];
+    char path[256];
+    snprintf(address, sizeof(address), "127.0.0.1:%u", broker.port);
+    /* --dir names a directory that does not exist yet: bench-multi makes it. */
+    snprintf(command, sizeof(command), "python3 %s --sb-bench %s --dir %s/multi 2 -- -b %s "
+             "--messages 400 --warmup 0 --partitions 2 --size 64 --quiet >/dev/null",
+             SB_BENCH_MULTI, SB_BENCH_BINARY, broker.data_dir, address);
+    int status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bench-multi: %d", status);
+    snprintf(path, sizeof(path), "%s/multi/merged.json", broker.data_dir);
+    char *text = read_json(path);
+    cr_assert_eq(json_number(text, NULL, "processes"), 2);
+    cr_assert_eq(json_number(text, "\"produced\"", "messages"), 800);
+    cr_assert_eq(json_number(text, "\"produce_ack\"", "count"), 800);
+    cr_assert_eq(json_number(text, NULL, "consumed"), 800);
+    cr_assert_eq(json_number(text, NULL, "lost"), 0);
+    cr_assert_eq(json_number(text, NULL, "duplicated"), 0);
+    cr_assert_eq(json_number(text, NULL, "out_of_order"), 0);
+    cr_assert_not_null(strstr(text, "\"producer_ids_distinct\": true"));
+    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
+    free(text);
+}
+
+/* bench-multi's failures: bad usage exits 2; a produce run that fails (no broker on the
+ * port) exits 1; merging a run with itself finds its producer ids twice and exits 1. */
+Test(sb_bench, bench_multi_fails_on_usage_failed_runs_and_colliding_ids, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    char command[1024];
+    char path[256];
+    snprintf(command, sizeof(command), "python3 %s 2 >/dev/null 2>&1", SB_BENCH_MULTI);
+    int status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "usage: %d", status);
+    snprintf(command, sizeof(command), "python3 %s --sb-bench %s --dir %s 1 -- -b "
+             "127.0.0.1:1 --messages 10 --warmup 0 --quiet --drain 1 >/dev/null 2>&1",
+             SB_BENCH_MULTI, SB_BENCH_BINARY, broker.data_dir);
+    status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "no broker: %d", status);
+    json_path_for(path, sizeof(path), "once");
+    const char *const produce[] = {"--messages", "50", "--warmup", "0", "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", path, produce), 0);
+    snprintf(command, sizeof(command), "python3 %s merge %s/twice.json %s %s", SB_BENCH_MULTI,
+             broker.data_dir, path, path);
+    status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "same ids: %d", status);
+    snprintf(path, sizeof(path), "%s/twice.json", broker.data_dir);
+    char *text = read_json(path);
+    cr_assert_not_null(strstr(text, "\"producer_ids_distinct\": false"));
+    cr_assert_eq(json_number(text, "\"produced\"", "messages"), 100);
     free(text);
 }
 
