@@ -64,7 +64,10 @@ bench_allocate(struct sb_bench *bench)
     bench->series_capacity = seconds < SB_BENCH_SERIES_MAX ? (uint32_t)seconds
                                                            : SB_BENCH_SERIES_MAX;
     bench->series = calloc(bench->series_capacity, sizeof(*bench->series));
-    if (bench->producers == NULL || bench->consumers == NULL || bench->topic_names == NULL ||
+    bench->cpu_start = calloc(1, sizeof(*bench->cpu_start));
+    bench->cpu_end = calloc(1, sizeof(*bench->cpu_end));
+    if (bench->cpu_start == NULL || bench->cpu_end == NULL ||
+        bench->producers == NULL || bench->consumers == NULL || bench->topic_names == NULL ||
         bench->ack == NULL || bench->end_to_end == NULL || bench->tick_ack == NULL ||
         bench->tick_end_to_end == NULL || bench->series == NULL) {
         return -ENOMEM;
@@ -95,6 +98,7 @@ bench_free(struct sb_bench *bench)
         sb_bench_bitmap_free(&bench->producers[index].acked);
         sb_bench_recorder_deinit(&bench->producers[index].recorder);
         pthread_cond_destroy(&bench->producers[index].wake);
+        pthread_mutex_destroy(&bench->producers[index].wake_lock);
     }
     for (uint32_t index = 0; index < bench->config.consumers && bench->consumers; index++) {
         free(bench->consumers[index].assigned);
@@ -111,6 +115,8 @@ bench_free(struct sb_bench *bench)
     free(bench->tick_ack);
     free(bench->tick_end_to_end);
     free(bench->series);
+    free(bench->cpu_start);
+    free(bench->cpu_end);
 }
 
 /* e2e with --group: polls every consumer until this run's consumers hold every partition
@@ -192,6 +198,7 @@ producers_open(struct sb_bench *bench)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
         pthread_cond_init(&producer->wake, &attributes);
         pthread_condattr_destroy(&attributes);
+        pthread_mutex_init(&producer->wake_lock, NULL);
         sb_bench_recorder_init(&producer->recorder);
         producer->index = index;
         producer->id = bench->nonce << 12 | index;
@@ -285,6 +292,36 @@ consume_idle(struct sb_bench *bench, uint64_t now, uint64_t *seen, uint64_t *cha
            now - *changed_ns >= (uint64_t)(bench->config.idle_stop_s * 1e9);
 }
 
+/* CPU seconds (user + system) this process used so far. */
+static double
+process_cpu_s(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+/* Samples the threads' CPU at the end of the warm-up (start) or when sending stops (a
+ * run stopped within its warm-up is sampled twice then: a window of 0, not judged). */
+static void
+generator_sample(struct sb_bench *bench, bool start)
+{
+    if (!bench->cpu_sampled) {
+        bench->cpu_sampled = true;
+        bench->cpu_measure_start_s = process_cpu_s();
+        if (sb_bench_cpu_sample(bench->cpu_start, SB_BENCH_TASK_DIRECTORY) < 0) {
+            bench->cpu_start->count = 0;
+        }
+    }
+    if (!start) {
+        *bench->cpu_end = *bench->cpu_start;
+        if (sb_bench_cpu_sample(bench->cpu_end, SB_BENCH_TASK_DIRECTORY) < 0) {
+            bench->cpu_end->count = 0;
+        }
+    }
+}
+
 /* Ticks every second until every phase ended. */
 static void
 run_loop(struct sb_bench *bench)
@@ -297,6 +334,9 @@ run_loop(struct sb_bench *bench)
     uint64_t changed_ns = bench->start_ns;
     for (;;) {
         uint64_t now = sb_bench_now_ns();
+        if (!bench->cpu_sampled && now >= bench->measure_start_ns) {
+            generator_sample(bench, true);
+        }
         if (now >= next_tick) {
             sb_bench_report_tick(bench, now, true);
             next_tick += 1000000000u;
@@ -309,6 +349,8 @@ run_loop(struct sb_bench *bench)
         bool finished = config->producers > 0 ? atomic_load(&bench->producers_running) == 0
                                               : atomic_load(&bench->stop_consuming);
         if (sending && (now >= send_end || interrupted || finished)) {
+            bench->send_stop_ns = now;
+            generator_sample(bench, false);
             atomic_store(&bench->stop_sending, true);
             drain_deadline = now + (uint64_t)(config->drain_s * 1e9);
             if (config->mode == SB_BENCH_CONSUME) {
@@ -324,16 +366,6 @@ run_loop(struct sb_bench *bench)
     }
     atomic_store(&bench->stop_consuming, true);
     atomic_store(&bench->stop_sending, true);
-}
-
-/* CPU seconds (user + system) this process used so far. */
-static double
-process_cpu_s(void)
-{
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
-           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -420,6 +452,27 @@ verify_finish(struct sb_bench *bench)
     }
 }
 
+/* The generator's cost after the warm-up and whether it was the bottleneck. */
+static void
+generator_finish(struct sb_bench *bench)
+{
+    const struct sb_bench_config *config = &bench->config;
+    struct sb_bench_generator *generator = &bench->generator;
+    bool paced = config->rate > 0 && config->message_count == 0 &&
+                 config->mode != SB_BENCH_PING && config->producers > 0;
+    generator->cpu_s = process_cpu_s() - bench->cpu_measure_start_s;
+    generator->messages = config->mode == SB_BENCH_CONSUME ? bench->totals.received
+                                                           : bench->totals.sent;
+    generator->cores_allowed = sb_bench_cores_allowed();
+    for (uint32_t index = 0; index < config->producers && config->mode != SB_BENCH_PING;
+         index++) {
+        generator->due += bench->producers[index].due_count;
+        generator->sent += bench->producers[index].next_sequence;
+    }
+    generator->due = paced ? generator->due : UINT64_MAX;
+    sb_bench_generator_judge(generator, bench->cpu_start, bench->cpu_end);
+}
+
 static void
 handles_close(struct sb_bench *bench)
 {
@@ -450,6 +503,7 @@ bench_finish(struct sb_bench *bench)
             status = 1;
         }
     }
+    sb_bench_report_generator_warnings(bench);
     if (bench->lost != 0 || bench->duplicated != 0 || bench->out_of_order != 0) {
         fprintf(stderr, "sb-bench: FAILED verification: lost %llu, duplicated %llu, "
                 "out of order %llu\n", (unsigned long long)bench->lost,
@@ -494,6 +548,8 @@ bench_run(struct sb_bench *bench)
         atomic_store(&bench->stop_sending, true);
         atomic_store(&bench->stop_consuming, true);
         threads_join(bench);
+        generator_sample(bench, true); /* A run that failed before its warm-up ended. */
+        generator_finish(bench);
         bench->cpu_s = process_cpu_s() - cpu_start_s;
         bench->elapsed_s = (double)(sb_bench_now_ns() - bench->start_ns) / 1e9;
     }

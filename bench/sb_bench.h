@@ -41,6 +41,11 @@
 #define SB_BENCH_KEYS_MAX 10000000u
 /* --rate: messages per second over all producers (a whole number, 1 .. this). */
 #define SB_BENCH_RATE_MAX 100000000u
+/* --pace-us: an open-loop producer wakes at most this often (default, and the largest). */
+#define SB_BENCH_PACE_US_DEFAULT 100u
+#define SB_BENCH_PACE_US_MAX 10000u
+/* Messages a producer sends after one wake-up before it reads the clock and flags again. */
+#define SB_BENCH_BURST_MAX 4096u
 #define SB_BENCH_SERIES_MAX 86400
 #define SB_BENCH_NAME_BYTES 128
 /* Partitions named in the summary (those that delivered nothing, those left behind). */
@@ -98,6 +103,7 @@ struct sb_bench_config {
     uint32_t key_count;                   /* Distinct keys. */
     double zipf_exponent;                 /* Zipf s (0.99 default). */
     double rate;                          /* Messages/s over all producers; 0 = closed loop. */
+    uint32_t pace_us;                     /* Open loop: shortest time between wake-ups. */
     uint32_t max_in_flight;               /* Closed loop: unacknowledged per producer. */
     uint64_t message_count;               /* Stop after this many sent or received; 0 = none. */
     uint32_t batch_bytes;                 /* Client batch size (StreamBus). */
@@ -304,16 +310,24 @@ struct sb_bench_group {
     uint64_t events_dropped;          /* Moves beyond the log. */
 };
 
-/* One producer thread. */
+/* One producer thread. Its thread alone sends (next_sequence, sent_count) and takes no
+ * lock to do so; completions (any thread) record under recorder.lock, then add to
+ * completed, and signal wake only while the producer waits. In flight: sent less completed. */
 struct sb_bench_producer {
     uint32_t index;                     /* 0 .. producers - 1. */
     uint32_t id;                        /* Producer id in headers (run nonce + index). */
     struct sb_bench *bench;             /* The run. */
     void *handle;                       /* Driver's producer. */
     pthread_t thread;                   /* Its thread. */
-    pthread_cond_t wake;                /* Signalled on each completion (with recorder.lock). */
-    uint64_t in_flight;                 /* Sent, not completed (recorder.lock). */
-    uint64_t in_flight_max;             /* Bound on in_flight. */
+    pthread_mutex_t wake_lock;          /* Guards waiting on wake. */
+    pthread_cond_t wake;                /* Signalled by a completion while waiting is set. */
+    _Atomic bool waiting;               /* The producer waits for a completion. */
+    _Atomic uint64_t sent_count;        /* Messages handed to the driver (its thread). */
+    _Atomic uint64_t completed;         /* Messages acknowledged, failed or refused. */
+    uint64_t sent_taken;                /* sent_count at the reporter's last take. */
+    uint64_t in_flight_max;             /* Bound on sent less completed. */
+    uint64_t due_count;                 /* Open loop: messages due when it stopped sending
+                                         * (UINT64_MAX in closed loop). */
     struct sb_bench_bitmap acked;       /* Sequences acknowledged (for lost). */
     uint64_t acked_first;               /* Smallest acknowledged sequence (recorder.lock). */
     uint64_t acked_last;                /* Largest acknowledged sequence (recorder.lock). */
@@ -321,7 +335,7 @@ struct sb_bench_producer {
     uint64_t drain_acked;               /* Of them, after sending stopped (recorder.lock). */
     uint64_t drain_ack_max_ns;          /* Their largest ack latency (recorder.lock). */
     uint64_t rng;                       /* Random state (sizes, keys). */
-    uint64_t next_sequence;             /* Sequence of the next message. */
+    uint64_t next_sequence;             /* Sequence of the next message (its thread). */
     struct sb_bench_recorder recorder;  /* What it measured. */
 };
 
@@ -347,6 +361,60 @@ struct sb_bench_second {
     uint64_t end_to_end_p50_ns;         /* End-to-end latency p50 of the interval. */
     uint64_t end_to_end_p99_ns;         /* And p99. */
 };
+
+/* --- sb_bench_generator.c: is the generator the bottleneck? (the rule is in that file) */
+/* A thread busy this share of the sending window (or the process using this share of the
+ * CPUs it may run on) makes the run generator-bound. */
+#define SB_BENCH_BUSY_SHARE 0.9
+/* Open loop: more than this share of the due messages unsent when sending stopped. */
+#define SB_BENCH_BEHIND_SHARE 0.01
+/* Shortest sending window judged (CPU time is counted in 10 ms ticks). */
+#define SB_BENCH_JUDGE_WINDOW_S 1.0
+/* Threads sampled, at most (producers, consumers, client I/O threads, main). */
+#define SB_BENCH_SAMPLE_THREADS_MAX 512
+
+/* The CPU ticks of every thread of the process at one time. */
+struct sb_bench_cpu_sample {
+    uint64_t at_ns;            /* When it was taken (monotonic). */
+    uint32_t ticks_per_s;      /* Clock ticks per second (sysconf(_SC_CLK_TCK)). */
+    uint32_t count;            /* Entries in threads. */
+    struct {
+        int32_t tid;           /* Thread id. */
+        uint64_t ticks;        /* utime + stime so far. */
+    } threads[SB_BENCH_SAMPLE_THREADS_MAX];
+};
+
+/* What the generator cost and whether it was the bottleneck (JSON "generator"). */
+struct sb_bench_generator {
+    double cpu_s;              /* Process CPU from the end of the warm-up to the end. */
+    uint64_t messages;         /* Messages sent after the warm-up (consume: received). */
+    double window_s;           /* Sending window judged: end of warm-up to stop of sending. */
+    double busiest_thread;     /* Largest share of the window one thread was on a CPU. */
+    uint32_t threads_busy;     /* Threads on a CPU >= SB_BENCH_BUSY_SHARE of the window. */
+    double cores;              /* CPU time of every thread in the window / the window. */
+    uint32_t cores_allowed;    /* CPUs the process may run on (affinity). */
+    uint64_t due;              /* Open loop: messages due when sending stopped; UINT64_MAX
+                                * in closed loop or with --messages (not judged). */
+    uint64_t sent;             /* Messages sent by then. */
+    double behind;             /* (due - sent) / due, or 0. */
+    bool judged;               /* window_s >= SB_BENCH_JUDGE_WINDOW_S. */
+    bool bound;                /* The generator was the bottleneck (the rule above). */
+    bool schedule_behind;      /* behind > SB_BENCH_BEHIND_SHARE. */
+};
+
+/* The utime + stime ticks of a /proc/.../stat line; -EBADMSG when it has none. */
+int sb_bench_stat_ticks(const char *line, uint64_t *ticks_out);
+/* Samples every thread under task_directory ("/proc/self/task": this process), skipping
+ * threads whose stat cannot be read or parsed; -errno when the directory cannot be read. */
+#define SB_BENCH_TASK_DIRECTORY "/proc/self/task"
+int sb_bench_cpu_sample(struct sb_bench_cpu_sample *sample, const char *task_directory);
+/* CPUs this process may run on. */
+uint32_t sb_bench_cores_allowed(void);
+/* Fills window_s, busiest_thread, threads_busy, cores, behind, judged, bound and
+ * schedule_behind of generator from two samples (due, sent, cores_allowed given). */
+void sb_bench_generator_judge(struct sb_bench_generator *generator,
+                              const struct sb_bench_cpu_sample *start,
+                              const struct sb_bench_cpu_sample *end);
 
 /* The whole run. */
 struct sb_bench {
@@ -387,6 +455,12 @@ struct sb_bench {
     uint64_t out_of_order;                  /* From verify. */
     char first_error[SB_BENCH_NAME_BYTES];  /* First error seen, for the summary. */
     double cpu_s;                           /* sb-bench's own CPU time (user + system). */
+    double cpu_measure_start_s;             /* Its CPU time at the end of the warm-up. */
+    struct sb_bench_cpu_sample *cpu_start;  /* Threads' CPU at the end of the warm-up. */
+    struct sb_bench_cpu_sample *cpu_end;    /* And when sending stopped. */
+    bool cpu_sampled;                       /* cpu_start was taken. */
+    uint64_t send_stop_ns;                  /* When sending stopped (before stop_sending). */
+    struct sb_bench_generator generator;    /* Its cost and verdict. */
     double elapsed_s;                       /* Wall time from thread start to the end. */
 };
 
@@ -491,6 +565,9 @@ void sb_bench_consumer_deliver(struct sb_bench_consumer *consumer, const void *v
 void sb_bench_recorder_init(struct sb_bench_recorder *recorder);
 void sb_bench_recorder_deinit(struct sb_bench_recorder *recorder);
 void sb_bench_recorder_error(struct sb_bench_recorder *recorder, const char *what, int error);
+/* Open loop: how many messages are due at now_ns when message i is due at first_ns +
+ * i * interval_ns (0 before first_ns); UINT64_MAX when interval_ns is 0 (closed loop). */
+uint64_t sb_bench_pace_due(uint64_t first_ns, double interval_ns, uint64_t now_ns);
 void *sb_bench_producer_main(void *argument);
 void *sb_bench_ping_main(void *argument);
 void *sb_bench_consumer_main(void *argument);
@@ -505,6 +582,8 @@ void sb_bench_summary_latency(const char *name, const struct sb_histogram *histo
 void sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print);
 void sb_bench_report_summary(const struct sb_bench *bench);
 int sb_bench_report_json(const struct sb_bench *bench, const char *path);
+/* The warning lines on stderr when the generator was the bottleneck or fell behind. */
+void sb_bench_report_generator_warnings(const struct sb_bench *bench);
 /* An error code as text: -errno or a libstreambus code. */
 const char *sb_bench_strerror(int error);
 

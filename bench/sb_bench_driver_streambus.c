@@ -9,7 +9,9 @@
  * sb-bench picks every message's partition itself, the same way for every driver.
  * A delivery callback learns its message from a slot of the producer's slot
  * table (one per message in flight; the table is as large as the in-flight
- * bound, so a free slot always exists when the bench loop sends).
+ * bound, so a free slot always exists when the bench loop sends). No lock: the
+ * producer's thread claims a slot that is not busy (scanning on from the last one
+ * claimed) and the delivery callback, after reading it, clears busy with release.
  * Consumers assign their partitions, seek, and wait until every position is
  * known, so an e2e run's consumers are in place before the first send. After the
  * run, each partition's lag (sb_consumer_lag) tells what a consumer left behind.
@@ -34,7 +36,6 @@
 #define ADMIN_TIMEOUT_MS 30000
 /* Records handed over per consumer_poll call, at most. */
 #define POLL_RECORDS_MAX 4096
-#define SLOT_NONE UINT32_MAX
 
 struct streambus_state {
     const struct sb_bench_config *config;              /* Borrowed from the run. */
@@ -49,17 +50,16 @@ struct streambus_slot {
     uint64_t sequence;                /* Message sequence. */
     uint64_t send_ns;                 /* Send (intended) time. */
     uint32_t bytes;                   /* Value bytes. */
-    uint32_t next_free;               /* Next free slot when free, else SLOT_NONE. */
+    _Atomic bool busy;                /* Claimed by a send, until its delivery. */
 };
 
 struct streambus_producer {
     struct sb_bench_producer *bench;  /* The bench's producer. */
     struct sb_client *client;         /* Its client. */
     struct sb_producer *producer;     /* The library's producer. */
-    pthread_mutex_t lock;             /* Guards the free list. */
     struct streambus_slot *slots;     /* slot_count slots. */
     uint32_t slot_count;              /* = the producer's in-flight bound. */
-    uint32_t free_head;               /* First free slot, or SLOT_NONE. */
+    uint32_t cursor;                  /* Where the next claim looks first (its thread). */
 };
 
 struct streambus_consumer {
@@ -196,7 +196,6 @@ streambus_producer_close(void *handle)
 {
     struct streambus_producer *producer = handle;
     sb_producer_close(producer->producer, 0);
-    pthread_mutex_destroy(&producer->lock);
     free(producer->slots);
     free(producer);
 }
@@ -213,15 +212,12 @@ streambus_producer_open(void *state_pointer, struct sb_bench_producer *owner, vo
     producer->client = state->clients[owner->index % state->config->threads];
     producer->slot_count = (uint32_t)owner->in_flight_max;
     producer->slots = calloc(producer->slot_count, sizeof(*producer->slots));
-    pthread_mutex_init(&producer->lock, NULL);
     if (producer->slots == NULL) {
         streambus_producer_close(producer);
         return -ENOMEM;
     }
     for (uint32_t index = 0; index < producer->slot_count; index++) {
         producer->slots[index].owner = producer;
-        producer->slots[index].next_free = index + 1 < producer->slot_count ? index + 1
-                                                                            : SLOT_NONE;
     }
     int result = sb_producer_open(producer->client, &producer->producer);
     if (result < 0) {
@@ -240,27 +236,37 @@ streambus_delivered(const struct sb_producer_delivery *delivery, void *opaque)
     uint64_t sequence = slot->sequence;
     uint64_t send_ns = slot->send_ns;
     uint32_t bytes = slot->bytes;
-    pthread_mutex_lock(&producer->lock);
-    slot->next_free = producer->free_head;
-    producer->free_head = (uint32_t)(slot - producer->slots);
-    pthread_mutex_unlock(&producer->lock);
+    /* Orders the reads above before the producer's thread reuses the slot. */
+    atomic_store_explicit(&slot->busy, false, memory_order_release);
     sb_bench_producer_complete(producer->bench, sequence, send_ns, bytes, delivery->error);
+}
+
+/* A slot that is not busy, marked busy; NULL when every slot is (cannot happen while the
+ * bench loop keeps within the in-flight bound). The producer's thread only. */
+static struct streambus_slot *
+slot_claim(struct streambus_producer *producer)
+{
+    for (uint32_t step = 0; step < producer->slot_count; step++) {
+        struct streambus_slot *slot = &producer->slots[producer->cursor];
+        producer->cursor = producer->cursor + 1 < producer->slot_count ? producer->cursor + 1
+                                                                       : 0;
+        /* Pairs with the release in streambus_delivered: its reads of the slot are done. */
+        if (!atomic_load_explicit(&slot->busy, memory_order_acquire)) {
+            atomic_store_explicit(&slot->busy, true, memory_order_relaxed);
+            return slot;
+        }
+    }
+    return NULL;
 }
 
 static int
 streambus_producer_send(void *handle, const struct sb_bench_message *message)
 {
     struct streambus_producer *producer = handle;
-    pthread_mutex_lock(&producer->lock);
-    uint32_t index = producer->free_head;
-    if (index != SLOT_NONE) {
-        producer->free_head = producer->slots[index].next_free;
-    }
-    pthread_mutex_unlock(&producer->lock);
-    if (index == SLOT_NONE) {
+    struct streambus_slot *slot = slot_claim(producer);
+    if (slot == NULL) {
         return -ENOBUFS;
     }
-    struct streambus_slot *slot = &producer->slots[index];
     slot->sequence = message->sequence;
     slot->send_ns = message->send_ns;
     slot->bytes = (uint32_t)message->value_length;
@@ -270,10 +276,7 @@ streambus_producer_send(void *handle, const struct sb_bench_message *message)
         .value_length = message->value_length};
     int result = sb_producer_send(producer->producer, &record, streambus_delivered, slot);
     if (result < 0) {
-        pthread_mutex_lock(&producer->lock);
-        slot->next_free = producer->free_head;
-        producer->free_head = index;
-        pthread_mutex_unlock(&producer->lock);
+        atomic_store_explicit(&slot->busy, false, memory_order_relaxed);
     }
     return result;
 }

@@ -30,6 +30,8 @@ static const char usage_text[] =
     "  --rate R                  open loop: R messages/s in total (a whole number, 1 to\n"
     "                            100000000), latency measured from each message's intended\n"
     "                            send time (no coordinated omission)\n"
+    "  --pace-us N               open loop: wake at most every N us and send every message\n"
+    "                            due (100; 0: wake for each message; at most 10000)\n"
     "  --max-in-flight N         closed loop (no --rate): unacked per producer (1000)\n"
     "  --messages N              stop after N messages sent (produce) or received\n"
     "  --batch-bytes N --linger-ms N --acks 0|1|all --compression C   client settings\n"
@@ -69,6 +71,7 @@ enum option_key {
     OPTION_SIZE,
     OPTION_KEYS,
     OPTION_RATE,
+    OPTION_PACE_US,
     OPTION_MAX_IN_FLIGHT,
     OPTION_MESSAGES,
     OPTION_BATCH_BYTES,
@@ -105,6 +108,7 @@ static const struct option long_options[] = {
     {"size", required_argument, NULL, OPTION_SIZE},
     {"keys", required_argument, NULL, OPTION_KEYS},
     {"rate", required_argument, NULL, OPTION_RATE},
+    {"pace-us", required_argument, NULL, OPTION_PACE_US},
     {"max-in-flight", required_argument, NULL, OPTION_MAX_IN_FLIGHT},
     {"messages", required_argument, NULL, OPTION_MESSAGES},
     {"batch-bytes", required_argument, NULL, OPTION_BATCH_BYTES},
@@ -289,6 +293,7 @@ config_defaults(struct sb_bench_config *config)
     config->size_max = 1024;
     config->zipf_exponent = 0.99;
     config->max_in_flight = 1000;
+    config->pace_us = SB_BENCH_PACE_US_DEFAULT;
     config->batch_bytes = 262144;
     config->linger_ms = 5;
     config->acks = "all";
@@ -323,6 +328,8 @@ parse_shape(struct sb_bench_config *config, int key, const char *value)
         return parse_keys(config, value);
     case OPTION_RATE:
         return parse_rate(config, value);
+    case OPTION_PACE_US:
+        return parse_u32("--pace-us", value, 0, SB_BENCH_PACE_US_MAX, &config->pace_us);
     case OPTION_MAX_IN_FLIGHT:
         return parse_u32("--max-in-flight", value, 1, SB_BENCH_IN_FLIGHT_MAX,
                          &config->max_in_flight);

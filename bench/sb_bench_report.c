@@ -12,6 +12,10 @@
  * JSON layout (times in microseconds unless the name says otherwise):
  *   {tool, version, driver, durability, mode, label, config{...}, window_s, elapsed_s,
  *    load_generator_cpu_s, load_generator_cores (its CPU time / elapsed),
+ *    generator{cpu_s, messages, cpu_us_per_message (after the warm-up: CPU / messages sent,
+ *      consume: received), window_s, cores, cores_allowed, busiest_thread, threads_busy,
+ *      judged, due, sent, behind (sb_bench_generator.c: the rule)},
+ *    generator_bound, schedule_behind (the rule's verdicts),
  *    produced{messages, bytes, msgs_per_s, mb_per_s, errors, sent},
  *    consumed{messages, bytes, msgs_per_s, mb_per_s, errors},
  *    latency{produce_ack|ping, end_to_end: {count, min_us, mean_us, p50_us, p90_us,
@@ -127,7 +131,11 @@ sb_bench_report_tick(struct sb_bench *bench, uint64_t now_ns, bool print)
     sb_histogram_reset(bench->tick_ack);
     sb_histogram_reset(bench->tick_end_to_end);
     for (uint32_t index = 0; index < bench->config.producers; index++) {
-        take_recorder(bench, &bench->producers[index].recorder, &second);
+        struct sb_bench_producer *producer = &bench->producers[index];
+        uint64_t sent = atomic_load_explicit(&producer->sent_count, memory_order_relaxed);
+        second.counts.sent += sent - producer->sent_taken;
+        producer->sent_taken = sent;
+        take_recorder(bench, &producer->recorder, &second);
     }
     for (uint32_t index = 0; index < bench->config.consumers; index++) {
         take_recorder(bench, &bench->consumers[index].recorder, &second);
@@ -208,6 +216,47 @@ summary_header(const struct sb_bench *bench)
     printf("measured %.2f s after a %u s warm-up; sb-bench used %.2f CPU cores\n\n",
            window_s(bench), config->warmup_s,
            bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
+}
+
+/* The generator's CPU per message after the warm-up, in microseconds (0 without any). */
+static double
+generator_us_per_message(const struct sb_bench_generator *generator)
+{
+    return generator->messages > 0 ? generator->cpu_s * 1e6 / (double)generator->messages : 0;
+}
+
+static void
+summary_generator(const struct sb_bench *bench)
+{
+    const struct sb_bench_generator *generator = &bench->generator;
+    printf("generator: %.2f us CPU per message (%.2f s for %llu after the warm-up); "
+           "busiest thread %.0f%% of the sending window, %u thread(s) busy, %.2f of %u "
+           "core(s)%s\n", generator_us_per_message(generator), generator->cpu_s,
+           (unsigned long long)generator->messages, generator->busiest_thread * 100,
+           generator->threads_busy, generator->cores, generator->cores_allowed,
+           generator->bound ? ": GENERATOR-BOUND" : generator->judged ? "" : " (not judged)");
+}
+
+void
+sb_bench_report_generator_warnings(const struct sb_bench *bench)
+{
+    const struct sb_bench_generator *generator = &bench->generator;
+    if (generator->bound) {
+        fprintf(stderr, "sb-bench: WARNING: the load generator, not the broker, is the "
+                "bottleneck: its busiest thread was on a CPU %.0f%% of the sending window and "
+                "it used %.2f of %u core(s) (limit %.0f%%); add --threads or --producers, or "
+                "run several generators (scripts/bench-multi)\n",
+                generator->busiest_thread * 100, generator->cores, generator->cores_allowed,
+                SB_BENCH_BUSY_SHARE * 100);
+    }
+    if (generator->schedule_behind) {
+        fprintf(stderr, "sb-bench: WARNING: the open loop fell behind: %.1f%% of the %llu "
+                "messages due were not sent when sending stopped (limit %.0f%%): %s\n",
+                generator->behind * 100, (unsigned long long)generator->due,
+                SB_BENCH_BEHIND_SHARE * 100,
+                generator->bound ? "the generator could not keep up"
+                                 : "the client or the broker pushed back");
+    }
 }
 
 /* Prints "title: count ..." naming up to SB_BENCH_NAMED_MAX global partitions. */
@@ -325,6 +374,7 @@ sb_bench_report_summary(const struct sb_bench *bench)
         summary_partitions(bench);
     }
     sb_bench_group_summary(bench);
+    summary_generator(bench);
     if (bench->first_error[0] != '\0') {
         printf("first error: %s\n", bench->first_error);
     }
@@ -365,9 +415,10 @@ json_config(FILE *file, const struct sb_bench *bench)
             config->key_kind == SB_BENCH_KEY_NONE      ? "none"
             : config->key_kind == SB_BENCH_KEY_UNIFORM ? "uniform" : "zipf",
             config->key_count, config->zipf_exponent);
-    fprintf(file, "\"rate\": %.1f, \"loop\": \"%s\", \"max_in_flight\": %u, "
+    fprintf(file, "\"rate\": %.1f, \"loop\": \"%s\", \"pace_us\": %u, \"max_in_flight\": %u, "
             "\"messages\": %llu, \"batch_bytes\": %u, \"linger_ms\": %u, \"acks\": ",
-            config->rate, config->rate > 0 ? "open" : "closed", config->max_in_flight,
+            config->rate, config->rate > 0 ? "open" : "closed", config->pace_us,
+            config->max_in_flight,
             (unsigned long long)config->message_count, config->batch_bytes, config->linger_ms);
     sb_bench_json_string(file, config->acks);
     fprintf(file, ", \"compression\": ");
@@ -480,6 +531,23 @@ json_verification(FILE *file, const struct sb_bench *bench)
 }
 
 static void
+json_generator(FILE *file, const struct sb_bench_generator *generator)
+{
+    fprintf(file, "  \"generator\": {\"cpu_s\": %.3f, \"messages\": %llu, "
+            "\"cpu_us_per_message\": %.4f, \"window_s\": %.3f, \"cores\": %.3f, "
+            "\"cores_allowed\": %u, \"busiest_thread\": %.3f, \"threads_busy\": %u, "
+            "\"judged\": %s, \"due\": %llu, \"sent\": %llu, \"behind\": %.5f},\n"
+            "  \"generator_bound\": %s, \"schedule_behind\": %s,\n", generator->cpu_s,
+            (unsigned long long)generator->messages, generator_us_per_message(generator),
+            generator->window_s, generator->cores, generator->cores_allowed,
+            generator->busiest_thread, generator->threads_busy,
+            generator->judged ? "true" : "false",
+            (unsigned long long)(generator->due == UINT64_MAX ? 0 : generator->due),
+            (unsigned long long)generator->sent, generator->behind,
+            generator->bound ? "true" : "false", generator->schedule_behind ? "true" : "false");
+}
+
+static void
 json_results(FILE *file, const struct sb_bench *bench)
 {
     const struct sb_bench_counts *totals = &bench->totals;
@@ -490,6 +558,7 @@ json_results(FILE *file, const struct sb_bench *bench)
     fprintf(file, "  \"window_s\": %.6f, \"elapsed_s\": %.3f, \"load_generator_cpu_s\": %.3f, "
             "\"load_generator_cores\": %.3f,\n", seconds, bench->elapsed_s, bench->cpu_s,
             bench->elapsed_s > 0 ? bench->cpu_s / bench->elapsed_s : 0);
+    json_generator(file, &bench->generator);
     json_throughput(file, "produced", totals->acked, totals->acked_bytes, seconds, sent);
     json_throughput(file, "consumed", totals->received, totals->received_bytes, seconds, "");
     fprintf(file, "  \"latency\": {\n");

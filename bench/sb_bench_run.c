@@ -3,18 +3,22 @@
  *
  * Producer loop (sb_bench_producer_main):
  *   open loop (--rate): message i of a producer has the intended send time
- *     start + i * interval; the producer sends every message whose time has come
- *     and records its latencies from that intended time, so a stall (of the
- *     server, the client or this loop) shows up in every message it delays
- *     (coordinated omission corrected, as wrk2 and HdrHistogram do);
+ *     start + i * interval; after each wake-up the producer sends every message whose
+ *     time has come (producer_burst), then sleeps until the next is due but wakes at
+ *     most every --pace-us; it records latencies from the intended time, so a stall (of
+ *     the server, the client or this loop, or the pace) shows up in every message it
+ *     delays (coordinated omission corrected, as wrk2 and HdrHistogram do);
  *   closed loop: at most max_in_flight unacknowledged, latency from the real send.
- * Acknowledgements arrive through sb_bench_producer_complete (on a driver thread,
- * or inside producer_progress for drivers that have no thread), which records
- * the latency and wakes the producer; acks that arrive after sending stopped (the
- * drain) are also counted apart, with their largest latency. Consumers poll their
- * driver, which hands each message to sb_bench_consumer_deliver. The reporter
- * (sb_bench_report.c) takes each recorder's figures every second under the
- * recorder's lock.
+ * The producer's thread takes no lock per send: sent_count is an atomic only it writes
+ * and in flight is next_sequence less the atomic completed. Acknowledgements arrive
+ * through sb_bench_producer_complete (on a driver thread, or inside producer_progress
+ * for drivers that have no thread), which records the latency under the recorder's lock
+ * (uncontended: the reporter takes it once a second), adds to completed and wakes the
+ * producer only if it waits; acks that arrive after sending stopped (the drain) are also
+ * counted apart, with their largest latency. Consumers poll their driver, which hands each
+ * message to sb_bench_consumer_deliver. The reporter (sb_bench_report.c) takes each
+ * recorder's figures every second under the recorder's lock, and each producer's
+ * sent_count.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +79,8 @@ sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence
     if (error == 0) {
         atomic_fetch_add(&bench->acked_total, 1);
     }
+    /* Uncontended: only the reporter takes this lock too, once a second. */
     pthread_mutex_lock(&producer->recorder.lock);
-    producer->in_flight--;
     if (error != 0) {
         recorder_error_locked(&producer->recorder, "produce", error);
     } else {
@@ -95,8 +99,16 @@ sb_bench_producer_complete(struct sb_bench_producer *producer, uint64_t sequence
         sb_bench_histogram_record_since(&producer->recorder.ack, send_ns, now);
         producer->recorder.last_event_ns = now;
     }
-    pthread_cond_signal(&producer->wake);
     pthread_mutex_unlock(&producer->recorder.lock);
+    /* After the figures: a producer that sees nothing in flight finds them recorded.
+     * Sequentially consistent with producer_wait_completion's store of waiting and load
+     * of completed: either it sees this completion or this load sees it waiting. */
+    atomic_fetch_add(&producer->completed, 1);
+    if (atomic_load(&producer->waiting)) {
+        pthread_mutex_lock(&producer->wake_lock);
+        pthread_cond_signal(&producer->wake);
+        pthread_mutex_unlock(&producer->wake_lock);
+    }
 }
 
 void
@@ -134,9 +146,17 @@ sb_bench_consumer_deliver(struct sb_bench_consumer *consumer, const void *value,
     }
 }
 
-/* Waits until deadline_ns, or earlier when an acknowledgement arrives. */
+/* Messages in flight: sent less completed (completions add to completed on any thread). */
+static uint64_t
+producer_in_flight(struct sb_bench_producer *producer)
+{
+    return producer->next_sequence - atomic_load(&producer->completed);
+}
+
+/* Sleeps until deadline_ns (at most WAIT_SLICE_NS), or lets a driver without a
+ * completion thread receive until then. */
 static void
-producer_wait(struct sb_bench_producer *producer, uint64_t deadline_ns)
+producer_sleep(struct sb_bench_producer *producer, uint64_t deadline_ns)
 {
     struct sb_bench *bench = producer->bench;
     uint64_t now = sb_bench_now_ns();
@@ -152,26 +172,38 @@ producer_wait(struct sb_bench_producer *producer, uint64_t deadline_ns)
     }
     struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
                              .tv_nsec = (long)(deadline_ns % 1000000000u)};
-    pthread_mutex_lock(&producer->recorder.lock);
-    if (producer->in_flight >= producer->in_flight_max) {
-        pthread_cond_timedwait(&producer->wake, &producer->recorder.lock, &until);
-        pthread_mutex_unlock(&producer->recorder.lock);
-        return;
-    }
-    pthread_mutex_unlock(&producer->recorder.lock);
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
 }
 
-static bool
-producer_full(struct sb_bench_producer *producer)
+/* Waits until a completion arrives after completed was seen, or deadline_ns (at most
+ * WAIT_SLICE_NS). The condition variable is signalled only while waiting is set, so
+ * completions cost no system call while the producer is not waiting. */
+static void
+producer_wait_completion(struct sb_bench_producer *producer, uint64_t seen,
+                         uint64_t deadline_ns)
 {
-    pthread_mutex_lock(&producer->recorder.lock);
-    bool full = producer->in_flight >= producer->in_flight_max;
-    pthread_mutex_unlock(&producer->recorder.lock);
-    return full;
+    struct sb_bench *bench = producer->bench;
+    uint64_t now = sb_bench_now_ns();
+    if (deadline_ns > now + WAIT_SLICE_NS) {
+        deadline_ns = now + WAIT_SLICE_NS;
+    }
+    if (bench->driver->producer_progress != NULL) {
+        producer_sleep(producer, deadline_ns);
+        return;
+    }
+    struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                             .tv_nsec = (long)(deadline_ns % 1000000000u)};
+    pthread_mutex_lock(&producer->wake_lock);
+    atomic_store(&producer->waiting, true);
+    if (atomic_load(&producer->completed) == seen) {
+        pthread_cond_timedwait(&producer->wake, &producer->wake_lock, &until);
+    }
+    atomic_store(&producer->waiting, false);
+    pthread_mutex_unlock(&producer->wake_lock);
 }
 
-/* Builds and sends the producer's next message with the given send time. */
+/* Builds and sends the producer's next message with the given send time. Only the
+ * producer's thread runs it: no lock (sent_count is read by the reporter). */
 static void
 producer_send(struct sb_bench_producer *producer, uint8_t *value, uint64_t send_ns)
 {
@@ -191,16 +223,12 @@ producer_send(struct sb_bench_producer *producer, uint8_t *value, uint64_t send_
         .topic = bench->topic_names[topic_index], .topic_index = topic_index,
         .partition = partition, .key = key_length > 0 ? key : NULL, .key_length = key_length,
         .value = value, .value_length = size, .sequence = sequence, .send_ns = send_ns};
-    pthread_mutex_lock(&producer->recorder.lock);
-    producer->in_flight++;
-    producer->recorder.counts.sent++;
-    pthread_mutex_unlock(&producer->recorder.lock);
+    atomic_store_explicit(&producer->sent_count, producer->next_sequence,
+                          memory_order_relaxed);
     int result = bench->driver->producer_send(producer->handle, &message);
     if (result < 0) {
-        pthread_mutex_lock(&producer->recorder.lock);
-        producer->in_flight--;
-        recorder_error_locked(&producer->recorder, "send", result);
-        pthread_mutex_unlock(&producer->recorder.lock);
+        atomic_fetch_add(&producer->completed, 1); /* Never in flight. */
+        sb_bench_recorder_error(&producer->recorder, "send", result);
     }
 }
 
@@ -222,6 +250,29 @@ producer_first_ns(const struct sb_bench_producer *producer, double interval_ns)
            (uint64_t)(interval_ns * producer->index / producer->bench->config.producers);
 }
 
+/* Sends every message due (at most SB_BENCH_BURST_MAX, within the in-flight bound)
+ * without reading the clock in open loop: each carries its intended time. Returns
+ * false once --messages is reached. */
+static bool
+producer_burst(struct sb_bench_producer *producer, uint8_t *value, uint64_t due,
+               uint64_t first_ns, double interval_ns)
+{
+    uint64_t room = producer->in_flight_max - producer_in_flight(producer);
+    uint64_t count = due - producer->next_sequence;
+    count = count < room ? count : room;
+    count = count < SB_BENCH_BURST_MAX ? count : SB_BENCH_BURST_MAX;
+    for (uint64_t index = 0; index < count; index++) {
+        if (producer_count_reached(producer->bench)) {
+            return false;
+        }
+        uint64_t send_ns = interval_ns > 0
+                               ? first_ns + (uint64_t)(interval_ns * producer->next_sequence)
+                               : sb_bench_now_ns();
+        producer_send(producer, value, send_ns);
+    }
+    return true;
+}
+
 static void
 producer_drain(struct sb_bench_producer *producer)
 {
@@ -233,20 +284,18 @@ producer_drain(struct sb_bench_producer *producer)
         sb_bench_recorder_error(&producer->recorder, "flush", result);
     }
     for (;;) {
-        pthread_mutex_lock(&producer->recorder.lock);
-        uint64_t in_flight = producer->in_flight;
-        pthread_mutex_unlock(&producer->recorder.lock);
+        uint64_t seen = atomic_load(&producer->completed);
         uint64_t now = sb_bench_now_ns();
-        if (in_flight == 0 || now >= deadline) {
+        if (producer->next_sequence == seen || now >= deadline) {
             break;
         }
-        uint64_t saved = producer->in_flight_max;
-        producer->in_flight_max = 0; /* producer_wait then waits for any completion. */
-        producer_wait(producer, now + SB_BENCH_DRAIN_STEP_NS);
-        producer->in_flight_max = saved;
+        producer_wait_completion(producer, seen, now + SB_BENCH_DRAIN_STEP_NS);
     }
 }
 
+/* The producer's loop: after each wake-up it sends every message due (open loop) or
+ * fills the in-flight bound (closed loop), then sleeps until the next message is due
+ * but wakes at most every --pace-us, or waits for a completion when the bound is full. */
 void *
 sb_bench_producer_main(void *argument)
 {
@@ -254,27 +303,31 @@ sb_bench_producer_main(void *argument)
     struct sb_bench *bench = producer->bench;
     double interval_ns = bench->config.rate > 0
                              ? 1e9 * bench->config.producers / bench->config.rate : 0;
-    uint64_t next_ns = producer_first_ns(producer, interval_ns);
-    uint64_t sent = 0;
+    uint64_t first_ns = producer_first_ns(producer, interval_ns);
+    uint64_t pace_ns = (uint64_t)bench->config.pace_us * 1000u;
+    uint64_t woken_ns = 0;
     uint8_t *value = malloc(bench->config.size_max);
     prctl(PR_SET_TIMERSLACK, 1000UL);
     while (value != NULL && !atomic_load(&bench->stop_sending)) {
         uint64_t now = sb_bench_now_ns();
-        if (interval_ns > 0 && now < next_ns) {
-            producer_wait(producer, next_ns);
+        uint64_t due = sb_bench_pace_due(first_ns, interval_ns, now);
+        if (producer->next_sequence >= due) {
+            uint64_t next_ns = first_ns + (uint64_t)(interval_ns * producer->next_sequence);
+            producer_sleep(producer, next_ns > woken_ns + pace_ns ? next_ns
+                                                                  : woken_ns + pace_ns);
             continue;
         }
-        if (producer_full(producer)) {
-            producer_wait(producer, now + WAIT_SLICE_NS);
+        uint64_t seen = atomic_load(&producer->completed);
+        if (producer->next_sequence - seen >= producer->in_flight_max) {
+            producer_wait_completion(producer, seen, now + WAIT_SLICE_NS);
             continue;
         }
-        if (producer_count_reached(bench)) {
+        woken_ns = now;
+        if (!producer_burst(producer, value, due, first_ns, interval_ns)) {
             break;
         }
-        producer_send(producer, value, interval_ns > 0 ? next_ns : now);
-        sent++;
-        next_ns = producer_first_ns(producer, interval_ns) + (uint64_t)(interval_ns * sent);
     }
+    producer->due_count = sb_bench_pace_due(first_ns, interval_ns, bench->send_stop_ns);
     producer_drain(producer);
     free(value);
     atomic_fetch_sub(&bench->producers_running, 1);

@@ -15,7 +15,9 @@
  * fenced by a broker stalled past the session timeout lose their partitions and get them
  * back, redeliveries counted apart, and the run still passes; an e2e run
  * whose group has a member outside the run never holds every partition and gives up
- * after --join-timeout (exit 1) instead of producing. Bad usage
+ * after --join-timeout (exit 1) instead of producing. A low-rate run is not generator-bound;
+ * scripts/bench-multi's two produce processes merge into summed counts, verified by one
+ * consume run with nothing lost or duplicated. Bad usage
  * exits 2, also --group with a mode without consumers or a driver without groups.
  */
 #include <criterion/criterion.h>
@@ -127,7 +129,9 @@ check_common_fields(const char *text)
         "\"tool\": \"sb-bench\"", "\"driver\": \"streambus\"", "\"durability\"", "\"config\"",
         "\"window_s\"", "\"produced\"", "\"consumed\"", "\"latency\"", "\"end_to_end\"",
         "\"p50_us\"", "\"p90_us\"", "\"p99_us\"", "\"p99_9_us\"", "\"p99_99_us\"", "\"max_us\"",
-        "\"histogram\"", "\"series\"", "\"msgs_per_s\"", "\"mb_per_s\"", "\"errors\""};
+        "\"histogram\"", "\"series\"", "\"msgs_per_s\"", "\"mb_per_s\"", "\"errors\"",
+        "\"generator\": {\"cpu_s\"", "\"cpu_us_per_message\"", "\"threads_busy\"",
+        "\"busiest_thread\"", "\"generator_bound\"", "\"schedule_behind\""};
     for (size_t index = 0; index < sizeof(keys) / sizeof(keys[0]); index++) {
         cr_assert_not_null(strstr(text, keys[index]), "JSON lacks %s", keys[index]);
     }
@@ -273,6 +277,86 @@ Test(sb_bench, e2e_open_loop_counts_every_message_once, .init = setup, .fini = t
     cr_assert_gt(produced, 0);
     cr_assert_eq(json_number(text, "\"consumed\"", "messages"), produced);
     cr_assert_gt(json_number(text, "\"end_to_end\"", "count"), 0);
+    free(text);
+}
+
+/* At 200 messages/s the generator uses a sliver of a CPU however loaded the machine is (CPU
+ * time, not speed): the run is judged and not generator-bound, and its CPU per message is
+ * counted over the messages it sent. */
+Test(sb_bench, a_low_rate_run_is_not_generator_bound, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    char path[256];
+    json_path_for(path, sizeof(path), "low-rate");
+    const char *const extra[] = {"--duration", "2", "--warmup", "0", "--rate", "200",
+                                 "--size", "100", "--acks", "1", NULL};
+    cr_assert_eq(run_bench("produce", path, extra), 0);
+    char *text = read_json(path);
+    check_common_fields(text);
+    cr_assert_not_null(strstr(text, "\"generator_bound\": false"));
+    cr_assert_not_null(strstr(text, "\"judged\": true"));
+    cr_assert_gt(json_number(text, "\"generator\"", "messages"), 0);
+    cr_assert_gt(json_number(text, "\"generator\"", "cpu_us_per_message"), 0);
+    cr_assert_eq(json_number(text, "\"generator\"", "threads_busy"), 0);
+    cr_assert_gt(json_number(text, "\"generator\"", "due"), 0);
+    free(text);
+}
+
+/* scripts/bench-multi: two sb-bench processes produce 400 records each (distinct producer
+ * ids); the merged JSON sums their counts and one consume run finds all 800, once. */
+Test(sb_bench, bench_multi_merges_two_processes_and_verifies_them, .init = setup,
+     .fini = teardown, .timeout = 90)
+{
+    char address[32];
+    char command[1024];
+    char path[256];
+    snprintf(address, sizeof(address), "127.0.0.1:%u", broker.port);
+    /* --dir names a directory that does not exist yet: bench-multi makes it. */
+    snprintf(command, sizeof(command), "python3 %s --sb-bench %s --dir %s/multi 2 -- -b %s "
+             "--messages 400 --warmup 0 --partitions 2 --size 64 --quiet >/dev/null",
+             SB_BENCH_MULTI, SB_BENCH_BINARY, broker.data_dir, address);
+    int status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "bench-multi: %d", status);
+    snprintf(path, sizeof(path), "%s/multi/merged.json", broker.data_dir);
+    char *text = read_json(path);
+    cr_assert_eq(json_number(text, NULL, "processes"), 2);
+    cr_assert_eq(json_number(text, "\"produced\"", "messages"), 800);
+    cr_assert_eq(json_number(text, "\"produce_ack\"", "count"), 800);
+    cr_assert_eq(json_number(text, NULL, "consumed"), 800);
+    cr_assert_eq(json_number(text, NULL, "lost"), 0);
+    cr_assert_eq(json_number(text, NULL, "duplicated"), 0);
+    cr_assert_eq(json_number(text, NULL, "out_of_order"), 0);
+    cr_assert_not_null(strstr(text, "\"producer_ids_distinct\": true"));
+    cr_assert_not_null(strstr(text, "\"lost_checked\": true"));
+    free(text);
+}
+
+/* bench-multi's failures: bad usage exits 2; a produce run that fails (no broker on the
+ * port) exits 1; merging a run with itself finds its producer ids twice and exits 1. */
+Test(sb_bench, bench_multi_fails_on_usage_failed_runs_and_colliding_ids, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    char command[1024];
+    char path[256];
+    snprintf(command, sizeof(command), "python3 %s 2 >/dev/null 2>&1", SB_BENCH_MULTI);
+    int status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "usage: %d", status);
+    snprintf(command, sizeof(command), "python3 %s --sb-bench %s --dir %s 1 -- -b "
+             "127.0.0.1:1 --messages 10 --warmup 0 --quiet --drain 1 >/dev/null 2>&1",
+             SB_BENCH_MULTI, SB_BENCH_BINARY, broker.data_dir);
+    status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "no broker: %d", status);
+    json_path_for(path, sizeof(path), "once");
+    const char *const produce[] = {"--messages", "50", "--warmup", "0", "--size", "64", NULL};
+    cr_assert_eq(run_bench("produce", path, produce), 0);
+    snprintf(command, sizeof(command), "python3 %s merge %s/twice.json %s %s", SB_BENCH_MULTI,
+             broker.data_dir, path, path);
+    status = system(command);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "same ids: %d", status);
+    snprintf(path, sizeof(path), "%s/twice.json", broker.data_dir);
+    char *text = read_json(path);
+    cr_assert_not_null(strstr(text, "\"producer_ids_distinct\": false"));
+    cr_assert_eq(json_number(text, "\"produced\"", "messages"), 100);
     free(text);
 }
 

@@ -4,7 +4,7 @@
  * maximum; zero, fractions, negative values and anything above the maximum are
  * refused), --verify-against belongs to consume only, and --group to the modes with
  * consumers (consume, e2e), with --commit sync|async, a bounded --commit-interval-ms and
- * --join-timeout in seconds.
+ * --join-timeout in seconds; --pace-us is 0 .. 10000 microseconds (100 by default).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -92,4 +92,17 @@ Test(sb_bench_options, commit_mode_and_interval)
     cr_assert_eq(parse_with("e2e", "--join-timeout", "0.5", &config), 0);
     cr_assert_eq(config.join_timeout_s, 0.5);
     cr_assert_eq(parse_with("e2e", "--join-timeout", "-1", &config), -EINVAL);
+}
+
+Test(sb_bench_options, pace_us_is_bounded)
+{
+    struct sb_bench_config config;
+    cr_assert_eq(parse_with("produce", "--rate", "10", &config), 0);
+    cr_assert_eq(config.pace_us, SB_BENCH_PACE_US_DEFAULT);
+    cr_assert_eq(parse_with("produce", "--pace-us", "0", &config), 0);
+    cr_assert_eq(config.pace_us, 0);
+    cr_assert_eq(parse_with("e2e", "--pace-us", "10000", &config), 0);
+    cr_assert_eq(config.pace_us, 10000);
+    cr_assert_eq(parse_with("produce", "--pace-us", "10001", &config), -EINVAL);
+    cr_assert_eq(parse_with("produce", "--pace-us", "-1", &config), -EINVAL);
 }
