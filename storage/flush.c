@@ -205,12 +205,17 @@ flush_maybe_start(struct sb_store *store, bool force)
     store->flush_end_fifo = wal->fifo_durable;
     store->flush_end_sequence = flush_sequence_at_committed(store);
     flush_build_list(store);
-    for (uint32_t index = 0; index < store->config.flush_concurrency; index++) {
+    /* A writer may finish (or fail) its partition at once; one that failed stops the round
+     * from taking more, and the last to finish ends the round (writer_finish_partition). */
+    for (uint32_t index = 0; index < store->config.flush_concurrency && !store->flush_failed;
+         index++) {
         if (store->writers[index].partition == NULL) {
             writer_take_next(&store->writers[index]);
         }
     }
-    if (store->flush_active == 0) {
+    /* Nothing to write: the round goes on to the manifest here, unless a writer that
+     * finished at once already ended it (manifest begun, or failed and backing off). */
+    if (store->flush_active == 0 && store->flush_phase == FLUSH_SEGMENTS) {
         flush_manifest_begin(store);
     }
 }

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -224,6 +226,60 @@ Test(store, a_read_after_a_flush_finds_the_batches_appended_since)
                               &read_bytes), 0);
     cr_assert_gt(read_bytes, 0, "the batch after the flushed one is not served");
     cr_assert_eq(check_batches(read_buffer, read_bytes, 5, 5), 10);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* A flush round whose first writer fails at once (its segment file cannot be created: the
+ * partition's directory is gone) ended the round inside flush_maybe_start, which then still
+ * began the manifest: the round "completed", the WAL was released past batches no segment
+ * held, and the retry timer found the round in another phase (an assertion: the broker
+ * aborted). Now the round fails, is retried with back-off, keeps every batch readable, and
+ * succeeds once the directory is back. */
+Test(store, a_segment_that_cannot_be_created_fails_the_round_and_keeps_the_data)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    fixture.config.flush_interval_ns = SB_NS_PER_MS;
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_partition *partition = open_partition(&fixture, 6, 0);
+    char directory[256];
+    snprintf(directory, sizeof(directory), "%s/partitions/6-0", fixture.data_dir);
+    cr_assert_eq(rmdir(directory), 0, "%s", directory); /* Empty: no flush ran yet. */
+    struct sb_store_stats before;
+    sb_store_stats(fixture.store, &before);
+    for (uint32_t round = 0; round < 3; round++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 5, round, now_ms());
+        cr_assert_eq(fixture_append_durable(&fixture, partition, batch_buffer, bytes),
+                     (int64_t)round * 5);
+    }
+    struct sb_store_stats now = before;
+    /* Bounded: the first failure and at least one retry that fails again. */
+    for (uint32_t step = 0; step < 5000 && now.flush_failures < before.flush_failures + 2;
+         step++) {
+        fixture_step(&fixture, 1000 * 1000);
+        sb_store_stats(fixture.store, &now);
+    }
+    cr_assert_geq(now.flush_failures, before.flush_failures + 2, "the round was not retried");
+    cr_assert_eq(now.flushes, before.flushes, "a failed round checkpointed");
+    cr_assert_eq(sb_store_flush_error(fixture.store), -ENOENT);
+    uint32_t read_bytes = 0;
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
+                              &read_bytes), 0);
+    cr_assert_eq(check_batches(read_buffer, read_bytes, 0, 5), 15, "every batch still readable");
+    cr_assert_eq(mkdir(directory, 0755), 0);
+    for (uint32_t step = 0; step < 5000 && now.flushes == before.flushes; step++) {
+        fixture_step(&fixture, 1000 * 1000);
+        sb_store_stats(fixture.store, &now);
+    }
+    cr_assert_gt(now.flushes, before.flushes, "the retry never succeeded");
+    fixture_close(&fixture);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    partition = sb_store_partition_find(fixture.store, 6, 0);
+    cr_assert_not_null(partition);
+    cr_assert_eq(fixture_read(&fixture, partition, 0, read_buffer, BUFFER_BYTES, BUFFER_BYTES,
+                              &read_bytes), 0);
+    cr_assert_eq(check_batches(read_buffer, read_bytes, 0, 5), 15, "every batch after restart");
     fixture_close(&fixture);
     fixture_destroy(&fixture);
 }
