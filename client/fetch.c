@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "client/client_private.h"
+#include "core/limits.h"
 #include "proto/api_fetch.h"
 
 static bool fetch_shrink(struct sb_client *client, struct sb_consumer *consumer,
@@ -46,6 +47,8 @@ struct fetch_context {
     struct client_request request; /* First member: done handlers cast back. */
     struct client_conn *conn;      /* Where it was sent. */
     uint32_t entry_count;          /* Entries. */
+    uint32_t topic_count;          /* Topic elements they make (fetch_same_topic runs). */
+    uint32_t answer_next;          /* The entry the next answer names, if in order. */
     uint32_t wait_ms;              /* Fetch: its long-poll wait (max_wait_ms). */
     struct fetch_entry entries[];  /* The partitions asked about. */
 };
@@ -88,6 +91,20 @@ fetch_backoff(struct sb_client *client, struct consumer_partition *partition, in
         wire == SB_WIRE_ERROR_UNKNOWN_TOPIC_ID ||
         wire == SB_WIRE_ERROR_NOT_LEADER_OR_FOLLOWER || wire == SB_WIRE_ERROR_WRONG_SHARD) {
         metadata_refresh(client);
+    }
+}
+
+/* A whole Fetch or ListOffsets came back with an error no retry mends (INVALID_REQUEST: the
+ * client asked for something the broker refuses): its partitions back off and ask again, and
+ * the log says so, since only a client defect gets there. */
+static void
+fetch_refused(struct sb_client *client, const struct fetch_context *context, bool list,
+              int error)
+{
+    if (error != 0 && !sb_client_error_is_retriable(error)) {
+        client_log(client, SB_CLIENT_LOG_WARN, "%s of %u partitions refused: %s",
+                   list ? "ListOffsets" : "Fetch", context->entry_count,
+                   sb_client_strerror(error));
     }
 }
 
@@ -181,18 +198,45 @@ fetch_entry_current(const struct fetch_entry *entry)
     return !entry->partition->removed && entry->epoch == entry->partition->epoch;
 }
 
+/* Whether entry is the unanswered one for (name, partition). */
+static bool
+fetch_entry_is(const struct fetch_entry *entry, struct sb_wire_string name, int32_t partition)
+{
+    return !entry->answered && entry->partition->partition == partition &&
+           sb_wire_string_equals(name, entry->partition->topic->name);
+}
+
+/* The entry an answer names. The broker answers in request order, so the entry after the
+ * last one found is tried first: a response is matched in O(entries), not O(entries^2). */
 static struct fetch_entry *
 fetch_find(struct fetch_context *context, struct sb_wire_string name, int32_t partition)
 {
-    for (uint32_t index = 0; index < context->entry_count; index++) {
+    uint32_t next = context->answer_next;
+    for (uint32_t scanned = 0; scanned < context->entry_count; scanned++) {
+        uint32_t index = (next + scanned) % context->entry_count;
         struct fetch_entry *entry = &context->entries[index];
-        if (!entry->answered && entry->partition->partition == partition &&
-            sb_wire_string_equals(name, entry->partition->topic->name)) {
+        if (fetch_entry_is(entry, name, partition)) {
             entry->answered = true;
+            context->answer_next = index + 1;
             return entry;
         }
     }
     return NULL;
+}
+
+/* The topic id a partition's Fetch names: its position's, or (first Fetch since assign, seek
+ * or a start over) the one the metadata names now (fetch_fetch_send keeps it). */
+static uint32_t
+fetch_topic_id(const struct consumer_partition *partition)
+{
+    return partition->topic_id != 0 ? partition->topic_id : partition->topic->topic_id;
+}
+
+/* Whether two partitions of a request share one topic element (same topic, same id). */
+static bool
+fetch_same_topic(const struct consumer_partition *left, const struct consumer_partition *right)
+{
+    return left->topic == right->topic && fetch_topic_id(left) == fetch_topic_id(right);
 }
 
 static int
@@ -207,7 +251,8 @@ fetch_fetch_encode(struct sb_wire_writer *writer, const void *body)
     return sb_fetch_request_encode(writer, body);
 }
 
-/* Sends one ListOffsets for the entries of context (one topic element per entry). */
+/* Sends one ListOffsets for the entries of context (one topic element per run of entries of
+ * one topic). */
 static int
 fetch_list_send(struct sb_client *client, struct fetch_context *context)
 {
@@ -215,15 +260,19 @@ fetch_list_send(struct sb_client *client, struct fetch_context *context)
     struct sb_list_offsets_topic *topics = calloc(count, sizeof(*topics));
     struct sb_list_offsets_partition *partitions = calloc(count, sizeof(*partitions));
     int result = topics == NULL || partitions == NULL ? -ENOMEM : 0;
+    uint32_t topic_count = 0;
     for (uint32_t index = 0; result == 0 && index < count; index++) {
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_list_offsets_partition){partition->partition,
                                                                partition->resolve_timestamp};
-        topics[index] = (struct sb_list_offsets_topic){
-            .name = sb_wire_string_from_cstr(partition->topic->name),
-            .partitions = &partitions[index], .partition_count = 1};
+        if (index == 0 || context->entries[index - 1].partition->topic != partition->topic) {
+            topics[topic_count++] = (struct sb_list_offsets_topic){
+                .name = sb_wire_string_from_cstr(partition->topic->name),
+                .partitions = &partitions[index]};
+        }
+        topics[topic_count - 1].partition_count++;
     }
-    struct sb_list_offsets_request request = {.topics = topics, .topic_count = count};
+    struct sb_list_offsets_request request = {.topics = topics, .topic_count = topic_count};
     if (result == 0) {
         result = conn_send(client, context->conn, SB_API_LIST_OFFSETS, 0, fetch_list_encode,
                            &request, &context->request, client->config.request_timeout_ms);
@@ -233,7 +282,8 @@ fetch_list_send(struct sb_client *client, struct fetch_context *context)
     return result;
 }
 
-/* Sends one Fetch for the entries of context (one topic element per entry). */
+/* Sends one Fetch for the entries of context (one topic element per run of entries of one
+ * topic and topic id). */
 static int
 fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
                  struct fetch_context *context)
@@ -246,20 +296,25 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
     struct sb_fetch_topic *topics = calloc(count, sizeof(*topics));
     struct sb_fetch_partition *partitions = calloc(count, sizeof(*partitions));
     int result = topics == NULL || partitions == NULL ? -ENOMEM : 0;
+    uint32_t topic_count = 0;
     for (uint32_t index = 0; result == 0 && index < count; index++) {
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_fetch_partition){
             partition->partition, partition->fetch_offset, (int32_t)partition_bytes};
+        bool same = index > 0 && fetch_same_topic(context->entries[index - 1].partition,
+                                                  partition);
         if (partition->topic_id == 0 && partition->topic->topic_id != 0) {
             /* The first Fetch since assign, seek or a start over: the position is in the
              * topic the metadata names now. */
             partition->topic_id = partition->topic->topic_id;
             partition->topic_answers = partition->topic->answers;
         }
-        topics[index] = (struct sb_fetch_topic){
-            .name = sb_wire_string_from_cstr(partition->topic->name),
-            .topic_id = partition->topic_id, .partitions = &partitions[index],
-            .partition_count = 1};
+        if (!same) {
+            topics[topic_count++] = (struct sb_fetch_topic){
+                .name = sb_wire_string_from_cstr(partition->topic->name),
+                .topic_id = partition->topic_id, .partitions = &partitions[index]};
+        }
+        topics[topic_count - 1].partition_count++;
     }
     struct sb_fetch_request request = {
         .api_version = SB_FETCH_VERSION_MAX,
@@ -267,7 +322,7 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
         .min_bytes = (int32_t)config->fetch_min_bytes,
         .max_bytes = (int32_t)config->fetch_max_bytes,
         .isolation_level = SB_FETCH_ISOLATION_READ_UNCOMMITTED,
-        .topics = topics, .topic_count = count};
+        .topics = topics, .topic_count = topic_count};
     if (result == 0) {
         result = conn_send(client, context->conn, SB_API_FETCH, 0, fetch_fetch_encode, &request,
                            &context->request,
@@ -351,8 +406,9 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
 }
 
 /* Adds partition to the request for conn among contexts (creating it); false when that
- * request is full: a Fetch takes at most fetch_partitions_max partitions once the broker
- * was busy. */
+ * request is full: it names as many topic elements or partitions as a broker takes in one
+ * request (core/limits.h), or, for a Fetch once the broker was busy, fetch_partitions_max
+ * partitions. */
 static bool
 fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
              struct client_conn *conn, bool list, struct fetch_context **contexts,
@@ -369,12 +425,22 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
     }
     uint32_t limit = list || consumer->fetch_partitions_max == 0 ? capacity
                                                                  : consumer->fetch_partitions_max;
-    if (index == *context_count || contexts[index]->entry_count >= limit) {
+    if (index == *context_count) {
+        return false;
+    }
+    struct fetch_context *context = contexts[index];
+    uint32_t count = context->entry_count;
+    bool new_topic = count == 0 ||
+                     (list ? context->entries[count - 1].partition->topic != partition->topic
+                           : !fetch_same_topic(context->entries[count - 1].partition, partition));
+    if (count >= limit || count >= SB_BROKER_REQUEST_ITEMS_MAX ||
+        (new_topic && context->topic_count >= SB_BROKER_REQUEST_TOPICS_MAX)) {
         return false;
     }
     partition->references++;
-    contexts[index]->entries[contexts[index]->entry_count++] =
+    context->entries[context->entry_count++] =
         (struct fetch_entry){partition, partition->epoch, false};
+    context->topic_count += new_topic;
     return true;
 }
 
@@ -473,6 +539,9 @@ fetch_list_done(struct sb_client *client, struct client_request *request, int er
                 partition->failures = 0;
             }
         }
+    }
+    if (context->request.owner != NULL) {
+        fetch_refused(client, context, true, error);
     }
     for (uint32_t index = 0; index < context->entry_count; index++) {
         struct fetch_entry *entry = &context->entries[index];
@@ -595,6 +664,9 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     if (consumer != NULL && error == SB_ERR_WIRE(SB_WIRE_ERROR_BROKER_BUSY) &&
         fetch_shrink(client, consumer, context->entry_count)) {
         error = 0; /* Asked again at once, in smaller requests. */
+    }
+    if (consumer != NULL) {
+        fetch_refused(client, context, false, error);
     }
     for (uint32_t index = 0; consumer != NULL && error != 0 && index < context->entry_count;
          index++) {

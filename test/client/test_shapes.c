@@ -235,3 +235,72 @@ Test(shapes, every_record_of_1000_partitions_on_2_shards, .timeout = 120)
 {
     shapes_run(2, 1000, SHAPES_RECORDS_MANY);
 }
+
+/* Counts the client's log lines that say a whole request was refused. */
+static void
+shapes_count_refused(void *opaque, int level, const char *line)
+{
+    (void)level;
+    if (strstr(line, "refused") != NULL) {
+        __atomic_fetch_add((uint64_t *)opaque, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* More partitions on one connection than a request may name topic elements (4,096): the
+ * client sent one topic element per partition, so every Fetch and ListOffsets of them all
+ * was refused as INVALID_REQUEST and the partitions only got turns as their back-offs
+ * spread out (10,000-partition read-backs left partitions unanswered). Now a request names
+ * each topic once per run of its partitions and stops at the broker's limits. */
+Test(shapes, every_record_of_4200_partitions_in_two_topics_with_no_refused_request,
+     .timeout = 180)
+{
+    enum { WIDE_PARTITIONS = 2100 };
+    const char *const topics[] = {"wide-a", "wide-b"};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    struct sb_client_config *config = sb_client_config_new();
+    cr_assert_not_null(config);
+    cr_assert_eq(sb_client_config_set(config, "bootstrap.servers", cluster.bootstrap), 0);
+    uint64_t refused = 0;
+    sb_client_config_set_log(config, SB_CLIENT_LOG_WARN, shapes_count_refused, &refused);
+    struct sb_client *client = NULL;
+    cr_assert_eq(sb_client_open(config, &client), 0);
+    sb_client_config_free(config);
+    struct shapes_progress progress[2];
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(client, &consumer), 0);
+    for (uint32_t topic = 0; topic < 2; topic++) {
+        cluster_topic(&cluster, topics[topic], WIDE_PARTITIONS);
+        shapes_produce(client, topics[topic], WIDE_PARTITIONS, 1);
+        progress[topic] = (struct shapes_progress){.partitions = WIDE_PARTITIONS, .records = 1};
+        progress[topic].next = calloc(WIDE_PARTITIONS, sizeof(*progress[topic].next));
+        cr_assert_not_null(progress[topic].next);
+        for (uint32_t partition = 0; partition < WIDE_PARTITIONS; partition++) {
+            cr_assert_eq(sb_consumer_assign(consumer, topics[topic], (int32_t)partition), 0);
+            cr_assert_eq(sb_consumer_seek(consumer, topics[topic], (int32_t)partition,
+                                          SB_OFFSET_BEGINNING), 0);
+        }
+    }
+    int64_t start_ms = test_now_ms();
+    /* Bounded by the deadline. */
+    while (progress[0].received + progress[1].received < 2u * WIDE_PARTITIONS &&
+           test_now_ms() - start_ms < SHAPES_DEADLINE_MS) {
+        const struct sb_consumer_record *record = NULL;
+        int result = sb_consumer_poll(consumer, 200, &record);
+        cr_assert_geq(result, 0, "poll: %s", sb_client_strerror(result));
+        if (result > 0) {
+            shapes_check(&progress[strcmp(record->topic, topics[0]) == 0 ? 0 : 1], record);
+        }
+    }
+    cr_assert_eq(__atomic_load_n(&refused, __ATOMIC_RELAXED), 0,
+                 "%llu requests refused", (unsigned long long)refused);
+    for (uint32_t topic = 0; topic < 2; topic++) {
+        if (progress[topic].received != WIDE_PARTITIONS) {
+            shapes_fail_missing(&progress[topic], test_now_ms() - start_ms);
+        }
+        free(progress[topic].next);
+    }
+    sb_consumer_close(consumer);
+    sb_client_close(client);
+    cluster_stop(&cluster);
+}
