@@ -15,7 +15,8 @@
  *    reported when a later cycle survived without the earlier one, in the
  *    same WAL file or in a new one;
  *  - the BEHIND flag of [WAL-ENTRY] round-trips, and bad values are corrupt.
- * Replay one seed: SB_TEST_SEED=<seed> test_storage --filter 'wal/<name>'.
+ * Replay one seed: SB_TEST_SEED=<seed> test_storage --filter 'wal/<name>' (SB_TEST_SEEDS=<n>
+ * runs n seeds instead of SEEDS, from SB_TEST_FIRST_SEED or 1).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -50,13 +51,18 @@ static uint64_t
 wal_test_first_seed(void)
 {
     const char *seed = getenv("SB_TEST_SEED");
-    return seed != NULL ? strtoull(seed, NULL, 10) : 1;
+    const char *first = getenv("SB_TEST_FIRST_SEED");
+    return seed != NULL ? strtoull(seed, NULL, 10) : first != NULL ? strtoull(first, NULL, 10) : 1;
 }
 
 static uint32_t
 wal_test_seed_count(void)
 {
-    return getenv("SB_TEST_SEED") != NULL ? 1 : SEEDS;
+    const char *count = getenv("SB_TEST_SEEDS");
+    if (getenv("SB_TEST_SEED") != NULL) {
+        return 1;
+    }
+    return count != NULL ? (uint32_t)strtoul(count, NULL, 10) : SEEDS;
 }
 
 /* Small cycles and files, so cycles are many and some start a new WAL file (with 64 KiB
