@@ -76,16 +76,25 @@ sb_wal_entry_header_encode(const struct sb_wal_entry_header *header, uint8_t *by
     sb_store_le32(bytes + 40, header->topic_id);
     sb_store_le32(bytes + 44, header->partition);
     sb_store_le64(bytes + 48, (uint64_t)header->base_offset);
+    if (header->behind) {
+        SB_ASSERT(header->unsynced_sequence < header->cycle_sequence);
+        sb_store_le16(bytes + 10, SB_WAL_ENTRY_FLAG_BEHIND);
+        sb_store_le64(bytes + 56, header->unsynced_sequence);
+    }
     format_seal_header(bytes, SB_WAL_ENTRY_MAGIC);
 }
 
 int
 sb_wal_entry_header_decode(const uint8_t *bytes, struct sb_wal_entry_header *header)
 {
+    uint16_t flags = sb_load_le16(bytes + 10);
     if (!format_header_valid(bytes, SB_WAL_ENTRY_MAGIC, false) ||
-        sb_load_le16(bytes + 10) != 0 || sb_load_le64(bytes + 56) != 0) {
+        (flags & ~SB_WAL_ENTRY_FLAG_BEHIND) != 0 ||
+        (flags == 0 && sb_load_le64(bytes + 56) != 0)) {
         return SB_ECORRUPT;
     }
+    header->behind = flags != 0;
+    header->unsynced_sequence = sb_load_le64(bytes + 56);
     header->kind = sb_load_le16(bytes + 8);
     header->payload_bytes = sb_load_le32(bytes + 12);
     header->sequence = sb_load_le64(bytes + 16);
@@ -97,7 +106,8 @@ sb_wal_entry_header_decode(const uint8_t *bytes, struct sb_wal_entry_header *hea
     if (header->kind != SB_WAL_ENTRY_BATCH && header->kind != SB_WAL_ENTRY_PADDING) {
         return SB_ECORRUPT;
     }
-    if (header->cycle_sequence > header->sequence) {
+    if (header->cycle_sequence > header->sequence ||
+        (header->behind && header->unsynced_sequence >= header->cycle_sequence)) {
         return SB_ECORRUPT;
     }
     return 0;

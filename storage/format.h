@@ -32,7 +32,7 @@
  *   0   4   magic            0x31574253 ("SBW1")
  *   4   4   header_crc32c    CRC32C of bytes [8, 64) of this header
  *   8   2   kind             1 BATCH (payload: one record batch), 2 PADDING (payload ignored)
- *   10  2   flags            0
+ *   10  2   flags            bit 0 BEHIND: issued while an earlier cycle was on disk; others 0
  *   12  4   payload_bytes    bytes of payload; the entry spans align64(64 + payload_bytes)
  *   16  8   sequence         dense per shard: each entry is the previous + 1, across files
  *   24  8   generation       the generation of the file it was written into
@@ -40,11 +40,15 @@
  *   40  4   topic_id         BATCH: the partition's topic; PADDING: 0
  *   44  4   partition        BATCH: the partition index; PADDING: 0
  *   48  8   base_offset      BATCH: the batch's base offset (also inside the batch); else 0
- *   56  8   reserved         0
+ *   56  8   unsynced_sequence BEHIND: the oldest sequence not yet durable when its cycle was
+ *                            issued (below its cycle_sequence); else 0
  * A commit cycle is a run of entries that starts on a 4096-byte boundary and ends with a
- * PADDING entry up to the next boundary, written with one write and made durable with one
- * fdatasync; only one cycle is in flight at a time. A later cycle on disk therefore proves
- * that every earlier cycle completed its fdatasync.
+ * PADDING entry up to the next boundary, written with its own writes and made durable with
+ * its own fdatasync, issued once those writes completed. Up to SB_WAL_CYCLES_IN_FLIGHT_MAX
+ * cycles are on disk at once and they are acknowledged in log order. A cycle on disk proves
+ * that every entry below its *durable-before* sequence completed its fdatasync:
+ * unsynced_sequence if BEHIND, else its own cycle_sequence (every earlier cycle was durable
+ * when it was issued; files written before BEHIND existed have no flags, and this meaning).
  *
  * [SEGMENT] block 0 (4096 bytes; the rest of the block is zero):
  *   0   4   magic            0x47534253 ("SBSG")
@@ -153,6 +157,7 @@
 #define SB_WAL_FILE_HEADER_BYTES 64u
 #define SB_WAL_ENTRY_HEADER_BYTES 64u
 #define SB_WAL_ENTRY_ALIGNMENT 64u
+#define SB_WAL_ENTRY_FLAG_BEHIND 1u
 #define SB_SEGMENT_HEADER_BYTES 64u
 #define SB_FOOTER_HEADER_BYTES 128u
 #define SB_INDEX_ENTRY_BYTES 24u
@@ -190,6 +195,8 @@ struct sb_wal_entry_header {
     uint32_t topic_id;       /* BATCH only. */
     uint32_t partition;      /* BATCH only. */
     int64_t base_offset;     /* BATCH only. */
+    bool behind;             /* Issued while an earlier cycle was on disk (flag BEHIND). */
+    uint64_t unsynced_sequence; /* behind: oldest sequence not durable at issue; else 0. */
 };
 
 struct sb_segment_header {

@@ -13,10 +13,12 @@
  *     data fences the partition at the first offset lost.
  *  3. WAL: files ordered by generation, entries replayed from the checkpoint
  *     while magic, CRC, generation and dense sequence hold. The first entry
- *     that fails ends the log if nothing durable follows it (a torn tail);
- *     if a later commit cycle follows, that is corruption of acknowledged
- *     data: it is reported with file and position, and replay resumes after
- *     it, fencing any partition left with a gap.
+ *     that fails ends the log if nothing durable follows it (a torn tail;
+ *     cycles after it that were on disk at the same time, flag BEHIND, are
+ *     dropped with it); if a later commit cycle proves it durable, that is
+ *     corruption of acknowledged data: it is reported with file and
+ *     position, and replay resumes after it, fencing any partition left with
+ *     a gap.
  *  4. Everything replayed is flushed to segments and checkpointed, so the
  *     WAL restarts empty in a new generation.
  */
@@ -804,14 +806,23 @@ recovery_replay_file(struct recovery *recovery, const struct recovery_file *file
     return 0;
 }
 
-/* After the log stopped at `stop`: is there a later commit cycle of the same generation? Such a
- * cycle was written after every earlier one was durable, so the stop is corruption, not a
- * torn tail. Returns true with its position and first sequence. */
-static bool
-recovery_later_cycle(struct recovery *recovery, const struct recovery_file *file, uint64_t stop,
-                     uint64_t *position_out, uint64_t *sequence_out)
+/* What the cycles on disk after a stop say about it. */
+struct recovery_later {
+    bool found;        /* A later cycle of this file's generation starts after the stop. */
+    uint64_t position; /* The first such cycle's position. */
+    uint64_t sequence; /* Its first sequence. */
+    bool proof;        /* Some later cycle proves the entry at next_sequence was durable. */
+};
+
+/* Scans the file's blocks from `position` for starts of cycles of its generation beyond
+ * next_sequence. Such a cycle proves that the entry at next_sequence completed its fdatasync
+ * if its durable-before sequence ([WAL-ENTRY]: unsynced_sequence if BEHIND, else its own
+ * cycle sequence) is above it: then the stop is corruption of acknowledged data, not a torn
+ * tail. A cycle issued while the stopped one was still on disk proves nothing. */
+static void
+recovery_scan_cycles(struct recovery *recovery, const struct recovery_file *file,
+                     uint64_t position, struct recovery_later *later)
 {
-    uint64_t position = stop / SB_BLOCK_BYTES * SB_BLOCK_BYTES + SB_BLOCK_BYTES;
     uint64_t chunk_start = 0;
     uint64_t chunk_end = 0;
     for (; position + SB_WAL_ENTRY_HEADER_BYTES <= file->header.file_bytes;
@@ -820,17 +831,42 @@ recovery_later_cycle(struct recovery *recovery, const struct recovery_file *file
             chunk_start = position;
             int read = recovery_read_chunk(recovery, file, chunk_start);
             if (read <= 0) {
-                return false;
+                return;
             }
             chunk_end = chunk_start + (uint64_t)read;
         }
         struct sb_wal_entry_header entry;
-        if (sb_wal_entry_header_decode(recovery->buffer + (position - chunk_start), &entry) ==
-                0 &&
-            entry.generation == file->header.generation &&
-            entry.cycle_sequence == entry.sequence && entry.sequence > recovery->next_sequence) {
-            *position_out = position;
-            *sequence_out = entry.sequence;
+        if (sb_wal_entry_header_decode(recovery->buffer + (position - chunk_start), &entry) !=
+                0 ||
+            entry.generation != file->header.generation ||
+            entry.cycle_sequence != entry.sequence || entry.sequence <= recovery->next_sequence) {
+            continue;
+        }
+        if (!later->found) {
+            later->found = true;
+            later->position = position;
+            later->sequence = entry.sequence;
+        }
+        uint64_t durable_before = entry.behind ? entry.unsynced_sequence : entry.sequence;
+        if (durable_before > recovery->next_sequence) {
+            later->proof = true;
+            return;
+        }
+    }
+}
+
+/* Does a cycle in files[from..count) prove the entry at next_sequence durable? */
+static bool
+recovery_proven_later(struct recovery *recovery, const struct recovery_file *files,
+                      uint32_t count, uint32_t from)
+{
+    for (uint32_t index = from; index < count; index++) {
+        if (files[index].header.first_sequence < recovery->next_sequence) {
+            continue; /* Not part of the log (recovery_wal skips it too). */
+        }
+        struct recovery_later later = {0};
+        recovery_scan_cycles(recovery, &files[index], SB_BLOCK_BYTES, &later);
+        if (later.proof) {
             return true;
         }
     }
@@ -850,10 +886,14 @@ recovery_report_gap(struct recovery *recovery, const struct recovery_file *file,
     recovery->next_sequence = resume_sequence;
 }
 
-/* Replays one file to its end, resynchronizing after corruption; returns 0 or an error. */
+/* Replays files[index] to its end, resynchronizing after corruption; sets *ended if the log
+ * ends inside it (a torn tail with later cycles that were on disk with it). Returns 0 or an
+ * error. */
 static int
-recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file *file)
+recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file *files,
+                           uint32_t count, uint32_t index, bool *ended)
 {
+    const struct recovery_file *file = &files[index];
     uint64_t position = SB_BLOCK_BYTES;
     recovery_note_file_time(recovery, file->fd);
     /* Bounded: each resync moves to a later cycle of the file. */
@@ -863,13 +903,18 @@ recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file
         if (result < 0) {
             return result;
         }
-        uint64_t later_position;
-        uint64_t later_sequence;
-        if (!recovery_later_cycle(recovery, file, stop, &later_position, &later_sequence)) {
+        struct recovery_later later = {0};
+        recovery_scan_cycles(recovery, file, stop / SB_BLOCK_BYTES * SB_BLOCK_BYTES +
+                                                 SB_BLOCK_BYTES, &later);
+        if (!later.found) {
             return 0;
         }
-        recovery_report_gap(recovery, file, stop, later_sequence);
-        position = later_position;
+        if (!later.proof && !recovery_proven_later(recovery, files, count, index + 1)) {
+            *ended = true;
+            return 0;
+        }
+        recovery_report_gap(recovery, file, stop, later.sequence);
+        position = later.position;
     }
 }
 
@@ -885,16 +930,20 @@ recovery_wal(struct recovery *recovery)
             start = index;
         }
     }
-    for (uint32_t index = start; result == 0 && index < count; index++) {
+    bool ended = false;
+    for (uint32_t index = start; result == 0 && !ended && index < count; index++) {
         const struct recovery_file *file = &files[index];
         if (index == start) {
             recovery->next_sequence = file->header.first_sequence;
         } else if (file->header.first_sequence < recovery->next_sequence) {
             continue; /* Cannot follow the log: not part of it. */
         } else if (file->header.first_sequence > recovery->next_sequence) {
+            if (!recovery_proven_later(recovery, files, count, index)) {
+                break; /* A torn tail: this file's first cycle was on disk with it. */
+            }
             recovery_report_gap(recovery, &files[index - 1], 0, file->header.first_sequence);
         }
-        result = recovery_replay_whole_file(recovery, file);
+        result = recovery_replay_whole_file(recovery, files, count, index, &ended);
     }
     recovery_wal_close(recovery, files, count);
     return result;

@@ -667,8 +667,7 @@ sb_store_idle(const struct sb_store *store)
         return false; /* Read-ahead loads land in the cache and unpin their segments. */
     }
     if (store->failed) {
-        return store->wal.phase != WAL_WRITING && store->wal.phase != WAL_SYNCING &&
-               flush_idle(store) && !retention_busy(store);
+        return !wal_landing(store) && flush_idle(store) && !retention_busy(store);
     }
     return wal_idle(store) && flush_idle(store) && store->wal.committed == store->wal.tail &&
            !retention_busy(store);
@@ -679,6 +678,7 @@ sb_store_stats(const struct sb_store *store, struct sb_store_stats *stats_out)
 {
     *stats_out = store->stats;
     stats_out->memtable_used_bytes = store->wal.head - store->wal.tail;
+    stats_out->cycles_on_disk = store->wal.flying;
 }
 
 int

@@ -101,6 +101,12 @@ struct sb_store_stats {
     uint64_t cycles;              /* Commit cycles made durable. */
     uint64_t cycle_bytes;         /* WAL bytes written by them (padding included). */
     uint64_t cycle_retries;       /* Cycles written again after a failed write or fsync. */
+    uint64_t cycles_behind;       /* Cycles issued while an earlier one was on disk. */
+    uint64_t cycles_held;         /* Cycles synced before an earlier one, held until it was. */
+    uint64_t cycles_redone;       /* Cycles synced behind a failed one, written again. */
+    uint64_t wal_generations;     /* Cycles that began a WAL file's new generation. */
+    uint64_t cycles_on_disk;      /* Now: cycles whose writes or fdatasync were issued and
+                                     that are not yet committed (a gauge, not a count). */
     uint64_t appends;             /* Batches appended. */
     uint64_t append_refusals;     /* Appends refused for lack of memtable space. */
     uint64_t flushes;             /* Flush rounds completed. */

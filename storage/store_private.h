@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <assert.h>
 #include <sys/uio.h>
 
 #include "core/io.h"
@@ -37,8 +38,13 @@
 /* Writes a commit cycle is cut into (they run concurrently, then one fdatasync). */
 #define SB_WAL_CYCLE_WRITES_MAX 16u
 #define SB_WAL_CYCLE_CHUNK_BYTES (512u << 10)
-/* Commit cycles sealed but not yet written (one more is in flight). */
+/* Commit cycles sealed and not yet durable (those on disk included). */
 #define SB_STORE_SEALED_CYCLES_MAX 64u
+/* Commit cycles on disk at once (writes or fdatasync in flight), acknowledged in log order. */
+#define SB_WAL_CYCLES_IN_FLIGHT_MAX 2u
+static_assert(SB_WAL_CYCLES_IN_FLIGHT_MAX >= 1 &&
+                  SB_WAL_CYCLES_IN_FLIGHT_MAX <= SB_STORE_SEALED_CYCLES_MAX,
+              "cycles on disk are sealed cycles");
 /* Retry back-off for failed WAL cycles and flushes. */
 #define SB_STORE_RETRY_MIN_NS (1000ull * 1000ull)
 #define SB_STORE_RETRY_MAX_NS (1000ull * 1000ull * 1000ull)
@@ -185,18 +191,30 @@ struct wal_cycle {
     uint64_t end;             /* Ring position (4096-aligned). */
     uint64_t first_sequence;  /* Sequence of its first entry. */
     uint64_t last_sequence;   /* Sequence of its last entry. */
-    bool placed;              /* File and position chosen (kept across retries). */
+    bool placed;              /* File, position and header stamps chosen (kept across retries). */
     bool new_generation;      /* Starts a new generation: the header block goes first. */
     uint32_t file_index;      /* File it goes to. */
     uint64_t generation;      /* That file's generation for this cycle. */
     uint64_t file_position;   /* Where its first entry goes in that file. */
 };
 
-enum wal_cycle_phase {
-    WAL_IDLE = 0,
-    WAL_WRITING,
-    WAL_SYNCING,
-    WAL_BACKING_OFF,
+enum wal_flight_phase {
+    WAL_FLIGHT_WRITING = 0, /* Its writes are in flight. */
+    WAL_FLIGHT_SYNCING,     /* Its fdatasync is in flight. */
+    WAL_FLIGHT_DURABLE,     /* Synced; waits for every earlier cycle to be durable. */
+    WAL_FLIGHT_FAILED,      /* A write or the fdatasync failed, or an earlier cycle did. */
+};
+
+/* One commit cycle on disk: its writes, then its own fdatasync on its own file. */
+struct wal_flight {
+    struct sb_store *store;          /* Owner (the ops' context). */
+    struct sb_io_op writes[SB_WAL_CYCLE_WRITES_MAX]; /* Its writes, issued together. */
+    struct sb_io_op sync;            /* Its fdatasync. */
+    uint8_t *header_block;           /* 4096 bytes for a new generation's header (owned). */
+    int fd;                          /* Its WAL file (the fdatasync's). */
+    uint32_t writes_pending;         /* Writes not completed. */
+    int error;                       /* First failure (0: none). */
+    enum wal_flight_phase phase;     /* State. */
 };
 
 struct wal {
@@ -212,12 +230,12 @@ struct wal {
     struct wal_cycle sealed_cycles[SB_STORE_SEALED_CYCLES_MAX]; /* FIFO of sealed cycles. */
     uint32_t sealed_first;             /* FIFO head index. */
     uint32_t sealed_count;             /* Cycles waiting. */
-    enum wal_cycle_phase phase;        /* State of the cycle in flight (sealed_first). */
-    struct sb_io_op op;                /* The fdatasync in flight. */
-    struct sb_io_op writes[SB_WAL_CYCLE_WRITES_MAX]; /* A cycle's writes, issued together. */
-    uint32_t writes_pending;           /* Writes of the cycle not completed. */
-    int write_error;                   /* First failure among them (0: none). */
-    uint8_t *header_block;             /* 4096 bytes for a new generation's header (owned). */
+    /* Cycle sealed_first + k is on disk in flights[(flights_first + k) % MAX], k < flying. */
+    struct wal_flight flights[SB_WAL_CYCLES_IN_FLIGHT_MAX];
+    uint32_t flights_first;            /* Flight of the oldest cycle on disk. */
+    uint32_t flying;                   /* Cycles on disk. */
+    bool failing;                      /* A cycle failed: nothing new starts until all land. */
+    bool backing_off;                  /* Waiting for retry_timer to start them again. */
     uint32_t current_file;             /* File written to. */
     struct wal_file *files;            /* wal_file_count files (owned). */
     uint64_t next_generation;          /* Next generation number. */
@@ -445,6 +463,7 @@ int wal_append_entry(struct sb_store *store, struct sb_partition *partition,
                      uint64_t *ring_position_out);
 void wal_iteration_end(struct sb_store *store);
 bool wal_idle(const struct sb_store *store);
+bool wal_landing(const struct sb_store *store);
 struct memtable_entry *wal_fifo_entry(struct sb_store *store, uint32_t index);
 uint32_t wal_fifo_index_after(const struct sb_store *store, uint32_t index);
 void wal_release_flushed(struct sb_store *store, uint64_t ring_end, uint32_t fifo_end);

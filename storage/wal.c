@@ -7,20 +7,36 @@
  * memtable_entry (one per batch, in ring order) indexes the batches; each
  * partition links its own entries.
  *
- * Commit cycles (docs/storage.md, "Group commit"):
+ * Commit cycles (docs/storage.md, "Group commit"). Up to SB_WAL_CYCLES_IN_FLIGHT_MAX (2)
+ * sealed cycles are on disk at once, each in a flight of its own:
  *
- *   open --wal_seal--> sealed --wal_cycle_start--> WRITING --write ok--> SYNCING
- *                                   ^                  |                    |
- *                                   |              failure              fdatasync ok
- *                                   +-- BACKING_OFF <--+------ failure -----+  |
- *                                                                              v
- *                                           committed advances, appends notified
+ *   open --wal_seal--> sealed --wal_cycles_start--> WRITING ---writes ok---> SYNCING
+ *                        ^     (log order, while a      |                    |      |
+ *                        |      flight is free)         | a write failed,    |      | own
+ *                        |                              | or an earlier      |      | fdatasync
+ *                        |                              | cycle did          |      | ok
+ *                        |                              v                    |      v
+ *                        |                           FAILED <--fdatasync-----+   DURABLE
+ *                        |                              |      failed               |
+ *                        |    wal_back_off once no      |       wal_flights_settle: the
+ *                        +--- flight is landing, then --+       oldest flight DURABLE ->
+ *                             retry_timer (every cycle          committed advances,
+ *                             not committed is redone)          appends notified
  *
- * A cycle is sealed by padding it to a 4096-byte boundary, so the next cycle
- * never rewrites a block of an acknowledged one. Exactly one cycle is in
- * flight at a time; a failed write or fdatasync is retried with the same
- * bytes at the same place after a back-off, and nothing in or after it is
- * acknowledged until it succeeds.
+ * A cycle's fdatasync is issued on its own file once its own writes completed, so it proves
+ * exactly that cycle durable (an fdatasync covers only writes completed before it was
+ * issued, and never another file). Completion is ordered: a later cycle DURABLE first waits
+ * in its flight (cycles_held) until every earlier one is, and only the oldest flight moves
+ * `committed`, so durable offsets and acknowledgements follow log order.
+ *
+ * A cycle is sealed by padding it to a 4096-byte boundary, so the next cycle never rewrites
+ * a block of an acknowledged one. A failed write or fdatasync of any cycle stops new starts;
+ * once nothing is landing, every cycle from the oldest not yet committed on (later ones whose
+ * fdatasync succeeded included: cycles_redone) is written again, the same bytes at the same
+ * place, after a back-off, and nothing in or after the failed cycle is acknowledged until
+ * that succeeds. A cycle issued behind another carries the flag BEHIND and the oldest
+ * sequence not yet durable ([WAL-ENTRY]), so recovery never takes it for proof that the
+ * cycles before it were durable: after a power cut it is cut with them (recovery.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +56,6 @@
 #include "core/pages.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
-
-static void wal_cycle_start(struct sb_store *store);
 
 uint8_t *
 wal_ring_at(struct sb_store *store, uint64_t position)
@@ -102,13 +116,18 @@ wal_init(struct sb_store *store)
     const struct sb_store_config *config = &store->config;
     wal->ring_bytes = config->memtable_bytes;
     wal->ring = sb_pages_map(wal->ring_bytes);
-    wal->header_block = sb_alloc_aligned(SB_BLOCK_BYTES, SB_BLOCK_BYTES);
     wal->fifo_capacity = (uint32_t)(wal->ring_bytes / 256);
     wal->fifo = sb_pages_map(wal->fifo_capacity * sizeof(struct memtable_entry));
     wal->files = sb_alloc(config->wal_file_count * sizeof(struct wal_file));
-    if (wal->ring == NULL || wal->header_block == NULL || wal->fifo == NULL ||
-        wal->files == NULL) {
+    if (wal->ring == NULL || wal->fifo == NULL || wal->files == NULL) {
         return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < SB_WAL_CYCLES_IN_FLIGHT_MAX; index++) {
+        wal->flights[index].store = store;
+        wal->flights[index].header_block = sb_alloc_aligned(SB_BLOCK_BYTES, SB_BLOCK_BYTES);
+        if (wal->flights[index].header_block == NULL) {
+            return -ENOMEM;
+        }
     }
     wal->retry_delay_ns = SB_STORE_RETRY_MIN_NS;
     for (uint32_t index = 0; index < config->wal_file_count; index++) {
@@ -137,7 +156,9 @@ wal_deinit(struct sb_store *store)
     }
     sb_free(wal->files);
     sb_pages_unmap(wal->fifo, wal->fifo_capacity * sizeof(struct memtable_entry));
-    sb_free(wal->header_block);
+    for (uint32_t index = 0; index < SB_WAL_CYCLES_IN_FLIGHT_MAX; index++) {
+        sb_free(wal->flights[index].header_block);
+    }
     sb_pages_unmap(wal->ring, wal->ring_bytes);
     memset(wal, 0, sizeof(*wal));
 }
@@ -454,18 +475,22 @@ wal_replay_done(struct sb_store *store)
     wal_advance_durable(store);
 }
 
-/* Rewrites generation and cycle sequence into every entry header of the cycle (both are only
- * known once the cycle is placed in a file). The bytes are ours, so this is an encode. */
+/* Rewrites generation, cycle sequence and the BEHIND stamp into every entry header of the
+ * cycle (known only once the cycle is placed in a file and issued; `unsynced_sequence` is
+ * the oldest sequence not yet durable). The bytes are ours, so this is an encode. */
 static void
-wal_stamp_cycle(struct sb_store *store, const struct wal_cycle *cycle, uint64_t generation)
+wal_stamp_cycle(struct sb_store *store, const struct wal_cycle *cycle,
+                uint64_t unsynced_sequence)
 {
     for (uint64_t position = cycle->start; position < cycle->end;) {
         uint8_t *bytes = wal_ring_at(store, position);
         struct sb_wal_entry_header header;
         int decoded = sb_wal_entry_header_decode(bytes, &header);
         SB_ASSERT(decoded == 0);
-        header.generation = generation;
+        header.generation = cycle->generation;
         header.cycle_sequence = cycle->first_sequence;
+        header.behind = unsynced_sequence < cycle->first_sequence;
+        header.unsynced_sequence = header.behind ? unsynced_sequence : 0;
         sb_wal_entry_header_encode(&header, bytes);
         position += sb_wal_entry_span(header.payload_bytes);
     }
@@ -505,6 +530,7 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
         next_file->first_sequence = cycle->first_sequence;
         next_file->has_entries = false;
         next_file->write_position = SB_BLOCK_BYTES;
+        store->stats.wal_generations++;
     }
     wal->current_file = cycle->file_index;
     cycle->placed = true;
@@ -513,42 +539,60 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
 
 static void wal_write_done(struct sb_io_op *op);
 
+/* The flight of the k-th cycle on disk (k = 0: the oldest, sealed_first). */
+static struct wal_flight *
+wal_flight_at(struct wal *wal, uint32_t k)
+{
+    SB_ASSERT(k < SB_WAL_CYCLES_IN_FLIGHT_MAX);
+    return &wal->flights[(wal->flights_first + k) % SB_WAL_CYCLES_IN_FLIGHT_MAX];
+}
+
+static struct wal_cycle *
+wal_cycle_at(struct wal *wal, uint32_t k)
+{
+    SB_ASSERT(k < wal->sealed_count);
+    return &wal->sealed_cycles[(wal->sealed_first + k) % SB_STORE_SEALED_CYCLES_MAX];
+}
+
 /* Queues one write of the cycle. */
 static void
-wal_cycle_write(struct sb_store *store, int fd, const uint8_t *bytes, uint64_t length,
-                uint64_t file_position)
+wal_cycle_write(struct sb_store *store, struct wal_flight *flight, int fd, const uint8_t *bytes,
+                uint64_t length, uint64_t file_position)
 {
-    struct wal *wal = &store->wal;
-    SB_ASSERT(wal->writes_pending < SB_WAL_CYCLE_WRITES_MAX);
+    SB_ASSERT(flight->writes_pending < SB_WAL_CYCLE_WRITES_MAX);
     SB_ASSERT(length % SB_BLOCK_BYTES == 0 && file_position % SB_BLOCK_BYTES == 0);
-    struct sb_io_op *op = &wal->writes[wal->writes_pending++];
+    struct sb_io_op *op = &flight->writes[flight->writes_pending++];
     sb_io_write(store->io, op, fd, bytes, (uint32_t)length, file_position, wal_write_done,
-                store);
+                flight);
 }
 
 /* Writes one contiguous piece of the ring in chunks, so the device sees them in parallel. */
 static uint64_t
-wal_cycle_write_piece(struct sb_store *store, int fd, const uint8_t *bytes, uint64_t length,
-                      uint64_t file_position, uint64_t chunk_bytes)
+wal_cycle_write_piece(struct sb_store *store, struct wal_flight *flight, int fd,
+                      const uint8_t *bytes, uint64_t length, uint64_t file_position,
+                      uint64_t chunk_bytes)
 {
     for (uint64_t done = 0; done < length; done += chunk_bytes) {
-        wal_cycle_write(store, fd, bytes + done, sb_min_u64(chunk_bytes, length - done),
+        wal_cycle_write(store, flight, fd, bytes + done, sb_min_u64(chunk_bytes, length - done),
                         file_position + done);
     }
     return file_position + length;
 }
 
 /* Issues every write of the cycle at once: the header block of a new generation, then the
- * ring's bytes (one or two pieces), cut into chunks. One fdatasync follows them all. */
+ * ring's bytes (one or two pieces), cut into chunks. Its own fdatasync follows them all. */
 static void
-wal_cycle_writes(struct sb_store *store, const struct wal_cycle *cycle)
+wal_cycle_writes(struct sb_store *store, struct wal_flight *flight,
+                 const struct wal_cycle *cycle)
 {
     struct wal *wal = &store->wal;
     int fd = wal->files[cycle->file_index].fd;
-    wal->writes_pending = 0;
-    wal->write_error = 0;
+    flight->fd = fd;
+    flight->writes_pending = 0;
+    flight->error = 0;
+    flight->phase = WAL_FLIGHT_WRITING;
     if (cycle->new_generation) {
-        memset(wal->header_block, 0, SB_BLOCK_BYTES);
+        memset(flight->header_block, 0, SB_BLOCK_BYTES);
         struct sb_wal_file_header header = {
             .shard_id = store->config.shard_id,
             .generation = cycle->generation,
@@ -556,8 +600,8 @@ wal_cycle_writes(struct sb_store *store, const struct wal_cycle *cycle)
             .file_bytes = store->config.wal_file_bytes,
             .created_ns = sb_clock_realtime_ns(),
         };
-        sb_wal_file_header_encode(&header, wal->header_block);
-        wal_cycle_write(store, fd, wal->header_block, SB_BLOCK_BYTES, 0);
+        sb_wal_file_header_encode(&header, flight->header_block);
+        wal_cycle_write(store, flight, fd, flight->header_block, SB_BLOCK_BYTES, 0);
     }
     uint64_t bytes = cycle->end - cycle->start;
     /* At most SB_WAL_CYCLE_WRITES_MAX - 2 chunks (room for the header and the ring wrap). */
@@ -566,51 +610,101 @@ wal_cycle_writes(struct sb_store *store, const struct wal_cycle *cycle)
                                                   SB_BLOCK_BYTES));
     uint64_t physical = cycle->start % wal->ring_bytes;
     uint64_t first = sb_min_u64(bytes, wal->ring_bytes - physical);
-    uint64_t position = wal_cycle_write_piece(store, fd, wal->ring + physical, first,
+    uint64_t position = wal_cycle_write_piece(store, flight, fd, wal->ring + physical, first,
                                               cycle->file_position, chunk_bytes);
     if (first < bytes) {
-        wal_cycle_write_piece(store, fd, wal->ring, bytes - first, position, chunk_bytes);
+        wal_cycle_write_piece(store, flight, fd, wal->ring, bytes - first, position,
+                              chunk_bytes);
     }
 }
 
-static void
-wal_cycle_start(struct sb_store *store)
+/* Places the cycle and stamps its entry headers, once (a retry writes the same bytes to the
+ * same place). A cycle issued while earlier ones are on disk says so (flag BEHIND) with the
+ * oldest sequence not yet durable, so recovery never takes it as proof that they were.
+ * Returns false if the next WAL file is still needed (a flush will free it). */
+static bool
+wal_cycle_prepare(struct sb_store *store, struct wal_cycle *cycle)
 {
     struct wal *wal = &store->wal;
-    SB_ASSERT(wal->phase == WAL_IDLE && wal->sealed_count > 0);
-    struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
-    if (!cycle->placed && !wal_place_cycle(store, cycle)) {
-        return; /* Waits for a flush to free the next file; flush_maybe_start is asked. */
+    if (cycle->placed) {
+        return true;
     }
-    wal_stamp_cycle(store, cycle, cycle->generation);
-    wal->phase = WAL_WRITING;
-    wal_cycle_writes(store, cycle);
+    if (!wal_place_cycle(store, cycle)) {
+        return false;
+    }
+    struct wal_file *file = &wal->files[cycle->file_index];
+    file->write_position = cycle->file_position + (cycle->end - cycle->start);
+    /* Not free for reuse until a checkpoint covers the cycle (so not before it is durable). */
+    file->last_sequence = cycle->last_sequence;
+    file->has_entries = true;
+    uint64_t unsynced = wal_cycle_at(wal, 0)->first_sequence;
+    SB_ASSERT(unsynced <= cycle->first_sequence);
+    wal_stamp_cycle(store, cycle, unsynced);
+    return true;
+}
+
+/* Starts cycles while fewer than SB_WAL_CYCLES_IN_FLIGHT_MAX are on disk, in log order. */
+static void
+wal_cycles_start(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    /* Bounded by SB_WAL_CYCLES_IN_FLIGHT_MAX. */
+    while (!wal->failing && !wal->backing_off && wal->flying < SB_WAL_CYCLES_IN_FLIGHT_MAX &&
+           wal->flying < wal->sealed_count) {
+        struct wal_cycle *cycle = wal_cycle_at(wal, wal->flying);
+        if (!wal_cycle_prepare(store, cycle)) {
+            return; /* Waits for a flush to free the next file; flush_maybe_start is asked. */
+        }
+        struct wal_flight *flight = wal_flight_at(wal, wal->flying);
+        store->stats.cycles_behind += wal->flying > 0 ? 1 : 0;
+        wal->flying++;
+        wal_cycle_writes(store, flight, cycle);
+    }
 }
 
 static void wal_sync_done(struct sb_io_op *op);
+static void wal_flights_settle(struct sb_store *store);
 
 static void
 wal_retry_fire(struct sb_timer *timer)
 {
     struct sb_store *store = timer->context;
-    SB_ASSERT(store->wal.phase == WAL_BACKING_OFF);
-    store->wal.phase = WAL_IDLE;
+    struct wal *wal = &store->wal;
+    SB_ASSERT(wal->backing_off && wal->flying == 0);
+    wal->backing_off = false;
     store->stats.cycle_retries++;
-    wal_cycle_start(store);
+    wal_cycles_start(store);
 }
 
-/* A write or fdatasync failed: nothing of this cycle is acknowledged; the same bytes are written
- * again at the same place after a back-off that doubles up to a second. */
+/* A write or fdatasync of a cycle failed: nothing in or after it is acknowledged. */
 static void
-wal_cycle_failed(struct sb_store *store, const char *step, int error)
+wal_flight_failed(struct sb_store *store, struct wal_flight *flight, const char *step,
+                  int error)
 {
     struct wal *wal = &store->wal;
-    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
-    sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" file=%u position=%llu "
-                "retry_ms=%llu", step, sb_strerror(error), cycle->file_index,
-                (unsigned long long)cycle->file_position,
-                (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
-    wal->phase = WAL_BACKING_OFF;
+    SB_ASSERT(error < 0);
+    sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" retry_ms=%llu", step,
+                sb_strerror(error), (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
+    flight->phase = WAL_FLIGHT_FAILED;
+    wal->failing = true;
+}
+
+/* Once nothing is in flight after a failure: every cycle from the oldest not durable on is
+ * written and synced again, the same bytes at the same place, after a back-off that doubles
+ * up to a second. (A later cycle's own fdatasync may have succeeded; it is synced again all
+ * the same, so no acknowledgement rests on an fdatasync that raced a failure.) */
+static void
+wal_back_off(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    SB_ASSERT(wal->failing && !wal->backing_off);
+    for (uint32_t k = 0; k < wal->flying; k++) {
+        store->stats.cycles_redone += wal_flight_at(wal, k)->phase == WAL_FLIGHT_DURABLE ? 1 : 0;
+    }
+    wal->failing = false;
+    wal->backing_off = true;
+    wal->flying = 0;
+    wal->flights_first = 0;
     int armed = sb_timer_arm(store->timers, &wal->retry_timer,
                              sb_io_now_ns(store->io) + wal->retry_delay_ns, wal_retry_fire,
                              store);
@@ -623,50 +717,89 @@ wal_cycle_failed(struct sb_store *store, const char *step, int error)
 static void
 wal_write_done(struct sb_io_op *op)
 {
-    struct sb_store *store = op->context;
-    struct wal *wal = &store->wal;
-    if ((op->result < 0 || (uint32_t)op->result != op->length) && wal->write_error == 0) {
-        wal->write_error = op->result < 0 ? op->result : -EIO;
+    struct wal_flight *flight = op->context;
+    struct sb_store *store = flight->store;
+    if ((op->result < 0 || (uint32_t)op->result != op->length) && flight->error == 0) {
+        flight->error = op->result < 0 ? op->result : -EIO;
     }
-    SB_ASSERT(wal->writes_pending > 0);
-    if (--wal->writes_pending != 0) {
+    SB_ASSERT(flight->phase == WAL_FLIGHT_WRITING || flight->phase == WAL_FLIGHT_FAILED);
+    SB_ASSERT(flight->writes_pending > 0);
+    if (--flight->writes_pending != 0) {
         return;
     }
-    if (wal->write_error != 0) {
-        wal_cycle_failed(store, "write", wal->write_error);
+    if (flight->error != 0) {
+        wal_flight_failed(store, flight, "write", flight->error);
+    } else if (store->wal.failing) {
+        flight->phase = WAL_FLIGHT_FAILED; /* An earlier cycle failed: this one is redone. */
+    } else {
+        /* Issued only now: an fdatasync covers the writes completed before it was issued. */
+        flight->phase = WAL_FLIGHT_SYNCING;
+        sb_io_fsync(store->io, &flight->sync, flight->fd, true, wal_sync_done, flight);
         return;
     }
-    const struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
-    wal->phase = WAL_SYNCING;
-    sb_io_fsync(store->io, &wal->op, wal->files[cycle->file_index].fd, true, wal_sync_done,
-                store);
+    wal_flights_settle(store);
 }
 
 static void
 wal_sync_done(struct sb_io_op *op)
 {
-    struct sb_store *store = op->context;
-    struct wal *wal = &store->wal;
+    struct wal_flight *flight = op->context;
+    struct sb_store *store = flight->store;
+    SB_ASSERT(flight->phase == WAL_FLIGHT_SYNCING);
     if (op->result < 0) {
-        wal_cycle_failed(store, "fdatasync", op->result);
-        return;
+        wal_flight_failed(store, flight, "fdatasync", op->result);
+    } else {
+        flight->phase = WAL_FLIGHT_DURABLE;
+        /* Durable before an earlier cycle: held until that one is. */
+        store->stats.cycles_held += flight != wal_flight_at(&store->wal, 0) ? 1 : 0;
     }
-    struct wal_cycle *cycle = &wal->sealed_cycles[wal->sealed_first];
-    struct wal_file *file = &wal->files[cycle->file_index];
-    file->write_position = cycle->file_position + (cycle->end - cycle->start);
-    file->last_sequence = cycle->last_sequence;
-    file->has_entries = true;
+    wal_flights_settle(store);
+}
+
+/* Makes the oldest cycle on disk committed. */
+static void
+wal_cycle_retire(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    struct wal_cycle *cycle = wal_cycle_at(wal, 0);
+    SB_ASSERT(wal_flight_at(wal, 0)->phase == WAL_FLIGHT_DURABLE);
+    SB_ASSERT(cycle->start == wal->committed && cycle->placed);
     wal->committed = cycle->end;
     wal->sealed_first = (wal->sealed_first + 1) % SB_STORE_SEALED_CYCLES_MAX;
     wal->sealed_count--;
-    wal->phase = WAL_IDLE;
+    wal->flights_first = (wal->flights_first + 1) % SB_WAL_CYCLES_IN_FLIGHT_MAX;
+    wal->flying--;
     wal->retry_delay_ns = SB_STORE_RETRY_MIN_NS;
     store->stats.cycles++;
     store->stats.cycle_bytes += (cycle->end - cycle->start);
-    wal_advance_durable(store);
-    if (wal->sealed_count > 0) {
-        wal_cycle_start(store);
+}
+
+/* After a flight changed phase: commits the durable cycles at the front, in log order (a
+ * later cycle durable first waits here for the earlier ones), then either backs off (after
+ * a failure, once nothing is in flight) or starts the next cycles. */
+static void
+wal_flights_settle(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    uint64_t committed = wal->committed;
+    /* Bounded by SB_WAL_CYCLES_IN_FLIGHT_MAX. */
+    while (wal->flying > 0 && wal_flight_at(wal, 0)->phase == WAL_FLIGHT_DURABLE) {
+        wal_cycle_retire(store);
     }
+    if (wal->committed != committed) {
+        wal_advance_durable(store);
+    }
+    if (wal->failing) {
+        for (uint32_t k = 0; k < wal->flying; k++) {
+            enum wal_flight_phase phase = wal_flight_at(wal, k)->phase;
+            if (phase == WAL_FLIGHT_WRITING || phase == WAL_FLIGHT_SYNCING) {
+                return; /* Still landing. */
+            }
+        }
+        wal_back_off(store);
+        return;
+    }
+    wal_cycles_start(store);
 }
 
 /* The commit delay has passed: nothing to do here, the loop's iteration_end seals. */
@@ -683,11 +816,13 @@ wal_iteration_end(struct sb_store *store)
     if (store->failed) {
         return;
     }
-    /* Group commit: while a cycle is on disk, appends keep growing the open cycle, which is
-     * sealed when the disk is free for it. Sealing earlier would queue one small cycle per
-     * loop iteration, each a padded 4 KiB write plus an fdatasync of its own, so a steady
-     * acks=1 stream would fall further and further behind its durable point. */
-    bool disk_free = wal->phase == WAL_IDLE && wal->sealed_count == 0;
+    /* Group commit: while SB_WAL_CYCLES_IN_FLIGHT_MAX cycles are on disk, appends keep
+     * growing the open cycle, which is sealed when the disk can take it. Sealing whenever
+     * there is data would queue one small cycle per loop iteration, each a padded 4 KiB
+     * write plus an fdatasync of its own, so a steady acks=1 stream would fall further and
+     * further behind its durable point. */
+    bool disk_free = !wal->failing && !wal->backing_off &&
+                     wal->sealed_count < SB_WAL_CYCLES_IN_FLIGHT_MAX;
     if (wal->head != wal->sealed) {
         uint64_t now_ns = sb_io_now_ns(store->io);
         uint64_t due_ns = wal->open_cycle_since_ns + store->config.commit_delay_ns;
@@ -701,9 +836,7 @@ wal_iteration_end(struct sb_store *store)
             sb_timer_arm(store->timers, &wal->delay_timer, due_ns, wal_delay_fire, store);
         }
     }
-    if (wal->phase == WAL_IDLE && wal->sealed_count > 0) {
-        wal_cycle_start(store);
-    }
+    wal_cycles_start(store);
     if (wal->appends_head != NULL && wal->appends_head->ring_end <= wal->committed) {
         /* Appends registered on data already durable (a producer's retried batch). */
         wal_advance_durable(store);
@@ -714,7 +847,23 @@ bool
 wal_idle(const struct sb_store *store)
 {
     const struct wal *wal = &store->wal;
-    return wal->phase == WAL_IDLE && wal->sealed_count == 0 && wal->head == wal->sealed;
+    return wal->flying == 0 && !wal->backing_off && wal->sealed_count == 0 &&
+           wal->head == wal->sealed;
+}
+
+/* True while a write or fdatasync of a cycle is in flight. */
+bool
+wal_landing(const struct sb_store *store)
+{
+    const struct wal *wal = &store->wal;
+    for (uint32_t k = 0; k < wal->flying; k++) {
+        const struct wal_flight *flight =
+            &wal->flights[(wal->flights_first + k) % SB_WAL_CYCLES_IN_FLIGHT_MAX];
+        if (flight->phase == WAL_FLIGHT_WRITING || flight->phase == WAL_FLIGHT_SYNCING) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* A flush is due when the ring is half full, or the next WAL file is still needed. */

@@ -105,6 +105,12 @@ model_append_done(struct sb_append *append)
     cr_assert_eq(append->base_offset, batch->base_offset);
     batch->notified = true;
     batch->acknowledged = append->result == 0;
+    if (batch->acknowledged) {
+        struct model *model = batch->model;
+        model->acknowledged_out_of_order +=
+            batch->append_index != model->acknowledged_total ? 1 : 0;
+        model->acknowledged_total++;
+    }
     if (batch->acknowledged && batch->base_offset > 0) {
         cr_assert((batch - 1)->acknowledged, "acknowledged before an earlier batch");
     }
@@ -119,12 +125,14 @@ model_append(struct model *model, uint32_t index, uint32_t record_count, uint64_
     uint32_t bytes = model_batch_build(tag, record_count, model_buffer);
     struct model_batch *batch = &partition->batches[partition->count];
     *batch = (struct model_batch){.base_offset = partition->next_offset,
-                                  .record_count = record_count, .tag = tag};
+                                  .record_count = record_count, .tag = tag, .model = model,
+                                  .append_index = model->appended_total};
     int result = sb_partition_append(partition->partition, model_buffer, bytes, &batch->append,
                                      model_append_done, batch);
     if (result == 0) {
         partition->count++;
         partition->next_offset += record_count;
+        model->appended_total++;
     }
     return result;
 }
@@ -308,6 +316,9 @@ model_check_recovered(struct model *model)
     }
     model_check_stats(model);
     model_open_partitions(model);
+    /* Every survivor now counts as acknowledged: log order restarts with the next append. */
+    model->appended_total = 0;
+    model->acknowledged_total = 0;
 }
 
 void

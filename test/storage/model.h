@@ -29,6 +29,8 @@ struct model_batch {
     uint64_t tag;            /* Seed of its bytes (model_batch_build). */
     bool notified;           /* The callback ran. */
     bool acknowledged;       /* It said durable (result 0). */
+    struct model *model;     /* Owner. */
+    uint64_t append_index;   /* Its place among all appends since model_init (log order). */
 };
 
 struct model_partition {
@@ -45,6 +47,10 @@ struct model {
     uint32_t partition_count;             /* Partitions 0 .. count-1. */
     struct sb_partition_config config;    /* Their configuration (recovery's lookup too). */
     struct model_partition partitions[MODEL_PARTITIONS_MAX]; /* What was appended. */
+    uint64_t appended_total;              /* Appends since model_init. */
+    uint64_t acknowledged_total;          /* Acknowledgements by callback since model_init. */
+    uint64_t acknowledged_out_of_order;   /* Of those, not the oldest unacknowledged append
+                                             (meaningful until the first cut or reopen). */
 };
 
 /* Starts an empty model and makes the fixture's recovery lookup answer with `config`. */
