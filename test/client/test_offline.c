@@ -4,8 +4,8 @@
  * valid, compressed, control and corrupt batches, the receive path on
  * hostile bytes (oversized, corrupt and unexpected frames close the
  * connection and fail its requests, never crash), metadata routing with the
- * shard-port fallback, the lifecycle of a client nobody answers, and a consumer group
- * member's retries against scripted coordinator answers.
+ * shard-port fallback, the lifecycle of a client nobody answers, a consumer group
+ * member's retries against scripted coordinator answers, and a Fetch refused as a whole.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -652,6 +652,57 @@ Test(groups_offline, a_partition_the_target_gives_back_before_poll_revoked_it_is
     offline_beat(client, conn, consumer, SB_WIRE_ERROR_FENCED_MEMBER_EPOCH, NULL);
     cr_assert(first->paused && second->paused, "lost: nothing is fetched");
     cr_assert(consumer->group.lost);
+    pthread_mutex_unlock(&client->mutex);
+    sb_consumer_close(consumer);
+    sb_client_close(client);
+}
+
+/* The log lines a scripted consumer's client wrote that say a whole request was refused. */
+static int offline_refused_lines;
+
+static void
+offline_count_refused(void *opaque, int level, const char *line)
+{
+    (void)opaque;
+    (void)level;
+    offline_refused_lines += strstr(line, "Fetch of 1 partitions refused") != NULL;
+}
+
+/* A Fetch the broker refuses as a whole with an error no retry mends (INVALID_REQUEST: a
+ * client defect, such as the 4,096-topic-element limit once was) is logged, and its
+ * partition backs off and is asked again; BROKER_BUSY (the request shrinks) is not logged. */
+Test(fetch_offline, a_fetch_refused_as_invalid_is_logged_and_asked_again)
+{
+    struct client_conn *conn = NULL;
+    struct sb_client *client = offline_client(&conn, NULL);
+    client->config.log = offline_count_refused;
+    client->config.log_level = SB_CLIENT_LOG_WARN;
+    struct client_topic *topic = metadata_topic(client, "t");
+    offline_metadata(client, 1);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(client, &consumer), 0);
+    cr_assert_eq(sb_consumer_assign(consumer, "t", 0), 0);
+    cr_assert_eq(sb_consumer_seek(consumer, "t", 0, 0), 0);
+    pthread_mutex_lock(&client->mutex);
+    struct client_conn *route = metadata_route(client, topic, 0, consumer->owner_id);
+    cr_assert_not_null(route);
+    route->fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    route->state = CONN_READY;
+    const int16_t refusals[] = {SB_WIRE_ERROR_BROKER_BUSY, SB_WIRE_ERROR_INVALID_REQUEST};
+    for (uint32_t round = 0; round < 2; round++) {
+        consumer->partitions->retry_at_ns = 0;
+        fetch_run(client, consumer, client_now_ns());
+        cr_assert(consumer->partitions->fetch_inflight, "round %u: no Fetch sent", round);
+        uint8_t frame[64];
+        size_t length = offline_frame(frame, sizeof(frame), SB_API_FETCH,
+                                      route->inflight_tail->correlation_id, refusals[round],
+                                      NULL, 0);
+        cr_assert_eq(conn_receive_bytes(client, route, frame, length), 0);
+        cr_assert_not(consumer->partitions->fetch_inflight);
+        /* BROKER_BUSY shrinks the request and asks again at once; INVALID_REQUEST backs off. */
+        cr_assert_eq(consumer->partitions->failures, round, "round %u", round);
+        cr_assert_eq(offline_refused_lines, (int)round, "round %u", round);
+    }
     pthread_mutex_unlock(&client->mutex);
     sb_consumer_close(consumer);
     sb_client_close(client);
