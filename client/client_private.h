@@ -762,7 +762,9 @@ struct sb_consumer {
                                           * partition halves it). */
     uint32_t fetch_answers;              /* Answers since the last shrink. */
     uint32_t fetch_rotation;             /* Position in the partition list where the next
-                                          * Fetch starts choosing (fairness when limited). */
+                                          * Fetch starts: after the last partition taken
+                                          * (split requests) or the last an answer gave
+                                          * records (trimmed responses). */
     /* API thread only: */
     struct consumer_chunk *current;      /* Chunk being handed out. */
     struct client_records records;       /* Its iterator. */

@@ -40,6 +40,8 @@ struct fetch_entry {
     struct consumer_partition *partition; /* Referenced until the answer. */
     uint32_t epoch;                       /* Its epoch when sent. */
     bool answered;                        /* The response named it. */
+    uint32_t turn;                        /* Its place in the consumer's rotation when sent
+                                             (fetch_rotation counts the same way). */
 };
 
 /* A Fetch or ListOffsets request in flight. */
@@ -411,8 +413,8 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
  * partitions. */
 static bool
 fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
-             struct client_conn *conn, bool list, struct fetch_context **contexts,
-             uint32_t *context_count, uint32_t capacity)
+             uint32_t turn, struct client_conn *conn, bool list,
+             struct fetch_context **contexts, uint32_t *context_count, uint32_t capacity)
 {
     uint32_t index = 0;
     while (index < *context_count && contexts[index]->conn != conn) {
@@ -439,7 +441,7 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
     }
     partition->references++;
     context->entries[context->entry_count++] =
-        (struct fetch_entry){partition, partition->epoch, false};
+        (struct fetch_entry){partition, partition->epoch, false, turn};
     context->topic_count += new_topic;
     return true;
 }
@@ -469,8 +471,9 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
         if (fetch_wanted(client, consumer, partition, list, now_ns) &&
             (conn = fetch_route(client, consumer, partition, list)) != NULL) {
             wanted++;
-            if (fetch_gather(consumer, partition, conn, list, contexts, &context_count,
-                             count) && !list) {
+            if (fetch_gather(consumer, partition, first + visited, conn, list, contexts,
+                             &context_count, count) &&
+                !list) {
                 consumer->fetch_rotation = first + visited + 1;
             }
         }
@@ -623,7 +626,10 @@ fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
     }
 }
 
-/* Decodes a Fetch response and applies every current entry it names. */
+/* Decodes a Fetch response and applies every current entry it names. The response was
+ * trimmed to fetch.max.bytes in request order, so the next Fetch starts after the last
+ * partition that got records: the ones trimmed off go first (else, with backlogs above
+ * the limit, the same first partitions would take every response). */
 static int
 fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
             struct fetch_context *context, const uint8_t *body, size_t body_bytes)
@@ -640,6 +646,9 @@ fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
             if (entry != NULL && fetch_entry_current(entry) &&
                 entry->partition->state == POSITION_VALID) {
                 fetch_answer(client, consumer, entry->partition, &answer);
+                if (answer.records.length > 0) {
+                    consumer->fetch_rotation = entry->turn + 1;
+                }
             }
         }
     }

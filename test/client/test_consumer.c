@@ -599,3 +599,49 @@ Test(consumer, a_partition_starving_for_long_is_logged, .timeout = 60)
     cr_assert_eq(starving_lines, 1, "one warning for the starving partition");
     cluster_stop(&cluster);
 }
+
+/* A response is trimmed to fetch.max.bytes in request order. The consumer asked for its
+ * partitions in the same order every time once they all fit one request, so with backlogs
+ * larger than the limit the first partitions took every response and the rest waited until
+ * they were drained (for good, under steady production). Now the next request starts after
+ * the last partition the answer served: with 8 partitions of 100 one-record batches and a
+ * 1 KiB limit, every partition delivers within the first half of the records. */
+Test(consumer, a_trimmed_fetch_serves_the_other_partitions_next, .timeout = 60)
+{
+    enum { FAIR_PARTITIONS = 8, FAIR_RECORDS = 100 };
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, NULL);
+    cluster_topic(&cluster, "fair", FAIR_PARTITIONS);
+    for (int32_t partition = 0; partition < FAIR_PARTITIONS; partition++) {
+        cluster_produce(cluster.client, "fair", partition, 0, FAIR_RECORDS);
+    }
+    const char *const settings[] = {"fetch.max.bytes", "1024", NULL};
+    struct sb_client *client = cluster_client(&cluster, settings);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(client, &consumer), 0);
+    for (int32_t partition = 0; partition < FAIR_PARTITIONS; partition++) {
+        cr_assert_eq(sb_consumer_assign(consumer, "fair", partition), 0);
+        cr_assert_eq(sb_consumer_seek(consumer, "fair", partition, SB_OFFSET_BEGINNING), 0);
+    }
+    bool seen[FAIR_PARTITIONS] = {false};
+    uint32_t received = 0;
+    int64_t deadline_ms = test_now_ms() + TEST_WAIT_MS;
+    /* Bounded by the deadline. */
+    while (received < FAIR_PARTITIONS * FAIR_RECORDS / 2 && test_now_ms() < deadline_ms) {
+        const struct sb_consumer_record *record = NULL;
+        int result = sb_consumer_poll(consumer, 200, &record);
+        cr_assert_geq(result, 0, "poll: %s", sb_client_strerror(result));
+        if (result > 0) {
+            seen[record->partition] = true;
+            received++;
+        }
+    }
+    cr_assert_eq(received, FAIR_PARTITIONS * FAIR_RECORDS / 2);
+    for (int32_t partition = 0; partition < FAIR_PARTITIONS; partition++) {
+        cr_assert(seen[partition], "partition %d delivered nothing in the first %u records",
+                  partition, received);
+    }
+    sb_consumer_close(consumer);
+    sb_client_close(client);
+    cluster_stop(&cluster);
+}
