@@ -96,14 +96,15 @@ fetch_backoff(struct sb_client *client, struct consumer_partition *partition, in
     }
 }
 
-/* A whole Fetch or ListOffsets came back with an error no retry mends (INVALID_REQUEST: the
- * client asked for something the broker refuses): its partitions back off and ask again, and
- * the log says so, since only a client defect gets there. */
+/* A whole Fetch or ListOffsets the broker answered with an error no retry mends
+ * (INVALID_REQUEST: the client asked for something the broker refuses): its partitions back
+ * off and ask again, and the log says so, since only a client defect gets there. Errors of
+ * the client's own (a closing client, a lost connection) are not the broker's refusal. */
 static void
 fetch_refused(struct sb_client *client, const struct fetch_context *context, bool list,
               int error)
 {
-    if (error != 0 && !sb_client_error_is_retriable(error)) {
+    if (client_error_wire_code(error) > 0 && !sb_client_error_is_retriable(error)) {
         client_log(client, SB_CLIENT_LOG_WARN, "%s of %u partitions refused: %s",
                    list ? "ListOffsets" : "Fetch", context->entry_count,
                    sb_client_strerror(error));
