@@ -539,12 +539,18 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
 
 static void wal_write_done(struct sb_io_op *op);
 
-/* The flight of the k-th cycle on disk (k = 0: the oldest, sealed_first). */
+/* The index in wal->flights of the k-th cycle on disk (k = 0: the oldest, sealed_first). */
+static uint32_t
+wal_flight_index(const struct wal *wal, uint32_t k)
+{
+    SB_ASSERT(k < SB_WAL_CYCLES_IN_FLIGHT_MAX);
+    return (wal->flights_first + k) % SB_WAL_CYCLES_IN_FLIGHT_MAX;
+}
+
 static struct wal_flight *
 wal_flight_at(struct wal *wal, uint32_t k)
 {
-    SB_ASSERT(k < SB_WAL_CYCLES_IN_FLIGHT_MAX);
-    return &wal->flights[(wal->flights_first + k) % SB_WAL_CYCLES_IN_FLIGHT_MAX];
+    return &wal->flights[wal_flight_index(wal, k)];
 }
 
 static struct wal_cycle *
@@ -683,8 +689,14 @@ wal_flight_failed(struct sb_store *store, struct wal_flight *flight, const char 
 {
     struct wal *wal = &store->wal;
     SB_ASSERT(error < 0);
-    sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" retry_ms=%llu", step,
-                sb_strerror(error), (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
+    uint32_t k = (uint32_t)(flight - wal->flights + SB_WAL_CYCLES_IN_FLIGHT_MAX -
+                            wal->flights_first) % SB_WAL_CYCLES_IN_FLIGHT_MAX;
+    const struct wal_cycle *cycle = wal_cycle_at(wal, k);
+    sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" file=%u position=%llu "
+                "first_sequence=%llu retry_ms=%llu", step, sb_strerror(error),
+                cycle->file_index, (unsigned long long)cycle->file_position,
+                (unsigned long long)cycle->first_sequence,
+                (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
     flight->phase = WAL_FLIGHT_FAILED;
     wal->failing = true;
 }
@@ -790,13 +802,9 @@ wal_flights_settle(struct sb_store *store)
         wal_advance_durable(store);
     }
     if (wal->failing) {
-        for (uint32_t k = 0; k < wal->flying; k++) {
-            enum wal_flight_phase phase = wal_flight_at(wal, k)->phase;
-            if (phase == WAL_FLIGHT_WRITING || phase == WAL_FLIGHT_SYNCING) {
-                return; /* Still landing. */
-            }
+        if (!wal_landing(store)) {
+            wal_back_off(store);
         }
-        wal_back_off(store);
         return;
     }
     wal_cycles_start(store);
@@ -857,9 +865,8 @@ wal_landing(const struct sb_store *store)
 {
     const struct wal *wal = &store->wal;
     for (uint32_t k = 0; k < wal->flying; k++) {
-        const struct wal_flight *flight =
-            &wal->flights[(wal->flights_first + k) % SB_WAL_CYCLES_IN_FLIGHT_MAX];
-        if (flight->phase == WAL_FLIGHT_WRITING || flight->phase == WAL_FLIGHT_SYNCING) {
+        enum wal_flight_phase phase = wal->flights[wal_flight_index(wal, k)].phase;
+        if (phase == WAL_FLIGHT_WRITING || phase == WAL_FLIGHT_SYNCING) {
             return true;
         }
     }
