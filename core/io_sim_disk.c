@@ -33,7 +33,9 @@
  * Fault order for one op: armed one-shot faults are counted first (the nth
  * matching op fails with its error, nothing written), then the rates:
  * write -EIO, write -ENOSPC, short write; read -EIO; fsync -EIO. A rate of 0
- * draws nothing from the generator.
+ * draws nothing from the generator. A one-shot write-back fault lets its write
+ * land; the next fsync of the inode then fails and undoes that write
+ * (disk_writeback_failed), before any other fault is drawn for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +80,7 @@ sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
     SB_ASSERT(kind == SB_IO_OP_WRITE || kind == SB_IO_OP_READ || kind == SB_IO_OP_FSYNC);
     SB_ASSERT(fault->nth >= 1);
     SB_ASSERT(fault->error < 0);
+    SB_ASSERT(!fault->writeback || kind == SB_IO_OP_WRITE);
     for (uint32_t index = 0; index < SB_SIM_FAULTS_ONCE_MAX; index++) {
         struct sim_fault_once *slot = &sim->once[index];
         if (!slot->armed) {
@@ -85,6 +88,7 @@ sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
             slot->kind = (uint8_t)kind;
             slot->remaining = fault->nth;
             slot->error = fault->error;
+            slot->writeback = fault->writeback;
             return 0;
         }
     }
@@ -458,9 +462,10 @@ sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
 }
 
 /* Counts this op against every armed one-shot fault of its family; returns the error of the
- * first one that reaches its nth op (all that reach it are used up), or 0. */
+ * first one that reaches its nth op (all that reach it are used up), or 0. A write-back
+ * fault's error goes to *writeback_error instead (NULL: the op has no write-back). */
 static int32_t
-disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind)
+disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind, int32_t *writeback_error)
 {
     enum sb_io_op_kind family = fault_kind_fold(kind);
     int32_t error = 0;
@@ -473,7 +478,9 @@ disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind)
         fault->remaining--;
         if (fault->remaining == 0) {
             fault->armed = false;
-            error = error != 0 ? error : fault->error;
+            int32_t *slot = fault->writeback ? writeback_error : &error;
+            SB_ASSERT(slot != NULL);
+            *slot = *slot != 0 ? *slot : fault->error;
         }
     }
     return error;
@@ -482,7 +489,7 @@ disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind)
 static int32_t
 disk_read(struct sb_sim *sim, struct sb_io_op *op)
 {
-    int32_t error = disk_fault_once(sim, SB_IO_OP_READ);
+    int32_t error = disk_fault_once(sim, SB_IO_OP_READ, NULL);
     if (error == 0 && sb_sim_chance(sim, sim->faults.read_error_ppm)) {
         error = -EIO;
     }
@@ -513,11 +520,13 @@ disk_write_total(const struct sb_io_op *op)
 }
 
 /* Fails whole (one-shot, -EIO, -ENOSPC), shortens (a 512-byte multiple, written), or writes;
- * a write that lands is remembered until an fsync covers it. */
+ * a write that lands is remembered until an fsync covers it (or, with a write-back fault,
+ * until the next fsync undoes it). */
 static int32_t
 disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
 {
-    int32_t error = disk_fault_once(sim, op->kind);
+    int32_t writeback_error = 0;
+    int32_t error = disk_fault_once(sim, op->kind, &writeback_error);
     if (error == 0 && sb_sim_chance(sim, sim->faults.write_error_ppm)) {
         error = -EIO;
     }
@@ -552,6 +561,7 @@ disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
     SB_ASSERT((uint64_t)written <= length);
     record->length = (uint32_t)written;
     record->before_bytes = (uint32_t)sb_min_u64(record->before_bytes, (uint64_t)written);
+    record->writeback_error = writeback_error;
     disk_write_link(sim, file, record);
     return (int32_t)written;
 }
@@ -596,6 +606,7 @@ disk_write_record(struct sb_sim *sim, const struct sim_file *file, const struct 
     record->after = record->before + length;
     record->offset = op->offset;
     record->length = length;
+    record->writeback_error = 0;
     disk_write_gather(op, record->after, length);
     /* A regular file returns everything up to EOF in one pread: a short count means EOF. */
     ssize_t count = pread(file->shadow_fd, record->before, length, (off_t)op->offset);
@@ -625,11 +636,47 @@ disk_write_link(struct sb_sim *sim, struct sim_file *file, struct sim_write *rec
     SB_ASSERT(sim->unsynced_writes <= SB_SIM_UNSYNCED_WRITES_MAX);
 }
 
+static void file_forget_write(struct sb_sim *sim, struct sim_file *file,
+                              struct sim_write *record);
+
+/* The first fsync after write-back faults: each faulted write's old bytes go back on disk and
+ * it is forgotten; returns the first fault's error, or 0 if there was none. */
+static int32_t
+disk_writeback_failed(struct sb_sim *sim, struct sim_file *file)
+{
+    int32_t error = 0;
+    struct sim_write *record = file->oldest;
+    for (uint32_t index = 0; record != NULL; index++) {
+        SB_ASSERT(index < SB_SIM_UNSYNCED_WRITES_MAX);
+        struct sim_write *newer = record->newer;
+        if (record->writeback_error != 0) {
+            for (const struct sim_write *later = newer; later != NULL; later = later->newer) {
+                SB_ASSERT((later->offset >= record->offset + record->length ||
+                           record->offset >= later->offset + later->length) &&
+                          "a write-back fault under a later unsynced write is not modelled");
+            }
+            error = error != 0 ? error : record->writeback_error;
+            /* The bytes past the old EOF read back as zeros, as after a power cut. */
+            ssize_t restored = pwrite(file->shadow_fd, record->before, record->length,
+                                      (off_t)record->offset);
+            SB_ASSERT(restored == (ssize_t)record->length);
+            file_forget_write(sim, file, record);
+        }
+        record = newer;
+    }
+    return error;
+}
+
 /* On success every remembered write of the inode becomes durable; on failure none does. */
 static int32_t
 disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
 {
-    int32_t error = disk_fault_once(sim, op->kind);
+    int32_t error = disk_writeback_failed(sim, file);
+    if (error != 0) {
+        (void)disk_fault_once(sim, op->kind, NULL); /* The op is counted all the same. */
+        return error;
+    }
+    error = disk_fault_once(sim, op->kind, NULL);
     if (error == 0 && sb_sim_chance(sim, sim->faults.fsync_error_ppm)) {
         error = -EIO;
     }
@@ -646,21 +693,33 @@ disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
     return 0;
 }
 
+/* Unlinks and frees one remembered write. */
+static void
+file_forget_write(struct sb_sim *sim, struct sim_file *file, struct sim_write *record)
+{
+    if (record->older != NULL) {
+        record->older->newer = record->newer;
+    } else {
+        file->oldest = record->newer;
+    }
+    if (record->newer != NULL) {
+        record->newer->older = record->older;
+    } else {
+        file->newest = record->older;
+    }
+    SB_ASSERT(sim->unsynced_writes > 0);
+    sim->unsynced_writes--;
+    sim->unsynced_bytes -= record->length;
+    sb_free(record);
+}
+
 static void
 file_forget_writes(struct sb_sim *sim, struct sim_file *file)
 {
-    struct sim_write *record = file->oldest;
-    for (uint32_t index = 0; record != NULL; index++) {
+    for (uint32_t index = 0; file->oldest != NULL; index++) {
         SB_ASSERT(index < SB_SIM_UNSYNCED_WRITES_MAX);
-        struct sim_write *newer = record->newer;
-        SB_ASSERT(sim->unsynced_writes > 0);
-        sim->unsynced_writes--;
-        sim->unsynced_bytes -= record->length;
-        sb_free(record);
-        record = newer;
+        file_forget_write(sim, file, file->oldest);
     }
-    file->oldest = NULL;
-    file->newest = NULL;
 }
 
 /* Frees the slot of a file nobody holds and nothing is left to undo (no remembered write,

@@ -73,6 +73,8 @@ struct sim_write {
                                 (GARBLE mode: the rest of one sector). */
     uint8_t *before;         /* Pre-image, `length` bytes, zero past before_bytes (in block). */
     uint8_t *after;          /* The bytes written, `length` bytes (in the same block). */
+    int32_t writeback_error; /* A write-back fault: the next fsync of the file fails with it
+                                and undoes this write (0: none). */
 };
 
 /* A real file (one inode) written through the world, whatever descriptors name it. */
@@ -102,6 +104,7 @@ struct sim_fault_once {
     uint8_t kind;       /* WRITE, READ or FSYNC (WRITEV and FDATASYNC fold into these). */
     uint32_t remaining; /* Matching ops still to pass, counting the one that fails. */
     int32_t error;      /* -errno to inject. */
+    bool writeback;     /* WRITE: fails at the next fsync instead (sb_sim_fault_once). */
 };
 
 struct sim_net;

@@ -53,6 +53,12 @@ struct sb_sim_fault_once {
     enum sb_io_op_kind kind;
     uint32_t nth;
     int32_t error;
+    /* WRITE only: the write lands and succeeds, but its write-back fails, as a page-cache
+     * write's can: the first fsync of the file executed after it (whoever issued it) returns
+     * `error` once, makes nothing durable, and puts the write's old bytes back on disk. Linux
+     * reports a write-back error to one fsync per open file. (Not modelled, asserted
+     * against: a later unsynced write over the same bytes before that fsync.) */
+    bool writeback;
 };
 
 enum sb_sim_power_loss_mode {

@@ -104,6 +104,8 @@ struct sb_store_stats {
     uint64_t cycles_behind;       /* Cycles issued while an earlier one was on disk. */
     uint64_t cycles_held;         /* Cycles synced before an earlier one, held until it was. */
     uint64_t cycles_redone;       /* Cycles synced behind a failed one, written again. */
+    uint64_t cycle_syncs_waited;  /* Cycles whose fdatasync waited for an earlier cycle's
+                                     fdatasync of the same WAL file. */
     uint64_t wal_generations;     /* Cycles that began a WAL file's new generation. */
     uint64_t cycles_on_disk;      /* Now: cycles whose writes or fdatasync were issued and
                                      that are not yet committed (a gauge, not a count). */

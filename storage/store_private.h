@@ -200,6 +200,8 @@ struct wal_cycle {
 
 enum wal_flight_phase {
     WAL_FLIGHT_WRITING = 0, /* Its writes are in flight. */
+    WAL_FLIGHT_WRITTEN,     /* Writes done; its fdatasync waits for an earlier cycle's
+                               fdatasync of the same file to complete. */
     WAL_FLIGHT_SYNCING,     /* Its fdatasync is in flight. */
     WAL_FLIGHT_DURABLE,     /* Synced; waits for every earlier cycle to be durable. */
     WAL_FLIGHT_FAILED,      /* A write or the fdatasync failed, or an earlier cycle did. */

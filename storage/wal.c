@@ -25,9 +25,16 @@
  *
  * A cycle's fdatasync is issued on its own file once its own writes completed, so it proves
  * exactly that cycle durable (an fdatasync covers only writes completed before it was
- * issued, and never another file). Completion is ordered: a later cycle DURABLE first waits
- * in its flight (cycles_held) until every earlier one is, and only the oldest flight moves
- * `committed`, so durable offsets and acknowledgements follow log order.
+ * issued, and never another file). In one file, a later cycle's fdatasync also waits
+ * (WRITTEN, cycle_syncs_waited) until every earlier cycle's own fdatasync completed: Linux
+ * reports a write-back error (a write that fell back to the page cache) to one fdatasync of
+ * the open file only, and a later cycle's fdatasync running first would take the earlier
+ * cycle's error while the earlier one's succeeded. In turn, each error reaches the cycle it
+ * belongs to or an earlier one, and nothing from that cycle on is acknowledged. The later
+ * cycle's writes still overlap the earlier cycle's fdatasync. Completion is ordered: a later
+ * cycle DURABLE first (in another file) waits in its flight (cycles_held) until every earlier
+ * one is, and only the oldest flight moves `committed`, so durable offsets and
+ * acknowledgements follow log order.
  *
  * A cycle is sealed by padding it to a 4096-byte boundary, so the next cycle never rewrites
  * a block of an acknowledged one. A failed write or fdatasync of any cycle stops new starts;
@@ -553,6 +560,14 @@ wal_flight_at(struct wal *wal, uint32_t k)
     return &wal->flights[wal_flight_index(wal, k)];
 }
 
+/* The k of a flight on disk (its place from the oldest). */
+static uint32_t
+wal_flight_rank(const struct wal *wal, const struct wal_flight *flight)
+{
+    return (uint32_t)(flight - wal->flights + SB_WAL_CYCLES_IN_FLIGHT_MAX - wal->flights_first) %
+           SB_WAL_CYCLES_IN_FLIGHT_MAX;
+}
+
 static struct wal_cycle *
 wal_cycle_at(struct wal *wal, uint32_t k)
 {
@@ -689,9 +704,7 @@ wal_flight_failed(struct sb_store *store, struct wal_flight *flight, const char 
 {
     struct wal *wal = &store->wal;
     SB_ASSERT(error < 0);
-    uint32_t k = (uint32_t)(flight - wal->flights + SB_WAL_CYCLES_IN_FLIGHT_MAX -
-                            wal->flights_first) % SB_WAL_CYCLES_IN_FLIGHT_MAX;
-    const struct wal_cycle *cycle = wal_cycle_at(wal, k);
+    const struct wal_cycle *cycle = wal_cycle_at(wal, wal_flight_rank(wal, flight));
     sb_log_warn("WAL cycle failed; retrying", "step=%s error=\"%s\" file=%u position=%llu "
                 "first_sequence=%llu retry_ms=%llu", step, sb_strerror(error),
                 cycle->file_index, (unsigned long long)cycle->file_position,
@@ -699,6 +712,12 @@ wal_flight_failed(struct sb_store *store, struct wal_flight *flight, const char 
                 (unsigned long long)(wal->retry_delay_ns / SB_NS_PER_MS));
     flight->phase = WAL_FLIGHT_FAILED;
     wal->failing = true;
+    for (uint32_t k = 0; k < wal->flying; k++) {
+        struct wal_flight *waiting = wal_flight_at(wal, k);
+        if (waiting->phase == WAL_FLIGHT_WRITTEN) {
+            waiting->phase = WAL_FLIGHT_FAILED; /* Never synced now: redone after the back-off. */
+        }
+    }
 }
 
 /* Once nothing is in flight after a failure: every cycle from the oldest not durable on is
@@ -726,6 +745,33 @@ wal_back_off(struct sb_store *store)
     wal->retry_delay_ns = sb_min_u64(wal->retry_delay_ns * 2, SB_STORE_RETRY_MAX_NS);
 }
 
+/* Issues the fdatasync of every WRITTEN cycle that no earlier cycle of the same file is still
+ * ahead of (writing, waiting, or syncing). Issued only once a cycle's writes completed: an
+ * fdatasync covers the writes completed before it was issued. */
+static void
+wal_syncs_start(struct sb_store *store)
+{
+    struct wal *wal = &store->wal;
+    /* Bounded by SB_WAL_CYCLES_IN_FLIGHT_MAX squared. */
+    for (uint32_t k = 0; k < wal->flying; k++) {
+        struct wal_flight *flight = wal_flight_at(wal, k);
+        if (flight->phase != WAL_FLIGHT_WRITTEN) {
+            continue;
+        }
+        bool ahead = false;
+        for (uint32_t earlier = 0; earlier < k; earlier++) {
+            const struct wal_flight *other = wal_flight_at(wal, earlier);
+            ahead = ahead || (other->fd == flight->fd && (other->phase == WAL_FLIGHT_WRITING ||
+                                                          other->phase == WAL_FLIGHT_WRITTEN ||
+                                                          other->phase == WAL_FLIGHT_SYNCING));
+        }
+        if (!ahead) {
+            flight->phase = WAL_FLIGHT_SYNCING;
+            sb_io_fsync(store->io, &flight->sync, flight->fd, true, wal_sync_done, flight);
+        }
+    }
+}
+
 static void
 wal_write_done(struct sb_io_op *op)
 {
@@ -744,9 +790,9 @@ wal_write_done(struct sb_io_op *op)
     } else if (store->wal.failing) {
         flight->phase = WAL_FLIGHT_FAILED; /* An earlier cycle failed: this one is redone. */
     } else {
-        /* Issued only now: an fdatasync covers the writes completed before it was issued. */
-        flight->phase = WAL_FLIGHT_SYNCING;
-        sb_io_fsync(store->io, &flight->sync, flight->fd, true, wal_sync_done, flight);
+        flight->phase = WAL_FLIGHT_WRITTEN;
+        wal_syncs_start(store);
+        store->stats.cycle_syncs_waited += flight->phase == WAL_FLIGHT_WRITTEN ? 1 : 0;
         return;
     }
     wal_flights_settle(store);
@@ -762,8 +808,9 @@ wal_sync_done(struct sb_io_op *op)
         wal_flight_failed(store, flight, "fdatasync", op->result);
     } else {
         flight->phase = WAL_FLIGHT_DURABLE;
-        /* Durable before an earlier cycle: held until that one is. */
+        /* Durable before an earlier cycle (in another file): held until that one is. */
         store->stats.cycles_held += flight != wal_flight_at(&store->wal, 0) ? 1 : 0;
+        wal_syncs_start(store); /* A later cycle of the same file may wait for this one. */
     }
     wal_flights_settle(store);
 }
@@ -866,7 +913,8 @@ wal_landing(const struct sb_store *store)
     const struct wal *wal = &store->wal;
     for (uint32_t k = 0; k < wal->flying; k++) {
         enum wal_flight_phase phase = wal->flights[wal_flight_index(wal, k)].phase;
-        if (phase == WAL_FLIGHT_WRITING || phase == WAL_FLIGHT_SYNCING) {
+        if (phase == WAL_FLIGHT_WRITING || phase == WAL_FLIGHT_WRITTEN ||
+            phase == WAL_FLIGHT_SYNCING) {
             return true;
         }
     }

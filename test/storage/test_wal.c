@@ -14,6 +14,9 @@
  *    no acknowledged batch, and recovery replays a prefix: no corruption is
  *    reported when a later cycle survived without the earlier one, in the
  *    same WAL file or in a new one;
+ *  - a write-back error (the simulator's one-shot write-back fault: reported
+ *    to the next fdatasync of the file, whoever issued it) is never taken by a
+ *    later cycle's fdatasync alone while the earlier cycle is acknowledged;
  *  - the BEHIND flag of [WAL-ENTRY] round-trips, and bad values are corrupt.
  * Replay one seed: SB_TEST_SEED=<seed> test_storage --filter 'wal/<name>' (SB_TEST_SEEDS=<n>
  * runs n seeds instead of SEEDS, from SB_TEST_FIRST_SEED or 1).
@@ -175,15 +178,17 @@ Test(wal, acknowledgements_follow_log_order_when_cycles_complete_out_of_order, .
     cr_assert_gt(held, 0, "no later cycle was durable before an earlier one");
 }
 
-/* One run with the Nth op of `kind` failing: cut at the first acknowledgement after it,
- * then every acknowledged batch must survive. Returns false if the fault never fired. */
+/* One run with the Nth op of `kind` failing (a write's write-back, with `writeback`): cut at
+ * the first acknowledgement after it, then every acknowledged batch must survive. Returns
+ * false if the fault never fired. */
 static bool
-wal_fault_run(enum sb_io_op_kind kind, uint32_t nth, uint64_t *redone)
+wal_fault_run(enum sb_io_op_kind kind, bool writeback, uint32_t nth, uint64_t *redone)
 {
     struct fixture *fixture = &fixture_state;
     struct model *model = &model_state;
     wal_setup(fixture, model, 500 + nth, nth % 2 == 0 ? 64 << 10 : 256 << 10);
-    struct sb_sim_fault_once fault = {.kind = kind, .nth = nth, .error = -EIO};
+    struct sb_sim_fault_once fault = {.kind = kind, .nth = nth, .error = -EIO,
+                                      .writeback = writeback};
     cr_assert_eq(sb_sim_fault_once(fixture->sim, &fault), 0);
     struct wal_cut cut = {.at_ack_after_fault = true};
     bool cut_short = wal_workload(fixture, model, &cut);
@@ -206,11 +211,38 @@ Test(wal, a_failed_earlier_cycle_holds_back_the_later_one_until_its_retry, .time
     uint64_t redone = 0;
     uint32_t fired = 0;
     for (uint32_t nth = 1; nth <= FAULT_NTH_MAX; nth++) {
-        fired += wal_fault_run(SB_IO_OP_FSYNC, nth, &redone) ? 1 : 0;
-        fired += wal_fault_run(SB_IO_OP_WRITE, nth, &redone) ? 1 : 0;
+        fired += wal_fault_run(SB_IO_OP_FSYNC, false, nth, &redone) ? 1 : 0;
+        fired += wal_fault_run(SB_IO_OP_WRITE, false, nth, &redone) ? 1 : 0;
     }
     cr_assert_gt(fired, 0);
     cr_assert_gt(redone, 0, "no later cycle was synced behind a failed one");
+}
+
+/* A write-back error goes to the first fdatasync of the file that runs after it, whichever
+ * cycle issued it. With two fdatasyncs of one WAL file in flight, the later cycle's could
+ * take the earlier cycle's error while the earlier one's succeeded: the earlier cycle was
+ * acknowledged with a write missing. A cycle's fdatasync now waits for the earlier cycle's
+ * of the same file (cycle_syncs_waited), so the error reaches a cycle at or before the one
+ * it belongs to. */
+Test(wal, a_write_back_error_is_never_reported_to_a_later_cycle_alone, .timeout = 300)
+{
+    sb_log_set_level(SB_LOG_ERROR);
+    uint64_t redone = 0;
+    uint32_t fired = 0;
+    uint64_t waited = 0;
+    for (uint32_t nth = 1; nth <= 2 * FAULT_NTH_MAX; nth++) {
+        fired += wal_fault_run(SB_IO_OP_WRITE, true, nth, &redone) ? 1 : 0;
+    }
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        wal_setup(&fixture_state, &model_state, seed, 256 << 10);
+        struct wal_cut cut = {0};
+        cr_assert_not(wal_workload(&fixture_state, &model_state, &cut));
+        waited += wal_stats(&fixture_state).cycle_syncs_waited;
+        fixture_close(&fixture_state);
+        fixture_destroy(&fixture_state);
+    }
+    cr_assert_gt(fired, 0);
+    cr_assert_gt(waited, 0, "no cycle's fdatasync waited for an earlier one of its file");
 }
 
 /* One run cut at a moment a later cycle is held behind an earlier one on disk (one that
