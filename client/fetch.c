@@ -52,6 +52,7 @@ struct fetch_context {
     uint32_t topic_count;          /* Topic elements they make (fetch_same_topic runs). */
     uint32_t answer_next;          /* The entry the next answer names, if in order. */
     uint32_t wait_ms;              /* Fetch: its long-poll wait (max_wait_ms). */
+    bool full;                     /* Refused a partition: takes no more (fetch_gather). */
     struct fetch_entry entries[];  /* The partitions asked about. */
 };
 
@@ -411,7 +412,9 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
 /* Adds partition to the request for conn among contexts (creating it); false when that
  * request is full: it names as many topic elements or partitions as a broker takes in one
  * request (core/limits.h), or, for a Fetch once the broker was busy, fetch_partitions_max
- * partitions. */
+ * partitions. A request that refused one partition takes no later one either (even one that
+ * would share its last topic element), so what it takes is a run of the rotation and the
+ * next round can start at the first partition refused. */
 static bool
 fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
              uint32_t turn, struct client_conn *conn, bool list,
@@ -436,8 +439,9 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
     bool new_topic = count == 0 ||
                      (list ? context->entries[count - 1].partition->topic != partition->topic
                            : !fetch_same_topic(context->entries[count - 1].partition, partition));
-    if (count >= limit || count >= SB_BROKER_REQUEST_ITEMS_MAX ||
+    if (context->full || count >= limit || count >= SB_BROKER_REQUEST_ITEMS_MAX ||
         (new_topic && context->topic_count >= SB_BROKER_REQUEST_TOPICS_MAX)) {
+        context->full = true;
         return false;
     }
     partition->references++;
@@ -448,7 +452,8 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
 }
 
 /* Sends requests of one kind: one per connection, every wanted partition it serves (up to
- * the limit; the next round starts after the last partition taken, so all get turns). */
+ * the limit; the next round starts at the first partition a full request refused, else
+ * after the last partition taken, so all get turns). */
 static void
 fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list,
                uint64_t now_ns)
@@ -466,17 +471,19 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list
         partition = partition->next;
     }
     uint32_t wanted = 0;
+    bool refused = false;
     for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
         fetch_starving_check(client, partition, now_ns);
         if (fetch_wanted(client, consumer, partition, list, now_ns) &&
             (conn = fetch_route(client, consumer, partition, list)) != NULL) {
             wanted++;
-            if (fetch_gather(consumer, partition, first + visited, conn, list, contexts,
-                             &context_count, count) &&
-                !list) {
-                consumer->fetch_rotation = first + visited + 1;
+            bool taken = fetch_gather(consumer, partition, first + visited, conn, list,
+                                      contexts, &context_count, count);
+            if (!list && !refused) {
+                consumer->fetch_rotation = first + visited + (taken ? 1 : 0);
             }
+            refused = refused || !taken;
         }
         partition = partition->next != NULL ? partition->next : consumer->partitions;
     }

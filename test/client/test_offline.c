@@ -5,7 +5,8 @@
  * hostile bytes (oversized, corrupt and unexpected frames close the
  * connection and fail its requests, never crash), metadata routing with the
  * shard-port fallback, the lifecycle of a client nobody answers, a consumer group
- * member's retries against scripted coordinator answers, and a Fetch refused as a whole.
+ * member's retries against scripted coordinator answers, a Fetch refused as a whole, and
+ * the rotation of Fetch rounds fuller than one request.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -19,6 +20,7 @@
 #include "client/client_private.h"
 #include "core/crc32c.h"
 #include "proto/api_admin.h"
+#include "proto/api_fetch.h"
 #include "proto/api_group.h"
 #include "proto/api_meta.h"
 #include "proto/compress.h"
@@ -702,6 +704,105 @@ Test(fetch_offline, a_fetch_refused_as_invalid_is_logged_and_asked_again)
         /* BROKER_BUSY shrinks the request and asks again at once; INVALID_REQUEST backs off. */
         cr_assert_eq(consumer->partitions->failures, round, "round %u", round);
         cr_assert_eq(offline_refused_lines, (int)round, "round %u", round);
+    }
+    pthread_mutex_unlock(&client->mutex);
+    sb_consumer_close(consumer);
+    sb_client_close(client);
+}
+
+/* Metadata for topics "a" and "b" (ids 1 and 2) of `partitions` each, all on shard 0. */
+static void
+offline_two_wide_topics(struct sb_client *client, uint32_t partitions)
+{
+    struct sb_metadata_shard shard = {0, 2};
+    struct sb_metadata_broker broker = {.node_id = 0,
+                                        .host = sb_wire_string_from_cstr("127.0.0.1"),
+                                        .port = 1, .shards = &shard, .shard_count = 1};
+    struct sb_metadata_partition *owned = calloc(partitions, sizeof(*owned));
+    cr_assert_not_null(owned);
+    for (uint32_t index = 0; index < partitions; index++) {
+        owned[index] = (struct sb_metadata_partition){(int32_t)index, 0, 0, 0};
+    }
+    struct sb_metadata_topic topics[2] = {
+        {.name = sb_wire_string_from_cstr("a"), .topic_id = 1, .partitions = owned,
+         .partition_count = partitions},
+        {.name = sb_wire_string_from_cstr("b"), .topic_id = 2, .partitions = owned,
+         .partition_count = partitions}};
+    struct sb_metadata_response response = {.brokers = &broker, .broker_count = 1,
+                                            .topics = topics, .topic_count = 2};
+    size_t capacity = 4096 + (size_t)partitions * 64;
+    uint8_t *body = malloc(capacity);
+    cr_assert_not_null(body);
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, body, capacity);
+    cr_assert_eq(sb_metadata_response_encode(&writer, &response), 0);
+    cr_assert_eq(metadata_apply(client, body, sb_wire_writer_length(&writer)), 0);
+    free(body);
+    free(owned);
+}
+
+/* Partitions of two topics assigned alternately (a0, b0, a1, ...) are each a topic element of
+ * their own, more than a request may name (4,096). A full request used to go on taking the
+ * partitions that continued its last topic element, so the last partition of the rotation
+ * was taken, the next round started where this one did, and the partitions it refused were
+ * refused every round. Now a request takes a run of the rotation and the next round starts
+ * at the first it refused: every partition is asked for within two rounds. */
+Test(fetch_offline, a_request_full_of_topic_elements_leaves_no_partition_behind)
+{
+    enum { WIDE = 2100, ROUNDS = 6 };
+    struct client_conn *conn = NULL;
+    struct sb_client *client = offline_client(&conn, NULL);
+    (void)metadata_topic(client, "a");
+    (void)metadata_topic(client, "b");
+    offline_two_wide_topics(client, WIDE);
+    struct sb_consumer *consumer = NULL;
+    cr_assert_eq(sb_consumer_open(client, &consumer), 0);
+    for (uint32_t index = 0; index < 2u * WIDE; index++) {
+        const char *topic = index % 2 == 0 ? "a" : "b";
+        cr_assert_eq(sb_consumer_assign(consumer, topic, (int32_t)(index / 2)), 0);
+        cr_assert_eq(sb_consumer_seek(consumer, topic, (int32_t)(index / 2), 0), 0);
+    }
+    pthread_mutex_lock(&client->mutex);
+    struct client_conn *route = metadata_route(client, metadata_topic(client, "a"), 0,
+                                               consumer->owner_id);
+    cr_assert_not_null(route);
+    route->fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    route->state = CONN_READY;
+    uint32_t asked = 0;
+    uint32_t rounds_to_all = 0;
+    uint8_t body[16];
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, body, sizeof(body));
+    struct sb_fetch_response empty = {0};
+    cr_assert_eq(sb_fetch_response_encode(&writer, &empty), 0);
+    /* Each partition's asked flag: its `failures` field is free (no error in this test). */
+    for (uint32_t round = 1; round <= ROUNDS && asked < 2u * WIDE; round++) {
+        fetch_run(client, consumer, client_now_ns());
+        uint32_t inflight = 0;
+        for (struct consumer_partition *partition = consumer->partitions; partition != NULL;
+             partition = partition->next) {
+            inflight += partition->fetch_inflight;
+            if (partition->fetch_inflight && partition->failures == 0) {
+                partition->failures = 1;
+                asked++;
+            }
+        }
+        cr_assert_gt(inflight, 0, "round %u: no Fetch sent", round);
+        cr_assert_lt(inflight, 2u * WIDE, "round %u: one request took more than 4,096 topic "
+                     "elements", round);
+        uint8_t frame[64];
+        size_t length = offline_frame(frame, sizeof(frame), SB_API_FETCH,
+                                      route->inflight_tail->correlation_id, 0, body,
+                                      sb_wire_writer_length(&writer));
+        cr_assert_eq(conn_receive_bytes(client, route, frame, length), 0);
+        rounds_to_all = round;
+    }
+    cr_assert_eq(asked, 2u * WIDE, "%u of %u partitions asked for in %u rounds", asked,
+                 2u * WIDE, rounds_to_all);
+    cr_assert_leq(rounds_to_all, 2);
+    for (struct consumer_partition *partition = consumer->partitions; partition != NULL;
+         partition = partition->next) {
+        partition->failures = 0;
     }
     pthread_mutex_unlock(&client->mutex);
     sb_consumer_close(consumer);
