@@ -196,6 +196,8 @@ struct wal_cycle {
     uint32_t file_index;      /* File it goes to. */
     uint64_t generation;      /* That file's generation for this cycle. */
     uint64_t file_position;   /* Where its first entry goes in that file. */
+    uint64_t created_ns;      /* new_generation: the header's creation time (a retry writes
+                                 the same header bytes). */
 };
 
 enum wal_flight_phase {

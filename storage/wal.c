@@ -532,6 +532,7 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
         cycle->file_index = next;
         cycle->file_position = SB_BLOCK_BYTES;
         cycle->new_generation = true;
+        cycle->created_ns = sb_clock_realtime_ns();
         cycle->generation = wal->next_generation++;
         next_file->generation = cycle->generation;
         next_file->first_sequence = cycle->first_sequence;
@@ -619,7 +620,7 @@ wal_cycle_writes(struct sb_store *store, struct wal_flight *flight,
             .generation = cycle->generation,
             .first_sequence = cycle->first_sequence,
             .file_bytes = store->config.wal_file_bytes,
-            .created_ns = sb_clock_realtime_ns(),
+            .created_ns = cycle->created_ns,
         };
         sb_wal_file_header_encode(&header, flight->header_block);
         wal_cycle_write(store, flight, fd, flight->header_block, SB_BLOCK_BYTES, 0);
