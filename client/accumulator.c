@@ -197,6 +197,7 @@ producer_partition_unlink(struct producer_partition *partition, struct producer_
     }
     if (partition->tail == NULL || partition->tail->state != BATCH_OPEN) {
         producer_list_remove(partition->producer, partition, PRODUCER_LIST_LINGER);
+        producer_list_remove(partition->producer, partition, PRODUCER_LIST_WAITING);
     }
 }
 

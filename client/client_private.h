@@ -470,11 +470,14 @@ struct producer_batch {
 
 /* The producer's lists of partitions (accumulator.c): LINGER holds the partitions whose
  * tail batch is OPEN, in the order those batches were created (so by linger deadline);
- * READY the partitions that may have a QUEUED batch to send. */
+ * READY the partitions that may have a QUEUED batch to send; WAITING the partitions whose
+ * OPEN tail batch is due but stays open, taking records, until the QUEUED batch before it
+ * is sent (produce_linger). */
 enum producer_list_kind {
     PRODUCER_LIST_LINGER = 0,
     PRODUCER_LIST_READY = 1,
-    PRODUCER_LIST_COUNT = 2,
+    PRODUCER_LIST_WAITING = 2,
+    PRODUCER_LIST_COUNT = 3,
 };
 
 /* A partition's place in one producer list. */

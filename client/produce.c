@@ -172,6 +172,31 @@ produce_init_done(struct sb_client *client, struct client_request *request, int 
                (long long)producer->producer_id, producer->epoch);
 }
 
+/* Whether a sealed batch of partition waits to be sent (QUEUED: new, or to be retried). */
+static bool
+produce_has_queued(const struct producer_partition *partition)
+{
+    /* Bounded: a partition holds at most max.in.flight batches in flight, then its queue. */
+    for (const struct producer_batch *batch = partition->head; batch != NULL;
+         batch = batch->next) {
+        if (batch->state == BATCH_QUEUED) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A QUEUED batch of partition left the queue (sent or given up): its due open batch, if it
+ * waited for that, is sealed now. */
+static void
+produce_seal_waiting(struct sb_producer *producer, struct producer_partition *partition)
+{
+    if (partition->links[PRODUCER_LIST_WAITING].linked && !produce_has_queued(partition)) {
+        CLIENT_ASSERT(partition->tail != NULL && partition->tail->state == BATCH_OPEN);
+        producer_batch_seal(producer, partition->tail);
+    }
+}
+
 /* Fails batch (not in flight) with error; a batch that had a sequence leaves a hole. */
 static void
 produce_give_up(struct sb_producer *producer, struct producer_batch *batch, int error)
@@ -179,17 +204,29 @@ produce_give_up(struct sb_producer *producer, struct producer_batch *batch, int 
     if (producer->idempotent && batch->base_sequence >= 0) {
         producer->epoch_bump_wanted = true;
     }
-    producer_partition_unlink(batch->partition, batch);
+    struct producer_partition *partition = batch->partition;
+    producer_partition_unlink(partition, batch);
     producer_batch_complete(producer, batch, error, -1, -1);
+    produce_seal_waiting(producer, partition);
 }
 
 /* Seals the open batches whose linger.ms has passed (all of them while flushing): the
- * linger list is in creation order, so only its due head is walked. */
+ * linger list is in creation order, so only its due head is walked. A due batch whose
+ * partition still has a sealed batch waiting to be sent stays open and takes records until
+ * that one is sent (WAITING; produce_seal_waiting): sealing it would only queue a small
+ * batch behind the other, and a request carries one batch per partition, so a burst or a
+ * slow answer would leave a queue of small batches that drains one per round trip. */
 static void
 produce_linger(struct sb_client *client, struct sb_producer *producer, uint64_t now_ns)
 {
     uint64_t linger_ns = client->config.linger_ms * 1000000ull;
-    /* Bounded: each round seals the head, which leaves the list. */
+    if (producer->flushing != 0) {
+        /* Bounded: each round seals the head, which leaves the list. */
+        while (producer->lists[PRODUCER_LIST_WAITING].head != NULL) {
+            producer_batch_seal(producer, producer->lists[PRODUCER_LIST_WAITING].head->tail);
+        }
+    }
+    /* Bounded: each round seals the head or moves it to WAITING; either leaves the list. */
     while (producer->lists[PRODUCER_LIST_LINGER].head != NULL) {
         struct producer_partition *partition = producer->lists[PRODUCER_LIST_LINGER].head;
         struct producer_batch *tail = partition->tail;
@@ -198,9 +235,15 @@ produce_linger(struct sb_client *client, struct sb_producer *producer, uint64_t 
             client_schedule(client, tail->created_ns + linger_ns);
             return;
         }
+        if (producer->flushing == 0 && produce_has_queued(partition)) {
+            producer_list_remove(producer, partition, PRODUCER_LIST_LINGER);
+            producer_list_add(producer, partition, PRODUCER_LIST_WAITING);
+            continue;
+        }
         producer_batch_seal(producer, tail);
     }
 }
+
 
 /* Fails the batches not in flight that are past delivery.timeout.ms (every one of them
  * after a fatal error). The age list is in creation order, so by deadline: the walk stops
@@ -395,6 +438,7 @@ produce_send(struct sb_client *client, struct sb_producer *producer,
         partition->conn = gather->conn;
         partition->retrying = false;
         producer->inflight_batches++;
+        produce_seal_waiting(producer, partition);
     }
     if (result == 0) {
         producer->requests_sent++;

@@ -573,6 +573,7 @@ producer_batch_seal(struct sb_producer *producer, struct producer_batch *batch)
     batch->sealed_bytes = sealed_bytes;
     batch->state = BATCH_QUEUED;
     producer_list_remove(producer, batch->partition, PRODUCER_LIST_LINGER);
+    producer_list_remove(producer, batch->partition, PRODUCER_LIST_WAITING);
     producer_list_add(producer, batch->partition, PRODUCER_LIST_READY);
     return result;
 }
