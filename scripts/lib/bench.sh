@@ -3,6 +3,8 @@
 # time, dropping the page cache, one bounded sb-bench run pinned to the load CPU.
 # The sourcing script sets bench_work (its temporary directory, removed by its EXIT trap) and
 # calls bench_broker_stop from that trap. Functions return 0 on success.
+# shellcheck shell=bash
+: "${bench_work:?scripts/lib/bench.sh: set bench_work before sourcing}"
 
 bench_broker_pid=
 # Below the ephemeral range (32768-60999), so no client socket holds a listening port.
@@ -11,23 +13,26 @@ bench_server_cpu=${bench_server_cpu:-1}
 bench_load_cpu=${bench_load_cpu:-0}
 
 # bench_broker_start BUILD DATA_DIR: BUILD's broker with one shard on bench_server_cpu, data in
-# DATA_DIR, listening on the next free port pair (bench_port: main port, bench_port+1: shard).
-# Tries 10 ports, waiting up to 10 s on each for an answer to a raw round trip.
+# DATA_DIR, listening on the next port pair (bench_port: main port, bench_port+1: shard). Waits
+# up to bench_start_wait_s (60: recovery of a large data directory) for an answer to a raw
+# round trip; a broker that exits first (its port taken) is retried on the next pair, 10 times.
 bench_broker_start() {
-    local build=$1 data=$2
-    for _ in $(seq 10); do
+    local build=$1 data=$2 tries
+    for tries in $(seq 10); do
         bench_port=$((bench_port + 2))
         mkdir -p "$data"
         taskset -c "$bench_server_cpu" "$build/broker/streambus" --data-dir "$data" \
             --listen "127.0.0.1:$bench_port" --cores 1 --log-level warn \
             >>"$bench_work/broker.log" 2>&1 &
         bench_broker_pid=$!
-        for _ in $(seq 100); do
+        for _ in $(seq $((${bench_start_wait_s:-60} * 10))); do
             if "$build/bench/bench_broker" rtt "$bench_port" 1 >/dev/null 2>&1; then return 0; fi
             kill -0 "$bench_broker_pid" 2>/dev/null || break
             sleep 0.1
         done
+        if kill -0 "$bench_broker_pid" 2>/dev/null; then tries=0; fi # Up but not answering.
         bench_broker_stop
+        [ "$tries" -gt 0 ] || break
     done
     echo "$(basename "$0"): broker did not start (log: $bench_work/broker.log)" >&2
     return 1
