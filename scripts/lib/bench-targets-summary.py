@@ -247,10 +247,10 @@ def main():
             recovery_row(raw, repeats, limits)]
     print("Limits measured in this run: fio O_DIRECT 1 MiB qd4 write %.0f MiB/s, read %.0f "
           "MiB/s; 4 KiB write + fdatasync p50 %.1f µs; loopback TCP ping-pong p50 %.1f µs. "
-          "%d repeat(s).\n" % (limits.get("seq_write_mib_s", 0),
-                               limits.get("seq_read_mib_s", 0),
-                               limits.get("fdatasync_p50_us", 0),
-                               limits.get("pingpong_p50_us", 0), repeats))
+          "%d repeat(s); load average at the start %.2f.\n" % (
+              limits.get("seq_write_mib_s", 0), limits.get("seq_read_mib_s", 0),
+              limits.get("fdatasync_p50_us", 0), limits.get("pingpong_p50_us", 0), repeats,
+              limits.get("load_average_1m", 0)))
     print("| row | figure | median (min–max) | limit, same run | ratio | goal | met | "
           "lost/dup/ooo |")
     print("|---|---|---|---|---|---|---|---|")
