@@ -135,7 +135,8 @@ def sb_rows(raw, repeats, limits):
                 value = pick(run, path) / scale
                 row.add(value, value / row.limit, checks_of(run))
                 if row is row4b:
-                    row.notes.append("rate %d msg/s" % pick(run, "config.rate"))
+                    row.notes.append("repeat %d: rate %d msg/s"
+                                     % (repeat, pick(run, "config.rate")))
                 generator_note(row, run, repeat)
         for row, name in ((row6, "r6"), (row7, "r7")):
             run = load_json(os.path.join(raw, "%s-%d.json" % (name, repeat)))
