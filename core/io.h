@@ -127,6 +127,9 @@ uint64_t sb_io_now_ns(struct sb_io *io);
 int sb_io_run(struct sb_io *io, uint64_t wait_ns);
 /* Ops started and not yet finished (multishot ops count until their last completion). */
 uint32_t sb_io_in_flight(const struct sb_io *io);
+/* The most FSYNC and FDATASYNC ops that were in flight at once since the io was created (how
+ * tests prove that syncs overlap, by count rather than by time). */
+uint32_t sb_io_syncs_in_flight_max(const struct sb_io *io);
 
 /* Starting operations. Each takes the op (IDLE) and returns immediately; the result arrives in
  * the callback. Buffers are borrowed until the callback. */
