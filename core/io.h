@@ -108,6 +108,8 @@ struct sb_io_config {
     struct sb_sim *sim;                /* SB_IO_BACKEND_SIM: the world to join (borrowed). */
     uint32_t submit_queue_entries;     /* 0: SB_IO_SUBMIT_QUEUE_ENTRIES. */
     uint32_t completion_queue_entries; /* 0: SB_IO_COMPLETION_QUEUE_ENTRIES. */
+    uint32_t blocking_workers_max;     /* io_uring: kernel workers running blocking file ops
+                                          (fsync) at once. 0: SB_IO_BLOCKING_WORKERS. */
 };
 
 /* Creates an io on the calling thread. For io_uring, a failure is logged once with its likely
