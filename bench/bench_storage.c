@@ -3,13 +3,16 @@
  *   append   durable append throughput and latency (append call -> durability
  *            callback) for a record size, records per batch and partition count;
  *   read     read throughput from the memtable and from segments;
- *   recover  recovery time per GiB of WAL.
+ *   recover  recovery time per GiB of WAL;
+ *   flush    how long a flush round over many partitions takes (one small batch each), and
+ *            how many syncs it had in flight at once.
  * Usage:
  *   bench_storage append DIR RECORD_BYTES PARTITIONS SECONDS
  *     (environment: SB_INFLIGHT = appends in flight, default 4096; SB_CYCLE = cycle bytes;
  *     SB_BATCH_RECORDS = records per batch, default as many as fit 64 KiB)
  *   bench_storage read DIR
  *   bench_storage recover DIR MIB
+ *   bench_storage flush DIR PARTITIONS ROUNDS
  * Prints `key=value` figures; scripts/bench-storage runs the matrix with fio.
  */
 #include <errno.h>
@@ -143,6 +146,15 @@ bench_durable(struct sb_append *append)
     in_flight--;
 }
 
+static void
+bench_flush_durable(struct sb_append *append)
+{
+    if (append->result != 0) {
+        bench_fail("append durable", append->result);
+    }
+    in_flight--;
+}
+
 static uint32_t
 bench_batch(uint8_t *buffer, uint32_t capacity, uint32_t record_bytes, uint32_t *records_out)
 {
@@ -247,6 +259,48 @@ bench_append(const char *dir, uint32_t record_bytes, uint32_t partition_count, d
            (double)percentile(999) / 1e3);
     bench_close(&bench, true);
     free(latencies);
+}
+
+/* Each round: reopen, append one 1 KiB-record batch to every partition, wait until all are
+ * durable, then time the clean shutdown's flush round (the first also creates every segment
+ * file; later ones read back each segment's tail block and rewrite it). */
+static void
+bench_flush(const char *dir, uint32_t partition_count, uint32_t rounds)
+{
+    static uint8_t batch[1 << 16];
+    static struct sb_append appends[16384];
+    uint32_t records = 0;
+    setenv("SB_BATCH_RECORDS", "1", 1);
+    uint32_t batch_bytes = bench_batch(batch, sizeof(batch), 1024, &records);
+    if (partition_count > 16384) {
+        bench_fail("partitions above 16384", -EINVAL);
+    }
+    for (uint32_t round = 0; round < rounds; round++) {
+        struct bench bench = {0};
+        bench_open(&bench, dir, 256ull << 20, 256ull << 20);
+        bench_partitions(&bench, partition_count);
+        in_flight = 0;
+        for (uint32_t index = 0; index < partition_count; index++) {
+            int result = sb_partition_append(bench.partitions[index], batch, batch_bytes,
+                                             &appends[index], bench_flush_durable, NULL);
+            if (result != 0) {
+                bench_fail("append", result);
+            }
+            in_flight++;
+        }
+        for (uint32_t step = 0; step < 1000000 && in_flight > 0; step++) {
+            bench_step(&bench, SB_NS_PER_MS);
+        }
+        uint64_t start_ns = sb_clock_monotonic_ns();
+        sb_store_shutdown(bench.store);
+        for (uint32_t step = 0; step < 1000000 && !sb_store_idle(bench.store); step++) {
+            bench_step(&bench, SB_NS_PER_MS);
+        }
+        printf("flush round=%u partitions=%u round_ms=%.1f syncs_in_flight_max=%u\n", round,
+               partition_count, (double)(sb_clock_monotonic_ns() - start_ns) / 1e6,
+               sb_io_syncs_in_flight_max(bench.io));
+        bench_close(&bench, false);
+    }
 }
 
 /* Appends `mib` MiB to one partition and waits until all of it is durable. */
@@ -380,6 +434,9 @@ main(int argc, char **argv)
     } else if (argc >= 3 && strcmp(argv[1], "read") == 0) {
         nftw(argv[2], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         bench_read(argv[2]);
+    } else if (argc >= 5 && strcmp(argv[1], "flush") == 0) {
+        nftw(argv[2], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_flush(argv[2], (uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
     } else if (argc >= 4 && strcmp(argv[1], "recover") == 0) {
         nftw(argv[2], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         bench_recover(argv[2], (uint64_t)atoi(argv[3]));

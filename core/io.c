@@ -59,6 +59,18 @@ sb_io_in_flight(const struct sb_io *io)
     return io->in_flight;
 }
 
+uint32_t
+sb_io_syncs_in_flight_max(const struct sb_io *io)
+{
+    return io->syncs_in_flight_max;
+}
+
+static bool
+io_kind_is_sync(enum sb_io_op_kind kind)
+{
+    return kind == SB_IO_OP_FSYNC || kind == SB_IO_OP_FDATASYNC;
+}
+
 void
 sb_io_complete(struct sb_io *io, struct sb_io_op *op, int32_t result, bool more,
                bool has_buffer, uint16_t buffer_id)
@@ -75,6 +87,10 @@ sb_io_complete(struct sb_io *io, struct sb_io_op *op, int32_t result, bool more,
     if (!more) {
         op->state = SB_IO_OP_IDLE;
         io->in_flight--;
+        if (io_kind_is_sync(op->kind)) {
+            SB_ASSERT(io->syncs_in_flight > 0);
+            io->syncs_in_flight--;
+        }
     }
     op->callback(op);
 }
@@ -95,6 +111,12 @@ io_start(struct sb_io *io, struct sb_io_op *op, enum sb_io_op_kind kind, int fd,
     op->next = NULL;
     op->state = SB_IO_OP_QUEUED;
     io->in_flight++;
+    if (io_kind_is_sync(kind)) {
+        io->syncs_in_flight++;
+        if (io->syncs_in_flight > io->syncs_in_flight_max) {
+            io->syncs_in_flight_max = io->syncs_in_flight;
+        }
+    }
     io->ops->queue(io, op);
 }
 

@@ -108,6 +108,8 @@ struct sb_io_config {
     struct sb_sim *sim;                /* SB_IO_BACKEND_SIM: the world to join (borrowed). */
     uint32_t submit_queue_entries;     /* 0: SB_IO_SUBMIT_QUEUE_ENTRIES. */
     uint32_t completion_queue_entries; /* 0: SB_IO_COMPLETION_QUEUE_ENTRIES. */
+    uint32_t blocking_workers_max;     /* io_uring: kernel workers running blocking file ops
+                                          (fsync) at once. 0: SB_IO_BLOCKING_WORKERS. */
 };
 
 /* Creates an io on the calling thread. For io_uring, a failure is logged once with its likely
@@ -127,6 +129,9 @@ uint64_t sb_io_now_ns(struct sb_io *io);
 int sb_io_run(struct sb_io *io, uint64_t wait_ns);
 /* Ops started and not yet finished (multishot ops count until their last completion). */
 uint32_t sb_io_in_flight(const struct sb_io *io);
+/* The most FSYNC and FDATASYNC ops that were in flight at once since the io was created (how
+ * tests prove that syncs overlap, by count rather than by time). */
+uint32_t sb_io_syncs_in_flight_max(const struct sb_io *io);
 
 /* Starting operations. Each takes the op (IDLE) and returns immediately; the result arrives in
  * the callback. Buffers are borrowed until the callback. */

@@ -35,6 +35,8 @@ struct sb_io {
     const struct sb_io_backend_ops *ops; /* The live backend. */
     enum sb_io_backend_kind kind;        /* Which backend `ops` belongs to. */
     uint32_t in_flight;                  /* Ops QUEUED or IN_FLIGHT. */
+    uint32_t syncs_in_flight;            /* FSYNC and FDATASYNC ops among them. */
+    uint32_t syncs_in_flight_max;        /* The most syncs_in_flight has been. */
     uint64_t wakeups;                    /* Doorbells received (owner thread only). */
 };
 

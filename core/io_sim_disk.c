@@ -399,6 +399,9 @@ sb_sim_disk_queue(struct sim_io *io, struct sb_io_op *op)
     queue_check_direct(sim, op);
     uint64_t latency_ns = sb_sim_uniform(sim, sim->faults.disk_latency_min_ns,
                                          sim->faults.disk_latency_max_ns);
+    if (op->kind == SB_IO_OP_FSYNC || op->kind == SB_IO_OP_FDATASYNC) {
+        latency_ns += sim->faults.sync_latency_extra_ns;
+    }
     sb_sim_event_push(io, op, sim->now_ns + latency_ns, SIM_EVENT_EXECUTE, 0);
 }
 

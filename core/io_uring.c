@@ -156,6 +156,12 @@ sb_io_uring_create(const struct sb_io_config *config, struct sb_io **io_out)
         return result;
     }
     io_uring_register_ring_fd(&uring->ring); /* Optional speed-up; failure is harmless. */
+    /* [bounded, unbounded]: fsync of a regular file is bounded work; 0 keeps the unbounded
+     * limit. Before Linux 5.15 this fails and the kernel's default (4 x CPUs) stays. */
+    unsigned int workers[2] = {config->blocking_workers_max != 0 ? config->blocking_workers_max
+                                                                 : SB_IO_BLOCKING_WORKERS,
+                               0};
+    io_uring_register_iowq_max_workers(&uring->ring, workers);
     uring->base.ops = &uring_ops;
     uring->base.kind = SB_IO_BACKEND_URING;
     uring->durability_log = sb_io_durability_init();

@@ -28,6 +28,10 @@
 /* io_uring submission and completion queue sizes, and completions reaped per batch. */
 #define SB_IO_SUBMIT_QUEUE_ENTRIES 1024
 #define SB_IO_COMPLETION_QUEUE_ENTRIES 8192
+/* io_uring runs fsync and other blocking file ops on kernel workers, by default at most
+ * min(SQ entries, 4 x CPUs) at once per ring: 8 on 2 CPUs, however many syncs are in flight.
+ * A flush round keeps up to 256 fdatasyncs in flight so ext4 commits them together. */
+#define SB_IO_BLOCKING_WORKERS 256
 #define SB_IO_REAP_BATCH 256
 /* Provided-buffer groups per io instance, and buffers per group (kernel limit 32768). */
 #define SB_IO_BUFFER_GROUPS_MAX 4

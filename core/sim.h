@@ -37,6 +37,8 @@ struct sb_sim_faults {
     uint32_t connection_reset_ppm; /* A SEND resets its connection (both ends see -ECONNRESET). */
     uint64_t disk_latency_min_ns;  /* Each disk op completes after a uniform delay in */
     uint64_t disk_latency_max_ns;  /*   [min, max]. */
+    uint64_t sync_latency_extra_ns; /* FSYNC/FDATASYNC complete this much later still (a sync
+                                       waits for the device; a buffered write does not). */
     uint64_t net_latency_min_ns;   /* Bytes sent arrive after a uniform delay in [min, max], */
     uint64_t net_latency_max_ns;   /*   never before bytes sent earlier on the same socket. */
 };

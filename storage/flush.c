@@ -11,12 +11,22 @@
  *    |                                                      rename, fsync directory)
  *    +------------------ checkpoint: release ring and WAL <---------+
  *
- * Up to flush_concurrency writers each take one partition at a time:
+ * Up to flush_concurrency writers (each with a staging buffer) only write; a
+ * pool of flush_sync_concurrency syncs (an op each, no buffer) makes it durable:
  *
- *   take --> [close full segment: FOOTER_WRITE -> FOOTER_SYNC] --> [TAIL_READ]
- *        --> DATA_WRITE (chunk after chunk) --> DATA_SYNC (once, when the pass ends:
- *        nothing left or the segment full) --> (more: again) --> [DIR_SYNC] --> next
+ *   writer: take --> [close full segment: FOOTER_WRITE] ---------------> hand over
+ *               \--> [TAIL_READ] --> DATA_WRITE (chunk after chunk) ---> hand over
+ *               \--> (only a new file left to make durable) ----------> hand over
+ *   hand over (writer_hand_over): a free sync takes the partition and the writer
+ *   takes the next partition at once; none free: SYNC_WAIT until one is.
+ *   sync (flush_sync_start ... flush_sync_done): FOOTER fdatasync -> closed;
+ *   DATA fdatasync -> flushed_offset moves; DIRECTORY fsync (after the partition's
+ *   last data sync, when it created a file) -> done. Then: more batches: back on
+ *   the list for a writer (flush_give_back); only a directory fsync: the same sync
+ *   does it; nothing: the round lets go of it (flush_release_partition).
  *
+ * A data pass ends when nothing is left or the segment is full, so a partition
+ * given back always starts a footer or a new segment: no tail block is lost.
  * A segment's last partial block is read back and written again with the new
  * batches after its old bytes (identical bytes over identical bytes; see
  * docs/storage.md on powersafe overwrite). A partition's flushed_offset only
@@ -44,11 +54,15 @@
 enum writer_phase {
     WRITER_IDLE = 0,
     WRITER_FOOTER_WRITE,
-    WRITER_FOOTER_SYNC,
     WRITER_TAIL_READ,
     WRITER_DATA_WRITE,
-    WRITER_DATA_SYNC,
-    WRITER_DIR_SYNC,
+    WRITER_SYNC_WAIT,
+};
+
+enum flush_sync_kind {
+    FLUSH_SYNC_DATA = 0,  /* fdatasync a pass's writes; then flushed_offset moves. */
+    FLUSH_SYNC_FOOTER,    /* fdatasync a full segment's footer; then the segment is closed. */
+    FLUSH_SYNC_DIRECTORY, /* fsync the partition directory a segment file was created in. */
 };
 
 #define FLUSH_STAGING_BYTES_MIN (4u << 20)
@@ -56,6 +70,9 @@ enum writer_phase {
 static void writer_step(struct flush_writer *writer);
 static void writer_io_done(struct sb_io_op *op);
 static void flush_manifest_begin(struct sb_store *store);
+static void flush_sync_start(struct flush_sync *sync);
+static void flush_sync_done(struct sb_io_op *op);
+static void flush_syncs_init(struct sb_store *store);
 
 int
 flush_init(struct sb_store *store)
@@ -66,17 +83,22 @@ flush_init(struct sb_store *store)
                                      2 * SB_BLOCK_BYTES);
     store->footer_bytes_max = store->staging_bytes;
     store->writers = sb_alloc(count * sizeof(struct flush_writer));
+    store->flush_syncs = sb_alloc(store->config.flush_sync_concurrency *
+                                  sizeof(struct flush_sync));
     store->manifest_capacity = sb_align_up(
         SB_MANIFEST_HEADER_BYTES + (uint64_t)store->config.partitions_max *
                                        SB_MANIFEST_PARTITION_BYTES, SB_BLOCK_BYTES);
     store->manifest_buffer = sb_alloc_aligned(store->manifest_capacity, SB_BLOCK_BYTES);
-    if (store->writers == NULL || store->manifest_buffer == NULL) {
+    if (store->writers == NULL || store->flush_syncs == NULL ||
+        store->manifest_buffer == NULL) {
         return -ENOMEM;
     }
+    flush_syncs_init(store);
     for (uint32_t index = 0; index < count; index++) {
         struct flush_writer *writer = &store->writers[index];
         writer->store = store;
-        writer->directory_fd = -1;
+        writer->partition = NULL;
+        writer->phase = WRITER_IDLE;
         writer->staging = sb_alloc_aligned_raw(store->staging_bytes, SB_BLOCK_BYTES);
         if (writer->staging == NULL) {
             return -ENOMEM;
@@ -115,19 +137,24 @@ flush_deinit(struct sb_store *store)
     sb_timer_disarm(store->timers, &store->flush_retry_timer);
     for (uint32_t index = 0; store->writers != NULL && index < store->config.flush_concurrency;
          index++) {
-        struct flush_writer *writer = &store->writers[index];
-        if (writer->phase == WRITER_DIR_SYNC && writer->directory_fd >= 0) {
-            sb_io_close(store->io, writer->directory_fd);
+        sb_free(store->writers[index].staging);
+    }
+    for (uint32_t index = 0;
+         store->flush_syncs != NULL && index < store->config.flush_sync_concurrency; index++) {
+        struct flush_sync *sync = &store->flush_syncs[index];
+        if (sync->partition != NULL && sync->directory_fd >= 0) {
+            sb_io_close(store->io, sync->directory_fd);
         }
-        sb_free(writer->staging);
     }
     if (store->manifest_fd >= 0) {
         sb_io_close(store->io, store->manifest_fd);
         store->manifest_fd = -1;
     }
     sb_free(store->writers);
+    sb_free(store->flush_syncs);
     sb_free(store->manifest_buffer);
     store->writers = NULL;
+    store->flush_syncs = NULL;
     store->manifest_buffer = NULL;
 }
 
@@ -148,7 +175,8 @@ flush_sequence_at_committed(const struct sb_store *store)
     return wal->open_cycle_sequence;
 }
 
-/* Queues every partition with durable batches not yet in a segment. */
+/* Queues every partition with durable batches not yet in a segment, or whose directory still
+ * needs its fsync for a file created in it (a failed round let go of it in between). */
 static void
 flush_build_list(struct sb_store *store)
 {
@@ -161,7 +189,9 @@ flush_build_list(struct sb_store *store)
             continue;
         }
         struct sb_partition *partition = store_partition_slot(store, entry->partition_slot);
-        if (partition->in_flush_list || entry->base_offset < partition->flushed_offset) {
+        /* Flushed already, unless its directory fsync is still owed (a failed round). */
+        if (partition->in_flush_list || (entry->base_offset < partition->flushed_offset &&
+                                         !partition->needs_dir_sync)) {
             continue;
         }
         partition->in_flush_list = true;
@@ -169,6 +199,8 @@ flush_build_list(struct sb_store *store)
         store->flush_list = partition;
     }
 }
+
+static void flush_round_maybe_end(struct sb_store *store);
 
 static void
 writer_take_next(struct flush_writer *writer)
@@ -206,7 +238,7 @@ flush_maybe_start(struct sb_store *store, bool force)
     store->flush_end_sequence = flush_sequence_at_committed(store);
     flush_build_list(store);
     /* A writer may finish (or fail) its partition at once; one that failed stops the round
-     * from taking more, and the last to finish ends the round (writer_finish_partition). */
+     * from taking more, and the last to let go ends the round (flush_round_maybe_end). */
     for (uint32_t index = 0; index < store->config.flush_concurrency && !store->flush_failed;
          index++) {
         if (store->writers[index].partition == NULL) {
@@ -215,9 +247,7 @@ flush_maybe_start(struct sb_store *store, bool force)
     }
     /* Nothing to write: the round goes on to the manifest here, unless a writer that
      * finished at once already ended it (manifest begun, or failed and backing off). */
-    if (store->flush_active == 0 && store->flush_phase == FLUSH_SEGMENTS) {
-        flush_manifest_begin(store);
-    }
+    flush_round_maybe_end(store);
 }
 
 static void
@@ -244,43 +274,62 @@ flush_round_failed(struct sb_store *store)
                                              SB_STORE_RETRY_MAX_NS);
 }
 
-/* A writer finished its partition (or gave up on it): take the next, or end the round. */
+/* The round lets go of `partition` (done with it, failed, or dropped): a dropped partition's
+ * files are deleted now that nothing of the round holds them. */
 static void
-writer_finish_partition(struct flush_writer *writer)
+flush_release_partition(struct sb_store *store, struct sb_partition *partition)
 {
-    struct sb_store *store = writer->store;
-    struct sb_partition *partition = writer->partition;
+    SB_ASSERT(partition->in_flush_list);
+    SB_ASSERT(store->flush_active > 0);
     partition->in_flush_list = false;
-    writer->partition = NULL;
-    writer->phase = WRITER_IDLE;
     store->flush_active--;
     if (partition->dropped) {
         partition_delete_segments(partition);
         store_partition_release_if_unused(partition);
     }
+}
+
+/* Once no writer and no sync holds a partition: the manifest, or (failed) the back-off. Called
+ * after every step that may let one go; only the first call that finds none ends the round. */
+static void
+flush_round_maybe_end(struct sb_store *store)
+{
+    if (store->flush_active > 0 || store->flush_phase != FLUSH_SEGMENTS) {
+        return;
+    }
+    SB_ASSERT(store->flush_syncs_in_flight == 0);
+    if (!store->flush_failed) {
+        SB_ASSERT(store->flush_list == NULL);
+        flush_manifest_begin(store);
+        return;
+    }
+    /* Unclaim partitions no writer reached (or given back); the retry rebuilds the list. One
+     * dropped meanwhile waited for this round to let go of its files: delete them now. */
+    for (struct sb_partition *left = store->flush_list; left != NULL;) {
+        struct sb_partition *next = left->flush_next;
+        left->in_flush_list = false;
+        if (left->dropped) {
+            partition_delete_segments(left);
+            store_partition_release_if_unused(left);
+        }
+        left = next;
+    }
+    store->flush_list = NULL;
+    flush_round_failed(store);
+}
+
+/* A writer finished its partition (or gave up on it): take the next, or end the round. */
+static void
+writer_finish_partition(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    flush_release_partition(store, writer->partition);
+    writer->partition = NULL;
+    writer->phase = WRITER_IDLE;
     if (!store->flush_failed) {
         writer_take_next(writer);
     }
-    if (store->flush_active > 0) {
-        return;
-    }
-    if (store->flush_failed) {
-        /* Unclaim partitions no writer reached; the retry rebuilds the list. One dropped
-         * meanwhile waited for this round to let go of its files: delete them now. */
-        for (struct sb_partition *left = store->flush_list; left != NULL;) {
-            struct sb_partition *next = left->flush_next;
-            left->in_flush_list = false;
-            if (left->dropped) {
-                partition_delete_segments(left);
-                store_partition_release_if_unused(left);
-            }
-            left = next;
-        }
-        store->flush_list = NULL;
-        flush_round_failed(store);
-    } else {
-        flush_manifest_begin(store);
-    }
+    flush_round_maybe_end(store);
 }
 
 static void
@@ -297,10 +346,8 @@ writer_failed(struct flush_writer *writer, const char *step, int error)
 
 /* The partition's first memtable batch at or after `offset` that this round covers, or NULL. */
 static struct memtable_entry *
-writer_entry_from(struct flush_writer *writer, int64_t offset)
+flush_entry_from(struct sb_store *store, struct sb_partition *partition, int64_t offset)
 {
-    struct sb_store *store = writer->store;
-    struct sb_partition *partition = writer->partition;
     for (uint32_t index = partition->memtable_first; index != SB_STORE_NONE;) {
         struct memtable_entry *entry = wal_fifo_entry(store, index);
         if (entry->sequence >= store->flush_end_sequence) {
@@ -318,7 +365,7 @@ writer_entry_from(struct flush_writer *writer, int64_t offset)
 static struct memtable_entry *
 writer_next_entry(struct flush_writer *writer)
 {
-    return writer_entry_from(writer, writer->pending_offset);
+    return flush_entry_from(writer->store, writer->partition, writer->pending_offset);
 }
 
 static void
@@ -338,13 +385,6 @@ writer_start_io(struct flush_writer *writer, enum writer_phase phase)
         memset(writer->staging + writer->staged, 0, length - writer->staged);
         sb_io_write(io, &writer->op, segment->fd, writer->staging, length,
                     writer->write_position, writer_io_done, writer);
-        break;
-    case WRITER_FOOTER_SYNC:
-    case WRITER_DATA_SYNC:
-        sb_io_fsync(io, &writer->op, segment->fd, true, writer_io_done, writer);
-        break;
-    case WRITER_DIR_SYNC:
-        sb_io_fsync(io, &writer->op, writer->directory_fd, false, writer_io_done, writer);
         break;
     default:
         SB_ASSERT(false && "not an io phase");
@@ -435,21 +475,33 @@ writer_stage_start(struct flush_writer *writer, struct segment *segment)
     writer_stage_batches(writer, writer_next_entry(writer));
 }
 
+/* The writer's part of a step is written: a free sync takes the partition (and what the pass
+ * wrote) and the writer takes the next partition at once, so no staging buffer waits for a
+ * sync. With every sync in flight the writer waits (flush_syncs_serve_waiting). */
 static void
-writer_sync_directory(struct flush_writer *writer)
+writer_hand_over(struct flush_writer *writer, enum flush_sync_kind kind)
 {
-    struct sb_partition *partition = writer->partition;
-    char path[320];
-    partition_dir_path(writer->store, partition->topic_id, partition->partition, path,
-                       sizeof(path));
-    writer->directory_fd = sb_io_open(writer->store->io, path, O_RDONLY | O_DIRECTORY, 0);
-    if (writer->directory_fd < 0) {
-        int error = writer->directory_fd;
-        writer->directory_fd = -1;
-        writer_failed(writer, "open directory", error);
+    struct sb_store *store = writer->store;
+    struct flush_sync *sync = store->flush_sync_free;
+    if (sync == NULL) {
+        writer->phase = WRITER_SYNC_WAIT;
+        writer->sync_kind = kind;
         return;
     }
-    writer_start_io(writer, WRITER_DIR_SYNC);
+    SB_ASSERT(sync->partition == NULL);
+    store->flush_sync_free = sync->next_free;
+    sync->partition = writer->partition;
+    sync->segment = writer->segment;
+    sync->pending_offset = writer->pending_offset;
+    sync->pending_end = writer->pending_end;
+    sync->kind = kind;
+    writer->partition = NULL;
+    writer->phase = WRITER_IDLE;
+    flush_sync_start(sync);
+    if (!store->flush_failed) {
+        writer_take_next(writer);
+    }
+    flush_round_maybe_end(store);
 }
 
 /* Decides the writer's next move for its partition. Batches are written chunk after chunk and
@@ -465,12 +517,12 @@ writer_step(struct flush_writer *writer)
                 writer->pending_end - SB_BLOCK_BYTES + entry->batch_bytes >
                     partition->config.segment_bytes;
     if (unsynced && (entry == NULL || full)) {
-        writer_start_io(writer, WRITER_DATA_SYNC);
+        writer_hand_over(writer, FLUSH_SYNC_DATA);
         return;
     }
     if (entry == NULL) {
         if (partition->needs_dir_sync && !partition->dropped) {
-            writer_sync_directory(writer);
+            writer_hand_over(writer, FLUSH_SYNC_DIRECTORY);
             return;
         }
         writer_finish_partition(writer);
@@ -493,36 +545,6 @@ writer_step(struct flush_writer *writer)
     writer_stage_start(writer, segment);
 }
 
-/* The pass's writes and their fdatasync succeeded: account for every batch now durable, from
- * the memtable (the same bytes that were written). */
-static void
-writer_data_durable(struct flush_writer *writer)
-{
-    struct sb_store *store = writer->store;
-    struct segment *segment = writer->segment;
-    struct sb_partition *partition = writer->partition;
-    uint64_t position = segment->data_end;
-    uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
-    for (struct memtable_entry *entry = writer_entry_from(writer, partition->flushed_offset);
-         entry != NULL && entry->base_offset < writer->pending_offset;) {
-        const uint8_t *batch = wal_ring_at(store, entry->ring_position);
-        segment_note_batch(segment, batch, position);
-        struct sb_batch_header header;
-        if (sb_batch_header_decode(batch, entry->batch_bytes, UINT32_MAX, &header) == 0) {
-            producer_note_flushed(partition, &header, entry->base_offset);
-        }
-        position += entry->batch_bytes;
-        store->stats.segment_bytes_written += entry->batch_bytes;
-        entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
-    }
-    SB_ASSERT(position == writer->pending_end);
-    segment->header_pending = false;
-    segment->durable_data_end = segment->data_end;
-    segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
-    partition->flushed_offset = writer->pending_offset;
-    cache_invalidate(store, segment, first_block);
-}
-
 /* The writer's partition was dropped while its I/O was in flight: whatever that I/O did, the
  * partition's memtable and files are gone from under the pass. Let go of it (its files are
  * deleted by writer_finish_partition); it is no failure of the round. */
@@ -530,11 +552,6 @@ static void
 writer_abandon_dropped(struct flush_writer *writer)
 {
     SB_ASSERT(writer->partition->dropped);
-    if (writer->phase == WRITER_DIR_SYNC) {
-        SB_ASSERT(writer->directory_fd >= 0);
-        sb_io_close(writer->store->io, writer->directory_fd);
-        writer->directory_fd = -1;
-    }
     writer_finish_partition(writer);
 }
 
@@ -564,38 +581,201 @@ writer_io_done(struct sb_io_op *op)
             return;
         }
         if (writer->phase == WRITER_FOOTER_WRITE) {
-            writer_start_io(writer, WRITER_FOOTER_SYNC);
+            writer_hand_over(writer, FLUSH_SYNC_FOOTER);
             return;
         }
         writer->tail_in_staging = true;
         writer_step(writer);
         return;
-    case WRITER_FOOTER_SYNC:
-    case WRITER_DATA_SYNC:
-        if (result < 0) {
-            writer_failed(writer, "fdatasync segment", result);
-            return;
-        }
-        if (writer->phase == WRITER_FOOTER_SYNC) {
-            writer->segment->closed = true;
-        } else {
-            writer_data_durable(writer);
-        }
-        writer_step(writer);
-        return;
-    case WRITER_DIR_SYNC:
-        sb_io_close(writer->store->io, writer->directory_fd);
-        writer->directory_fd = -1;
-        if (result < 0) {
-            writer_failed(writer, "fsync directory", result);
-            return;
-        }
-        writer->partition->needs_dir_sync = false;
-        writer_finish_partition(writer);
-        return;
     default:
         SB_ASSERT(false && "io completion in an idle writer");
     }
+}
+
+/* ---- The sync queue: syncs in flight without staging buffers ---- */
+
+static void
+flush_syncs_init(struct sb_store *store)
+{
+    store->flush_sync_free = NULL;
+    store->flush_syncs_in_flight = 0;
+    for (uint32_t index = store->config.flush_sync_concurrency; index-- > 0;) {
+        struct flush_sync *sync = &store->flush_syncs[index];
+        *sync = (struct flush_sync){.store = store, .directory_fd = -1};
+        sync->next_free = store->flush_sync_free;
+        store->flush_sync_free = sync;
+    }
+}
+
+static void
+flush_sync_free(struct flush_sync *sync)
+{
+    struct sb_store *store = sync->store;
+    SB_ASSERT(sync->partition != NULL);
+    SB_ASSERT(sync->directory_fd < 0);
+    sync->partition = NULL;
+    sync->next_free = store->flush_sync_free;
+    store->flush_sync_free = sync;
+}
+
+/* Starts the sync's fsync through sb_io (so the simulator's power cut knows of it). A
+ * directory that cannot be opened fails the sync at once. */
+static void
+flush_sync_start(struct flush_sync *sync)
+{
+    struct sb_store *store = sync->store;
+    struct sb_partition *partition = sync->partition;
+    SB_ASSERT(partition != NULL && partition->in_flush_list);
+    store->flush_syncs_in_flight++;
+    if (sync->kind != FLUSH_SYNC_DIRECTORY) {
+        sb_io_fsync(store->io, &sync->op, sync->segment->fd, true, flush_sync_done, sync);
+        return;
+    }
+    char path[320];
+    partition_dir_path(store, partition->topic_id, partition->partition, path, sizeof(path));
+    int fd = sb_io_open(store->io, path, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0) {
+        sync->op.result = fd;
+        sync->op.context = sync;
+        flush_sync_done(&sync->op);
+        return;
+    }
+    sync->directory_fd = fd;
+    sb_io_fsync(store->io, &sync->op, fd, false, flush_sync_done, sync);
+}
+
+/* The pass's writes and their fdatasync succeeded: account for every batch now durable, from
+ * the memtable (the same bytes that were written). */
+static void
+flush_sync_data_durable(struct flush_sync *sync)
+{
+    struct sb_store *store = sync->store;
+    struct segment *segment = sync->segment;
+    struct sb_partition *partition = sync->partition;
+    uint64_t position = segment->data_end;
+    uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
+    for (struct memtable_entry *entry = flush_entry_from(store, partition,
+                                                         partition->flushed_offset);
+         entry != NULL && entry->base_offset < sync->pending_offset;) {
+        const uint8_t *batch = wal_ring_at(store, entry->ring_position);
+        segment_note_batch(segment, batch, position);
+        struct sb_batch_header header;
+        if (sb_batch_header_decode(batch, entry->batch_bytes, UINT32_MAX, &header) == 0) {
+            producer_note_flushed(partition, &header, entry->base_offset);
+        }
+        position += entry->batch_bytes;
+        store->stats.segment_bytes_written += entry->batch_bytes;
+        entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
+    }
+    SB_ASSERT(position == sync->pending_end);
+    segment->header_pending = false;
+    segment->durable_data_end = segment->data_end;
+    segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
+    partition->flushed_offset = sync->pending_offset;
+    cache_invalidate(store, segment, first_block);
+}
+
+/* A partition with more batches goes back on the list; an idle writer (if any) takes it. */
+static void
+flush_give_back(struct sb_store *store, struct sb_partition *partition)
+{
+    SB_ASSERT(partition->in_flush_list);
+    SB_ASSERT(store->flush_active > 0);
+    store->flush_active--;
+    partition->flush_next = store->flush_list;
+    store->flush_list = partition;
+    for (uint32_t index = 0; index < store->config.flush_concurrency; index++) {
+        if (store->writers[index].partition == NULL) {
+            writer_take_next(&store->writers[index]);
+            return;
+        }
+    }
+}
+
+/* The sync succeeded: what is left of the partition's round. A directory fsync after its last
+ * data sync reuses this sync (no writer needed); more batches need a writer. */
+static void
+flush_sync_continue(struct flush_sync *sync)
+{
+    struct sb_store *store = sync->store;
+    struct sb_partition *partition = sync->partition;
+    struct memtable_entry *entry = store->flush_failed
+                                       ? NULL
+                                       : flush_entry_from(store, partition,
+                                                          partition->flushed_offset);
+    if (entry == NULL && partition->needs_dir_sync && !store->flush_failed) {
+        sync->kind = FLUSH_SYNC_DIRECTORY;
+        flush_sync_start(sync);
+        return;
+    }
+    flush_sync_free(sync);
+    if (entry == NULL) {
+        flush_release_partition(store, partition);
+    } else {
+        flush_give_back(store, partition);
+    }
+}
+
+/* Writers waiting for a sync hand their partitions over while syncs are free. */
+static void
+flush_syncs_serve_waiting(struct sb_store *store)
+{
+    for (uint32_t index = 0; index < store->config.flush_concurrency &&
+                             store->flush_sync_free != NULL; index++) {
+        struct flush_writer *writer = &store->writers[index];
+        if (writer->phase != WRITER_SYNC_WAIT) {
+            continue;
+        }
+        if (writer->partition->dropped) {
+            writer_abandon_dropped(writer);
+        } else {
+            writer_hand_over(writer, (enum flush_sync_kind)writer->sync_kind);
+        }
+    }
+}
+
+static const char *const flush_sync_steps[] = {
+    [FLUSH_SYNC_DATA] = "fdatasync segment",
+    [FLUSH_SYNC_FOOTER] = "fdatasync segment footer",
+    [FLUSH_SYNC_DIRECTORY] = "fsync directory",
+};
+
+/* A sync finished. Failed: the round fails (the partition's flushed_offset has not moved, so
+ * the retry rewrites from there); dropped meanwhile: let go, no failure. */
+static void
+flush_sync_done(struct sb_io_op *op)
+{
+    struct flush_sync *sync = op->context;
+    struct sb_store *store = sync->store;
+    struct sb_partition *partition = sync->partition;
+    SB_ASSERT(store->flush_syncs_in_flight > 0);
+    store->flush_syncs_in_flight--;
+    if (sync->directory_fd >= 0) {
+        sb_io_close(store->io, sync->directory_fd);
+        sync->directory_fd = -1;
+    }
+    if (partition->dropped || op->result < 0) {
+        if (!partition->dropped) {
+            sb_log_warn("segment flush failed; will retry", "step=%s topic=%u partition=%u "
+                        "error=\"%s\"", flush_sync_steps[sync->kind], partition->topic_id,
+                        partition->partition, sb_strerror(op->result));
+            store->flush_error = op->result;
+            store->flush_failed = true;
+        }
+        flush_sync_free(sync);
+        flush_release_partition(store, partition);
+    } else {
+        if (sync->kind == FLUSH_SYNC_DATA) {
+            flush_sync_data_durable(sync);
+        } else if (sync->kind == FLUSH_SYNC_FOOTER) {
+            sync->segment->closed = true;
+        } else {
+            partition->needs_dir_sync = false;
+        }
+        flush_sync_continue(sync);
+    }
+    flush_syncs_serve_waiting(store);
+    flush_round_maybe_end(store);
 }
 
 /* Fills the manifest image: the checkpoint and one record per partition with segments. */

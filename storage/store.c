@@ -35,6 +35,7 @@
 #define STORE_DEFAULT_INDEX_BYTES (32ull << 20)
 #define STORE_DEFAULT_INDEX_INTERVAL (64u << 10)
 #define STORE_DEFAULT_FLUSH_CONCURRENCY 16u
+#define STORE_DEFAULT_FLUSH_SYNC_CONCURRENCY 256u
 #define STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS (5ull * SB_NS_PER_S)
 #define STORE_DEFAULT_COMPACTION_KEYS (1u << 20)
 #define STORE_DEFAULT_PRODUCER_EXPIRATION_MS (24ull * 3600ull * 1000ull)
@@ -87,6 +88,8 @@ store_config_fill(struct sb_store_config *config)
                                                         STORE_DEFAULT_INDEX_INTERVAL);
     config->flush_concurrency = (uint32_t)or_default(config->flush_concurrency,
                                                      STORE_DEFAULT_FLUSH_CONCURRENCY);
+    config->flush_sync_concurrency = (uint32_t)or_default(
+        config->flush_sync_concurrency, STORE_DEFAULT_FLUSH_SYNC_CONCURRENCY);
     config->retention_check_interval_ns = or_default(config->retention_check_interval_ns,
                                                      STORE_DEFAULT_RETENTION_CHECK_INTERVAL_NS);
     config->compaction_keys_max = (uint32_t)or_default(config->compaction_keys_max,

@@ -79,7 +79,10 @@ struct sb_store_config {
                                       (SB_STORE_READAHEAD_BYTES); negative: none. */
     uint64_t index_bytes;          /* Memory for segment indexes. 0: 32 MiB. */
     uint32_t index_interval_bytes; /* One index entry per this much data. 0: 64 KiB. */
-    uint32_t flush_concurrency;    /* Partitions flushed at once. 0: 16. */
+    uint32_t flush_concurrency;    /* Partitions written at once (each writer holds a staging
+                                      buffer of about batch_bytes_max). 0: 16. */
+    uint32_t flush_sync_concurrency; /* fdatasyncs a flush round keeps in flight (no buffer
+                                        each, only an op). 0: 256. */
     uint64_t retention_check_interval_ns; /* Retention runs from sb_store_iteration_end at
                                              most this often (io clock). 0: 5 s. */
     uint32_t compaction_keys_max;  /* Distinct keys one compaction pass can map (a map of

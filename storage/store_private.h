@@ -276,8 +276,22 @@ struct flush_writer {
     bool tail_in_staging;           /* The last write's partial block is in staging. */
     uint64_t write_position;        /* File position of staging[0]. */
     uint32_t phase;                 /* Writer state (flush.c). */
-    int directory_fd;               /* Directory being fsynced, or -1. */
+    uint32_t sync_kind;             /* WRITER_SYNC_WAIT: the sync it waits to hand over. */
     struct sb_io_op op;             /* I/O in flight. */
+};
+
+/* One fdatasync (or directory fsync) of a flush round: a writer hands its partition over to
+ * one when its writes are done, and takes the next partition while the sync is in flight. */
+struct flush_sync {
+    struct sb_store *store;         /* Owner. */
+    struct sb_partition *partition; /* Partition it makes durable (NULL: free). */
+    struct segment *segment;        /* Segment synced (data and footer syncs). */
+    int64_t pending_offset;         /* Data sync: offsets below are flushed once it succeeds. */
+    uint64_t pending_end;           /* Data sync: file position after the last batch written. */
+    uint32_t kind;                  /* What it syncs (enum flush_sync_kind, flush.c). */
+    int directory_fd;               /* Directory sync: the descriptor (owned), else -1. */
+    struct flush_sync *next_free;   /* Next free sync (store->flush_sync_free). */
+    struct sb_io_op op;             /* The fsync in flight. */
 };
 
 /* The private part of a struct sb_read in progress (lives in sb_read.state). */
@@ -412,11 +426,14 @@ struct sb_store {
     uint32_t flush_end_fifo;               /* FIFO entries before this are being flushed. */
     uint64_t flush_end_sequence;           /* First sequence not covered. */
     struct sb_partition *flush_list;       /* Partitions left to flush. */
-    uint32_t flush_active;                 /* Writers busy. */
+    uint32_t flush_active;                 /* Partitions held by a writer or a sync. */
     bool flush_failed;                     /* A writer failed this round. */
     int flush_error;                       /* Last failed round's error; 0 after a success. */
     struct flush_writer *writers;          /* flush_concurrency writers (owned). */
     uint32_t staging_bytes;                /* Each writer's staging buffer. */
+    struct flush_sync *flush_syncs;        /* flush_sync_concurrency syncs (owned). */
+    struct flush_sync *flush_sync_free;    /* Syncs not in flight (linked by next_free). */
+    uint32_t flush_syncs_in_flight;        /* Syncs in flight. */
     uint32_t footer_bytes_max;             /* Largest segment footer (staging_bytes at open). */
     uint8_t *manifest_buffer;              /* Manifest image (owned, 4096-aligned). */
     uint64_t manifest_capacity;            /* Its size. */

@@ -5,7 +5,13 @@
  * writes, fdatasync and directory sync, and after it, never trips an
  * assertion, its files are deleted (also when the round fails with it still
  * queued: one writer and an injected write error), and every other partition
- * keeps every batch, before and after a restart.
+ * keeps every batch, before and after a restart; the same with one sync for
+ * four writers (a writer waits for a sync with its partition dropped).
+ * The sync queue: a round over hundreds of partitions keeps more syncs in
+ * flight than there are writers (counted by the io), never more than its
+ * limit; a failed fdatasync (or directory fsync) among them fails the round
+ * with that partition's flushed offset not moved, the retry completes it, and
+ * a power cut after that loses nothing.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -15,6 +21,7 @@
 
 #include "core/clock.h"
 #include "proto/batch.h"
+#include "storage/store_private.h"
 #include "test/storage/fixture.h"
 
 #define TOPIC 21u
@@ -92,12 +99,14 @@ check_survivors(struct fixture *fixture, int64_t records)
     }
 }
 
+/* `sync_concurrency`: the store's flush_sync_concurrency (0: its default). */
 static void
-drop_at_moment(uint32_t moment)
+drop_at_moment(uint32_t moment, uint32_t sync_concurrency)
 {
     struct fixture fixture;
     fixture_init(&fixture, 3000 + moment);
     fixture.config.flush_interval_ns = 20 * SB_NS_PER_MS;
+    fixture.config.flush_sync_concurrency = sync_concurrency;
     bool failing = moment % 2 == 1; /* One writer, and the next write fails at the drop. */
     if (failing) {
         fixture.config.flush_concurrency = 1;
@@ -149,6 +158,201 @@ drop_at_moment(uint32_t moment)
 Test(flush, drop_partition_at_every_moment_of_a_flush, .timeout = 300)
 {
     for (uint32_t moment = 0; moment < DROP_MOMENTS; moment++) {
-        drop_at_moment(moment);
+        drop_at_moment(moment, 0);
     }
+}
+
+/* With one sync for four writers, writers wait for it holding written partitions: a drop
+ * lands on a waiting writer at some moment too. */
+Test(flush, drop_partition_at_every_moment_with_one_sync, .timeout = 300)
+{
+    for (uint32_t moment = 0; moment < DROP_MOMENTS; moment++) {
+        drop_at_moment(moment, 1);
+    }
+}
+
+#define QUEUE_TOPIC 22u
+#define QUEUE_PARTITIONS 500u /* Under the simulator's tracked-file limit (1024). */
+#define QUEUE_WRITERS 4u
+#define QUEUE_SYNCS 64u
+
+static struct sb_partition *queue_partitions[QUEUE_PARTITIONS];
+
+/* Partitions whose batch is in a segment (flushed_offset moved). */
+static uint32_t
+queue_flushed_count(void)
+{
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        count += queue_partitions[index]->flushed_offset == RECORDS_PER_BATCH;
+    }
+    return count;
+}
+
+/* A store with QUEUE_PARTITIONS partitions, one durable batch each (tagged by index), `syncs`
+ * syncs for QUEUE_WRITERS writers, syncs 5 ms slower than writes (as on a disk). */
+static void
+queue_setup(struct fixture *fixture, uint64_t seed, uint32_t syncs)
+{
+    fixture_init(fixture, seed);
+    fixture->config.partitions_max = 1024;
+    fixture->config.flush_concurrency = QUEUE_WRITERS;
+    fixture->config.flush_sync_concurrency = syncs;
+    fixture->config.flush_interval_ns = 30 * SB_NS_PER_S; /* No round until queue_setup ends. */
+    struct sb_sim_faults faults = {.sync_latency_extra_ns = 5 * SB_NS_PER_MS};
+    fixture_set_faults(fixture, &faults);
+    cr_assert_eq(fixture_open(fixture), 0);
+    struct sb_partition_config config;
+    sb_partition_config_default(&config);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        cr_assert_eq(sb_store_partition_open(fixture->store, QUEUE_TOPIC, index, &config,
+                                             &queue_partitions[index]), 0);
+        uint32_t bytes = fixture_batch(batch_buffer, sizeof(batch_buffer), RECORDS_PER_BATCH,
+                                       index, 1000);
+        cr_assert_geq(fixture_append_durable(fixture, queue_partitions[index], batch_buffer,
+                                             bytes), 0);
+    }
+    struct sb_store_stats stats;
+    sb_store_stats(fixture->store, &stats);
+    cr_assert_eq(queue_flushed_count(), 0, "a round ran during the appends");
+    sb_sim_sleep(fixture->sim, fixture->config.flush_interval_ns); /* The round is due. */
+}
+
+/* Steps until stats field `flushes` or `flush_failures` passes `than`; returns it. */
+static uint64_t
+queue_wait_stat(struct fixture *fixture, bool failures, uint64_t than)
+{
+    struct sb_store_stats stats = {0};
+    /* Bounded: a round (or its retry) ends within a few simulated seconds. */
+    for (uint32_t step = 0; step < 1000000; step++) {
+        sb_store_stats(fixture->store, &stats);
+        if ((failures ? stats.flush_failures : stats.flushes) > than) {
+            break;
+        }
+        fixture_step(fixture, SB_NS_PER_MS);
+    }
+    return failures ? stats.flush_failures : stats.flushes;
+}
+
+Test(flush, a_round_keeps_more_syncs_in_flight_than_writers, .timeout = 300)
+{
+    struct fixture fixture;
+    queue_setup(&fixture, 4100, QUEUE_SYNCS);
+    uint32_t before = sb_io_syncs_in_flight_max(fixture.io);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
+    cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+    uint32_t most = sb_io_syncs_in_flight_max(fixture.io);
+    cr_log_info("syncs in flight at once: %u before the round, %u in it (%u writers)", before,
+                most, QUEUE_WRITERS);
+    cr_assert_gt(most, 4 * QUEUE_WRITERS, "the round's syncs did not overlap");
+    cr_assert_leq(most, QUEUE_SYNCS + before, "more syncs in flight than the limit");
+    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        struct sb_partition *partition = sb_store_partition_find(fixture.store, QUEUE_TOPIC,
+                                                                 index);
+        cr_assert_not_null(partition);
+        check_partition(&fixture, partition, RECORDS_PER_BATCH);
+    }
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* The nth sync of the round (a data fdatasync or a directory fsync, with dozens in flight)
+ * fails: the round fails with -EIO and that partition's flushed_offset has not moved; the
+ * retry flushes every partition and fsyncs every directory left unsynced (also of a partition
+ * whose data sync had succeeded), and a power cut then loses nothing. */
+static void
+queue_fail_nth_sync(uint32_t nth)
+{
+    struct fixture fixture;
+    queue_setup(&fixture, 4200 + nth, QUEUE_SYNCS);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    struct sb_sim_fault_once fault = {.kind = SB_IO_OP_FDATASYNC, .nth = nth, .error = -EIO};
+    cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+    cr_assert_gt(queue_wait_stat(&fixture, true, stats.flush_failures), stats.flush_failures,
+                 "sync %u: the round did not fail", nth);
+    cr_assert_eq(sb_sim_faults_once_armed(fixture.sim), 0);
+    cr_assert_eq(sb_store_flush_error(fixture.store), -EIO);
+    struct sb_store_stats failed;
+    sb_store_stats(fixture.store, &failed);
+    cr_assert_eq(failed.flushes, stats.flushes, "sync %u: a failed round checkpointed", nth);
+    uint32_t flushed = queue_flushed_count();
+    cr_log_info("sync %u failed: %u of %u partitions flushed", nth, flushed, QUEUE_PARTITIONS);
+    cr_assert_lt(flushed, QUEUE_PARTITIONS, "sync %u: every flushed_offset moved", nth);
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes,
+                 "sync %u: the retry never completed", nth);
+    cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        cr_assert_not(queue_partitions[index]->needs_dir_sync,
+                      "sync %u: partition %u's new file is not in a synced directory", nth,
+                      index);
+    }
+    cr_assert_eq(sb_store_flush_error(fixture.store), 0);
+    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        struct sb_partition *partition = sb_store_partition_find(fixture.store, QUEUE_TOPIC,
+                                                                 index);
+        cr_assert_not_null(partition);
+        check_partition(&fixture, partition, RECORDS_PER_BATCH);
+    }
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+Test(flush, failed_sync_in_the_queue_fails_the_round_and_keeps_the_data, .timeout = 300)
+{
+    static const uint32_t nths[] = {1, 2, 37, 66, 300, 650};
+    for (uint32_t index = 0; index < sizeof(nths) / sizeof(nths[0]); index++) {
+        queue_fail_nth_sync(nths[index]);
+    }
+}
+
+/* A writer that finished writing but found no free sync waits holding its partition; the
+ * partition is dropped then: the writer lets it go when a sync frees (no failure), its files
+ * are deleted, and every other partition is flushed and survives a power cut. */
+Test(flush, a_partition_dropped_while_its_writer_waits_for_a_sync_is_let_go, .timeout = 300)
+{
+    struct fixture fixture;
+    queue_setup(&fixture, 4300, 1);
+    struct sb_store *store = fixture.store;
+    struct sb_partition *waiting = NULL;
+    /* Bounded: with one sync for four writers, writers wait within the round's first syncs. */
+    for (uint32_t step = 0; step < 100000 && waiting == NULL; step++) {
+        fixture_step(&fixture, SB_NS_PER_MS);
+        for (uint32_t index = 0; index < QUEUE_WRITERS && store->flush_sync_free == NULL;
+             index++) {
+            struct flush_writer *writer = &store->writers[index];
+            if (writer->partition != NULL && writer->op.state == SB_IO_OP_IDLE) {
+                waiting = writer->partition;
+            }
+        }
+    }
+    cr_assert_not_null(waiting, "no writer ever waited for a sync");
+    uint32_t dropped = waiting->partition;
+    struct sb_store_stats stats;
+    sb_store_stats(store, &stats);
+    cr_assert_eq(sb_store_partition_drop(store, waiting), 0);
+    queue_partitions[dropped] = NULL;
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
+    sb_store_stats(store, &stats);
+    cr_assert_eq(stats.flush_failures, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
+    cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
+    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    cr_assert_null(sb_store_partition_find(fixture.store, QUEUE_TOPIC, dropped));
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        if (index != dropped) {
+            check_partition(&fixture, sb_store_partition_find(fixture.store, QUEUE_TOPIC,
+                                                              index), RECORDS_PER_BATCH);
+        }
+    }
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
 }
