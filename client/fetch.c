@@ -20,13 +20,14 @@
  *
  * Pipelining: a partition that is catching up (its last answer moved the position by
  * fetch_span offsets, and the high watermark is beyond where the Fetch in flight is guessed
- * to end) gets a second Fetch at once, starting at that guess (fetch_ahead_offset) with no
- * long poll, so the broker reads the next answer while the last one travels. The guess is
- * checked when answers arrive, in request order: an answer that starts past the partition's
- * fetch_offset (the one before it ended short) is dropped; one that starts before it (the
- * one before it went further) gives only its batches past fetch_offset; an error answers
- * only a Fetch that started at fetch_offset. Either miss stops guessing until nothing is in
- * flight. So records reach the ready queue in offset order, each once.
+ * to end, a little short: FETCH_GUESS_MARGIN) gets a second Fetch at once, starting at that
+ * guess (fetch_ahead_offset) with no long poll, so the broker reads the next answer while
+ * the last one travels. The guess is checked when answers arrive, in request order: an
+ * answer that starts past the partition's fetch_offset (the one before it ended short) is
+ * dropped; one that starts before it (the one before it went further, as the margin makes
+ * usual) gives only its batches past fetch_offset; an error answers only a Fetch that
+ * started at fetch_offset. An answer that ends before the next Fetch's start stops guessing
+ * until nothing is in flight. So records reach the ready queue in offset order, each once.
  *
  * Staleness: each request remembers each partition's epoch; a seek or
  * unassign bumps it, and answers for an older epoch are dropped. Requests
@@ -55,6 +56,11 @@ struct fetch_entry {
     int64_t offset;                       /* Fetch: the offset asked for. */
     int64_t guess_end;                    /* Fetch: where its answer was guessed to end, -1. */
 };
+
+/* A continuation starts span / FETCH_GUESS_MARGIN offsets before where the Fetch before it
+ * is guessed to end (Pipelining): that much is asked twice; answers shorter by less than
+ * that still leave no gap. */
+#define FETCH_GUESS_MARGIN 16
 
 /* What a round of fetch_send_all sends. */
 enum fetch_kind {
@@ -481,9 +487,12 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
     partition->references++;
     int64_t offset = kind == FETCH_AHEAD ? partition->fetch_ahead_offset
                                          : partition->fetch_offset;
+    /* Guessed a little short (FETCH_GUESS_MARGIN), so a slightly shorter answer makes the
+     * next an overlap, not a gap. */
+    int64_t span = partition->fetch_span;
     context->entries[context->entry_count++] = (struct fetch_entry){
         partition, partition->epoch, false, turn, offset,
-        partition->fetch_span > 0 ? offset + partition->fetch_span : -1};
+        span > 0 ? offset + span - span / FETCH_GUESS_MARGIN : -1};
     context->topic_count += new_topic;
     return true;
 }
@@ -727,8 +736,8 @@ fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
     if (partition->fetch_offset > start && !overlap) {
         partition->fetch_span = partition->fetch_offset - start;
     }
-    if (entry->guess_end < 0 || partition->fetch_offset != entry->guess_end) {
-        partition->fetch_ahead_offset = -1; /* Missed: Fetches in flight may not fit. */
+    if (entry->guess_end < 0 || partition->fetch_offset < entry->guess_end) {
+        partition->fetch_ahead_offset = -1; /* Short: the Fetch after it will be a gap. */
     }
 }
 
