@@ -66,8 +66,6 @@
  * the bytes per partition down to this; the limits double back after this many answers. */
 #define CLIENT_FETCH_PARTITION_BYTES_MIN (16u << 10)
 #define CLIENT_FETCH_GROW_AFTER 64u
-/* Fetches a catching-up partition keeps in flight at once (fetch.c, "Pipelining"). */
-#define CLIENT_FETCH_PIPELINE_DEPTH 2u
 /* Batches of one partition in flight with idempotence: the broker recognizes a resend only
  * among a producer's last 5 batches per partition (storage's SB_PRODUCER_RECENT). */
 #define CLIENT_IDEMPOTENT_IN_FLIGHT_MAX 5u
@@ -616,12 +614,8 @@ struct consumer_partition {
     int64_t position;                /* Next offset poll returns. */
     int64_t fetch_offset;            /* Next offset to fetch. */
     uint32_t epoch;                  /* Bumped by seek: older answers are dropped. */
-    uint8_t fetch_inflight;          /* Fetches in flight naming it (at most
-                                      * CLIENT_FETCH_PIPELINE_DEPTH). */
-    int64_t fetch_span;              /* Offsets the last answer moved fetch_offset, 0: none. */
-    int64_t fetch_ahead_offset;      /* Where the answer of the newest Fetch in flight is
-                                      * guessed to end (its start + fetch_span), or -1: no
-                                      * guess (a continuation waits for fetch_inflight 0). */
+    bool fetch_inflight;             /* In a Fetch in flight, or its records await their
+                                      * topic check. */
     bool list_inflight;              /* In a ListOffsets in flight. */
     bool watermark_known;            /* high_watermark was reported. */
     int64_t high_watermark;          /* Last reported. */

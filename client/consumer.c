@@ -91,8 +91,6 @@ consumer_reposition(struct sb_consumer *consumer, struct consumer_partition *par
     partition->retry_at_ns = 0;
     partition->topic_answers = partition->topic->answers;
     partition->topic_id = 0; /* The next Fetch names the topic the position is in. */
-    partition->fetch_span = 0; /* No pipelined guess from the old position. */
-    partition->fetch_ahead_offset = -1;
     if (offset >= 0) {
         partition->state = POSITION_VALID;
         partition->position = partition->fetch_offset = offset;

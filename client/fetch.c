@@ -18,17 +18,6 @@
  * metadata shows the topic gone or under a new id, the position starts over
  * per auto.offset.reset (fetch_topic_changed), never at the old offset.
  *
- * Pipelining: a partition that is catching up (its last answer moved the position by
- * fetch_span offsets, and the high watermark is beyond where the Fetch in flight is guessed
- * to end, a little short: FETCH_GUESS_MARGIN) gets a second Fetch at once, starting at that
- * guess (fetch_ahead_offset) with no long poll, so the broker reads the next answer while
- * the last one travels. The guess is checked when answers arrive, in request order: an
- * answer that starts past the partition's fetch_offset (the one before it ended short) is
- * dropped; one that starts before it (the one before it went further, as the margin makes
- * usual) gives only its batches past fetch_offset; an error answers only a Fetch that
- * started at fetch_offset. An answer that ends before the next Fetch's start stops guessing
- * until nothing is in flight. So records reach the ready queue in offset order, each once.
- *
  * Staleness: each request remembers each partition's epoch; a seek or
  * unassign bumps it, and answers for an older epoch are dropped. Requests
  * and chunks hold a reference on their partitions, so an unassigned
@@ -53,21 +42,6 @@ struct fetch_entry {
     bool answered;                        /* The response named it. */
     uint32_t turn;                        /* Its place in the consumer's rotation when sent
                                              (fetch_rotation counts the same way). */
-    int64_t offset;                       /* Fetch: the offset asked for. */
-    int64_t guess_end;                    /* Fetch: where its answer was guessed to end, -1. */
-};
-
-/* A continuation starts span / FETCH_GUESS_MARGIN offsets before where the Fetch before it
- * is guessed to end (Pipelining): that much is asked twice; answers shorter by less than
- * that still leave no gap. */
-#define FETCH_GUESS_MARGIN 16
-
-/* What a round of fetch_send_all sends. */
-enum fetch_kind {
-    FETCH_LIST,  /* ListOffsets for partitions to resolve. */
-    FETCH_FETCH, /* A Fetch at fetch_offset for partitions with none in flight. */
-    FETCH_AHEAD, /* A Fetch at fetch_ahead_offset, not waiting, for catching-up partitions
-                    with one in flight (Pipelining). */
 };
 
 /* A Fetch or ListOffsets request in flight. */
@@ -78,8 +52,6 @@ struct fetch_context {
     uint32_t topic_count;          /* Topic elements they make (fetch_same_topic runs). */
     uint32_t answer_next;          /* The entry the next answer names, if in order. */
     uint32_t wait_ms;              /* Fetch: its long-poll wait (max_wait_ms). */
-    bool ahead;                    /* Fetch: continuations only (FETCH_AHEAD), which take
-                                      no turn in the rotation. */
     struct fetch_entry entries[];  /* The partitions asked about. */
 };
 
@@ -331,7 +303,7 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
     for (uint32_t index = 0; result == 0 && index < count; index++) {
         struct consumer_partition *partition = context->entries[index].partition;
         partitions[index] = (struct sb_fetch_partition){
-            partition->partition, context->entries[index].offset, (int32_t)partition_bytes};
+            partition->partition, partition->fetch_offset, (int32_t)partition_bytes};
         bool same = index > 0 && fetch_same_topic(context->entries[index - 1].partition,
                                                   partition);
         if (partition->topic_id == 0 && partition->topic->topic_id != 0) {
@@ -368,9 +340,8 @@ fetch_fetch_send(struct sb_client *client, struct sb_consumer *consumer,
  * NULL when it is not ready or the topic is unknown (which then stops the partition). */
 static struct client_conn *
 fetch_route(struct sb_client *client, struct sb_consumer *consumer,
-            struct consumer_partition *partition, enum fetch_kind kind)
+            struct consumer_partition *partition, bool list)
 {
-    bool list = kind == FETCH_LIST;
     struct client_topic *topic = partition->topic;
     if (partition->topic_id != 0 && topic->answers > partition->topic_answers &&
         (topic->error == SB_ERR_UNKNOWN_TOPIC ||
@@ -389,8 +360,7 @@ fetch_route(struct sb_client *client, struct sb_consumer *consumer,
         metadata_refresh(client);
         return NULL;
     }
-    uint32_t inflight_max = kind == FETCH_AHEAD ? CLIENT_FETCH_PIPELINE_DEPTH : 1;
-    if (!conn_want(client, conn) || (!list && conn->inflight_count >= inflight_max)) {
+    if (!conn_want(client, conn) || (!list && conn->inflight_count > 0)) {
         return NULL;
     }
     return conn;
@@ -422,9 +392,8 @@ fetch_starving_check(struct sb_client *client, struct consumer_partition *partit
 /* Whether partition should be in a request of this kind now. */
 static bool
 fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
-             const struct consumer_partition *partition, enum fetch_kind kind, uint64_t now_ns)
+             const struct consumer_partition *partition, bool list, uint64_t now_ns)
 {
-    bool list = kind == FETCH_LIST;
     if (partition->paused) {
         return false;
     }
@@ -435,20 +404,8 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
     if (list) {
         return partition->state == POSITION_RESOLVE && !partition->list_inflight;
     }
-    if (partition->state != POSITION_VALID ||
-        consumer->buffered_bytes >= client->config.fetch_buffer_bytes) {
-        return false;
-    }
-    if (kind == FETCH_FETCH) {
-        return partition->fetch_inflight == 0;
-    }
-    /* A continuation: the guess is on, and records are surely there (no long poll). */
-    return partition->fetch_inflight > 0 &&
-           partition->fetch_inflight < CLIENT_FETCH_PIPELINE_DEPTH &&
-           partition->failures == 0 && partition->fetch_span > 0 &&
-           partition->watermark_known &&
-           partition->fetch_ahead_offset > partition->fetch_offset &&
-           partition->fetch_ahead_offset < partition->high_watermark;
+    return partition->state == POSITION_VALID && !partition->fetch_inflight &&
+           consumer->buffered_bytes < client->config.fetch_buffer_bytes;
 }
 
 /* Adds partition to the request for conn among contexts (creating it); false when that
@@ -457,10 +414,9 @@ fetch_wanted(struct sb_client *client, const struct sb_consumer *consumer,
  * partitions. */
 static bool
 fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
-             uint32_t turn, struct client_conn *conn, enum fetch_kind kind,
+             uint32_t turn, struct client_conn *conn, bool list,
              struct fetch_context **contexts, uint32_t *context_count, uint32_t capacity)
 {
-    bool list = kind == FETCH_LIST;
     uint32_t index = 0;
     while (index < *context_count && contexts[index]->conn != conn) {
         index++;
@@ -485,26 +441,18 @@ fetch_gather(struct sb_consumer *consumer, struct consumer_partition *partition,
         return false;
     }
     partition->references++;
-    int64_t offset = kind == FETCH_AHEAD ? partition->fetch_ahead_offset
-                                         : partition->fetch_offset;
-    /* Guessed a little short (FETCH_GUESS_MARGIN), so a slightly shorter answer makes the
-     * next an overlap, not a gap. */
-    int64_t span = partition->fetch_span;
-    context->entries[context->entry_count++] = (struct fetch_entry){
-        partition, partition->epoch, false, turn, offset,
-        span > 0 ? offset + span - span / FETCH_GUESS_MARGIN : -1};
+    context->entries[context->entry_count++] =
+        (struct fetch_entry){partition, partition->epoch, false, turn};
     context->topic_count += new_topic;
     return true;
 }
 
 /* Sends requests of one kind: one per connection, every wanted partition it serves (up to
- * the limit; the next round starts after the last partition taken, so all get turns).
- * Returns how many wanted partitions were left for a later round. */
-static uint32_t
-fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, enum fetch_kind kind,
+ * the limit; the next round starts after the last partition taken, so all get turns). */
+static void
+fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, bool list,
                uint64_t now_ns)
 {
-    bool list = kind == FETCH_LIST;
     uint32_t count = 0;
     for (struct consumer_partition *partition = consumer->partitions; partition != NULL;
          partition = partition->next) {
@@ -518,20 +466,15 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, enum fetc
         partition = partition->next;
     }
     uint32_t wanted = 0;
-    uint32_t left = contexts == NULL ? 1 : 0;
     for (uint32_t visited = 0; contexts != NULL && visited < count; visited++) {
         struct client_conn *conn = NULL;
         fetch_starving_check(client, partition, now_ns);
-        if (!fetch_wanted(client, consumer, partition, kind, now_ns)) {
-            /* Not now. */
-        } else if ((conn = fetch_route(client, consumer, partition, kind)) == NULL) {
-            left++;
-        } else {
+        if (fetch_wanted(client, consumer, partition, list, now_ns) &&
+            (conn = fetch_route(client, consumer, partition, list)) != NULL) {
             wanted++;
-            bool taken = fetch_gather(consumer, partition, first + visited, conn, kind,
-                                      contexts, &context_count, count);
-            left += !taken;
-            if (taken && kind == FETCH_FETCH) {
+            if (fetch_gather(consumer, partition, first + visited, conn, list, contexts,
+                             &context_count, count) &&
+                !list) {
                 consumer->fetch_rotation = first + visited + 1;
             }
         }
@@ -539,10 +482,7 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, enum fetc
     }
     for (uint32_t index = 0; index < context_count; index++) {
         struct fetch_context *context = contexts[index];
-        if (kind == FETCH_AHEAD) {
-            context->wait_ms = 0; /* Records are there: never a long poll behind an answer. */
-            context->ahead = true;
-        } else if (!list && context->entry_count == consumer->fetch_partitions_max &&
+        if (!list && context->entry_count == consumer->fetch_partitions_max &&
             context->entry_count < wanted) {
             /* Split requests (BROKER_BUSY) take turns: each waits its share of
              * fetch.wait.max.ms, so one round over the partitions waits about as long as
@@ -552,22 +492,15 @@ fetch_send_all(struct sb_client *client, struct sb_consumer *consumer, enum fetc
         }
         int result = list ? fetch_list_send(client, context)
                           : fetch_fetch_send(client, consumer, context);
-        for (uint32_t index_entry = 0; result == 0 && index_entry < context->entry_count;
-             index_entry++) {
-            struct fetch_entry *entry = &context->entries[index_entry];
-            if (list) {
-                entry->partition->list_inflight = true;
-            } else {
-                entry->partition->fetch_inflight++;
-                entry->partition->fetch_ahead_offset = entry->guess_end;
-            }
+        for (uint32_t entry = 0; result == 0 && entry < context->entry_count; entry++) {
+            *(list ? &context->entries[entry].partition->list_inflight
+                   : &context->entries[entry].partition->fetch_inflight) = true;
         }
         if (result != 0) {
             fetch_context_free(context);
         }
     }
     free(contexts);
-    return left;
 }
 
 void
@@ -576,12 +509,8 @@ fetch_run(struct sb_client *client, struct sb_consumer *consumer, uint64_t now_n
     if (consumer->closing || consumer->partitions == NULL) {
         return;
     }
-    fetch_send_all(client, consumer, FETCH_LIST, now_ns);
-    if (fetch_send_all(client, consumer, FETCH_FETCH, now_ns) == 0) {
-        /* Only while no partition waits for a connection to be free of Fetches: a
-         * continuation in flight would keep it from ever being free. */
-        fetch_send_all(client, consumer, FETCH_AHEAD, now_ns);
-    }
+    fetch_send_all(client, consumer, true, now_ns);
+    fetch_send_all(client, consumer, false, now_ns);
 }
 
 void
@@ -611,7 +540,6 @@ fetch_list_done(struct sb_client *client, struct client_request *request, int er
             } else {
                 partition->state = POSITION_VALID;
                 partition->position = partition->fetch_offset = answer.offset;
-                partition->fetch_ahead_offset = -1;
                 partition->failures = 0;
             }
         }
@@ -646,39 +574,13 @@ fetch_scan(const uint8_t *records, size_t length, int64_t *next_offset_out)
     return used;
 }
 
-/* Where the first whole batch of records with offsets at or past `offset` starts (length
- * when there is none). */
-static size_t
-fetch_skip_before(const uint8_t *records, size_t length, int64_t offset)
-{
-    size_t used = 0;
-    struct sb_batch_header header;
-    while (length - used >= SB_BATCH_HEADER_BYTES &&
-           sb_batch_header_decode(records + used, length - used, UINT32_MAX, &header) == 0 &&
-           header.batch_bytes <= length - used &&
-           sb_batch_header_last_offset(&header) < offset) {
-        used += header.batch_bytes;
-    }
-    return used;
-}
-
-/* Queues the batches of one partition's answer for poll. An answer to a Fetch that started
- * before fetch_offset (overlap) gives only its batches past it, and may give nothing. */
+/* Queues the batches of one partition's answer for poll. */
 static void
 fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
-                   struct consumer_partition *partition, struct sb_wire_bytes records,
-                   bool overlap)
+                   struct consumer_partition *partition, struct sb_wire_bytes records)
 {
-    if (overlap) {
-        size_t skip = fetch_skip_before(records.data, records.length, partition->fetch_offset);
-        records.data += skip;
-        records.length -= (uint32_t)skip;
-    }
     int64_t next_offset = partition->fetch_offset;
     size_t used = fetch_scan(records.data, records.length, &next_offset);
-    if (overlap && used == 0) {
-        return; /* Nothing past what an earlier answer gave. */
-    }
     if (used == 0 || next_offset <= partition->fetch_offset) {
         fetch_fail(client, partition, SB_ERR_CORRUPT); /* No progress possible. */
         return;
@@ -708,20 +610,10 @@ fetch_take_records(struct sb_client *client, struct sb_consumer *consumer,
 
 static void
 fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
-             const struct fetch_entry *entry, const struct sb_fetch_partition_response *answer)
+             struct consumer_partition *partition,
+             const struct sb_fetch_partition_response *answer)
 {
-    struct consumer_partition *partition = entry->partition;
-    int64_t start = partition->fetch_offset;
-    if (entry->offset > start) {
-        /* The answer before it ended short of the guess: a gap; dropped, guessing stops. */
-        partition->fetch_ahead_offset = -1;
-        return;
-    }
-    bool overlap = entry->offset < start;
     int error = client_error_from_wire(answer->error_code);
-    if (overlap && error != 0) {
-        return; /* About offsets an earlier answer covered: the next Fetch asks again. */
-    }
     if (error != 0) {
         fetch_partition_error(client, partition, error);
         return;
@@ -731,13 +623,7 @@ fetch_answer(struct sb_client *client, struct sb_consumer *consumer,
     partition->watermark_known = true;
     partition->failures = 0;
     if (answer->records.length > 0) {
-        fetch_take_records(client, consumer, partition, answer->records, overlap);
-    }
-    if (partition->fetch_offset > start && !overlap) {
-        partition->fetch_span = partition->fetch_offset - start;
-    }
-    if (entry->guess_end < 0 || partition->fetch_offset < entry->guess_end) {
-        partition->fetch_ahead_offset = -1; /* Short: the Fetch after it will be a gap. */
+        fetch_take_records(client, consumer, partition, answer->records);
     }
 }
 
@@ -760,8 +646,8 @@ fetch_apply(struct sb_client *client, struct sb_consumer *consumer,
             struct fetch_entry *entry = fetch_find(context, topic.name, answer.partition);
             if (entry != NULL && fetch_entry_current(entry) &&
                 entry->partition->state == POSITION_VALID) {
-                fetch_answer(client, consumer, entry, &answer);
-                if (answer.records.length > 0 && !context->ahead) {
+                fetch_answer(client, consumer, entry->partition, &answer);
+                if (answer.records.length > 0) {
                     consumer->fetch_rotation = entry->turn + 1;
                 }
             }
@@ -778,8 +664,7 @@ fetch_done(struct sb_client *client, struct client_request *request, int error,
     struct sb_consumer *consumer = request->owner;
     bool corrupt = false;
     for (uint32_t index = 0; index < context->entry_count; index++) {
-        CLIENT_ASSERT(context->entries[index].partition->fetch_inflight > 0);
-        context->entries[index].partition->fetch_inflight--;
+        context->entries[index].partition->fetch_inflight = false;
     }
     if (consumer != NULL && error == 0) {
         error = fetch_apply(client, consumer, context, body, body_bytes);

@@ -5,8 +5,7 @@
  * hostile bytes (oversized, corrupt and unexpected frames close the
  * connection and fail its requests, never crash), metadata routing with the
  * shard-port fallback, the lifecycle of a client nobody answers, a consumer group
- * member's retries against scripted coordinator answers, a Fetch refused as a whole, and
- * pipelined Fetches whose guessed starts miss (gaps dropped, overlaps trimmed).
+ * member's retries against scripted coordinator answers, and a Fetch refused as a whole.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -20,7 +19,6 @@
 #include "client/client_private.h"
 #include "core/crc32c.h"
 #include "proto/api_admin.h"
-#include "proto/api_fetch.h"
 #include "proto/api_group.h"
 #include "proto/api_meta.h"
 #include "proto/compress.h"
@@ -705,143 +703,6 @@ Test(fetch_offline, a_fetch_refused_as_invalid_is_logged_and_asked_again)
         cr_assert_eq(consumer->partitions->failures, round, "round %u", round);
         cr_assert_eq(offline_refused_lines, (int)round, "round %u", round);
     }
-    pthread_mutex_unlock(&client->mutex);
-    sb_consumer_close(consumer);
-    sb_client_close(client);
-}
-
-/* A scripted consumer of t/0 from offset 0 on its READY fetch connection (mutex held). */
-static struct sb_consumer *
-pipeline_consumer(struct sb_client *client, struct client_conn **route_out)
-{
-    struct client_topic *topic = metadata_topic(client, "t");
-    offline_metadata(client, 1);
-    struct sb_consumer *consumer = NULL;
-    cr_assert_eq(sb_consumer_open(client, &consumer), 0);
-    cr_assert_eq(sb_consumer_assign(consumer, "t", 0), 0);
-    cr_assert_eq(sb_consumer_seek(consumer, "t", 0, 0), 0);
-    pthread_mutex_lock(&client->mutex);
-    struct client_conn *route = metadata_route(client, topic, 0, consumer->owner_id);
-    cr_assert_not_null(route);
-    route->fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    route->state = CONN_READY;
-    *route_out = route;
-    return consumer;
-}
-
-/* Answers the oldest Fetch on route for t/0 with batches of 5 records covering offsets
- * [first, end) (first and end multiples of 5), or with error, and high watermark hw. */
-static void
-pipeline_answer(struct sb_client *client, struct client_conn *route, int64_t first,
-                int64_t end, int16_t error, int64_t hw)
-{
-    static uint8_t records[8192];
-    static uint8_t buffer[1024];
-    static uint8_t scratch[2048];
-    size_t used = 0;
-    for (int64_t base = first; base < end; base += 5) {
-        struct sb_batch_builder builder;
-        sb_batch_builder_init(&builder, buffer, sizeof(buffer), 1000);
-        for (uint32_t index = 0; index < 5; index++) {
-            struct sb_record record = {.value = "v", .value_length = 1, .timestamp_ms = 1};
-            cr_assert_eq(sb_batch_builder_add(&builder, &record), 0);
-        }
-        const uint8_t *batch;
-        uint32_t bytes;
-        cr_assert_eq(sb_batch_builder_finish(&builder, SB_COMPRESSION_NONE, scratch,
-                                             sizeof(scratch), &batch, &bytes), 0);
-        cr_assert(used + bytes <= sizeof(records));
-        memcpy(records + used, batch, bytes);
-        sb_batch_assign_offset(records + used, base);
-        used += bytes;
-    }
-    struct sb_fetch_partition_response partition = {0, error, hw, 0, hw,
-                                                    {records, (uint32_t)used}};
-    struct sb_fetch_topic_response topic = {.name = sb_wire_string_from_cstr("t"),
-                                            .partitions = &partition, .partition_count = 1};
-    struct sb_fetch_response response = {.topics = &topic, .topic_count = 1};
-    static uint8_t body[9000];
-    static uint8_t frame[9100];
-    struct sb_wire_writer writer;
-    sb_wire_writer_init(&writer, body, sizeof(body));
-    cr_assert_eq(sb_fetch_response_encode(&writer, &response), 0);
-    cr_assert_not_null(route->inflight_head);
-    size_t length = offline_frame(frame, sizeof(frame), SB_API_FETCH,
-                                  route->inflight_head->correlation_id, 0, body,
-                                  sb_wire_writer_length(&writer));
-    cr_assert_eq(conn_receive_bytes(client, route, frame, length), 0);
-}
-
-/* Polls every buffered record (mutex released around it); checks they are the next
- * offsets, each once, in order, up to end. */
-static void
-pipeline_poll(struct sb_client *client, struct sb_consumer *consumer, int64_t *next,
-              int64_t end)
-{
-    pthread_mutex_unlock(&client->mutex);
-    const struct sb_consumer_record *record = NULL;
-    for (uint32_t polled = 0; polled < 1000 && *next < end; polled++) {
-        cr_assert_eq(sb_consumer_poll(consumer, 0, &record), 1, "offset %lld missing",
-                     (long long)*next);
-        cr_assert_eq(record->offset, *next, "delivered in order, each once");
-        (*next)++;
-    }
-    cr_assert_eq(sb_consumer_poll(consumer, 0, &record), 0, "nothing past %lld",
-                 (long long)end);
-    pthread_mutex_lock(&client->mutex);
-}
-
-/* A catching-up partition keeps two Fetches in flight, the second at where the first is
- * guessed to end; a first answer that ends short makes the second a gap (dropped, asked
- * again), one that goes further makes it an overlap (only its new batches taken); records
- * come out in order, each once. */
-Test(fetch_offline, pipelined_fetches_deliver_each_record_once_in_order_when_guesses_miss)
-{
-    struct client_conn *conn = NULL;
-    struct sb_client *client = offline_client(&conn, NULL);
-    struct client_conn *route = NULL;
-    struct sb_consumer *consumer = pipeline_consumer(client, &route);
-    struct consumer_partition *partition = consumer->partitions;
-    int64_t next = 0;
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 1u, "no span known yet: one Fetch");
-    pipeline_answer(client, route, 0, 10, 0, 100);
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 2u, "catching up: a second Fetch in flight");
-    cr_assert_eq(partition->fetch_inflight, 2);
-    cr_assert_eq(partition->fetch_ahead_offset, 30, "asked at 10 and at 20");
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 2u, "never more than the depth");
-    /* The answer at 10 ends short (15): the one at 20 is a gap. */
-    pipeline_answer(client, route, 10, 15, 0, 100);
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 1u, "a miss stops guessing");
-    pipeline_answer(client, route, 20, 30, 0, 100);
-    cr_assert_eq(partition->fetch_offset, 15, "the gap was dropped");
-    pipeline_poll(client, consumer, &next, 15);
-    /* Asked again at 15 and 20 (span 5); the answer at 15 goes to 25, so the one at 20
-     * overlaps (its error is about offsets already served). The pair sent next (25, 35)
-     * learned the span 10: the answer at 25 goes to 45, so the one at 35 overlaps too. */
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 2u);
-    pipeline_answer(client, route, 15, 25, 0, 100);
-    pipeline_answer(client, route, 20, 30, SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE, 100);
-    cr_assert_eq(partition->state, POSITION_VALID, "an overlap's error is not the position's");
-    cr_assert_eq(partition->fetch_offset, 25);
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 2u);
-    cr_assert_eq(partition->fetch_ahead_offset, 45);
-    pipeline_answer(client, route, 25, 45, 0, 100);
-    pipeline_answer(client, route, 35, 50, 0, 60);
-    cr_assert_eq(partition->fetch_offset, 50);
-    pipeline_poll(client, consumer, &next, 50);
-    /* Near the end: no second Fetch where the records may not be there yet. */
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 1u, "guessed end 69 is past the high watermark (60)");
-    pipeline_answer(client, route, 50, 60, 0, 60);
-    pipeline_poll(client, consumer, &next, 60);
-    fetch_run(client, consumer, client_now_ns());
-    cr_assert_eq(route->inflight_count, 1u, "a tailing partition keeps one long poll");
     pthread_mutex_unlock(&client->mutex);
     sb_consumer_close(consumer);
     sb_client_close(client);
