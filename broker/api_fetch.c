@@ -50,6 +50,7 @@ struct fetch_part {
     uint32_t max_bytes;       /* The partition's limit. */
     uint32_t data_offset;     /* Where its batches start in its op's buffer. */
     uint32_t data_bytes;      /* Bytes of whole batches there. */
+    uint32_t data_crc;        /* Their CRC32C (the read's), for the frame's CRC. */
     uint32_t batch_needed;    /* The size of a first batch that did not fit the op's buffer
                                  (stored under a higher max_message_bytes), else 0. */
     int64_t high_watermark;   /* As the last read saw it, or -1. */
@@ -389,6 +390,7 @@ fetch_trim(struct request *request, struct sb_fetch_partition_response *partitio
             .high_watermark = part->high_watermark, .log_start_offset = part->log_start_offset,
             .last_stable_offset = part->high_watermark,
             .records = {bytes != 0 ? op->data + part->data_offset : (const uint8_t *)"", bytes},
+            .records_crc_known = bytes != 0, .records_crc = part->data_crc,
         };
     }
     return used;
@@ -519,6 +521,7 @@ fetch_record(struct fetch_op *op, const struct sb_read *read)
     if (read->result == 0) {
         part->data_offset = (op->in_place ? part->head_at : 0) + op->data_used;
         part->data_bytes = read->bytes;
+        part->data_crc = read->crc;
         op->data_used += read->bytes;
     } else if (read->result == -ENOSPC) {
         part->batch_needed = read->needed_bytes; /* The request reads again with room. */

@@ -18,6 +18,12 @@
  * linear in x, so for each of the two block sizes it is a table of 4 x 256
  * entries built at load time (crc32c_shift_table_init).
  *
+ * sb_crc32c_combine() uses the same linearity for any length: shift(x, n) is x times
+ * x^(8n) modulo the polynomial (in the reflected order, where the register's top bit is
+ * x^0 and one zero bit multiplies by x), and the finalized CRC of A||B is
+ * shift(crc(A), |B|) ^ crc(B) (the inversions cancel). x^(8n) is the product of the
+ * powers x^(8 * 2^k) for the bits k of n (crc32c_power, built at load time).
+ *
  * Start reading at sb_crc32c(). Every table is written once by the load-time
  * constructor crc32c_init() and only read afterwards.
  */
@@ -51,6 +57,8 @@ struct crc32c_shift_table {
 /* Shift operators for CRC32C_LONG_BYTES and CRC32C_SHORT_BYTES zero bytes. */
 static struct crc32c_shift_table crc32c_long_shift;
 static struct crc32c_shift_table crc32c_short_shift;
+/* crc32c_power[k] = x^(8 * 2^k) modulo the polynomial, reflected (sb_crc32c_combine). */
+static uint32_t crc32c_power[64];
 /* Set once the tables are built; then true forever. */
 static bool crc32c_ready;
 /* True when the CPU has SSE4.2 and sb_crc32c() uses it. */
@@ -89,6 +97,36 @@ sb_crc32c_hardware_enabled(void)
         crc32c_init();
     }
     return crc32c_hardware;
+}
+
+/* a * b modulo the polynomial, both reflected (top bit x^0). Bounded: 32 steps. */
+static uint32_t
+crc32c_multiply(uint32_t a, uint32_t b)
+{
+    uint32_t product = 0;
+    for (uint32_t bit = 0; bit < 32; bit++) {
+        if (a & (0x80000000u >> bit)) {
+            product ^= b;
+        }
+        b = (b >> 1) ^ ((b & 1) ? CRC32C_POLYNOMIAL : 0); /* b * x */
+    }
+    return product;
+}
+
+uint32_t
+sb_crc32c_combine(uint32_t crc_first, uint32_t crc_second, uint64_t second_length)
+{
+    if (SB_UNLIKELY(!crc32c_ready)) {
+        crc32c_init();
+    }
+    uint32_t power = 0x80000000u; /* x^0 */
+    /* Bounded by the 64 bits of the length. */
+    for (uint32_t k = 0; second_length != 0; k++, second_length >>= 1) {
+        if (second_length & 1) {
+            power = crc32c_multiply(power, crc32c_power[k]);
+        }
+    }
+    return crc32c_multiply(crc_first, power) ^ crc_second;
 }
 
 /* Advances the register over one byte. */
@@ -179,6 +217,14 @@ crc32c_init(void)
     }
     crc32c_shift_table_init(&crc32c_long_shift, CRC32C_LONG_BYTES);
     crc32c_shift_table_init(&crc32c_short_shift, CRC32C_SHORT_BYTES);
+    uint32_t power = 0x80000000u;
+    for (int bit = 0; bit < 8; bit++) {
+        power = (power >> 1) ^ ((power & 1) ? CRC32C_POLYNOMIAL : 0); /* x^8 */
+    }
+    for (uint32_t k = 0; k < 64; k++) {
+        crc32c_power[k] = power;
+        power = crc32c_multiply(power, power);
+    }
     /* Self-check of the tables against the standard check value. */
     SB_ASSERT(~crc32c_software_raw(~0u, (const uint8_t *)"123456789", 9) == 0xE3069283u);
     crc32c_hardware = crc32c_cpu_has_sse42();

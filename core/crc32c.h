@@ -26,6 +26,12 @@ uint32_t sb_crc32c(uint32_t crc, const void *data, size_t length);
  * for comparing the two paths in benchmarks). */
 uint32_t sb_crc32c_software(uint32_t crc, const void *data, size_t length);
 
+/* Returns the CRC32C of a message A||B from A's CRC (`crc_first`) and B's (`crc_second`,
+ * computed from 0) and B's length, without B's bytes: a few hundred cycles whatever the
+ * length, so a CRC already known for a stored batch need not be computed again over its
+ * bytes (a response frame's CRC, proto/wire.h). */
+uint32_t sb_crc32c_combine(uint32_t crc_first, uint32_t crc_second, uint64_t second_length);
+
 /* True when sb_crc32c() uses the SSE4.2 instruction on this CPU. */
 bool sb_crc32c_hardware_enabled(void);
 

@@ -245,7 +245,11 @@ fetch_partition_response_write(struct sb_wire_writer *writer, const void *elemen
     sb_wire_write_i64(writer, partition->high_watermark);
     sb_wire_write_i64(writer, partition->log_start_offset);
     sb_wire_write_i64(writer, partition->last_stable_offset);
-    sb_wire_write_bytes(writer, partition->records);
+    if (partition->records_crc_known) {
+        sb_wire_write_bytes_crc(writer, partition->records, partition->records_crc);
+    } else {
+        sb_wire_write_bytes(writer, partition->records);
+    }
 }
 
 int

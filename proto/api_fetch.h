@@ -11,6 +11,7 @@
 #ifndef SB_PROTO_API_FETCH_H
 #define SB_PROTO_API_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,9 @@ struct sb_fetch_partition_response {
     int64_t log_start_offset;     /* First offset still in the log. */
     int64_t last_stable_offset;   /* Equals high_watermark until transactions exist. */
     struct sb_wire_bytes records; /* Whole record batches (borrowed; not null; may be empty). */
+    bool records_crc_known;       /* Encode: records_crc is the records' CRC32C (from 0), so
+                                     the frame's CRC combines it (sb_wire_write_bytes_crc). */
+    uint32_t records_crc;         /* Encode: see records_crc_known. */
 };
 
 /* One topic of a Fetch response. */

@@ -421,6 +421,7 @@ sb_wire_writer_init(struct sb_wire_writer *writer, uint8_t *buffer, size_t capac
     writer->end = buffer == NULL ? buffer : buffer + sb_min_u64(capacity, UINT32_MAX);
     writer->frame = NULL;
     writer->error = 0;
+    writer->known_crc_count = 0;
 }
 
 void
@@ -544,6 +545,19 @@ sb_wire_write_bytes_nullable(struct sb_wire_writer *writer, struct sb_wire_bytes
 }
 
 void
+sb_wire_write_bytes_crc(struct sb_wire_writer *writer, struct sb_wire_bytes value, uint32_t crc)
+{
+    sb_wire_write_bytes(writer, value);
+    if (writer->error != 0 || writer->frame == NULL || value.length == 0 ||
+        writer->known_crc_count == SB_WIRE_KNOWN_CRC_RUNS_MAX) {
+        return; /* Read as usual by sb_frame_finish. */
+    }
+    writer->known_crcs[writer->known_crc_count++] = (struct sb_wire_known_crc){
+        .offset = (uint32_t)(writer->cursor - value.length - writer->start),
+        .length = value.length, .crc = crc};
+}
+
+void
 sb_wire_write_array_count(struct sb_wire_writer *writer, uint32_t count)
 {
     if (count > SB_WIRE_ARRAY_COUNT_MAX) {
@@ -616,6 +630,7 @@ sb_frame_begin(struct sb_wire_writer *writer, const struct sb_frame_header *head
 {
     SB_ASSERT(writer->frame == NULL);
     writer->frame = writer->cursor;
+    writer->known_crc_count = 0;
     if (!frame_header_is_valid(header, 0)) {
         writer_fail(writer, -EINVAL);
         return writer->error;
@@ -646,6 +661,7 @@ sb_frame_finish(struct sb_wire_writer *writer)
         int error = writer->error;
         writer->cursor = frame;
         writer->error = 0;
+        writer->known_crc_count = 0;
         return error;
     }
     size_t total = (size_t)(writer->cursor - frame);
@@ -653,8 +669,20 @@ sb_frame_finish(struct sb_wire_writer *writer)
     /* The writer's capacity is clamped to UINT32_MAX, so the length fits its field. */
     uint32_t frame_bytes = (uint32_t)(total - SB_FRAME_PREFIX_BYTES);
     sb_store_le32(frame + SB_FRAME_OFFSET_FRAME_BYTES, frame_bytes);
-    uint32_t crc = sb_crc32c(0, frame + SB_FRAME_OFFSET_API_KEY,
-                             total - SB_FRAME_OFFSET_API_KEY);
+    /* Bytes from API_KEY on; runs of known CRC are combined, not read (bounded by the
+     * runs). */
+    const uint8_t *at = frame + SB_FRAME_OFFSET_API_KEY;
+    uint32_t crc = 0;
+    for (uint32_t index = 0; index < writer->known_crc_count; index++) {
+        const struct sb_wire_known_crc *known = &writer->known_crcs[index];
+        const uint8_t *run = writer->start + known->offset;
+        SB_ASSERT(run >= at && run + known->length <= writer->cursor);
+        crc = sb_crc32c(crc, at, (size_t)(run - at));
+        crc = sb_crc32c_combine(crc, known->crc, known->length);
+        at = run + known->length;
+    }
+    writer->known_crc_count = 0;
+    crc = sb_crc32c(crc, at, (size_t)(writer->cursor - at));
     sb_store_le32(frame + SB_FRAME_OFFSET_CRC, crc);
     return 0;
 }

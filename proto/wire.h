@@ -303,6 +303,18 @@ int sb_wire_array_next(struct sb_wire_array *array,
                        void (*element_read)(struct sb_wire_reader *reader, void *element),
                        void *element);
 
+/* Byte runs of the current frame whose CRC32C is already known: sb_frame_finish combines
+ * it instead of reading them again (sb_wire_write_bytes_crc). Past this many runs, a frame's
+ * further runs are read as usual. */
+#define SB_WIRE_KNOWN_CRC_RUNS_MAX 8
+
+/* A run of bytes in the writer's buffer with a known CRC32C (computed from 0). */
+struct sb_wire_known_crc {
+    uint32_t offset; /* From the buffer's start. */
+    uint32_t length; /* Bytes. */
+    uint32_t crc;    /* sb_crc32c(0, run, length). */
+};
+
 /* Bounded writer into a caller buffer with a sticky error. */
 struct sb_wire_writer {
     uint8_t *start;  /* The caller's buffer (borrowed until the bytes are used). */
@@ -310,6 +322,8 @@ struct sb_wire_writer {
     uint8_t *end;    /* One past the last usable byte. */
     uint8_t *frame;  /* Header of the frame begun and not yet finished, or NULL. */
     int error;       /* 0, or the first failure (-ENOSPC, -EINVAL); then writes do nothing. */
+    uint32_t known_crc_count; /* Runs in known_crcs, in buffer order (the current frame's). */
+    struct sb_wire_known_crc known_crcs[SB_WIRE_KNOWN_CRC_RUNS_MAX];
 };
 
 /* Writes into buffer[0, capacity) (capacity is clamped to UINT32_MAX). */
@@ -340,6 +354,11 @@ void sb_wire_write_string(struct sb_wire_writer *writer, struct sb_wire_string v
 void sb_wire_write_string_nullable(struct sb_wire_writer *writer, struct sb_wire_string value);
 void sb_wire_write_bytes(struct sb_wire_writer *writer, struct sb_wire_bytes value);
 void sb_wire_write_bytes_nullable(struct sb_wire_writer *writer, struct sb_wire_bytes value);
+/* sb_wire_write_bytes of bytes whose CRC32C (from 0) the caller knows, such as whole record
+ * batches whose CRCs a storage read checked: the frame's CRC combines `crc` instead of
+ * reading them again. A wrong crc makes the frame's CRC wrong (the peer refuses it). */
+void sb_wire_write_bytes_crc(struct sb_wire_writer *writer, struct sb_wire_bytes value,
+                             uint32_t crc);
 
 /* Writes an array count; -EINVAL above SB_WIRE_ARRAY_COUNT_MAX. */
 void sb_wire_write_array_count(struct sb_wire_writer *writer, uint32_t count);

@@ -11,7 +11,8 @@
  * sequential consumer's blocks are on their way while its last answer is being sent.
  *
  * Every batch copied out of a segment is CRC-checked first: a corrupt batch is
- * counted, logged with its file and position, and never served.
+ * counted, logged with its file and position, and never served. A read also returns the
+ * CRC of all it copied (read->crc), from those checks, for the response frame's CRC.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/error.h"
 #include "core/limits.h"
@@ -85,6 +87,7 @@ read_from_memtable(struct sb_partition *partition, struct sb_read *read)
         }
         memcpy(read->buffer + read->bytes, wal_ring_at(store, entry->ring_position),
                entry->batch_bytes);
+        read->crc = sb_crc32c(read->crc, read->buffer + read->bytes, entry->batch_bytes);
         read->bytes += entry->batch_bytes;
         partition->read_hint = index;
         partition->read_hint_sequence = entry->sequence;
@@ -313,6 +316,10 @@ read_segment_run(struct sb_read *read)
             read_finish(read, read->bytes != 0 ? 0 : SB_ECORRUPT);
             return true;
         }
+        /* The payload's CRC was just computed and matched: combined, not computed again. */
+        read->crc = sb_crc32c_combine(sb_crc32c(read->crc, out, SB_BATCH_HEADER_BYTES),
+                                      header.payload_crc32c,
+                                      state->batch_bytes - SB_BATCH_HEADER_BYTES);
         read->bytes += state->batch_bytes;
         state->position += state->batch_bytes;
         segment->read_next_offset = header.base_offset + (int64_t)header.record_count;
@@ -394,6 +401,7 @@ read_begin(struct sb_partition *partition, struct sb_read *read)
     state->limit_offset = partition->high_watermark;
     read->result = 0;
     read->bytes = 0;
+    read->crc = 0;
     read->needed_bytes = 0;
     partition->pins++;
     return 0;

@@ -244,6 +244,9 @@ struct sb_read {
                                  (a stored batch failed its CRC: reported, not served);
                                  -EROFS (fenced); -ENOENT (dropped); -errno. */
     uint32_t bytes;           /* Out: bytes of whole batches in buffer. */
+    uint32_t crc;             /* Out: CRC32C of buffer[0, bytes) (from 0): a batch from a
+                                 segment adds its header's and its payload CRC just checked,
+                                 so a response's frame CRC need not read it again. */
     uint32_t needed_bytes;    /* Out: with -ENOSPC, the first batch's size: read again with at
                                  least that capacity. */
     int64_t high_watermark;   /* Out: at the time of completion. */

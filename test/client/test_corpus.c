@@ -190,8 +190,8 @@ seed_fetch(void)
     used = seed_batch(records, used, 4, 4, SB_COMPRESSION_ZSTD, false);
     used = seed_batch(records, used, 8, 2, SB_COMPRESSION_LZ4, false);
     struct sb_fetch_partition_response partitions[2] = {
-        {0, 0, 10, 0, 10, {records, (uint32_t)used}},
-        {1, SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE, 5, 2, 5, {records, 0}}};
+        {0, 0, 10, 0, 10, {records, (uint32_t)used}, false, 0},
+        {1, SB_WIRE_ERROR_OFFSET_OUT_OF_RANGE, 5, 2, 5, {records, 0}, false, 0}};
     struct sb_fetch_topic_response topic = {.name = sb_wire_string_from_cstr("t"),
                                             .partitions = partitions, .partition_count = 2};
     struct sb_fetch_response response = {.topics = &topic, .topic_count = 1};
@@ -199,7 +199,7 @@ seed_fetch(void)
     sb_fetch_response_encode(&writer, &response);
     seed_write("fetch_batches", SEED_FETCH, 0, &writer);
     partitions[0].records.length = 0;
-    partitions[1] = (struct sb_fetch_partition_response){1, 0, 0, 0, 0, {records, 0}};
+    partitions[1] = (struct sb_fetch_partition_response){1, 0, 0, 0, 0, {records, 0}, false, 0};
     writer = seed_writer();
     sb_fetch_response_encode(&writer, &response);
     seed_write("fetch_empty", SEED_FETCH, 0, &writer);

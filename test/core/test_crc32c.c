@@ -115,3 +115,29 @@ Test(crc32c, large_buffer_matches_software)
     fill_random(bytes, sizeof(bytes), 5);
     cr_assert_eq(sb_crc32c(0, bytes, sizeof(bytes)), sb_crc32c_software(0, bytes, sizeof(bytes)));
 }
+
+/* combine(crc(A), crc(B), |B|) is crc(A||B) for every split of buffers up to 1 MiB, and
+ * with an empty A or B. */
+Test(crc32c, combine_equals_the_crc_of_the_concatenation)
+{
+    static uint8_t bytes[1 << 20];
+    uint32_t state = 12345;
+    for (size_t index = 0; index < sizeof(bytes); index++) {
+        state = state * 1103515245u + 12345u;
+        bytes[index] = (uint8_t)(state >> 16);
+    }
+    const size_t lengths[] = {0, 1, 7, 64, 65, 4096, 16384 + 64, 1 << 20};
+    for (size_t index = 0; index < sizeof(lengths) / sizeof(lengths[0]); index++) {
+        size_t total = lengths[index];
+        uint32_t whole = sb_crc32c(0, bytes, total);
+        const size_t splits[] = {0, 1, total / 3, total / 2, total > 64 ? 64 : total, total};
+        for (size_t split_index = 0; split_index < 6; split_index++) {
+            size_t split = splits[split_index] <= total ? splits[split_index] : total;
+            uint32_t first = sb_crc32c(0, bytes, split);
+            uint32_t second = sb_crc32c(0, bytes + split, total - split);
+            cr_assert_eq(sb_crc32c_combine(first, second, total - split), whole,
+                         "length %zu split %zu", total, split);
+        }
+    }
+    cr_assert_eq(sb_crc32c_combine(0, 0, 0), 0u);
+}

@@ -18,6 +18,7 @@
 
 #include "core/base.h"
 #include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/error.h"
 #include "core/limits.h"
 #include "proto/errors.h"
@@ -364,6 +365,52 @@ Test(frame, layout_and_crc_match_the_documented_example)
     cr_assert_arr_eq(buffer, expected, sizeof(expected), "docs/protocol.md's example");
     cr_assert_eq(sb_crc32c(0, buffer + 8, 16), 0x73014EDAu);
     fixture_corpus_write("api_versions_request_example", buffer, sizeof(expected));
+}
+
+/* Writes a frame of `runs` byte runs of 100 bytes each (run i filled with i), the runs with
+ * known CRCs passed as such (crc_delta added to each, to make them wrong); returns its CRC. */
+static uint32_t
+frame_with_runs(uint8_t *out, size_t capacity, uint32_t runs, bool known, uint32_t crc_delta)
+{
+    static uint8_t run[100];
+    struct sb_wire_writer writer;
+    sb_wire_writer_init(&writer, out, capacity);
+    struct sb_frame_header header = {.api_key = SB_API_FETCH, .correlation_id = 9,
+                                     .flags = SB_FRAME_FLAG_RESPONSE};
+    cr_assert_eq(sb_frame_begin(&writer, &header), 0);
+    for (uint32_t index = 0; index < runs; index++) {
+        memset(run, (int)index, sizeof(run));
+        sb_wire_write_u16(&writer, (uint16_t)index); /* Bytes between runs. */
+        struct sb_wire_bytes value = {run, sizeof(run)};
+        if (known) {
+            sb_wire_write_bytes_crc(&writer, value, sb_crc32c(0, run, sizeof(run)) + crc_delta);
+        } else {
+            sb_wire_write_bytes(&writer, value);
+        }
+    }
+    cr_assert_eq(sb_frame_finish(&writer), 0);
+    struct sb_frame frame;
+    int decoded = sb_frame_decode(out, sb_wire_writer_length(&writer), FRAME_BYTES_MAX, &frame);
+    cr_assert(decoded == 0 || crc_delta != 0, "decodes: %d", decoded);
+    return sb_load_le32(out + SB_FRAME_OFFSET_CRC);
+}
+
+/* Runs whose CRC the writer is told (record batches a read checked) are combined into the
+ * frame's CRC, not read again: the same CRC as reading them, a different one when the told
+ * CRC is wrong; past SB_WIRE_KNOWN_CRC_RUNS_MAX runs the rest are read. */
+Test(frame, runs_of_known_crc_are_combined_not_read)
+{
+    static uint8_t plain[4096];
+    static uint8_t combined[4096];
+    const uint32_t counts[] = {1, 3, SB_WIRE_KNOWN_CRC_RUNS_MAX, SB_WIRE_KNOWN_CRC_RUNS_MAX + 5};
+    for (uint32_t index = 0; index < 4; index++) {
+        uint32_t runs = counts[index];
+        uint32_t expected = frame_with_runs(plain, sizeof(plain), runs, false, 0);
+        cr_assert_eq(frame_with_runs(combined, sizeof(combined), runs, true, 0), expected,
+                     "%u runs", runs);
+        cr_assert_neq(frame_with_runs(combined, sizeof(combined), runs, true, 1), expected,
+                      "%u runs: the told CRC is used", runs);
+    }
 }
 
 Test(frame, round_trip_of_every_header_field)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/crc32c.h"
 #include "proto/batch.h"
 
 void
@@ -226,5 +227,8 @@ fixture_read(struct fixture *fixture, struct sb_partition *partition, int64_t of
         cr_assert(fixture_run_until(fixture, &done, 100000), "read never finished");
     }
     *bytes_out = read.bytes;
+    /* Every read, from a segment or the memtable, reports the CRC of what it copied (the
+     * broker's response frame CRC combines it instead of reading the records again). */
+    cr_assert_eq(read.crc, sb_crc32c(0, buffer, read.bytes), "the read's CRC is its bytes'");
     return read.result;
 }
