@@ -3,7 +3,8 @@
  * batch after kill-style closes, a WAL cut at every 512-byte boundary of its
  * last cycle and at random bytes (a torn tail: cut, never reported as
  * corruption), bit flips inside acknowledged WAL data and segments (reported,
- * fenced, never served), and a corrupt manifest (refuse to start).
+ * fenced, never served), a corrupt manifest (refuse to start), failed and
+ * short WAL reads during the read-ahead.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -601,4 +602,113 @@ Test(recovery, wal_entry_larger_than_the_read_buffer_recovers, .timeout = 120)
     fixture_destroy(&fixture);
     free(value);
     free(buffer);
+}
+
+/* A store whose WAL holds about 7 MiB of batches (several of recovery's read-ahead chunks) in
+ * one partition, every batch acknowledged, then the power cut. Returns the batches appended;
+ * next[0] is the partition's next offset. */
+static uint32_t
+fill_wal_for_read_ahead(struct fixture *fixture, int64_t *next)
+{
+    fixture->config.memtable_bytes = 64 << 20;
+    fixture->config.wal_file_bytes = 16 << 20;
+    fixture->config.wal_file_count = 2;
+    cr_assert_eq(fixture_open(fixture), 0);
+    uint32_t batches = 0;
+    for (; batches < 400; batches++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 1000, batches, now_ms());
+        int64_t offset = fixture_append_durable(fixture, partition_of(fixture, 0),
+                                                batch_buffer, bytes);
+        cr_assert_eq(offset, next[0]);
+        next[0] += 1000;
+    }
+    fixture_power_loss(fixture, SB_SIM_LOSE_UNSYNCED);
+    return batches;
+}
+
+/* Every read of the WAL's read-ahead fails once in turn (the Nth read of the recovery): a
+ * recovery that reaches a failed read refuses to start with its error (it never cuts the log
+ * there), one whose failed read was beyond the log's end starts, and nothing acknowledged is
+ * lost either way. */
+Test(recovery, failed_wal_read_ahead_refuses_to_start_and_loses_nothing, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 93);
+    int64_t next[PARTITIONS] = {0};
+    fill_wal_for_read_ahead(&fixture, next);
+    uint32_t failures = 0;
+    int opened = -EIO;
+    /* Bounded: the recovery makes a few dozen reads at most. */
+    for (uint32_t nth = 1; opened != 0 && nth <= 64; nth++) {
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        opened = fixture_open(&fixture);
+        if (opened != 0) {
+            cr_assert_eq(opened, -EIO, "nth %u: a failed recovery reports the read's error",
+                         nth);
+            failures++;
+            fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+        }
+    }
+    cr_assert_eq(opened, 0);
+    /* The MANIFEST, the two WAL headers, then the read-ahead: 7 MiB are 4 chunks of 2 MiB. */
+    cr_assert_geq(failures, 6, "the read-ahead's reads failed: %u", failures);
+    int64_t expected[PARTITIONS] = {next[0]};
+    check_everything(&fixture, expected);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* The batch entries of a WAL file that end at or before `cut`. */
+static uint32_t
+entries_before(const char *path, uint64_t cut)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    uint32_t count = 0;
+    uint8_t header_bytes[SB_WAL_ENTRY_HEADER_BYTES];
+    for (uint64_t position = SB_BLOCK_BYTES;;) {
+        struct sb_wal_entry_header header;
+        if (pread(fd, header_bytes, sizeof(header_bytes), (off_t)position) !=
+                (ssize_t)sizeof(header_bytes) ||
+            sb_wal_entry_header_decode(header_bytes, &header) != 0) {
+            break;
+        }
+        position += sb_wal_entry_span(header.payload_bytes);
+        if (position > cut) {
+            break;
+        }
+        count += header.kind == SB_WAL_ENTRY_BATCH;
+    }
+    close(fd);
+    return count;
+}
+
+/* A WAL file shorter than its header says (cut by something outside StreamBus, at a point
+ * inside the read-ahead's third chunk and inside an entry): its reads come back short, and
+ * the log ends at the last whole entry before the cut, as at a torn tail. */
+Test(recovery, wal_file_cut_short_ends_the_log_at_the_last_whole_entry, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 94);
+    int64_t next[PARTITIONS] = {0};
+    uint32_t batches = fill_wal_for_read_ahead(&fixture, next);
+    char path[256];
+    /* The first generation after a new store's first open is in the second file. */
+    snprintf(path, sizeof(path), "%s/shards/0/wal-1.log", fixture.data_dir);
+    uint64_t cut = (5u << 20) + 3 * SB_BLOCK_BYTES + 512;
+    uint32_t whole = entries_before(path, cut);
+    cr_assert_gt(whole, 0);
+    cr_assert_lt(whole, batches);
+    cr_assert_eq(truncate(path, (off_t)cut), 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_eq(stats.recovered_batches, whole);
+    cr_assert_eq(stats.recovery_corruptions, 0, "a cut end is a torn tail");
+    int64_t expected[PARTITIONS] = {(int64_t)whole * 1000};
+    check_everything(&fixture, expected);
+    cr_assert_eq(sb_partition_high_watermark(partition_of(&fixture, 0)), expected[0]);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
 }
