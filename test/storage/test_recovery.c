@@ -328,6 +328,107 @@ Test(recovery, bit_flip_inside_acknowledged_wal_data_is_reported_and_fenced)
     }
 }
 
+/* Gives every cycle of the file from `first_cycle_entry` on the flag BEHIND with
+ * `unsynced_sequence`, as if each had been issued while an earlier cycle was on disk. */
+static void
+mark_later_cycles_behind(const struct fixture *fixture, uint32_t file, uint64_t first_cycle_entry,
+                         uint64_t unsynced_sequence)
+{
+    int fd = wal_open(fixture, file);
+    uint32_t marked = 0;
+    /* Bounded by the 1 MiB file. */
+    for (uint64_t position = first_cycle_entry; position < fixture->config.wal_file_bytes;
+         position += SB_BLOCK_BYTES) {
+        uint8_t bytes[SB_WAL_ENTRY_HEADER_BYTES];
+        struct sb_wal_entry_header entry;
+        cr_assert_eq(pread(fd, bytes, sizeof(bytes), (off_t)position), (ssize_t)sizeof(bytes));
+        if (sb_wal_entry_header_decode(bytes, &entry) != 0 ||
+            entry.cycle_sequence != entry.sequence) {
+            continue;
+        }
+        cr_assert_lt(unsynced_sequence, entry.sequence);
+        entry.behind = true;
+        entry.unsynced_sequence = unsynced_sequence;
+        sb_wal_entry_header_encode(&entry, bytes);
+        cr_assert_eq(pwrite(fd, bytes, sizeof(bytes), (off_t)position), (ssize_t)sizeof(bytes));
+        marked++;
+    }
+    close(fd);
+    cr_assert_geq(marked, 20, "the later cycles were found");
+}
+
+/* The stop is corrupt payload in cycle 10 of 40 (one batch per cycle, round-robin over the
+ * partitions); every later cycle has the flag BEHIND. `proves`: their unsynced_sequence is past
+ * the stopped entry (it was durable when they were issued), else it is the stopped entry itself
+ * (it was still on disk). */
+static void
+later_behind_cycles_decide(bool proves)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 40, next);
+    fixture_crash(&fixture);
+    struct cycle_place place = find_last_cycle(&fixture);
+    uint64_t entry_position = wal_cycle_entry(&fixture, place.file, 10);
+    struct sb_wal_entry_header stopped;
+    int fd = wal_open(&fixture, place.file);
+    uint8_t bytes[SB_WAL_ENTRY_HEADER_BYTES];
+    cr_assert_eq(pread(fd, bytes, sizeof(bytes), (off_t)entry_position), (ssize_t)sizeof(bytes));
+    close(fd);
+    cr_assert_eq(sb_wal_entry_header_decode(bytes, &stopped), 0);
+    mark_later_cycles_behind(&fixture, place.file, entry_position + SB_BLOCK_BYTES,
+                             stopped.sequence + (proves ? 1 : 0));
+    char relative[64];
+    snprintf(relative, sizeof(relative), "shards/0/wal-%u.log", place.file);
+    flip_bit(&fixture, relative, entry_position + 64 + 100);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    uint32_t fenced = 0;
+    int64_t fenced_offset = -1;
+    for (uint32_t index = 0; index < PARTITIONS; index++) {
+        fenced += sb_partition_fenced(partition_of(&fixture, index), &fenced_offset);
+    }
+    if (proves) {
+        /* Corruption of acknowledged data: reported, replay resumes at cycle 11, and partition
+         * 2 (round 10's) is fenced at round 10's offset. */
+        cr_assert_geq(stats.recovery_corruptions, 1);
+        cr_assert_eq(fenced, 1);
+        cr_assert(sb_partition_fenced(partition_of(&fixture, 10 % PARTITIONS), &fenced_offset));
+        cr_assert_eq(fenced_offset, 3 * (10 / PARTITIONS));
+        cr_assert_gt(stats.recovered_batches, 10, "later cycles replayed");
+    } else {
+        /* A torn tail: the log ends before cycle 10, the later cycles are dropped with it. */
+        cr_assert_eq(stats.recovery_corruptions, 0);
+        cr_assert_eq(fenced, 0);
+        cr_assert_eq(stats.recovered_batches, 10);
+        int64_t expected[PARTITIONS] = {9, 9, 6, 6};
+        check_everything(&fixture, expected);
+        for (uint32_t index = 0; index < PARTITIONS; index++) {
+            cr_assert_eq(sb_partition_high_watermark(partition_of(&fixture, index)),
+                         expected[index]);
+        }
+    }
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* Proof by a later cycle ([WAL-ENTRY] durable-before): the stopped entry's own fdatasync is
+ * not proven by its cycle, but a later BEHIND cycle issued after it was durable proves it. */
+Test(recovery, later_behind_cycle_past_the_stop_proves_it_durable)
+{
+    later_behind_cycles_decide(true);
+}
+
+/* Later cycles issued BEHIND the stopped one (it was still on disk) prove nothing: a torn tail,
+ * even though they survived whole. */
+Test(recovery, later_behind_cycles_at_the_stop_prove_nothing)
+{
+    later_behind_cycles_decide(false);
+}
+
 /* Data file of the partition's first segment (base offset 0). */
 static const char *
 first_segment(uint32_t index)
