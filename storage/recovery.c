@@ -954,6 +954,9 @@ recovery_stream_whole(struct recovery *recovery, uint64_t position, uint64_t spa
     }
     int read = result == 0 ? recovery_read_chunk(recovery, stream->file, start) : result;
     if (read < 0) {
+        sb_log_error("WAL read failed during recovery; refusing to start", "file=wal-%u.log "
+                     "position=%llu error=\"%s\"", stream->file->index,
+                     (unsigned long long)start, sb_strerror(read));
         return read;
     }
     stream->window = recovery->buffer;

@@ -709,6 +709,57 @@ Test(recovery, wal_entry_larger_than_the_read_buffer_recovers, .timeout = 120)
     free(buffer);
 }
 
+/* The read of a WAL entry longer than the read-ahead's room (read whole, on its own) fails, as
+ * does each other read of the recovery in turn (the Nth, a fresh store each time): a start
+ * that reaches its failed read reports the error, one whose failed read was not needed (a
+ * read-ahead chunk the long entry's own read replaced) starts; the next start has both
+ * batches either way. */
+Test(recovery, failed_read_of_a_long_wal_entry_refuses_to_start, .timeout = 120)
+{
+    uint32_t capacity = 8 << 20;
+    uint8_t *buffer = malloc(capacity);
+    uint8_t *value = malloc(1 << 20);
+    cr_assert(buffer != NULL && value != NULL);
+    uint32_t failures = 0;
+    for (uint32_t nth = 1; nth <= 10; nth++) {
+        struct fixture fixture;
+        fixture_init(&fixture, 95);
+        fixture.config.batch_bytes_max = 6 << 20;
+        fixture.config.cycle_bytes_max = 8 << 20;
+        fixture.config.memtable_bytes = 32 << 20;
+        fixture.config.wal_file_bytes = 16 << 20;
+        fixture.config.wal_file_count = 2;
+        cr_assert_eq(fixture_open(&fixture), 0);
+        uint32_t bytes = huge_batch(buffer, capacity, value);
+        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
+                     0);
+        bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
+        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
+                     5);
+        fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+        fixture.config.batch_bytes_max = 1 << 20;
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        int opened = fixture_open(&fixture);
+        if (opened != 0) {
+            cr_assert_eq(opened, -EIO, "nth %u", nth);
+            failures++;
+            fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+            cr_assert_eq(fixture_open(&fixture), 0);
+        }
+        struct sb_store_stats stats;
+        sb_store_stats(fixture.store, &stats);
+        cr_assert_eq(stats.recovery_corruptions, 0);
+        check_huge_batch(&fixture, buffer, capacity);
+        fixture_close(&fixture);
+        fixture_destroy(&fixture);
+    }
+    /* MANIFEST, two WAL headers, the read-ahead's first chunk, the long entry's own read. */
+    cr_assert_geq(failures, 5, "failures %u", failures);
+    free(value);
+    free(buffer);
+}
+
 /* A store whose WAL holds about 7 MiB of batches (several of recovery's read-ahead chunks) in
  * one partition, every batch acknowledged, then the power cut. Returns the batches appended;
  * next[0] is the partition's next offset. */
