@@ -19,8 +19,14 @@
  *     corruption of acknowledged data: it is reported with file and
  *     position, and replay resumes after it, fencing any partition left with
  *     a gap.
+ *     Each file is read ahead (RECOVERY_READS_MAX reads of 2 MiB in flight,
+ *     replayed in file order: struct recovery_stream); a read that fails
+ *     where replay needs it refuses the start, never cuts the log there.
  *  4. Everything replayed is flushed to segments and checkpointed, so the
- *     WAL restarts empty in a new generation.
+ *     WAL restarts empty in a new generation. Flush rounds also start every
+ *     RECOVERY_FLUSH_KICK_BYTES (or an eighth of the memtable) during replay,
+ *     so writing segments overlaps reading the WAL (a checkpoint mid-replay
+ *     covers only replayed entries, as when the memtable fills).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -47,8 +53,12 @@
 #define RECOVERY_SEGMENTS_MAX 65536u
 /* Failed flush rounds recovery retries before it gives up opening the store. */
 #define RECOVERY_FLUSH_ATTEMPTS 5u
-/* Bytes of WAL read per step while replaying. */
-#define RECOVERY_READ_BYTES (1u << 20)
+/* Bytes of WAL read per step while replaying, and per read of the replay's read-ahead. */
+#define RECOVERY_READ_BYTES (2u << 20)
+/* WAL reads in flight while replaying a file (ordered read-ahead). */
+#define RECOVERY_READS_MAX 4u
+/* Replayed payload bytes after which a flush round starts while replay goes on. */
+#define RECOVERY_FLUSH_KICK_BYTES (64ull << 20)
 
 static void
 recovery_fence(struct sb_partition *partition, int64_t offset, const char *why)
@@ -140,8 +150,37 @@ recovery_list_segments(struct sb_store *store, const struct sb_partition *partit
     return (int)count;
 }
 
+/* One read of the replay's read-ahead. Its buffer has `headroom_bytes` in front of the chunk,
+ * where the unreplayed end of the previous chunk is copied (an entry straddling the two). */
+struct recovery_read {
+    struct sb_io_op op; /* The read (its offset, length and result describe the chunk). */
+    uint8_t *buffer;    /* headroom_bytes + RECOVERY_READ_BYTES, aligned (owned). */
+    bool busy;          /* Issued, not completed. */
+};
+
+/* Ordered read-ahead over one WAL file: chunk k (at base + k * RECOVERY_READ_BYTES) is read into
+ * reads[k % RECOVERY_READS_MAX]; up to RECOVERY_READS_MAX are in flight and they are replayed
+ * in file order through the window. A failed read is an error once replay reaches it; one
+ * that comes back short ends the file there (as a file shorter than its header says). */
+struct recovery_stream {
+    struct recovery_read reads[RECOVERY_READS_MAX]; /* The reads. */
+    uint32_t headroom_bytes;  /* The longest entry today's batch_bytes_max writes, + 1 block. */
+    const struct recovery_file *file; /* The file being replayed (borrowed). */
+    uint64_t base;            /* File position of chunk 0 (a block boundary). */
+    uint64_t next;            /* The chunk the window moves to next. */
+    uint64_t issued;          /* Chunks issued. */
+    bool ended;               /* A chunk came back short: nothing after it is read. */
+    bool window_in_stream;    /* The window is in reads[(next - 1) % MAX], else in
+                                 recovery->buffer (a whole long entry) or empty. */
+    const uint8_t *window;    /* The bytes of the file from window_start (borrowed), */
+    uint64_t window_start;    /*   up to window_end. */
+    uint64_t window_end;
+    uint64_t replayed_bytes;  /* Payload replayed since a flush round last started. */
+};
+
 struct recovery {
     struct sb_store *store;   /* The store being opened. */
+    struct recovery_stream stream; /* WAL read-ahead while replaying. */
     uint8_t *buffer;          /* Read buffer (owned). */
     uint32_t buffer_bytes;    /* Its size. */
     uint64_t next_sequence;   /* Expected sequence of the next WAL entry. */
@@ -594,8 +633,14 @@ recovery_wal_files(struct recovery *recovery, struct recovery_file *files, uint3
             continue;
         }
         struct sb_wal_file_header header;
-        bool valid = store_sync_read(store, fd, recovery->buffer, SB_BLOCK_BYTES, 0) ==
-                         (int)SB_BLOCK_BYTES &&
+        int read = store_sync_read(store, fd, recovery->buffer, SB_BLOCK_BYTES, 0);
+        if (read < 0) {
+            /* Skipping the file would drop its acknowledged entries. */
+            sb_log_error("WAL header read failed; refusing to start", "file=wal-%u.log "
+                         "error=\"%s\"", index, sb_strerror(read));
+            result = read;
+        }
+        bool valid = read == (int)SB_BLOCK_BYTES &&
                      sb_wal_file_header_decode(recovery->buffer, &header) == 0 &&
                      header.shard_id == store->config.shard_id &&
                      header.file_bytes % SB_BLOCK_BYTES == 0 &&
@@ -646,6 +691,7 @@ recovery_replay_partition(struct recovery *recovery, const struct sb_wal_entry_h
 }
 
 static int recovery_flush_all(struct recovery *recovery);
+static int recovery_flush_wait(struct recovery *recovery, uint64_t failures);
 
 /* Copies a replayed batch into the memtable, flushing first if it is full. The batch may be
  * larger than today's batch_bytes_max allows (written under a higher one): the flush writers
@@ -655,7 +701,15 @@ recovery_replay_append(struct recovery *recovery, struct sb_partition *partition
                        const uint8_t *batch, const struct wal_append_options *options)
 {
     struct sb_store *store = recovery->store;
-    int result = flush_staging_reserve(store, options->batch_bytes);
+    int result = 0;
+    if (options->batch_bytes > store->config.batch_bytes_max) {
+        /* Longer than the flush writers are sized for: they grow, but not during a round (one
+         * started while replaying). */
+        result = recovery_flush_wait(recovery, store->stats.flush_failures);
+        if (result == 0) {
+            result = flush_staging_reserve(store, options->batch_bytes);
+        }
+    }
     if (result < 0) {
         return result;
     }
@@ -754,56 +808,228 @@ recovery_read_chunk(struct recovery *recovery, const struct recovery_file *file,
                            chunk_start);
 }
 
-/* Replays entries of one file from `position` while they are valid. Returns 0 and the
- * position where the log stops in this file, or a negative error. */
+static void
+recovery_stream_read_done(struct sb_io_op *op)
+{
+    *(bool *)op->context = false;
+}
+
+/* Issues the stream's next chunks, keeping RECOVERY_READS_MAX reads ahead of the window's. */
+static void
+recovery_stream_issue(struct recovery *recovery)
+{
+    struct recovery_stream *stream = &recovery->stream;
+    uint64_t file_bytes = stream->file->header.file_bytes;
+    uint64_t held = stream->window_in_stream ? stream->next - 1 : stream->next;
+    /* Bounded: at most RECOVERY_READS_MAX reads are issued per call. */
+    while (!stream->ended && stream->issued < held + RECOVERY_READS_MAX) {
+        uint64_t position = stream->base + stream->issued * RECOVERY_READ_BYTES;
+        if (position >= file_bytes) {
+            return;
+        }
+        struct recovery_read *read = &stream->reads[stream->issued % RECOVERY_READS_MAX];
+        SB_ASSERT(!read->busy);
+        read->busy = true;
+        sb_io_read(recovery->store->io, &read->op, stream->file->fd,
+                   read->buffer + stream->headroom_bytes,
+                   (uint32_t)sb_min_u64(RECOVERY_READ_BYTES, file_bytes - position), position,
+                   recovery_stream_read_done, &read->busy);
+        stream->issued++;
+    }
+}
+
+/* Runs the io until `read` completes; flush rounds started during replay move on meanwhile. */
+static int
+recovery_stream_wait(struct recovery *recovery, const struct recovery_read *read)
+{
+    struct sb_store *store = recovery->store;
+    /* Bounded by the read itself: every issued op completes (or the io fails). */
+    while (read->busy) {
+        int ran = sb_io_run(store->io, 100 * SB_NS_PER_MS);
+        if (ran < 0) {
+            return ran;
+        }
+        sb_timer_fire_due(store->timers, sb_io_now_ns(store->io));
+    }
+    return 0;
+}
+
+/* Waits for every read in flight (their buffers and ops are then free). */
+static int
+recovery_stream_drain(struct recovery *recovery)
+{
+    for (uint32_t index = 0; index < RECOVERY_READS_MAX; index++) {
+        int result = recovery_stream_wait(recovery, &recovery->stream.reads[index]);
+        if (result < 0) {
+            return result;
+        }
+    }
+    recovery->stream.window_in_stream = false;
+    return 0;
+}
+
+/* Starts reading `file` ahead from the block holding `position`; the window is empty there. */
+static int
+recovery_stream_start(struct recovery *recovery, const struct recovery_file *file,
+                      uint64_t position)
+{
+    struct recovery_stream *stream = &recovery->stream;
+    int result = recovery_stream_drain(recovery);
+    stream->file = file;
+    stream->base = position / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+    stream->next = 0;
+    stream->issued = 0;
+    stream->ended = false;
+    stream->window = NULL;
+    stream->window_start = stream->window_end = stream->base;
+    if (result == 0) {
+        recovery_stream_issue(recovery);
+    }
+    return result;
+}
+
+/* Moves the window to the next chunk, carrying the bytes from `position` (not yet replayed) into
+ * the headroom in front of it. Returns 1, 0 if the file has nothing more (its end, or an earlier
+ * short read), or the read's error. */
+static int
+recovery_stream_next(struct recovery *recovery, uint64_t position)
+{
+    struct recovery_stream *stream = &recovery->stream;
+    uint64_t tail = 0;
+    /* Not in the read-ahead, or past its window (an entry below the checkpoint is skipped by
+     * its header alone, and may end beyond the bytes read): start again from `position`. */
+    if (stream->window != NULL && (!stream->window_in_stream || position > stream->window_end)) {
+        int restarted = recovery_stream_start(recovery, stream->file, position);
+        if (restarted < 0) {
+            return restarted;
+        }
+    } else if (stream->window != NULL) {
+        SB_ASSERT(position >= stream->window_start && position <= stream->window_end);
+        tail = stream->window_end - position;
+    }
+    SB_ASSERT(tail <= stream->headroom_bytes);
+    if (stream->ended || stream->next >= stream->issued) {
+        return 0;
+    }
+    struct recovery_read *read = &stream->reads[stream->next % RECOVERY_READS_MAX];
+    int result = recovery_stream_wait(recovery, read);
+    if (result == 0 && read->op.result < 0) {
+        result = read->op.result;
+        sb_log_error("WAL read failed during recovery; refusing to start", "file=wal-%u.log "
+                     "position=%llu error=\"%s\"", stream->file->index,
+                     (unsigned long long)read->op.offset, sb_strerror(result));
+    }
+    if (result < 0) {
+        return result;
+    }
+    uint8_t *data = read->buffer + stream->headroom_bytes;
+    if (tail > 0) {
+        memcpy(data - tail, stream->window + (position - stream->window_start), tail);
+    }
+    stream->window = data - tail;
+    stream->window_start = read->op.offset - tail;
+    stream->window_end = read->op.offset + (uint64_t)read->op.result;
+    stream->ended = (uint32_t)read->op.result < read->op.length;
+    stream->window_in_stream = true;
+    stream->next++;
+    recovery_stream_issue(recovery);
+    /* Reaps what completed without waiting: a flush round's next writes go out now, not at
+     * the next read replay has to wait for. */
+    int ran = sb_io_run(recovery->store->io, 0);
+    return ran < 0 ? ran : 1;
+}
+
+/* An entry longer than the headroom (written under a higher batch_bytes_max): stops the
+ * read-ahead and reads it whole, from its block, into recovery->buffer. Returns 1, 0 if the
+ * file ends inside it, or an error. */
+static int
+recovery_stream_whole(struct recovery *recovery, uint64_t position, uint64_t span)
+{
+    struct recovery_stream *stream = &recovery->stream;
+    int result = recovery_stream_drain(recovery);
+    uint64_t start = position / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
+    uint64_t needed = position - start + span;
+    if (result == 0) {
+        result = recovery_buffer_reserve(recovery, needed);
+    }
+    int read = result == 0 ? recovery_read_chunk(recovery, stream->file, start) : result;
+    if (read < 0) {
+        sb_log_error("WAL read failed during recovery; refusing to start", "file=wal-%u.log "
+                     "position=%llu error=\"%s\"", stream->file->index,
+                     (unsigned long long)start, sb_strerror(read));
+        return read;
+    }
+    stream->window = recovery->buffer;
+    stream->window_start = start;
+    stream->window_end = start + (uint64_t)read;
+    return (uint64_t)read >= needed;
+}
+
+/* Replays one valid entry and counts its bytes: every RECOVERY_FLUSH_KICK_BYTES (an eighth of a
+ * smaller memtable, so the test stores' recoveries flush while replaying too) a flush round
+ * starts, so writing the replayed batches into segments overlaps reading the rest. */
+static int
+recovery_replay_entry(struct recovery *recovery, const struct sb_wal_entry_header *entry,
+                      const uint8_t *bytes)
+{
+    struct sb_store *store = recovery->store;
+    if (entry->kind != SB_WAL_ENTRY_BATCH || entry->sequence < recovery->checkpoint) {
+        return 0;
+    }
+    int result = recovery_replay_batch(recovery, entry, bytes + SB_WAL_ENTRY_HEADER_BYTES);
+    recovery->stream.replayed_bytes += entry->payload_bytes;
+    uint64_t kick_bytes = sb_min_u64(RECOVERY_FLUSH_KICK_BYTES, store->config.memtable_bytes / 8);
+    if (result == 0 && recovery->stream.replayed_bytes >= kick_bytes &&
+        flush_idle(store)) {
+        recovery->stream.replayed_bytes = 0;
+        wal_replay_done(store);
+        flush_maybe_start(store, false);
+    }
+    return result;
+}
+
+/* Replays entries of one file from `position` while they are valid, reading ahead. Returns 0
+ * and the position where the log stops in this file, or a negative error (a failed read). */
 static int
 recovery_replay_file(struct recovery *recovery, const struct recovery_file *file,
                      uint64_t position, uint64_t *stop_out)
 {
-    uint64_t chunk_start = 0;
-    uint64_t chunk_end = 0;
-    /* Bounded by the file size: every pass advances position or stops. */
-    while (position + SB_WAL_ENTRY_HEADER_BYTES <= file->header.file_bytes) {
-        if (position < chunk_start || position + SB_WAL_ENTRY_HEADER_BYTES > chunk_end) {
-            chunk_start = position / SB_BLOCK_BYTES * SB_BLOCK_BYTES;
-            int read = recovery_read_chunk(recovery, file, chunk_start);
-            if (read <= 0) {
+    struct recovery_stream *stream = &recovery->stream;
+    int result = recovery_stream_start(recovery, file, position);
+    /* Bounded by the file size: every pass advances position, or the window, or stops. */
+    while (result >= 0 && position + SB_WAL_ENTRY_HEADER_BYTES <= file->header.file_bytes) {
+        uint64_t available = stream->window != NULL && position <= stream->window_end
+                                 ? stream->window_end - position
+                                 : 0;
+        const uint8_t *bytes = available > 0 ? stream->window + (position - stream->window_start)
+                                             : NULL;
+        struct sb_wal_entry_header entry;
+        int valid = available < SB_WAL_ENTRY_HEADER_BYTES
+                        ? -EAGAIN
+                        : recovery_entry_valid(recovery, file, bytes, available, position,
+                                               &entry);
+        if (valid == -EAGAIN) {
+            bool whole = available >= SB_WAL_ENTRY_HEADER_BYTES &&
+                         position % SB_BLOCK_BYTES + sb_wal_entry_span(entry.payload_bytes) >
+                             stream->headroom_bytes;
+            result = whole ? recovery_stream_whole(recovery, position,
+                                                   sb_wal_entry_span(entry.payload_bytes))
+                           : recovery_stream_next(recovery, position);
+            if (result == 0) {
                 break;
             }
-            chunk_end = chunk_start + (uint64_t)read;
-        }
-        const uint8_t *bytes = recovery->buffer + (position - chunk_start);
-        struct sb_wal_entry_header entry;
-        int valid = recovery_entry_valid(recovery, file, bytes, chunk_end - position,
-                                         position, &entry);
-        if (valid == -EAGAIN) {
-            uint64_t needed = position % SB_BLOCK_BYTES + sb_wal_entry_span(entry.payload_bytes);
-            if (chunk_start == position / SB_BLOCK_BYTES * SB_BLOCK_BYTES &&
-                needed <= recovery->buffer_bytes) {
-                break; /* Read from its own block and still short: the file ends inside it. */
-            }
-            int reserved = recovery_buffer_reserve(recovery, needed);
-            if (reserved < 0) {
-                return reserved;
-            }
-            chunk_end = 0; /* Re-read starting at this entry's block. */
             continue;
         }
         if (valid == 0) {
             break;
         }
-        if (entry.kind == SB_WAL_ENTRY_BATCH && entry.sequence >= recovery->checkpoint) {
-            int result = recovery_replay_batch(recovery, &entry,
-                                               bytes + SB_WAL_ENTRY_HEADER_BYTES);
-            if (result < 0) {
-                return result;
-            }
-        }
-        recovery->next_sequence++;
-        position += sb_wal_entry_span(entry.payload_bytes);
+        result = recovery_replay_entry(recovery, &entry, bytes);
+        recovery->next_sequence += result >= 0;
+        position += result >= 0 ? sb_wal_entry_span(entry.payload_bytes) : 0;
     }
+    int drained = recovery_stream_drain(recovery);
     *stop_out = position;
-    return 0;
+    return result < 0 ? result : drained;
 }
 
 /* What the cycles on disk after a stop say about it. */
@@ -949,15 +1175,14 @@ recovery_wal(struct recovery *recovery)
     return result;
 }
 
+/* Runs the io until no flush round is running. A failed round is retried after its back-off
+ * (the shard's timers are not running yet, so they are fired here); returns -EIO once
+ * RECOVERY_FLUSH_ATTEMPTS rounds failed since the flush_failures count `failures`. */
 static int
-recovery_flush_all(struct recovery *recovery)
+recovery_flush_wait(struct recovery *recovery, uint64_t failures)
 {
     struct sb_store *store = recovery->store;
-    wal_replay_done(store);
-    uint64_t failures = store->stats.flush_failures;
-    flush_maybe_start(store, true);
-    /* Bounded: a failed round is retried after its back-off (the shard's timers are not running
-     * yet, so they are fired here), at most RECOVERY_FLUSH_ATTEMPTS times. */
+    /* Bounded: at most RECOVERY_FLUSH_ATTEMPTS rounds, each ends or fails. */
     while (!flush_idle(store)) {
         if (store->stats.flush_failures - failures >= RECOVERY_FLUSH_ATTEMPTS) {
             return -EIO;
@@ -969,6 +1194,50 @@ recovery_flush_all(struct recovery *recovery)
         sb_timer_fire_due(store->timers, sb_io_now_ns(store->io));
     }
     return 0;
+}
+
+/* Flushes everything replayed so far into segments and checkpoints it. A round started during
+ * replay covers only what was replayed when it began: it ends first, then a forced round. */
+static int
+recovery_flush_all(struct recovery *recovery)
+{
+    struct sb_store *store = recovery->store;
+    uint64_t failures = store->stats.flush_failures;
+    int result = recovery_flush_wait(recovery, failures);
+    if (result < 0) {
+        return result;
+    }
+    wal_replay_done(store);
+    flush_maybe_start(store, true);
+    return recovery_flush_wait(recovery, failures);
+}
+
+/* Allocates the read-ahead's buffers: each holds a chunk and, in front of it, the longest entry
+ * today's settings write (longer ones are read whole into recovery->buffer). */
+static int
+recovery_stream_init(struct recovery *recovery)
+{
+    struct recovery_stream *stream = &recovery->stream;
+    stream->headroom_bytes = (uint32_t)sb_align_up(
+        sb_wal_entry_span(recovery->store->config.batch_bytes_max) + SB_BLOCK_BYTES,
+        SB_BLOCK_BYTES);
+    for (uint32_t index = 0; index < RECOVERY_READS_MAX; index++) {
+        stream->reads[index].buffer = sb_alloc_aligned_raw(
+            stream->headroom_bytes + RECOVERY_READ_BYTES, SB_BLOCK_BYTES);
+        if (stream->reads[index].buffer == NULL) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static void
+recovery_stream_deinit(struct recovery *recovery)
+{
+    for (uint32_t index = 0; index < RECOVERY_READS_MAX; index++) {
+        SB_ASSERT(!recovery->stream.reads[index].busy);
+        sb_free(recovery->stream.reads[index].buffer);
+    }
 }
 
 int
@@ -983,7 +1252,10 @@ recovery_run(struct sb_store *store)
     if (recovery.buffer == NULL) {
         return -ENOMEM;
     }
-    int result = recovery_manifest(&recovery);
+    int result = recovery_stream_init(&recovery);
+    if (result == 0) {
+        result = recovery_manifest(&recovery);
+    }
     store->checkpoint_sequence = recovery.checkpoint;
     if (result == 0) {
         result = recovery_wal(&recovery);
@@ -997,10 +1269,17 @@ recovery_run(struct sb_store *store)
             result = wal_start_generation(store, next_sequence);
         }
     }
+    if (result < 0 && !flush_idle(store)) {
+        /* A round started during replay may have writes in flight: they end (the round ends
+         * or backs off) before the store is torn down. Its result changes nothing here. */
+        int waited = recovery_flush_wait(&recovery, store->stats.flush_failures);
+        SB_ASSERT(waited <= 0);
+    }
     if (recovery.corruption_found) {
         sb_log_error("recovery found corrupt data (see above); affected partitions are fenced",
                      "shard=%u", store->config.shard_id);
     }
+    recovery_stream_deinit(&recovery);
     sb_free(recovery.buffer);
     return result;
 }

@@ -47,8 +47,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +66,10 @@
 #include "core/pages.h"
 #include "proto/batch.h"
 #include "storage/store_private.h"
+
+/* Extents asked for per FIEMAP call, and calls at most, when checking a file is written. */
+#define WAL_FIEMAP_EXTENTS 32u
+#define WAL_FIEMAP_CALLS_MAX 64u
 
 uint8_t *
 wal_ring_at(struct sb_store *store, uint64_t position)
@@ -170,12 +177,48 @@ wal_deinit(struct sb_store *store)
     memset(wal, 0, sizeof(*wal));
 }
 
-/* Prefills files that were just created or resized (no generation in them). */
+/* True if every block of the first `file_bytes` of the file is written: neither a hole nor an
+ * extent the file system still marks unwritten (as after an earlier prefill, in a file no cycle
+ * has used yet). False whenever the file system cannot say (no FIEMAP). */
+static bool
+wal_file_written(int fd, uint64_t file_bytes)
+{
+    /* A struct fiemap followed by its extents (a flexible array member). */
+    uint64_t words[(sizeof(struct fiemap) + WAL_FIEMAP_EXTENTS * sizeof(struct fiemap_extent)) /
+                   sizeof(uint64_t)];
+    struct fiemap *map = (struct fiemap *)words;
+    uint64_t covered = 0;
+    const uint32_t not_written = FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_UNKNOWN |
+                                 FIEMAP_EXTENT_DELALLOC;
+    /* Bounded by WAL_FIEMAP_CALLS_MAX; each call moves `covered` forward or returns. */
+    for (uint32_t call = 0; call < WAL_FIEMAP_CALLS_MAX && covered < file_bytes; call++) {
+        memset(words, 0, sizeof(words));
+        map->fm_start = covered;
+        map->fm_length = file_bytes - covered;
+        map->fm_flags = FIEMAP_FLAG_SYNC;
+        map->fm_extent_count = WAL_FIEMAP_EXTENTS;
+        if (ioctl(fd, FS_IOC_FIEMAP, map) != 0 || map->fm_mapped_extents == 0) {
+            return false;
+        }
+        for (uint32_t index = 0; index < map->fm_mapped_extents; index++) {
+            const struct fiemap_extent *extent = &map->fm_extents[index];
+            if (extent->fe_logical > covered || (extent->fe_flags & not_written) != 0) {
+                return false;
+            }
+            covered = sb_max_u64(covered, extent->fe_logical + extent->fe_length);
+        }
+    }
+    return covered >= file_bytes;
+}
+
+/* Prefills files that were just created or resized (no generation in them), unless an earlier
+ * prefill already wrote every block (a file no cycle used before a restart). */
 static int
 wal_prefill_new_files(struct sb_store *store)
 {
     for (uint32_t index = 0; index < store->config.wal_file_count; index++) {
-        if (store->wal.files[index].generation == 0 && store->config.wal_prefill) {
+        if (store->wal.files[index].generation == 0 && store->config.wal_prefill &&
+            !wal_file_written(store->wal.files[index].fd, store->config.wal_file_bytes)) {
             int result = wal_file_prefill(store, store->wal.files[index].fd);
             if (result < 0) {
                 return result;

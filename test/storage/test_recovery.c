@@ -3,14 +3,19 @@
  * batch after kill-style closes, a WAL cut at every 512-byte boundary of its
  * last cycle and at random bytes (a torn tail: cut, never reported as
  * corruption), bit flips inside acknowledged WAL data and segments (reported,
- * fenced, never served), and a corrupt manifest (refuse to start).
+ * fenced, never served), a corrupt manifest (refuse to start), failed and
+ * short WAL reads during the read-ahead.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -323,6 +328,107 @@ Test(recovery, bit_flip_inside_acknowledged_wal_data_is_reported_and_fenced)
     }
 }
 
+/* Gives every cycle of the file from `first_cycle_entry` on the flag BEHIND with
+ * `unsynced_sequence`, as if each had been issued while an earlier cycle was on disk. */
+static void
+mark_later_cycles_behind(const struct fixture *fixture, uint32_t file, uint64_t first_cycle_entry,
+                         uint64_t unsynced_sequence)
+{
+    int fd = wal_open(fixture, file);
+    uint32_t marked = 0;
+    /* Bounded by the 1 MiB file. */
+    for (uint64_t position = first_cycle_entry; position < fixture->config.wal_file_bytes;
+         position += SB_BLOCK_BYTES) {
+        uint8_t bytes[SB_WAL_ENTRY_HEADER_BYTES];
+        struct sb_wal_entry_header entry;
+        cr_assert_eq(pread(fd, bytes, sizeof(bytes), (off_t)position), (ssize_t)sizeof(bytes));
+        if (sb_wal_entry_header_decode(bytes, &entry) != 0 ||
+            entry.cycle_sequence != entry.sequence) {
+            continue;
+        }
+        cr_assert_lt(unsynced_sequence, entry.sequence);
+        entry.behind = true;
+        entry.unsynced_sequence = unsynced_sequence;
+        sb_wal_entry_header_encode(&entry, bytes);
+        cr_assert_eq(pwrite(fd, bytes, sizeof(bytes), (off_t)position), (ssize_t)sizeof(bytes));
+        marked++;
+    }
+    close(fd);
+    cr_assert_geq(marked, 20, "the later cycles were found");
+}
+
+/* The stop is corrupt payload in cycle 10 of 40 (one batch per cycle, round-robin over the
+ * partitions); every later cycle has the flag BEHIND. `proves`: their unsynced_sequence is past
+ * the stopped entry (it was durable when they were issued), else it is the stopped entry itself
+ * (it was still on disk). */
+static void
+later_behind_cycles_decide(bool proves)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    int64_t next[PARTITIONS] = {0};
+    append_rounds(&fixture, 0, 40, next);
+    fixture_crash(&fixture);
+    struct cycle_place place = find_last_cycle(&fixture);
+    uint64_t entry_position = wal_cycle_entry(&fixture, place.file, 10);
+    struct sb_wal_entry_header stopped;
+    int fd = wal_open(&fixture, place.file);
+    uint8_t bytes[SB_WAL_ENTRY_HEADER_BYTES];
+    cr_assert_eq(pread(fd, bytes, sizeof(bytes), (off_t)entry_position), (ssize_t)sizeof(bytes));
+    close(fd);
+    cr_assert_eq(sb_wal_entry_header_decode(bytes, &stopped), 0);
+    mark_later_cycles_behind(&fixture, place.file, entry_position + SB_BLOCK_BYTES,
+                             stopped.sequence + (proves ? 1 : 0));
+    char relative[64];
+    snprintf(relative, sizeof(relative), "shards/0/wal-%u.log", place.file);
+    flip_bit(&fixture, relative, entry_position + 64 + 100);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    uint32_t fenced = 0;
+    int64_t fenced_offset = -1;
+    for (uint32_t index = 0; index < PARTITIONS; index++) {
+        fenced += sb_partition_fenced(partition_of(&fixture, index), &fenced_offset);
+    }
+    if (proves) {
+        /* Corruption of acknowledged data: reported, replay resumes at cycle 11, and partition
+         * 2 (round 10's) is fenced at round 10's offset. */
+        cr_assert_geq(stats.recovery_corruptions, 1);
+        cr_assert_eq(fenced, 1);
+        cr_assert(sb_partition_fenced(partition_of(&fixture, 10 % PARTITIONS), &fenced_offset));
+        cr_assert_eq(fenced_offset, 3 * (10 / PARTITIONS));
+        cr_assert_gt(stats.recovered_batches, 10, "later cycles replayed");
+    } else {
+        /* A torn tail: the log ends before cycle 10, the later cycles are dropped with it. */
+        cr_assert_eq(stats.recovery_corruptions, 0);
+        cr_assert_eq(fenced, 0);
+        cr_assert_eq(stats.recovered_batches, 10);
+        int64_t expected[PARTITIONS] = {9, 9, 6, 6};
+        check_everything(&fixture, expected);
+        for (uint32_t index = 0; index < PARTITIONS; index++) {
+            cr_assert_eq(sb_partition_high_watermark(partition_of(&fixture, index)),
+                         expected[index]);
+        }
+    }
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* Proof by a later cycle ([WAL-ENTRY] durable-before): the stopped entry's own fdatasync is
+ * not proven by its cycle, but a later BEHIND cycle issued after it was durable proves it. */
+Test(recovery, later_behind_cycle_past_the_stop_proves_it_durable)
+{
+    later_behind_cycles_decide(true);
+}
+
+/* Later cycles issued BEHIND the stopped one (it was still on disk) prove nothing: a torn tail,
+ * even though they survived whole. */
+Test(recovery, later_behind_cycles_at_the_stop_prove_nothing)
+{
+    later_behind_cycles_decide(false);
+}
+
 /* Data file of the partition's first segment (base offset 0). */
 static const char *
 first_segment(uint32_t index)
@@ -601,4 +707,215 @@ Test(recovery, wal_entry_larger_than_the_read_buffer_recovers, .timeout = 120)
     fixture_destroy(&fixture);
     free(value);
     free(buffer);
+}
+
+/* The read of a WAL entry longer than the read-ahead's room (read whole, on its own) fails, as
+ * does each other read of the recovery in turn (the Nth, a fresh store each time): a start
+ * that reaches its failed read reports the error, one whose failed read was not needed (a
+ * read-ahead chunk the long entry's own read replaced) starts; the next start has both
+ * batches either way. */
+Test(recovery, failed_read_of_a_long_wal_entry_refuses_to_start, .timeout = 120)
+{
+    uint32_t capacity = 8 << 20;
+    uint8_t *buffer = malloc(capacity);
+    uint8_t *value = malloc(1 << 20);
+    cr_assert(buffer != NULL && value != NULL);
+    uint32_t failures = 0;
+    for (uint32_t nth = 1; nth <= 10; nth++) {
+        struct fixture fixture;
+        fixture_init(&fixture, 95);
+        fixture.config.batch_bytes_max = 6 << 20;
+        fixture.config.cycle_bytes_max = 8 << 20;
+        fixture.config.memtable_bytes = 32 << 20;
+        fixture.config.wal_file_bytes = 16 << 20;
+        fixture.config.wal_file_count = 2;
+        cr_assert_eq(fixture_open(&fixture), 0);
+        uint32_t bytes = huge_batch(buffer, capacity, value);
+        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
+                     0);
+        bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
+        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
+                     5);
+        fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+        fixture.config.batch_bytes_max = 1 << 20;
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        int opened = fixture_open(&fixture);
+        if (opened != 0) {
+            cr_assert_eq(opened, -EIO, "nth %u", nth);
+            failures++;
+            fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+            cr_assert_eq(fixture_open(&fixture), 0);
+        }
+        struct sb_store_stats stats;
+        sb_store_stats(fixture.store, &stats);
+        cr_assert_eq(stats.recovery_corruptions, 0);
+        check_huge_batch(&fixture, buffer, capacity);
+        fixture_close(&fixture);
+        fixture_destroy(&fixture);
+    }
+    /* MANIFEST, two WAL headers, the read-ahead's first chunk, the long entry's own read. */
+    cr_assert_geq(failures, 5, "failures %u", failures);
+    free(value);
+    free(buffer);
+}
+
+/* A store whose WAL holds about 7 MiB of batches (several of recovery's read-ahead chunks) in
+ * one partition, every batch acknowledged, then the power cut. Returns the batches appended;
+ * next[0] is the partition's next offset. */
+static uint32_t
+fill_wal_for_read_ahead(struct fixture *fixture, int64_t *next)
+{
+    fixture->config.memtable_bytes = 64 << 20;
+    fixture->config.wal_file_bytes = 16 << 20;
+    fixture->config.wal_file_count = 2;
+    cr_assert_eq(fixture_open(fixture), 0);
+    uint32_t batches = 0;
+    for (; batches < 400; batches++) {
+        uint32_t bytes = fixture_batch(batch_buffer, BUFFER_BYTES, 1000, batches, now_ms());
+        int64_t offset = fixture_append_durable(fixture, partition_of(fixture, 0),
+                                                batch_buffer, bytes);
+        cr_assert_eq(offset, next[0]);
+        next[0] += 1000;
+    }
+    fixture_power_loss(fixture, SB_SIM_LOSE_UNSYNCED);
+    return batches;
+}
+
+/* Every read of the WAL's read-ahead fails once in turn (the Nth read of the recovery): a
+ * recovery that reaches a failed read refuses to start with its error (it never cuts the log
+ * there), one whose failed read was beyond the log's end starts, and nothing acknowledged is
+ * lost either way. */
+Test(recovery, failed_wal_read_ahead_refuses_to_start_and_loses_nothing, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 93);
+    int64_t next[PARTITIONS] = {0};
+    fill_wal_for_read_ahead(&fixture, next);
+    uint32_t failures = 0;
+    int opened = -EIO;
+    /* Bounded: the recovery makes a few dozen reads at most. */
+    for (uint32_t nth = 1; opened != 0 && nth <= 64; nth++) {
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        opened = fixture_open(&fixture);
+        if (opened != 0) {
+            cr_assert_eq(opened, -EIO, "nth %u: a failed recovery reports the read's error",
+                         nth);
+            failures++;
+            fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
+        }
+    }
+    cr_assert_eq(opened, 0);
+    /* The MANIFEST, the two WAL headers, then the read-ahead: 7 MiB are 4 chunks of 2 MiB. */
+    cr_assert_geq(failures, 6, "the read-ahead's reads failed: %u", failures);
+    int64_t expected[PARTITIONS] = {next[0]};
+    check_everything(&fixture, expected);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* The batch entries of a WAL file that end at or before `cut`. */
+static uint32_t
+entries_before(const char *path, uint64_t cut)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    uint32_t count = 0;
+    uint8_t header_bytes[SB_WAL_ENTRY_HEADER_BYTES];
+    for (uint64_t position = SB_BLOCK_BYTES;;) {
+        struct sb_wal_entry_header header;
+        if (pread(fd, header_bytes, sizeof(header_bytes), (off_t)position) !=
+                (ssize_t)sizeof(header_bytes) ||
+            sb_wal_entry_header_decode(header_bytes, &header) != 0) {
+            break;
+        }
+        position += sb_wal_entry_span(header.payload_bytes);
+        if (position > cut) {
+            break;
+        }
+        count += header.kind == SB_WAL_ENTRY_BATCH;
+    }
+    close(fd);
+    return count;
+}
+
+/* A WAL file shorter than its header says (cut by something outside StreamBus, at a point
+ * inside the read-ahead's third chunk and inside an entry): its reads come back short, and
+ * the log ends at the last whole entry before the cut, as at a torn tail. */
+Test(recovery, wal_file_cut_short_ends_the_log_at_the_last_whole_entry, .timeout = 120)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 94);
+    int64_t next[PARTITIONS] = {0};
+    uint32_t batches = fill_wal_for_read_ahead(&fixture, next);
+    char path[256];
+    /* The first generation after a new store's first open is in the second file. */
+    snprintf(path, sizeof(path), "%s/shards/0/wal-1.log", fixture.data_dir);
+    uint64_t cut = (5u << 20) + 3 * SB_BLOCK_BYTES + 512;
+    uint32_t whole = entries_before(path, cut);
+    cr_assert_gt(whole, 0);
+    cr_assert_lt(whole, batches);
+    cr_assert_eq(truncate(path, (off_t)cut), 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_eq(stats.recovered_batches, whole);
+    cr_assert_eq(stats.recovery_corruptions, 0, "a cut end is a torn tail");
+    int64_t expected[PARTITIONS] = {(int64_t)whole * 1000};
+    check_everything(&fixture, expected);
+    cr_assert_eq(sb_partition_high_watermark(partition_of(&fixture, 0)), expected[0]);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
+
+/* Whether the file system of `path` answers FIEMAP (else the store cannot tell a prefilled
+ * file and prefills it at every start). */
+static bool
+fiemap_supported(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    uint64_t words[(sizeof(struct fiemap) + sizeof(struct fiemap_extent)) / sizeof(uint64_t)];
+    memset(words, 0, sizeof(words));
+    struct fiemap *map = (struct fiemap *)words;
+    map->fm_length = UINT64_MAX;
+    map->fm_extent_count = 1;
+    bool supported = ioctl(fd, FS_IOC_FIEMAP, map) == 0;
+    close(fd);
+    return supported;
+}
+
+/* A WAL file that was prefilled but never used by a cycle (every block written, no header) is
+ * not written again at the next start: a restart with large WAL files rewrote gigabytes of
+ * zeros. The witness is a marker written into its last block between the starts. */
+Test(recovery, prefilled_wal_file_is_not_prefilled_again_at_restart)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 0);
+    fixture.config.wal_prefill = true;
+    cr_assert_eq(fixture_open(&fixture), 0);
+    fixture_close(&fixture);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/shards/0/wal-3.log", fixture.data_dir);
+    if (!fiemap_supported(path)) {
+        fixture_destroy(&fixture);
+        cr_skip_test("no FIEMAP on this file system");
+    }
+    struct stat status;
+    cr_assert_eq(stat(path, &status), 0);
+    cr_assert_geq((uint64_t)status.st_blocks * 512, fixture.config.wal_file_bytes);
+    static const char marker[] = "not prefilled again";
+    off_t marker_at = (off_t)(fixture.config.wal_file_bytes - SB_BLOCK_BYTES);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, marker, sizeof(marker), marker_at), (ssize_t)sizeof(marker));
+    cr_assert_eq(fsync(fd), 0);
+    cr_assert_eq(fixture_open(&fixture), 0);
+    fixture_close(&fixture);
+    char found[sizeof(marker)] = {0};
+    cr_assert_eq(pread(fd, found, sizeof(found), marker_at), (ssize_t)sizeof(found));
+    close(fd);
+    cr_assert_str_eq(found, marker, "wal-3.log (never used) was written again");
+    fixture_destroy(&fixture);
 }
