@@ -423,6 +423,7 @@ Test(consumer, recreated_topic_is_never_read_at_the_old_offset_with_stale_metada
     cluster_start(&cluster, 1, NULL, NULL);
     cluster_topic(&cluster, "phoenix", 1);
     produce_large(&cluster, "phoenix", 5, 600);
+
     const char *settings[] = {"auto.offset.reset", "earliest", "fetch.buffer.bytes", "1024",
                               NULL};
     struct sb_client *reader = cluster_client(&cluster, settings);
@@ -434,7 +435,9 @@ Test(consumer, recreated_topic_is_never_read_at_the_old_offset_with_stale_metada
     cluster_topic(&cluster, "phoenix", 1);
     cluster_produce(cluster.client, "phoenix", 0, 100, 8);
     for (int64_t index = 1; index < 5; index++) {
-        cr_assert_eq(poll_one(consumer)->offset, index, "the old records already fetched");
+        const struct sb_consumer_record *got = poll_one(consumer);
+        cr_assert_eq(got->offset, index, "the old records already fetched: got offset %lld, "
+                     "a value of %zu bytes", (long long)got->offset, got->value_length);
     }
     recreated_read(consumer, 100, 8);
     sb_consumer_close(consumer);
