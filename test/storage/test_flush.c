@@ -189,6 +189,27 @@ queue_flushed_count(void)
     return count;
 }
 
+/* Cuts the power, opens the store again and checks every partition but `skipped` (UINT32_MAX:
+ * none) holds its batch; closes and destroys the fixture. */
+static void
+queue_power_loss_and_check(struct fixture *fixture, uint32_t skipped)
+{
+    fixture_power_loss(fixture, SB_SIM_LOSE_UNSYNCED);
+    cr_assert_eq(fixture_open(fixture), 0);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        struct sb_partition *partition = sb_store_partition_find(fixture->store, QUEUE_TOPIC,
+                                                                 index);
+        if (index == skipped) {
+            cr_assert_null(partition);
+            continue;
+        }
+        cr_assert_not_null(partition);
+        check_partition(fixture, partition, RECORDS_PER_BATCH);
+    }
+    fixture_close(fixture);
+    fixture_destroy(fixture);
+}
+
 /* A store with QUEUE_PARTITIONS partitions, one durable batch each (tagged by index), `syncs`
  * syncs for QUEUE_WRITERS writers, syncs 5 ms slower than writes (as on a disk). */
 static void
@@ -248,16 +269,7 @@ Test(flush, a_round_keeps_more_syncs_in_flight_than_writers, .timeout = 300)
                 most, QUEUE_WRITERS);
     cr_assert_gt(most, 4 * QUEUE_WRITERS, "the round's syncs did not overlap");
     cr_assert_leq(most, QUEUE_SYNCS + before, "more syncs in flight than the limit");
-    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
-    cr_assert_eq(fixture_open(&fixture), 0);
-    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
-        struct sb_partition *partition = sb_store_partition_find(fixture.store, QUEUE_TOPIC,
-                                                                 index);
-        cr_assert_not_null(partition);
-        check_partition(&fixture, partition, RECORDS_PER_BATCH);
-    }
-    fixture_close(&fixture);
-    fixture_destroy(&fixture);
+    queue_power_loss_and_check(&fixture, UINT32_MAX);
 }
 
 /* The nth sync of the round (a data fdatasync or a directory fsync, with dozens in flight)
@@ -292,16 +304,7 @@ queue_fail_nth_sync(uint32_t nth)
                       index);
     }
     cr_assert_eq(sb_store_flush_error(fixture.store), 0);
-    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
-    cr_assert_eq(fixture_open(&fixture), 0);
-    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
-        struct sb_partition *partition = sb_store_partition_find(fixture.store, QUEUE_TOPIC,
-                                                                 index);
-        cr_assert_not_null(partition);
-        check_partition(&fixture, partition, RECORDS_PER_BATCH);
-    }
-    fixture_close(&fixture);
-    fixture_destroy(&fixture);
+    queue_power_loss_and_check(&fixture, UINT32_MAX);
 }
 
 Test(flush, failed_sync_in_the_queue_fails_the_round_and_keeps_the_data, .timeout = 300)
@@ -344,15 +347,5 @@ Test(flush, a_partition_dropped_while_its_writer_waits_for_a_sync_is_let_go, .ti
     char path[256];
     snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
     cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
-    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
-    cr_assert_eq(fixture_open(&fixture), 0);
-    cr_assert_null(sb_store_partition_find(fixture.store, QUEUE_TOPIC, dropped));
-    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
-        if (index != dropped) {
-            check_partition(&fixture, sb_store_partition_find(fixture.store, QUEUE_TOPIC,
-                                                              index), RECORDS_PER_BATCH);
-        }
-    }
-    fixture_close(&fixture);
-    fixture_destroy(&fixture);
+    queue_power_loss_and_check(&fixture, dropped);
 }
