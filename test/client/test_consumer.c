@@ -336,15 +336,24 @@ Test(consumer, one_consumer_reads_every_partition_across_shards, .timeout = 60)
 }
 
 /* Polls until count records arrived (errors poll reports are skipped): they must be
- * "value-<first + i>" at offsets 0, 1, ... */
+ * "value-<first + i>" at offsets 0, 1, ... Before them, records of `old_bytes` (0: none) are
+ * the rest of a batch fetched from the topic's earlier incarnation: taken in order from
+ * offset `old_next`, up to offset `old_end`, or dropped once the consumer learns the topic
+ * was created again. */
 static void
-recreated_read(struct sb_consumer *consumer, uint32_t first, int64_t count)
+recreated_read_after_old(struct sb_consumer *consumer, uint32_t first, int64_t count,
+                         size_t old_bytes, int64_t old_next, int64_t old_end)
 {
     const struct sb_consumer_record *record = NULL;
     int64_t next = 0;
     int64_t deadline_ms = test_now_ms() + TEST_WAIT_MS;
     while (next < count && test_now_ms() < deadline_ms) {
         if (sb_consumer_poll(consumer, 200, &record) != 1) {
+            continue;
+        }
+        if (next == 0 && old_bytes != 0 && record->value_length == old_bytes) {
+            cr_assert_eq(record->offset, old_next, "an old record out of order or twice");
+            cr_assert_lt(old_next++, old_end, "an old record past the old batch");
             continue;
         }
         char value[32];
@@ -356,6 +365,12 @@ recreated_read(struct sb_consumer *consumer, uint32_t first, int64_t count)
         next++;
     }
     cr_assert_eq(next, count, "every record of the new topic, from its first");
+}
+
+static void
+recreated_read(struct sb_consumer *consumer, uint32_t first, int64_t count)
+{
+    recreated_read_after_old(consumer, first, count, 0, 0, 0);
 }
 
 /* Issue 10 defect 13: the topic is deleted and created again (by another client, as with
@@ -412,10 +427,12 @@ produce_large(struct cluster *cluster, const char *topic, int count, size_t valu
     sb_client_close(client);
 }
 
-/* The consumer holds fetched records (its buffer full, so it does not fetch) while the topic
- * is deleted and created again, and its metadata is not refreshed meanwhile: the next
+/* The consumer holds fetched records while the topic is deleted and created again: the next
  * Fetch names the old topic's id, so the broker never serves the new topic at the old
- * offset (which would hand out new5.. and skip new0..new4). */
+ * offset (which would hand out new5.. and skip new0..new4). The rest of the old batch may
+ * be delivered first, or dropped when the consumer's Fetch (sent as soon as the batch
+ * became the one being read: fetch.buffer.bytes counts only batches not yet reached) learns
+ * of the new topic; the test once required them and failed when that Fetch won the race. */
 Test(consumer, recreated_topic_is_never_read_at_the_old_offset_with_stale_metadata,
      .timeout = 60)
 {
@@ -434,12 +451,7 @@ Test(consumer, recreated_topic_is_never_read_at_the_old_offset_with_stale_metada
     cr_assert_eq(sb_admin_topic_delete(cluster.client, "phoenix", TEST_WAIT_MS), 0);
     cluster_topic(&cluster, "phoenix", 1);
     cluster_produce(cluster.client, "phoenix", 0, 100, 8);
-    for (int64_t index = 1; index < 5; index++) {
-        const struct sb_consumer_record *got = poll_one(consumer);
-        cr_assert_eq(got->offset, index, "the old records already fetched: got offset %lld, "
-                     "a value of %zu bytes", (long long)got->offset, got->value_length);
-    }
-    recreated_read(consumer, 100, 8);
+    recreated_read_after_old(consumer, 100, 8, 600, 1, 5);
     sb_consumer_close(consumer);
     sb_client_close(reader);
     cluster_stop(&cluster);
