@@ -1044,8 +1044,10 @@ struct recovery_later {
  * next_sequence. Such a cycle proves that the entry at next_sequence completed its fdatasync
  * if its durable-before sequence ([WAL-ENTRY]: unsynced_sequence if BEHIND, else its own
  * cycle sequence) is above it: then the stop is corruption of acknowledged data, not a torn
- * tail. A cycle issued while the stopped one was still on disk proves nothing. */
-static void
+ * tail. A cycle issued while the stopped one was still on disk proves nothing. Returns 0, or
+ * a failed read's error: blocks that could not be read might hold the proof, so the stop
+ * cannot be judged a torn tail. */
+static int
 recovery_scan_cycles(struct recovery *recovery, const struct recovery_file *file,
                      uint64_t position, struct recovery_later *later)
 {
@@ -1057,7 +1059,7 @@ recovery_scan_cycles(struct recovery *recovery, const struct recovery_file *file
             chunk_start = position;
             int read = recovery_read_chunk(recovery, file, chunk_start);
             if (read <= 0) {
-                return;
+                return read;
             }
             chunk_end = chunk_start + (uint64_t)read;
         }
@@ -1076,13 +1078,15 @@ recovery_scan_cycles(struct recovery *recovery, const struct recovery_file *file
         uint64_t durable_before = entry.behind ? entry.unsynced_sequence : entry.sequence;
         if (durable_before > recovery->next_sequence) {
             later->proof = true;
-            return;
+            return 0;
         }
     }
+    return 0;
 }
 
-/* Does a cycle in files[from..count) prove the entry at next_sequence durable? */
-static bool
+/* Does a cycle in files[from..count) prove the entry at next_sequence durable? 1 or 0, or a
+ * failed read's error. */
+static int
 recovery_proven_later(struct recovery *recovery, const struct recovery_file *files,
                       uint32_t count, uint32_t from)
 {
@@ -1091,12 +1095,12 @@ recovery_proven_later(struct recovery *recovery, const struct recovery_file *fil
             continue; /* Not part of the log (recovery_wal skips it too). */
         }
         struct recovery_later later = {0};
-        recovery_scan_cycles(recovery, &files[index], SB_BLOCK_BYTES, &later);
-        if (later.proof) {
-            return true;
+        int result = recovery_scan_cycles(recovery, &files[index], SB_BLOCK_BYTES, &later);
+        if (result < 0 || later.proof) {
+            return result < 0 ? result : 1;
         }
     }
-    return false;
+    return 0;
 }
 
 static void
@@ -1130,14 +1134,15 @@ recovery_replay_whole_file(struct recovery *recovery, const struct recovery_file
             return result;
         }
         struct recovery_later later = {0};
-        recovery_scan_cycles(recovery, file, stop / SB_BLOCK_BYTES * SB_BLOCK_BYTES +
-                                                 SB_BLOCK_BYTES, &later);
-        if (!later.found) {
-            return 0;
+        result = recovery_scan_cycles(recovery, file, stop / SB_BLOCK_BYTES * SB_BLOCK_BYTES +
+                                                          SB_BLOCK_BYTES, &later);
+        if (result < 0 || !later.found) {
+            return result;
         }
-        if (!later.proof && !recovery_proven_later(recovery, files, count, index + 1)) {
-            *ended = true;
-            return 0;
+        int proven = later.proof ? 1 : recovery_proven_later(recovery, files, count, index + 1);
+        if (proven <= 0) {
+            *ended = proven == 0;
+            return proven;
         }
         recovery_report_gap(recovery, file, stop, later.sequence);
         position = later.position;
@@ -1164,8 +1169,11 @@ recovery_wal(struct recovery *recovery)
         } else if (file->header.first_sequence < recovery->next_sequence) {
             continue; /* Cannot follow the log: not part of it. */
         } else if (file->header.first_sequence > recovery->next_sequence) {
-            if (!recovery_proven_later(recovery, files, count, index)) {
-                break; /* A torn tail: this file's first cycle was on disk with it. */
+            int proven = recovery_proven_later(recovery, files, count, index);
+            if (proven <= 0) {
+                result = proven; /* 0: a torn tail, this file's first cycle was on disk with
+                                    it; else a read failed where the proof could be. */
+                break;
             }
             recovery_report_gap(recovery, &files[index - 1], 0, file->header.first_sequence);
         }

@@ -362,27 +362,33 @@ mark_later_cycles_behind(const struct fixture *fixture, uint32_t file, uint64_t 
  * the stopped entry (it was durable when they were issued), else it is the stopped entry itself
  * (it was still on disk). */
 static void
-later_behind_cycles_decide(bool proves)
+later_behind_cycles_setup(struct fixture *fixture, uint64_t seed, bool proves)
 {
-    struct fixture fixture;
-    fixture_init(&fixture, 0);
-    cr_assert_eq(fixture_open(&fixture), 0);
+    fixture_init(fixture, seed);
+    cr_assert_eq(fixture_open(fixture), 0);
     int64_t next[PARTITIONS] = {0};
-    append_rounds(&fixture, 0, 40, next);
-    fixture_crash(&fixture);
-    struct cycle_place place = find_last_cycle(&fixture);
-    uint64_t entry_position = wal_cycle_entry(&fixture, place.file, 10);
+    append_rounds(fixture, 0, 40, next);
+    fixture_crash(fixture);
+    struct cycle_place place = find_last_cycle(fixture);
+    uint64_t entry_position = wal_cycle_entry(fixture, place.file, 10);
     struct sb_wal_entry_header stopped;
-    int fd = wal_open(&fixture, place.file);
+    int fd = wal_open(fixture, place.file);
     uint8_t bytes[SB_WAL_ENTRY_HEADER_BYTES];
     cr_assert_eq(pread(fd, bytes, sizeof(bytes), (off_t)entry_position), (ssize_t)sizeof(bytes));
     close(fd);
     cr_assert_eq(sb_wal_entry_header_decode(bytes, &stopped), 0);
-    mark_later_cycles_behind(&fixture, place.file, entry_position + SB_BLOCK_BYTES,
+    mark_later_cycles_behind(fixture, place.file, entry_position + SB_BLOCK_BYTES,
                              stopped.sequence + (proves ? 1 : 0));
     char relative[64];
     snprintf(relative, sizeof(relative), "shards/0/wal-%u.log", place.file);
-    flip_bit(&fixture, relative, entry_position + 64 + 100);
+    flip_bit(fixture, relative, entry_position + 64 + 100);
+}
+
+static void
+later_behind_cycles_decide(bool proves)
+{
+    struct fixture fixture;
+    later_behind_cycles_setup(&fixture, 0, proves);
     cr_assert_eq(fixture_open(&fixture), 0);
     struct sb_store_stats stats;
     sb_store_stats(fixture.store, &stats);
@@ -427,6 +433,38 @@ Test(recovery, later_behind_cycle_past_the_stop_proves_it_durable)
 Test(recovery, later_behind_cycles_at_the_stop_prove_nothing)
 {
     later_behind_cycles_decide(false);
+}
+
+/* The proof lies in blocks after the stop; a read there that fails (the Nth read of the
+ * recovery, in turn) must not make the stop look like a torn tail, which would drop
+ * acknowledged data without a word: the start is refused with the read's error, or the
+ * read was elsewhere and the corruption is found and reported as without the fault. */
+Test(recovery, a_failed_read_in_the_later_cycles_is_never_taken_for_a_torn_tail,
+     .timeout = 120)
+{
+    uint32_t refused = 0;
+    uint32_t reported = 0;
+    for (uint32_t nth = 1; nth <= 24; nth++) {
+        struct fixture fixture;
+        later_behind_cycles_setup(&fixture, 700 + nth, true);
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        int opened = fixture_open(&fixture);
+        if (opened != 0) {
+            cr_assert_eq(opened, -EIO, "nth %u: the read's error", nth);
+            refused++;
+        } else {
+            struct sb_store_stats stats;
+            sb_store_stats(fixture.store, &stats);
+            cr_assert_geq(stats.recovery_corruptions, 1,
+                          "nth %u: a failed read turned corruption into a torn tail", nth);
+            reported++;
+            fixture_close(&fixture);
+        }
+        fixture_destroy(&fixture);
+    }
+    cr_assert_gt(refused, 0);
+    cr_assert_gt(reported, 0);
 }
 
 /* Data file of the partition's first segment (base offset 0). */
