@@ -710,29 +710,39 @@ check_huge_batch(struct fixture *fixture, uint8_t *buffer, uint32_t capacity)
     cr_assert_eq(header.base_offset, 5);
 }
 
+/* A store whose WAL holds a 5 MiB batch (offsets 0-4, appended under a 6 MiB batch limit)
+ * and a small one (5-7), both durable, then a power cut and the batch limit back at 1 MiB:
+ * the next open replays an entry longer than recovery's read buffer. */
+static void
+huge_entry_cut(struct fixture *fixture, uint64_t seed, uint8_t *buffer, uint32_t capacity,
+               uint8_t *value)
+{
+    fixture_init(fixture, seed);
+    fixture->config.batch_bytes_max = 6 << 20;
+    fixture->config.cycle_bytes_max = 8 << 20;
+    fixture->config.memtable_bytes = 32 << 20;
+    fixture->config.wal_file_bytes = 16 << 20;
+    fixture->config.wal_file_count = 2;
+    cr_assert_eq(fixture_open(fixture), 0);
+    uint32_t bytes = huge_batch(buffer, capacity, value);
+    cr_assert_eq(fixture_append_durable(fixture, partition_of(fixture, 0), buffer, bytes), 0);
+    bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
+    cr_assert_eq(fixture_append_durable(fixture, partition_of(fixture, 0), buffer, bytes), 5);
+    fixture_power_loss(fixture, SB_SIM_LOSE_UNSYNCED);
+    fixture->config.batch_bytes_max = 1 << 20;
+}
+
 /* A WAL entry larger than recovery's read buffer (about 4 MiB once the batch limit is back at
  * 1 MiB) is replayed, flushed and read back; bounded by the test's timeout, as a recovery
  * that re-reads the same chunk forever would never return. */
 Test(recovery, wal_entry_larger_than_the_read_buffer_recovers, .timeout = 120)
 {
     struct fixture fixture;
-    fixture_init(&fixture, 92);
-    fixture.config.batch_bytes_max = 6 << 20;
-    fixture.config.cycle_bytes_max = 8 << 20;
-    fixture.config.memtable_bytes = 32 << 20;
-    fixture.config.wal_file_bytes = 16 << 20;
-    fixture.config.wal_file_count = 2;
     uint32_t capacity = 8 << 20;
     uint8_t *buffer = malloc(capacity);
     uint8_t *value = malloc(1 << 20);
     cr_assert(buffer != NULL && value != NULL);
-    cr_assert_eq(fixture_open(&fixture), 0);
-    uint32_t bytes = huge_batch(buffer, capacity, value);
-    cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes), 0);
-    bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
-    cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes), 5);
-    fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
-    fixture.config.batch_bytes_max = 1 << 20;
+    huge_entry_cut(&fixture, 92, buffer, capacity, value);
     cr_assert_eq(fixture_open(&fixture), 0);
     struct sb_store_stats stats;
     sb_store_stats(fixture.store, &stats);
@@ -761,21 +771,7 @@ Test(recovery, failed_read_of_a_long_wal_entry_refuses_to_start, .timeout = 120)
     uint32_t failures = 0;
     for (uint32_t nth = 1; nth <= 10; nth++) {
         struct fixture fixture;
-        fixture_init(&fixture, 95);
-        fixture.config.batch_bytes_max = 6 << 20;
-        fixture.config.cycle_bytes_max = 8 << 20;
-        fixture.config.memtable_bytes = 32 << 20;
-        fixture.config.wal_file_bytes = 16 << 20;
-        fixture.config.wal_file_count = 2;
-        cr_assert_eq(fixture_open(&fixture), 0);
-        uint32_t bytes = huge_batch(buffer, capacity, value);
-        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
-                     0);
-        bytes = fixture_batch(buffer, capacity, 3, 0, now_ms());
-        cr_assert_eq(fixture_append_durable(&fixture, partition_of(&fixture, 0), buffer, bytes),
-                     5);
-        fixture_power_loss(&fixture, SB_SIM_LOSE_UNSYNCED);
-        fixture.config.batch_bytes_max = 1 << 20;
+        huge_entry_cut(&fixture, 95, buffer, capacity, value);
         struct sb_sim_fault_once fault = {.kind = SB_IO_OP_READ, .nth = nth, .error = -EIO};
         cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
         int opened = fixture_open(&fixture);
