@@ -435,25 +435,40 @@ client_run_once(struct sb_client *client)
     }
 }
 
-/* Runs queued delivery callbacks, each with the mutex released. Returns how many ran. */
+/* Runs queued delivery callbacks with the mutex released: up to
+ * CLIENT_CALLBACKS_PER_UNLOCK_MAX of them are copied out and run under one release, so the
+ * mutex is not taken again (and other threads are not woken to contend for it) per record.
+ * A producer's pending count drops only after its callbacks returned, so it cannot be freed
+ * while one runs. Returns how many ran. */
 static uint32_t
 client_callbacks(struct sb_client *client)
 {
     struct client_delivery_queue *queue = &client->deliveries;
+    struct client_delivery taken[CLIENT_CALLBACKS_PER_UNLOCK_MAX];
     uint32_t ran = 0;
     client->in_callbacks = true;
+    /* Bounded: each round runs at least one callback, CLIENT_CALLBACKS_PER_ROUND_MAX in all. */
     while (queue->count > 0 && ran < CLIENT_CALLBACKS_PER_ROUND_MAX) {
-        struct client_delivery delivery = queue->entries[queue->head];
-        queue->head = (queue->head + 1) % queue->capacity;
-        queue->count--;
+        uint32_t count = 0;
+        while (queue->count > 0 && count < CLIENT_CALLBACKS_PER_UNLOCK_MAX &&
+               ran + count < CLIENT_CALLBACKS_PER_ROUND_MAX) {
+            taken[count++] = queue->entries[queue->head];
+            queue->head = (queue->head + 1) % queue->capacity;
+            queue->count--;
+        }
         pthread_mutex_unlock(&client->mutex);
-        if (delivery.callback != NULL) {
-            delivery.callback(&delivery.delivery, delivery.opaque);
+        for (uint32_t index = 0; index < count; index++) {
+            if (taken[index].callback != NULL) {
+                taken[index].callback(&taken[index].delivery, taken[index].opaque);
+            }
         }
         pthread_mutex_lock(&client->mutex);
-        CLIENT_ASSERT(delivery.producer->pending_records > 0);
-        delivery.producer->pending_records--;
-        ran++;
+        for (uint32_t index = 0; index < count; index++) {
+            CLIENT_ASSERT(taken[index].producer->pending_records > 0);
+            taken[index].producer->pending_records--;
+        }
+        client->callback_unlocks++;
+        ran += count;
     }
     client->in_callbacks = false;
     if (ran > 0) {

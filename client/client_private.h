@@ -59,6 +59,7 @@
 #define CLIENT_BUFFER_BYTES_MIN 4096u      /* Smallest connection buffer. */
 #define CLIENT_BUFFER_KEEP_BYTES (4u << 20) /* Larger idle buffers are freed. */
 #define CLIENT_CALLBACKS_PER_ROUND_MAX 4096 /* Delivery callbacks run per loop iteration. */
+#define CLIENT_CALLBACKS_PER_UNLOCK_MAX 64 /* Delivery callbacks run per mutex release. */
 #define CLIENT_HEADERS_MAX 4096            /* Headers of one produced record. */
 #define CLIENT_BATCH_BUFFER_BYTES_MIN 1024u /* First buffer of a new producer batch. */
 #define CLIENT_DETAIL_BYTES 512            /* sb_client_error_detail text. */
@@ -356,6 +357,7 @@ struct sb_client {
     bool wake_pending;                /* A wake-up was written and not yet drained. */
     bool stopping;                    /* sb_client_close asked the thread to exit. */
     bool in_callbacks;                /* The I/O thread is running user callbacks. */
+    uint64_t callback_unlocks;        /* Mutex releases to run delivery callbacks (tests). */
     uint64_t next_wakeup_ns;          /* Earliest timer of this iteration. */
     uint64_t random_state;            /* xorshift state for jitter. */
     struct client_conn *conns;        /* Every connection. */

@@ -335,7 +335,8 @@ sb_consumer_poll(struct sb_consumer *consumer, int timeout_ms,
         return -EINVAL;
     }
     struct sb_client *client = consumer->client;
-    uint64_t deadline_ns = client_deadline_ns(timeout_ms);
+    /* timeout_ms 0 (draining what arrived, one call per record) reads no clock. */
+    uint64_t deadline_ns = timeout_ms == 0 ? 0 : client_deadline_ns(timeout_ms);
     /* Bounded by the deadline: each round returns, takes a chunk, or waits. */
     for (;;) {
         int work = group_poll_work(consumer, record_out);
@@ -360,7 +361,7 @@ sb_consumer_poll(struct sb_consumer *consumer, int timeout_ms,
         }
         int result = 0;
         if (!consumer_take_chunk(consumer)) {
-            if (client_now_ns() >= deadline_ns) {
+            if (timeout_ms == 0 || client_now_ns() >= deadline_ns) {
                 result = -ETIMEDOUT;
             } else if (client_on_io_thread(client)) {
                 result = -EDEADLK;

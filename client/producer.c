@@ -81,10 +81,21 @@ producer_message_size(const struct sb_producer_message *message)
     return size > INT32_MAX ? -EINVAL : (int64_t)size;
 }
 
+/* A send's max.block.ms deadline, read from the clock at its first wait (*deadline_ns 0
+ * until then): a send that does not block reads no monotonic clock. */
+static uint64_t
+producer_deadline(const struct sb_client *client, uint64_t *deadline_ns)
+{
+    if (*deadline_ns == 0) {
+        *deadline_ns = client_now_ns() + client->config.max_block_ms * 1000000ull;
+    }
+    return *deadline_ns;
+}
+
 /* Mutex held: waits until topic's metadata is usable. Returns 0 or an error. */
 static int
 producer_topic_ready(struct sb_producer *producer, struct client_topic *topic,
-                     uint64_t deadline_ns)
+                     uint64_t *deadline_ns)
 {
     struct sb_client *client = producer->client;
     if (topic->answers > 0 && topic->error == 0) {
@@ -93,7 +104,7 @@ producer_topic_ready(struct sb_producer *producer, struct client_topic *topic,
     if (client_on_io_thread(client)) {
         return topic->answers > 0 ? topic->error : -EAGAIN;
     }
-    return metadata_wait(client, topic, deadline_ns);
+    return metadata_wait(client, topic, producer_deadline(client, deadline_ns));
 }
 
 static int32_t
@@ -278,7 +289,7 @@ producer_append(struct sb_producer *producer, struct producer_partition *partiti
 /* Mutex held: blocks until record_bytes fit in buffer.memory.bytes. */
 static int
 producer_reserve_memory(struct sb_producer *producer, uint64_t record_bytes,
-                        uint64_t deadline_ns)
+                        uint64_t *deadline_ns)
 {
     struct sb_client *client = producer->client;
     while (producer->buffered_bytes + record_bytes > client->config.buffer_memory_bytes &&
@@ -289,7 +300,7 @@ producer_reserve_memory(struct sb_producer *producer, uint64_t record_bytes,
                                                              : SB_ERR_FULL;
         }
         client_wake(client);
-        if (client_wait(client, deadline_ns) != 0) {
+        if (client_wait(client, producer_deadline(client, deadline_ns)) != 0) {
             return SB_ERR_FULL;
         }
     }
@@ -331,7 +342,7 @@ producer_send_locked(struct sb_producer *producer, const struct sb_producer_mess
                      struct producer_callback *callback)
 {
     struct sb_client *client = producer->client;
-    uint64_t deadline_ns = client_now_ns() + client->config.max_block_ms * 1000000ull;
+    uint64_t deadline_ns = 0; /* producer_deadline: read at the first wait. */
     if (producer->closing || producer->fatal_error != 0) {
         return producer->closing ? SB_ERR_SHUTDOWN : producer->fatal_error;
     }
@@ -339,7 +350,7 @@ producer_send_locked(struct sb_producer *producer, const struct sb_producer_mess
     if (topic == NULL) {
         return -ENOMEM;
     }
-    int result = producer_topic_ready(producer, topic, deadline_ns);
+    int result = producer_topic_ready(producer, topic, &deadline_ns);
     if (result != 0) {
         return result;
     }
@@ -347,7 +358,7 @@ producer_send_locked(struct sb_producer *producer, const struct sb_producer_mess
     if (partition_number < 0) {
         return partition_number;
     }
-    result = producer_reserve_memory(producer, record_bytes, deadline_ns);
+    result = producer_reserve_memory(producer, record_bytes, &deadline_ns);
     if (result != 0) {
         return result;
     }

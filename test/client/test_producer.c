@@ -5,7 +5,8 @@
  * flush, the errors send reports synchronously, linger.ms 0 sends written by the
  * caller's thread (racing the I/O thread's on one connection), producers of one
  * client sharing a connection's in-flight requests without starving each other, and a
- * due batch that stays open while the one before it waits to be sent.
+ * due batch that stays open while the one before it waits to be sent, and the delivery
+ * callbacks of one batch run many to a release of the client mutex.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -770,5 +771,49 @@ Test(producer, a_due_batch_stays_open_while_the_one_before_it_waits_to_be_sent, 
         snprintf(value, sizeof(value), "r-%u", index);
         cr_assert_str_eq(records[index + 1].value, value, "offset %u", index + 1);
     }
+    cluster_stop(&cluster);
+}
+
+/* Records of one batch whose delivery callbacks are counted per mutex release. */
+#define BATCHED_CALLBACK_RECORDS 1000u
+
+static struct deliveries batched_reports;
+
+Test(producer, delivery_callbacks_of_a_batch_run_many_per_mutex_release, .timeout = 60)
+{
+    /* linger.ms at its limit: the records wait in one batch until the flush seals it. */
+    const char *settings[] = {"linger.ms", "60000", "acks", "all", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "batched", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct sb_producer_message message = {.topic = "batched", .partition = 0, .value = "x",
+                                          .value_length = 1};
+    cr_assert_eq(sb_producer_send_sync(producer, &message, NULL), 0); /* Connects. */
+    pthread_mutex_init(&batched_reports.mutex, NULL);
+    pthread_mutex_lock(&cluster.client->mutex);
+    uint64_t unlocks_before = cluster.client->callback_unlocks;
+    pthread_mutex_unlock(&cluster.client->mutex);
+    for (uint32_t index = 0; index < BATCHED_CALLBACK_RECORDS; index++) {
+        cr_assert_eq(sb_producer_send(producer, &message, on_delivery,
+                                      delivery_opaque(&batched_reports, index)), 0);
+    }
+    cr_assert_eq(sb_producer_flush(producer, TEST_WAIT_MS), 0);
+    pthread_mutex_lock(&cluster.client->mutex);
+    uint64_t unlocks = cluster.client->callback_unlocks - unlocks_before;
+    pthread_mutex_unlock(&cluster.client->mutex);
+    cr_assert_eq(batched_reports.count, BATCHED_CALLBACK_RECORDS, "one callback per record");
+    cr_assert_eq(batched_reports.errors, 0, "error %d", batched_reports.first_error);
+    for (uint32_t index = 0; index < BATCHED_CALLBACK_RECORDS; index++) {
+        cr_assert_eq(batched_reports.offsets[index], (int64_t)index + 1, "in send order");
+    }
+    /* One answer completed the batch: its callbacks ran CLIENT_CALLBACKS_PER_UNLOCK_MAX to a
+     * release of the mutex, not one each. */
+    uint64_t expected = (BATCHED_CALLBACK_RECORDS + CLIENT_CALLBACKS_PER_UNLOCK_MAX - 1) /
+                        CLIENT_CALLBACKS_PER_UNLOCK_MAX;
+    cr_assert_eq(unlocks, expected, "%llu releases for %u callbacks",
+                 (unsigned long long)unlocks, BATCHED_CALLBACK_RECORDS);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
     cluster_stop(&cluster);
 }
