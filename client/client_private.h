@@ -70,6 +70,10 @@
 /* Batches of one partition in flight with idempotence: the broker recognizes a resend only
  * among a producer's last 5 batches per partition (storage's SB_PRODUCER_RECENT). */
 #define CLIENT_IDEMPOTENT_IN_FLIGHT_MAX 5u
+/* An open batch whose partition already has a sealed batch waiting to be sent may grow to
+ * this many times batch.bytes (at most the broker's batch_bytes_max): with the partition's
+ * in-flight window full, bytes in flight grow by the batch size, not the batch count. */
+#define CLIENT_BATCH_BACKLOG_FACTOR 4u
 
 /* Admin and metadata bodies are encoded into buffers of this size, then grown. */
 #define CLIENT_ENCODE_BYTES_MIN 4096u
@@ -541,6 +545,7 @@ struct sb_producer {
     uint64_t requests_sent;            /* Produce requests handed to connections. */
     uint32_t request_batches_max;      /* Most batches one of them carried. */
     uint64_t request_bytes_max;        /* Most batch bytes one of them carried. */
+    uint32_t sealed_bytes_max;         /* Largest batch sealed (tests count with it). */
     bool closing;                      /* sb_producer_close is running. */
 };
 

@@ -173,13 +173,38 @@ producer_batch_new(struct sb_producer *producer, struct producer_partition *part
     return batch;
 }
 
+/* Largest batch of several records for an open batch of partition: the batch limit, or
+ * CLIENT_BATCH_BACKLOG_FACTOR times batch.bytes (at most the broker's batch_bytes_max, once
+ * a handshake told it) while a sealed batch of the partition waits to be sent. Then the
+ * records would wait anyway, and a larger batch carries more of them in each of the
+ * partition's max.in.flight requests (docs/client.md, "Batching"). */
+static uint32_t
+producer_backlog_limit(const struct sb_producer *producer,
+                       const struct producer_partition *partition)
+{
+    uint32_t limit = producer_batch_limit(producer);
+    uint32_t broker = producer->client->batch_bytes_max;
+    if (broker <= limit) {
+        return limit; /* Unknown (0) or no room above batch.bytes. */
+    }
+    /* Bounded: in flight batches (at most max.in.flight), then the queue. */
+    for (const struct producer_batch *batch = partition->head; batch != NULL;
+         batch = batch->next) {
+        if (batch->state == BATCH_QUEUED) {
+            uint64_t backlog = (uint64_t)producer->batch_bytes * CLIENT_BATCH_BACKLOG_FACTOR;
+            return backlog < broker ? (uint32_t)backlog : broker;
+        }
+    }
+    return limit;
+}
+
 /* Grows an open batch's buffer towards the batch limit (an empty batch: towards the
  * single-record limit); false when it cannot grow. */
 static bool
 producer_batch_grow(struct sb_producer *producer, struct producer_batch *batch)
 {
     size_t limit = batch->record_count == 0 ? producer_single_limit(producer)
-                                            : producer_batch_limit(producer);
+                                            : producer_backlog_limit(producer, batch->partition);
     if (batch->buffer_capacity >= limit) {
         return false;
     }
@@ -582,6 +607,9 @@ producer_batch_seal(struct sb_producer *producer, struct producer_batch *batch)
     }
     batch->sealed = sealed;
     batch->sealed_bytes = sealed_bytes;
+    if (sealed_bytes > producer->sealed_bytes_max) {
+        producer->sealed_bytes_max = sealed_bytes;
+    }
     batch->state = BATCH_QUEUED;
     producer_list_remove(producer, batch->partition, PRODUCER_LIST_LINGER);
     producer_list_remove(producer, batch->partition, PRODUCER_LIST_WAITING);

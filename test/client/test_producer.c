@@ -817,3 +817,75 @@ Test(producer, delivery_callbacks_of_a_batch_run_many_per_mutex_release, .timeou
     cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
     cluster_stop(&cluster);
 }
+
+/* Issue 14 row 1: while a sealed batch of a partition waits to be sent (its max.in.flight
+ * window is full), the open batch behind it grows to CLIENT_BATCH_BACKLOG_FACTOR times
+ * batch.bytes, at most the broker's batch_bytes_max, so each request carries more. The
+ * broker is stopped (SIGSTOP) while the records are sent, so the window stays full; then
+ * every record is read back once, in send order. Counted: the largest sealed batch. */
+#define BACKLOG_VALUE_BYTES 1000u
+#define BACKLOG_READ_MAX 4200u
+
+static struct test_record backlog_records[BACKLOG_READ_MAX];
+
+static uint32_t
+backlog_sealed_max(const char *batch_bytes, uint32_t records)
+{
+    const char *settings[] = {"linger.ms", "60000", "batch.bytes", batch_bytes,
+                              "max.in.flight.requests.per.connection", "1", NULL};
+    struct cluster cluster;
+    cluster_start(&cluster, 1, NULL, settings);
+    cluster_topic(&cluster, "grow", 1);
+    struct sb_producer *producer = NULL;
+    cr_assert_eq(sb_producer_open(cluster.client, &producer), 0);
+    struct sb_producer_message message = {.topic = "grow", .partition = 0, .value = "g-first",
+                                          .value_length = 7};
+    int64_t offset = -1;
+    cr_assert_eq(sb_producer_send_sync(producer, &message, &offset), 0); /* Id, handshake. */
+    cr_assert_eq(offset, 0);
+    cr_assert_eq(kill(cluster.broker.pid, SIGSTOP), 0);
+    static char value[BACKLOG_VALUE_BYTES];
+    for (uint32_t index = 0; index < records; index++) {
+        memset(value, 'x', sizeof(value));
+        int length = snprintf(value, sizeof(value), "g-%u", index);
+        value[length] = ' ';
+        message.value = value;
+        message.value_length = sizeof(value);
+        cr_assert_eq(sb_producer_send(producer, &message, NULL, NULL), 0);
+    }
+    pthread_mutex_lock(&cluster.client->mutex);
+    uint32_t sealed_max = producer->sealed_bytes_max;
+    pthread_mutex_unlock(&cluster.client->mutex);
+    cr_assert_eq(kill(cluster.broker.pid, SIGCONT), 0);
+    cr_assert_eq(sb_producer_close(producer, TEST_WAIT_MS), 0);
+    uint32_t count = cluster_read(cluster.client, "grow", 0, 0, backlog_records,
+                                  BACKLOG_READ_MAX, 2000);
+    cr_assert_eq(count, records + 1);
+    cr_assert_str_eq(backlog_records[0].value, "g-first");
+    for (uint32_t index = 0; index < records; index++) {
+        char expected[32];
+        snprintf(expected, sizeof(expected), "g-%u ", index);
+        cr_assert_eq(backlog_records[index + 1].offset, (int64_t)index + 1);
+        cr_assert_eq(strncmp(backlog_records[index + 1].value, expected, strlen(expected)), 0,
+                     "offset %u", index + 1);
+    }
+    cluster_stop(&cluster);
+    return sealed_max;
+}
+
+Test(producer, a_batch_behind_a_waiting_sealed_batch_grows_past_batch_bytes, .timeout = 120)
+{
+    uint32_t sealed_max = backlog_sealed_max("4096", 200); /* ~200 KB: many batches. */
+    cr_assert_gt(sealed_max, 4096, "a backlog batch grew (%u)", sealed_max);
+    cr_assert_leq(sealed_max, 4096 * CLIENT_BATCH_BACKLOG_FACTOR, "at most %u times (%u)",
+                  CLIENT_BATCH_BACKLOG_FACTOR, sealed_max);
+}
+
+Test(producer, a_backlog_batch_stays_within_the_brokers_batch_limit, .timeout = 120)
+{
+    /* 512 KiB * CLIENT_BATCH_BACKLOG_FACTOR is over the broker's 1 MiB batch_bytes_max. */
+    uint32_t sealed_max = backlog_sealed_max("524288", 4000); /* ~4 MB. */
+    cr_assert_gt(sealed_max, 524288, "a backlog batch grew (%u)", sealed_max);
+    cr_assert_leq(sealed_max, 1u << 20, "within the broker's default 1 MiB (%u)",
+                  sealed_max);
+}
