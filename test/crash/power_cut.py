@@ -53,7 +53,11 @@ class Log:
             self.writes.append(write)
             pending[fields[1]] = ("W", write)
         elif kind == "F" and len(fields) == 4:
-            pending[fields[1]] = ("F", (number, int(fields[2]), int(fields[3])))
+            pending[fields[1]] = ("F", [(number, int(fields[2]), int(fields[3]))])
+        elif kind == "S" and len(fields) == 4:
+            # A syncfs: one line per open file, all completed by the op's one C line.
+            pending.setdefault(fields[1], ("F", []))[1].append(
+                (number, int(fields[2]), int(fields[3])))
         elif kind == "C" and len(fields) == 3:
             self._completed(number, pending.pop(fields[1], None), int(fields[2]))
         elif kind == "R" and len(fields) == 5:
@@ -70,9 +74,9 @@ class Log:
         if kind == "W":
             value[3] = number if result >= 0 else None
         elif result == 0:
-            queued, inode, size = value
-            if queued > self.synced.get(inode, (-1, 0))[0]:
-                self.synced[inode] = (queued, size)
+            for queued, inode, size in value:
+                if queued > self.synced.get(inode, (-1, 0))[0]:
+                    self.synced[inode] = (queued, size)
 
     def covered(self, inode, line):
         """True if a successful fsync of `inode` was queued after log line `line`."""
