@@ -190,6 +190,18 @@ sb_io_syncfs(struct sb_io *io, struct sb_io_op *op, int fd, sb_io_callback callb
     io_start(io, op, SB_IO_OP_SYNCFS, fd, callback, context);
 }
 
+void
+sb_io_openat(struct sb_io *io, struct sb_io_op *op, const char *path, int flags,
+             unsigned mode, sb_io_callback callback, void *context)
+{
+    SB_ASSERT(path != NULL);
+    io_reset_arguments(op);
+    op->u.source = path;
+    op->length = (uint32_t)flags;
+    op->offset = mode;
+    io_start(io, op, SB_IO_OP_OPENAT, -1, callback, context);
+}
+
 /* Linux 5.8 made syncfs(2) return the superblock's errseq (commit 735e4ae5ba28, "vfs: track
  * per-sb writeback errors and report them to syncfs"). */
 bool

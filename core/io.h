@@ -61,6 +61,7 @@ enum sb_io_op_kind {
     SB_IO_OP_FDATASYNC,
     SB_IO_OP_FALLOCATE,
     SB_IO_OP_SYNCFS,
+    SB_IO_OP_OPENAT,
     SB_IO_OP_ACCEPT,
     SB_IO_OP_CONNECT,
     SB_IO_OP_RECV,
@@ -87,12 +88,13 @@ struct sb_io_op {
     bool has_buffer;         /* RECV from a buffer group: buffer_id names the buffer used. */
     uint16_t buffer_group;   /* RECV from a buffer group: which group. */
     uint16_t buffer_id;      /* Set per completion when has_buffer. */
-    uint32_t length;         /* READ/WRITE/RECV/SEND bytes, WRITEV/SENDMSG vector count. */
-    uint64_t offset;         /* READ/WRITE/WRITEV/FALLOCATE file offset. */
+    uint32_t length;         /* READ/WRITE/RECV/SEND bytes, WRITEV/SENDMSG vector count,
+                                OPENAT open flags. */
+    uint64_t offset;         /* READ/WRITE/WRITEV/FALLOCATE file offset, OPENAT mode. */
     uint64_t length_wide;    /* FALLOCATE byte count. */
     union {
         void *buffer;                /* READ, RECV: destination (borrowed). */
-        const void *source;          /* WRITE, SEND: source (borrowed). */
+        const void *source;          /* WRITE, SEND: source; OPENAT: the path (borrowed). */
         const struct iovec *vectors; /* WRITEV (borrowed). */
         const struct msghdr *message; /* SENDMSG (borrowed). */
         struct sb_io_op *target;     /* CANCEL: the op to cancel (borrowed). */
@@ -158,6 +160,11 @@ void sb_io_syncfs(struct sb_io *io, struct sb_io_op *op, int fd, sb_io_callback 
 /* True if this kernel's syncfs(2) reports write-back errors (Linux >= 5.8), or under the
  * simulator (whose syncfs models that). */
 bool sb_io_syncfs_reports_errors(const struct sb_io *io);
+/* open(2) of `path` (borrowed until the callback) as an op, so creating a file (inode
+ * allocation, O_TRUNC) does not block the calling thread: io_uring runs it in a kernel
+ * worker. The result is the new descriptor, to be closed with sb_io_close, or -errno. */
+void sb_io_openat(struct sb_io *io, struct sb_io_op *op, const char *path, int flags,
+                  unsigned mode, sb_io_callback callback, void *context);
 /* Reserves blocks (fallocate mode 0) for [offset, offset + length). */
 void sb_io_fallocate(struct sb_io *io, struct sb_io_op *op, int fd, uint64_t offset,
                      uint64_t length, sb_io_callback callback, void *context);

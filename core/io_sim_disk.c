@@ -14,7 +14,9 @@
  * READ, WRITE, WRITEV, FSYNC, FDATASYNC and FALLOCATE run as real syscalls on
  * the caller's descriptor when their event fires, after a seeded disk latency.
  * SYNCFS is one fsync of every tracked file at once (the world is one
- * filesystem): all of it becomes durable, or (a fault) none of it.
+ * filesystem): all of it becomes durable, or (a fault) none of it. OPENAT
+ * is sb_sim_disk_open when its event fires (after a one-shot OPENAT fault
+ * check), so a file is created at a seeded moment, not when the op starts.
  *
  * Before a write lands, the bytes it will overwrite are read (bytes past EOF
  * are remembered as absent) and the write is remembered with its data, until
@@ -80,7 +82,7 @@ sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
 {
     enum sb_io_op_kind kind = fault_kind_fold(fault->kind);
     SB_ASSERT(kind == SB_IO_OP_WRITE || kind == SB_IO_OP_READ || kind == SB_IO_OP_FSYNC ||
-              kind == SB_IO_OP_SYNCFS);
+              kind == SB_IO_OP_SYNCFS || kind == SB_IO_OP_OPENAT);
     SB_ASSERT(fault->nth >= 1);
     SB_ASSERT(fault->error < 0);
     SB_ASSERT(!fault->writeback || kind == SB_IO_OP_WRITE);
@@ -436,11 +438,22 @@ static int32_t disk_read(struct sb_sim *sim, struct sb_io_op *op);
 static int32_t disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
 static int32_t disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
 static int32_t disk_syncfs(struct sb_sim *sim, struct sb_io_op *op);
+static int32_t disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind,
+                               int32_t *writeback_error);
 
 void
 sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
 {
     struct sb_sim *sim = io->sim;
+    if (op->kind == SB_IO_OP_OPENAT) {
+        /* A one-shot fault fails it before anything is created. */
+        int32_t opened = disk_fault_once(sim, op->kind, NULL);
+        if (opened == 0) {
+            opened = sb_sim_disk_open(io, op->u.source, (int)op->length, (unsigned)op->offset);
+        }
+        sb_sim_complete(io, op, opened, false, false, 0);
+        return;
+    }
     struct sim_fd *entry = sb_sim_disk_fd_find(sim, op->fd);
     int32_t result = -EBADF;
     if (entry != NULL) {

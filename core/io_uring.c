@@ -282,6 +282,13 @@ uring_queue(struct sb_io *io, struct sb_io_op *op)
     case SB_IO_OP_SYNCFS:
         uring_syncfs_queue(uring, sqe, op);
         return;
+    case SB_IO_OP_OPENAT:
+        /* O_CREAT/O_TRUNC always run in a kernel worker, never on this thread. The log needs
+         * to know whether the open will create the file (backend_due_ns is ours to use). */
+        io_uring_prep_openat(sqe, AT_FDCWD, op->u.source, (int)op->length,
+                             (mode_t)op->offset);
+        op->backend_due_ns = uring->durability_log && access(op->u.source, F_OK) == 0;
+        break;
     default:
         uring_prep_network(sqe, op);
         break;
@@ -321,6 +328,9 @@ uring_dispatch(struct uring_io *uring, uint64_t user_data, int32_t result, uint3
     }
     if (SB_UNLIKELY(uring->durability_log) && !more) {
         sb_io_durability_completed(op, result); /* Before the callback can tell anyone. */
+        if (op->kind == SB_IO_OP_OPENAT && result >= 0) {
+            sb_io_durability_opened(result, op->u.source, op->backend_due_ns != 0);
+        }
     }
     sb_io_complete(&uring->base, op, result, more, has_buffer, buffer_id);
 }

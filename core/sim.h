@@ -51,8 +51,9 @@ struct sb_sim_config {
 
 /* One-shot fault: the `nth` (1-based) eligible op of `kind` from now on fails with `error`
  * (e.g. -EIO, -ENOSPC). Used by "fail the Nth op" loops. kind is WRITE, WRITEV, READ, FSYNC,
- * FDATASYNC or SYNCFS (WRITE also matches WRITEV, FSYNC also matches FDATASYNC; SYNCFS only
- * SYNCFS). A write-back fault is reported by the next FSYNC of its file or the next SYNCFS. */
+ * FDATASYNC, SYNCFS or OPENAT (WRITE also matches WRITEV, FSYNC also matches FDATASYNC; SYNCFS
+ * and OPENAT only themselves). A write-back fault is reported by the next FSYNC of its file
+ * or the next SYNCFS. */
 struct sb_sim_fault_once {
     enum sb_io_op_kind kind;
     uint32_t nth;

@@ -685,6 +685,38 @@ Test(io_sim, syncfs_makes_every_file_durable_or_none)
     disk_teardown(&disk);
 }
 
+/* OPENAT creates its file when its event fires (tracked like sb_io_open: its writes are
+ * remembered); a one-shot OPENAT fault fails it with nothing created. */
+Test(io_sim, openat_opens_at_its_event_and_faults_create_nothing)
+{
+    struct disk_fixture disk;
+    disk_setup(&disk, 10, NULL);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/created", disk.dir);
+    struct sb_sim_fault_once fault = {.kind = SB_IO_OP_OPENAT, .nth = 1, .error = -ENOSPC};
+    cr_assert_eq(sb_sim_fault_once(disk.sim, &fault), 0);
+    struct probe probe = {0};
+    sb_io_openat(disk.io, &probe.op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, probe_done, &probe);
+    drain_one(disk.sim, disk.io);
+    cr_assert_eq(probe.results[0], -ENOSPC);
+    cr_assert_neq(access(path, F_OK), 0, "a failed OPENAT created its file");
+    struct probe opened = {0};
+    sb_io_openat(disk.io, &opened.op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, probe_done,
+                 &opened);
+    cr_assert_neq(access(path, F_OK), 0, "OPENAT ran before its event");
+    drain_one(disk.sim, disk.io);
+    int fd = opened.results[0];
+    cr_assert_geq(fd, 0);
+    uint8_t bytes[4096];
+    memset(bytes, 'c', sizeof(bytes));
+    cr_assert_eq(write_wait(disk.sim, disk.io, fd, bytes, sizeof(bytes), 0), 4096);
+    cr_assert_eq(sb_sim_power_loss(disk.sim, SB_SIM_LOSE_UNSYNCED), 0);
+    uint8_t back[8192];
+    cr_assert_eq(file_slurp(path, back, sizeof(back)), 0, "an unsynced write survived");
+    cr_assert_eq(sb_io_close(disk.io, fd), 0);
+    disk_teardown(&disk);
+}
+
 /* Issues four ops of one family; returns a bitmask of those that failed with -EIO. */
 static uint32_t
 fault_once_round(struct disk_fixture *disk, enum sb_io_op_kind family)

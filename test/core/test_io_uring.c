@@ -148,6 +148,29 @@ Test(io_uring, syncfs_completes_through_the_helper_thread)
     sb_io_destroy(io);
 }
 
+/* OPENAT creates a file in a kernel worker and returns its descriptor; a missing directory
+ * comes back as -ENOENT. */
+Test(io_uring, openat_creates_a_file)
+{
+    struct sb_io *io = io_new();
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/sb-io-uring-openat-%d", (int)getpid());
+    struct sb_io_op op = {0};
+    struct completion done = {0};
+    sb_io_openat(io, &op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, record_completion, &done);
+    run_until(io, &done, 1);
+    cr_assert_geq(done.result, 0);
+    cr_assert_eq(write(done.result, "y", 1), 1);
+    cr_assert_eq(sb_io_close(io, done.result), 0);
+    cr_assert_eq(access(path, F_OK), 0);
+    sb_io_openat(io, &op, "/tmp/sb-no-such-dir/x", O_RDWR | O_CREAT, 0644, record_completion,
+                 &done);
+    run_until(io, &done, 2);
+    cr_assert_eq(done.result, -ENOENT);
+    unlink(path);
+    sb_io_destroy(io);
+}
+
 Test(io_uring, errors_come_back_as_negative_errno)
 {
     struct sb_io *io = io_new();
