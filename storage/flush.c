@@ -57,6 +57,7 @@ enum writer_phase {
     WRITER_TAIL_READ,
     WRITER_DATA_WRITE,
     WRITER_SYNC_WAIT,
+    WRITER_CREATE,
 };
 
 enum flush_sync_kind {
@@ -69,6 +70,7 @@ enum flush_sync_kind {
 
 static void writer_step(struct flush_writer *writer);
 static void writer_io_done(struct sb_io_op *op);
+static void writer_create_segment(struct flush_writer *writer, int64_t base_offset);
 static void flush_manifest_begin(struct sb_store *store);
 static void flush_sync_start(struct flush_sync *sync);
 static void flush_sync_done(struct sb_io_op *op);
@@ -592,14 +594,54 @@ writer_step(struct flush_writer *writer)
         return;
     }
     if (segment == NULL || full) {
-        int result = segment_create(partition, entry->base_offset, &segment);
-        if (result < 0) {
-            writer_failed(writer, "create segment", result);
-            return;
-        }
-        writer->pending_end = segment->data_end;
-        writer->tail_in_staging = false;
+        writer_create_segment(writer, entry->base_offset);
+        return;
     }
+    writer->segment = segment;
+    writer_stage_start(writer, segment);
+}
+
+/* The partition needs a new segment: its file is created by an OPENAT op (writer_io_done
+ * goes on with writer_create_done). */
+static void
+writer_create_segment(struct flush_writer *writer, int64_t base_offset)
+{
+    struct segment *segment = NULL;
+    int result = segment_create_begin(writer->partition, base_offset, writer->path,
+                                      sizeof(writer->path), &segment);
+    if (result < 0) {
+        writer_failed(writer, "create segment", result);
+        return;
+    }
+    writer->segment = segment;
+    writer->phase = WRITER_CREATE;
+    sb_io_openat(writer->store->io, &writer->op, writer->path,
+                 O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644, writer_io_done, writer);
+}
+
+/* The new segment's file is open (or the open failed: the round fails, nothing linked). A
+ * partition dropped meanwhile gets no segment: the file just made is closed and removed, and
+ * the caller lets the partition go. */
+static void
+writer_create_done(struct flush_writer *writer, int32_t result)
+{
+    struct segment *segment = writer->segment;
+    SB_ASSERT(writer->phase == WRITER_CREATE);
+    writer->segment = NULL;
+    if (writer->partition->dropped || result < 0) {
+        segment_create_end(segment, -1);
+        if (result >= 0) {
+            sb_io_close(writer->store->io, result);
+            unlink(writer->path);
+        }
+        if (!writer->partition->dropped) {
+            writer_failed(writer, "create segment", result);
+        }
+        return;
+    }
+    segment_create_end(segment, result);
+    writer->pending_end = segment->data_end;
+    writer->tail_in_staging = false;
     writer->segment = segment;
     writer_stage_start(writer, segment);
 }
@@ -619,6 +661,14 @@ writer_io_done(struct sb_io_op *op)
 {
     struct flush_writer *writer = op->context;
     int32_t result = op->result;
+    if (writer->phase == WRITER_CREATE) {
+        bool dropped = writer->partition->dropped;
+        writer_create_done(writer, result);
+        if (dropped) {
+            writer_abandon_dropped(writer);
+        }
+        return;
+    }
     if (writer->partition->dropped) {
         writer_abandon_dropped(writer);
         return;

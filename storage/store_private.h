@@ -285,6 +285,7 @@ struct flush_writer {
     uint32_t phase;                 /* Writer state (flush.c). */
     uint32_t sync_kind;             /* WRITER_SYNC_WAIT: the sync it waits to hand over. */
     struct sb_io_op op;             /* I/O in flight. */
+    char path[384];                 /* WRITER_CREATE: the new segment file (op's path). */
 };
 
 /* One fdatasync (or directory fsync) of a flush round: a writer hands its partition over to
@@ -506,8 +507,9 @@ void wal_replay_done(struct sb_store *store);
 uint8_t *wal_ring_at(struct sb_store *store, uint64_t position);
 
 /* segment.c */
-int segment_create(struct sb_partition *partition, int64_t base_offset,
-                   struct segment **segment_out);
+int segment_create_begin(struct sb_partition *partition, int64_t base_offset, char *path,
+                         size_t capacity, struct segment **segment_out);
+void segment_create_end(struct segment *segment, int fd);
 int segment_open_existing(struct sb_partition *partition, int64_t base_offset, bool closed,
                           uint64_t data_end_hint, struct segment **segment_out);
 void segment_index_note(struct segment *segment, int64_t base_offset, uint64_t position,

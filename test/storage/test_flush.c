@@ -15,7 +15,8 @@
  * many partitions (flush_syncfs_partitions_min): one syncfs and no segment
  * sync in flight; a failed syncfs (injected, or reporting a segment write's
  * write-back error) fails the round with no flushed offset moved; a
- * partition dropped while it waits for the syncfs is let go.
+ * partition dropped while it waits for the syncfs is let go. A failed
+ * segment file creation (an OPENAT op) fails the round, which is retried.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -474,4 +475,30 @@ Test(flush, a_partition_dropped_while_it_waits_for_the_syncfs_is_let_go, .timeou
     snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
     cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
     queue_power_loss_and_check(&fixture, dropped);
+}
+
+/* Segment files are created by OPENAT ops: the nth of the round fails (-ENOSPC, as a full
+ * inode table would): the round fails with that partition not flushed, the retry creates it,
+ * and a power cut then loses nothing. */
+Test(flush, a_failed_segment_file_creation_fails_the_round_and_keeps_the_data, .timeout = 300)
+{
+    static const uint32_t nths[] = {1, 37, 500};
+    for (uint32_t index = 0; index < sizeof(nths) / sizeof(nths[0]); index++) {
+        struct fixture fixture;
+        queue_setup(&fixture, 4800 + index, QUEUE_SYNCS);
+        struct sb_store_stats stats;
+        sb_store_stats(fixture.store, &stats);
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_OPENAT, .nth = nths[index],
+                                          .error = -ENOSPC};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        cr_assert_gt(queue_wait_stat(&fixture, true, stats.flush_failures),
+                     stats.flush_failures, "open %u: the round did not fail", nths[index]);
+        cr_assert_eq(sb_sim_faults_once_armed(fixture.sim), 0);
+        cr_assert_eq(sb_store_flush_error(fixture.store), -ENOSPC);
+        cr_assert_lt(queue_flushed_count(), QUEUE_PARTITIONS);
+        cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes,
+                     "open %u: the retry never completed", nths[index]);
+        cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+        queue_power_loss_and_check(&fixture, UINT32_MAX);
+    }
 }
