@@ -85,6 +85,9 @@ bench_open(struct bench *bench, const char *dir, uint64_t memtable_bytes, uint64
         .wal_prefill = true, .memtable_bytes = memtable_bytes, .partitions_max = 16384,
         .cycle_bytes_max = getenv("SB_CYCLE") ? strtoull(getenv("SB_CYCLE"), NULL, 10) : 0,
         .flush_concurrency = 8,
+        /* SB_SYNCFS=N: rounds over N partitions end with one syncfs (the broker's 256). */
+        .flush_syncfs_partitions_min = getenv("SB_SYNCFS") ? (uint32_t)atoi(getenv("SB_SYNCFS"))
+                                                           : 0,
     };
     uint64_t start_ns = sb_clock_monotonic_ns();
     int result = sb_store_open(bench->io, &bench->timers, &bench->config, &bench->store);

@@ -211,6 +211,7 @@ broker_open_store(struct broker_shard *self)
         .batch_bytes_max = config->max_message_bytes,
         .block_cache_bytes = config->block_cache_bytes,
         .producer_expiration_ms = config->producer_expiration_ms,
+        .flush_syncfs_partitions_min = config->flush_syncfs_partitions,
         .lookup = broker_lookup,
         .lookup_context = self,
         .durable = fetch_partition_durable,

@@ -69,6 +69,8 @@ static const struct setting settings[] = {
      "largest batch (1 MiB)"},
     {"producer_expiration_ms", SETTING_U64, FIELD(producer_expiration_ms),
      "forget idempotent producers idle this long (1 day)"},
+    {"flush_syncfs_partitions", SETTING_U32, FIELD(flush_syncfs_partitions),
+     "a flush round over this many partitions ends with one syncfs (256; 0: never)"},
     {"default_partitions", SETTING_U32, FIELD(default_partitions), "partitions of new topics (1)"},
     {"offsets_topic_partitions", SETTING_U32,
      FIELD_MAX(offsets_topic_partitions, SB_TOPIC_PARTITIONS_MAX),
@@ -110,6 +112,7 @@ sb_broker_config_defaults(struct sb_broker_config *config)
     config->block_cache_bytes = 64ull << 20;
     config->max_message_bytes = SB_WIRE_BATCH_BYTES_DEFAULT;
     config->producer_expiration_ms = 24ull * 3600ull * 1000ull;
+    config->flush_syncfs_partitions = 256;
     config->default_partitions = 1;
     config->offsets_topic_partitions = SB_GROUP_OFFSETS_PARTITIONS_DEFAULT;
     config->offsets_retention_ms = SB_GROUP_OFFSETS_RETENTION_MS_DEFAULT;

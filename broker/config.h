@@ -45,6 +45,8 @@ struct sb_broker_config {
     uint32_t max_message_bytes;      /* max_message_bytes: largest record batch. */
     uint64_t producer_expiration_ms; /* producer_expiration_ms: forget idle idempotent
                                         producers (docs/storage.md). */
+    uint32_t flush_syncfs_partitions; /* flush_syncfs_partitions: rounds over this many
+                                         partitions end with one syncfs (0: never). */
     uint32_t default_partitions;     /* default_partitions: CreateTopics with partitions <= 0. */
     uint32_t offsets_topic_partitions; /* offsets_topic_partitions: of __consumer_offsets, used
                                           when it is created (fixed from then on). */

@@ -7,7 +7,9 @@
 #include "core/io.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "core/assert.h"
 #include "core/io_backend.h"
@@ -68,7 +70,7 @@ sb_io_syncs_in_flight_max(const struct sb_io *io)
 static bool
 io_kind_is_sync(enum sb_io_op_kind kind)
 {
-    return kind == SB_IO_OP_FSYNC || kind == SB_IO_OP_FDATASYNC;
+    return kind == SB_IO_OP_FSYNC || kind == SB_IO_OP_FDATASYNC || kind == SB_IO_OP_SYNCFS;
 }
 
 void
@@ -178,6 +180,43 @@ sb_io_fsync(struct sb_io *io, struct sb_io_op *op, int fd, bool datasync,
 {
     io_reset_arguments(op);
     io_start(io, op, datasync ? SB_IO_OP_FDATASYNC : SB_IO_OP_FSYNC, fd, callback, context);
+}
+
+void
+sb_io_syncfs(struct sb_io *io, struct sb_io_op *op, int fd, sb_io_callback callback,
+             void *context)
+{
+    io_reset_arguments(op);
+    io_start(io, op, SB_IO_OP_SYNCFS, fd, callback, context);
+}
+
+void
+sb_io_openat(struct sb_io *io, struct sb_io_op *op, const char *path, int flags,
+             unsigned mode, sb_io_callback callback, void *context)
+{
+    SB_ASSERT(path != NULL);
+    io_reset_arguments(op);
+    op->u.source = path;
+    op->length = (uint32_t)flags;
+    op->offset = mode;
+    io_start(io, op, SB_IO_OP_OPENAT, -1, callback, context);
+}
+
+/* Linux 5.8 made syncfs(2) return the superblock's errseq (commit 735e4ae5ba28, "vfs: track
+ * per-sb writeback errors and report them to syncfs"). */
+bool
+sb_io_syncfs_reports_errors(const struct sb_io *io)
+{
+    if (io->kind == SB_IO_BACKEND_SIM) {
+        return true;
+    }
+    struct utsname name;
+    unsigned major = 0;
+    unsigned minor = 0;
+    if (uname(&name) != 0 || sscanf(name.release, "%u.%u", &major, &minor) != 2) {
+        return false;
+    }
+    return major > 5 || (major == 5 && minor >= 8);
 }
 
 void

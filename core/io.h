@@ -60,6 +60,8 @@ enum sb_io_op_kind {
     SB_IO_OP_FSYNC,
     SB_IO_OP_FDATASYNC,
     SB_IO_OP_FALLOCATE,
+    SB_IO_OP_SYNCFS,
+    SB_IO_OP_OPENAT,
     SB_IO_OP_ACCEPT,
     SB_IO_OP_CONNECT,
     SB_IO_OP_RECV,
@@ -86,12 +88,13 @@ struct sb_io_op {
     bool has_buffer;         /* RECV from a buffer group: buffer_id names the buffer used. */
     uint16_t buffer_group;   /* RECV from a buffer group: which group. */
     uint16_t buffer_id;      /* Set per completion when has_buffer. */
-    uint32_t length;         /* READ/WRITE/RECV/SEND bytes, WRITEV/SENDMSG vector count. */
-    uint64_t offset;         /* READ/WRITE/WRITEV/FALLOCATE file offset. */
+    uint32_t length;         /* READ/WRITE/RECV/SEND bytes, WRITEV/SENDMSG vector count,
+                                OPENAT open flags. */
+    uint64_t offset;         /* READ/WRITE/WRITEV/FALLOCATE file offset, OPENAT mode. */
     uint64_t length_wide;    /* FALLOCATE byte count. */
     union {
         void *buffer;                /* READ, RECV: destination (borrowed). */
-        const void *source;          /* WRITE, SEND: source (borrowed). */
+        const void *source;          /* WRITE, SEND: source; OPENAT: the path (borrowed). */
         const struct iovec *vectors; /* WRITEV (borrowed). */
         const struct msghdr *message; /* SENDMSG (borrowed). */
         struct sb_io_op *target;     /* CANCEL: the op to cancel (borrowed). */
@@ -129,8 +132,8 @@ uint64_t sb_io_now_ns(struct sb_io *io);
 int sb_io_run(struct sb_io *io, uint64_t wait_ns);
 /* Ops started and not yet finished (multishot ops count until their last completion). */
 uint32_t sb_io_in_flight(const struct sb_io *io);
-/* The most FSYNC and FDATASYNC ops that were in flight at once since the io was created (how
- * tests prove that syncs overlap, by count rather than by time). */
+/* The most FSYNC, FDATASYNC and SYNCFS ops that were in flight at once since the io was created
+ * (how tests prove that syncs overlap, by count rather than by time). */
 uint32_t sb_io_syncs_in_flight_max(const struct sb_io *io);
 
 /* Starting operations. Each takes the op (IDLE) and returns immediately; the result arrives in
@@ -146,6 +149,22 @@ void sb_io_writev(struct sb_io *io, struct sb_io_op *op, int fd, const struct io
 /* datasync: fdatasync semantics (data and the metadata needed to read it back). */
 void sb_io_fsync(struct sb_io *io, struct sb_io_op *op, int fd, bool datasync,
                  sb_io_callback callback, void *context);
+/* syncfs(2) of the filesystem holding `fd`: every file's dirty data and metadata written back
+ * and the device cache flushed, in one call. The result reports write-back errors of any file
+ * of that filesystem since `fd` was opened (Linux >= 5.8: the superblock's errseq; older
+ * kernels may return 0 after a lost write, so callers check sb_io_syncfs_reports_errors).
+ * io_uring has no syncfs op: the backend runs it on a helper thread of its own. At most one
+ * SYNCFS per io may be in flight (asserted). */
+void sb_io_syncfs(struct sb_io *io, struct sb_io_op *op, int fd, sb_io_callback callback,
+                  void *context);
+/* True if this kernel's syncfs(2) reports write-back errors (Linux >= 5.8), or under the
+ * simulator (whose syncfs models that). */
+bool sb_io_syncfs_reports_errors(const struct sb_io *io);
+/* open(2) of `path` (borrowed until the callback) as an op, so creating a file (inode
+ * allocation, O_TRUNC) does not block the calling thread: io_uring runs it in a kernel
+ * worker. The result is the new descriptor, to be closed with sb_io_close, or -errno. */
+void sb_io_openat(struct sb_io *io, struct sb_io_op *op, const char *path, int flags,
+                  unsigned mode, sb_io_callback callback, void *context);
 /* Reserves blocks (fallocate mode 0) for [offset, offset + length). */
 void sb_io_fallocate(struct sb_io *io, struct sb_io_op *op, int fd, uint64_t offset,
                      uint64_t length, sb_io_callback callback, void *context);

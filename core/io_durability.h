@@ -20,7 +20,10 @@
  *                                   and compared first; LENGTH 0: it changes none)
  *   F OP INODE SIZE                 an FSYNC/FDATASYNC was queued (INODE may be a
  *                                   directory); SIZE is the file's size then
- *   C OP RESULT                     the last W or F of OP completed with RESULT
+ *   S OP INODE SIZE                 a SYNCFS was queued: one line per regular file or
+ *                                   directory the process holds open (same OP), SIZE
+ *                                   as for F; its C line completes all of them
+ *   C OP RESULT                     the last W, F or S of OP completed with RESULT
  *   R INODE BACKUP FROM TO          FROM was renamed over TO; TO's previous file was
  *                                   hard-linked to BACKUP first (- if TO did not exist)
  *
@@ -40,7 +43,7 @@
 bool sb_io_durability_init(void);
 /* Records an open (path borrowed for the call); `existed`: the path existed before it. */
 void sb_io_durability_opened(int fd, const char *path, bool existed);
-/* Records a queued WRITE, WRITEV, FSYNC or FDATASYNC op (borrowed for the call); other kinds
+/* Records a queued WRITE, WRITEV, FSYNC, FDATASYNC or SYNCFS op (borrowed for the call); others
  * are ignored. A write's changed span is found by reading the file before it is submitted. */
 void sb_io_durability_queued(const struct sb_io_op *op);
 /* Records the completion of an op that sb_io_durability_queued recorded. */

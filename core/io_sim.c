@@ -575,6 +575,8 @@ sim_queue(struct sb_io *base, struct sb_io_op *op)
     case SB_IO_OP_FSYNC:
     case SB_IO_OP_FDATASYNC:
     case SB_IO_OP_FALLOCATE:
+    case SB_IO_OP_SYNCFS:
+    case SB_IO_OP_OPENAT:
         sb_sim_disk_queue(io, op);
         break;
     default:

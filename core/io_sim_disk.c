@@ -13,6 +13,10 @@
  * caller's, so a closed file's unsynced data is still lost at power loss.
  * READ, WRITE, WRITEV, FSYNC, FDATASYNC and FALLOCATE run as real syscalls on
  * the caller's descriptor when their event fires, after a seeded disk latency.
+ * SYNCFS is one fsync of every tracked file at once (the world is one
+ * filesystem): all of it becomes durable, or (a fault) none of it. OPENAT
+ * is sb_sim_disk_open when its event fires (after a one-shot OPENAT fault
+ * check), so a file is created at a seeded moment, not when the op starts.
  *
  * Before a write lands, the bytes it will overwrite are read (bytes past EOF
  * are remembered as absent) and the write is remembered with its data, until
@@ -77,7 +81,8 @@ int
 sb_sim_fault_once(struct sb_sim *sim, const struct sb_sim_fault_once *fault)
 {
     enum sb_io_op_kind kind = fault_kind_fold(fault->kind);
-    SB_ASSERT(kind == SB_IO_OP_WRITE || kind == SB_IO_OP_READ || kind == SB_IO_OP_FSYNC);
+    SB_ASSERT(kind == SB_IO_OP_WRITE || kind == SB_IO_OP_READ || kind == SB_IO_OP_FSYNC ||
+              kind == SB_IO_OP_SYNCFS || kind == SB_IO_OP_OPENAT);
     SB_ASSERT(fault->nth >= 1);
     SB_ASSERT(fault->error < 0);
     SB_ASSERT(!fault->writeback || kind == SB_IO_OP_WRITE);
@@ -399,7 +404,8 @@ sb_sim_disk_queue(struct sim_io *io, struct sb_io_op *op)
     queue_check_direct(sim, op);
     uint64_t latency_ns = sb_sim_uniform(sim, sim->faults.disk_latency_min_ns,
                                          sim->faults.disk_latency_max_ns);
-    if (op->kind == SB_IO_OP_FSYNC || op->kind == SB_IO_OP_FDATASYNC) {
+    if (op->kind == SB_IO_OP_FSYNC || op->kind == SB_IO_OP_FDATASYNC ||
+        op->kind == SB_IO_OP_SYNCFS) {
         latency_ns += sim->faults.sync_latency_extra_ns;
     }
     sb_sim_event_push(io, op, sim->now_ns + latency_ns, SIM_EVENT_EXECUTE, 0);
@@ -431,11 +437,23 @@ queue_check_direct(struct sb_sim *sim, const struct sb_io_op *op)
 static int32_t disk_read(struct sb_sim *sim, struct sb_io_op *op);
 static int32_t disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
 static int32_t disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
+static int32_t disk_syncfs(struct sb_sim *sim, struct sb_io_op *op);
+static int32_t disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind,
+                               int32_t *writeback_error);
 
 void
 sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
 {
     struct sb_sim *sim = io->sim;
+    if (op->kind == SB_IO_OP_OPENAT) {
+        /* A one-shot fault fails it before anything is created. */
+        int32_t opened = disk_fault_once(sim, op->kind, NULL);
+        if (opened == 0) {
+            opened = sb_sim_disk_open(io, op->u.source, (int)op->length, (unsigned)op->offset);
+        }
+        sb_sim_complete(io, op, opened, false, false, 0);
+        return;
+    }
     struct sim_fd *entry = sb_sim_disk_fd_find(sim, op->fd);
     int32_t result = -EBADF;
     if (entry != NULL) {
@@ -452,6 +470,9 @@ sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
         case SB_IO_OP_FSYNC:
         case SB_IO_OP_FDATASYNC:
             result = disk_fsync(sim, file, op);
+            break;
+        case SB_IO_OP_SYNCFS:
+            result = disk_syncfs(sim, op);
             break;
         case SB_IO_OP_FALLOCATE:
             result = fallocate(op->fd, 0, (off_t)op->offset, (off_t)op->length_wide) == 0
@@ -693,6 +714,42 @@ disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
     }
     file_forget_writes(sim, file);
     file->synced_size = (uint64_t)status.st_size;
+    return 0;
+}
+
+/* Every tracked file at once. A write-back fault of any file fails it (as the superblock's
+ * errseq reports any file's error) and undoes the faulted writes, as the fsync of that file
+ * would; then one-shot SYNCFS faults and the fsync error rate. On success every remembered
+ * write of every file becomes durable; on failure none does. */
+static int32_t
+disk_syncfs(struct sb_sim *sim, struct sb_io_op *op)
+{
+    int32_t error = 0;
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        struct sim_file *file = &sim->files[index];
+        int32_t file_error = file->used ? disk_writeback_failed(sim, file) : 0;
+        error = error != 0 ? error : file_error;
+    }
+    int32_t once = disk_fault_once(sim, op->kind, NULL); /* Counted even after a failure. */
+    error = error != 0 ? error : once;
+    if (error == 0 && sb_sim_chance(sim, sim->faults.fsync_error_ppm)) {
+        error = -EIO;
+    }
+    if (error != 0) {
+        return error;
+    }
+    /* No real syncfs(2): it would wait for every other process's dirty data on the machine;
+     * durability here is the model's (the remembered writes), not the kernel's. */
+    for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
+        struct sim_file *file = &sim->files[index];
+        struct stat status;
+        if (!file->used || file->shadow_fd < 0 || fstat(file->shadow_fd, &status) != 0) {
+            continue;
+        }
+        file_forget_writes(sim, file);
+        file->synced_size = (uint64_t)status.st_size;
+        file_release_if_idle(file);
+    }
     return 0;
 }
 

@@ -101,7 +101,7 @@ struct sim_fd {
 /* A one-shot fault from sb_sim_fault_once. */
 struct sim_fault_once {
     bool armed;         /* Still waiting for its op. */
-    uint8_t kind;       /* WRITE, READ or FSYNC (WRITEV and FDATASYNC fold into these). */
+    uint8_t kind;       /* WRITE, READ, FSYNC or SYNCFS (WRITEV, FDATASYNC fold into these). */
     uint32_t remaining; /* Matching ops still to pass, counting the one that fails. */
     int32_t error;      /* -errno to inject. */
     bool writeback;     /* WRITE: fails at the next fsync instead (sb_sim_fault_once). */

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -60,10 +61,19 @@ struct uring_io {
     uint64_t event_value;                /* Target of the pending eventfd read. */
     bool event_read_armed;               /* An eventfd read is in the ring. */
     bool durability_log;                 /* SB_TEST_DURABILITY_LOG is on (tests only). */
+    pthread_t syncfs_thread;             /* Runs syncfs(2), which io_uring has no op for. */
+    int syncfs_request[2];               /* Pipe: the shard writes an fd to syncfs... */
+    int syncfs_reply[2];                 /*   ...the thread writes back its int32 result. */
+    int32_t syncfs_result;               /* Target of the pending reply read. */
+    struct sb_io_op *syncfs_op;          /* The SYNCFS in flight (at most one), or NULL. */
     struct uring_buffer_group groups[SB_IO_BUFFER_GROUPS_MAX]; /* By group id. */
 };
 
 static const struct sb_io_backend_ops uring_ops;
+static int uring_syncfs_start(struct uring_io *uring);
+static void uring_syncfs_stop(struct uring_io *uring);
+static void uring_syncfs_queue(struct uring_io *uring, struct io_uring_sqe *sqe,
+                               struct sb_io_op *op);
 
 static struct uring_io *
 uring_from(struct sb_io *io)
@@ -155,6 +165,13 @@ sb_io_uring_create(const struct sb_io_config *config, struct sb_io **io_out)
         sb_free(uring);
         return result;
     }
+    result = uring_syncfs_start(uring);
+    if (result < 0) {
+        close(uring->event_fd);
+        io_uring_queue_exit(&uring->ring);
+        sb_free(uring);
+        return result;
+    }
     io_uring_register_ring_fd(&uring->ring); /* Optional speed-up; failure is harmless. */
     /* [bounded, unbounded]: fsync of a regular file is bounded work; 0 keeps the unbounded
      * limit. Before Linux 5.15 this fails and the kernel's default (4 x CPUs) stays. */
@@ -184,6 +201,7 @@ uring_destroy(struct sb_io *io)
     }
     io_uring_queue_exit(&uring->ring);
     close(uring->event_fd);
+    uring_syncfs_stop(uring);
     sb_free(uring);
 }
 
@@ -261,6 +279,16 @@ uring_queue(struct sb_io *io, struct sb_io_op *op)
     case SB_IO_OP_CANCEL:
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op->u.target, 0);
         break;
+    case SB_IO_OP_SYNCFS:
+        uring_syncfs_queue(uring, sqe, op);
+        return;
+    case SB_IO_OP_OPENAT:
+        /* O_CREAT/O_TRUNC always run in a kernel worker, never on this thread. The log needs
+         * to know whether the open will create the file (backend_due_ns is ours to use). */
+        io_uring_prep_openat(sqe, AT_FDCWD, op->u.source, (int)op->length,
+                             (mode_t)op->offset);
+        op->backend_due_ns = uring->durability_log && access(op->u.source, F_OK) == 0;
+        break;
     default:
         uring_prep_network(sqe, op);
         break;
@@ -291,8 +319,18 @@ uring_dispatch(struct uring_io *uring, uint64_t user_data, int32_t result, uint3
     bool more = (flags & IORING_CQE_F_MORE) != 0;
     bool has_buffer = (flags & IORING_CQE_F_BUFFER) != 0;
     uint16_t buffer_id = has_buffer ? (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT) : 0;
+    if (op->kind == SB_IO_OP_SYNCFS) {
+        /* The reply read's result is its byte count; the syncfs result is what it read. */
+        SB_ASSERT(uring->syncfs_op == op);
+        uring->syncfs_op = NULL;
+        result = result == (int32_t)sizeof(int32_t) ? uring->syncfs_result
+                                                    : (result < 0 ? result : -EIO);
+    }
     if (SB_UNLIKELY(uring->durability_log) && !more) {
         sb_io_durability_completed(op, result); /* Before the callback can tell anyone. */
+        if (op->kind == SB_IO_OP_OPENAT && result >= 0) {
+            sb_io_durability_opened(result, op->u.source, op->backend_due_ns != 0);
+        }
     }
     sb_io_complete(&uring->base, op, result, more, has_buffer, buffer_id);
 }
@@ -525,6 +563,86 @@ uring_wake(struct sb_io *self, struct sb_io *target, enum sb_io_doorbell doorbel
     io_uring_prep_msg_ring(sqe, receiver->ring.ring_fd, 0, URING_TAG_DOORBELL, 0);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, URING_TAG_IGNORE);
+}
+
+/* ---- syncfs on a helper thread ----
+ * io_uring has no syncfs op, so one thread per io runs them: it reads an fd from the request
+ * pipe, calls syncfs(2), and writes the int32 result (0 or -errno) to the reply pipe, where
+ * an IORING_OP_READ queued with the SYNCFS op (user_data = the op) completes it. One SYNCFS
+ * at a time per io, so replies cannot be matched to the wrong op. The thread's loop ends when
+ * the request pipe closes (uring_syncfs_stop); it is bounded by the io's lifetime, like the
+ * shard's reactor. */
+static void *
+uring_syncfs_thread(void *context)
+{
+    struct uring_io *uring = context;
+    int32_t fd;
+    while (read(uring->syncfs_request[0], &fd, sizeof(fd)) == (ssize_t)sizeof(fd)) {
+        int32_t result = syncfs(fd) == 0 ? 0 : -errno;
+        if (write(uring->syncfs_reply[1], &result, sizeof(result)) != (ssize_t)sizeof(result)) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int
+uring_syncfs_start(struct uring_io *uring)
+{
+    if (pipe2(uring->syncfs_request, O_CLOEXEC) != 0) {
+        return -errno;
+    }
+    if (pipe2(uring->syncfs_reply, O_CLOEXEC) != 0) {
+        int error = -errno;
+        close(uring->syncfs_request[0]);
+        close(uring->syncfs_request[1]);
+        return error;
+    }
+    uring->syncfs_op = NULL;
+    int error = -pthread_create(&uring->syncfs_thread, NULL, uring_syncfs_thread, uring);
+    if (error != 0) {
+        close(uring->syncfs_request[0]);
+        close(uring->syncfs_request[1]);
+        close(uring->syncfs_reply[0]);
+        close(uring->syncfs_reply[1]);
+    }
+    return error;
+}
+
+/* Closing the request pipe ends the thread once it has answered what it was given (a SYNCFS
+ * still in flight after a fatal error finishes; its reply is never read). */
+static void
+uring_syncfs_stop(struct uring_io *uring)
+{
+    close(uring->syncfs_request[1]);
+    pthread_join(uring->syncfs_thread, NULL);
+    close(uring->syncfs_request[0]);
+    close(uring->syncfs_reply[0]);
+    close(uring->syncfs_reply[1]);
+}
+
+/* Hands the fd to the thread and queues the read of its reply. The durability log line goes
+ * first, before the thread can start. A request that cannot be sent (the pipe never fills:
+ * one request at a time) still queues the read of a reply: the thread's is then missing, so
+ * it is failed here by a reply of our own. */
+static void
+uring_syncfs_queue(struct uring_io *uring, struct io_uring_sqe *sqe, struct sb_io_op *op)
+{
+    SB_ASSERT(uring->syncfs_op == NULL && "one SYNCFS per io at a time");
+    uring->syncfs_op = op;
+    op->state = SB_IO_OP_IN_FLIGHT;
+    if (SB_UNLIKELY(uring->durability_log)) {
+        sb_io_durability_queued(op);
+    }
+    io_uring_prep_read(sqe, uring->syncfs_reply[0], &uring->syncfs_result,
+                       sizeof(uring->syncfs_result), (uint64_t)-1); /* A pipe: no offset. */
+    io_uring_sqe_set_data(sqe, op);
+    int32_t fd = op->fd;
+    if (write(uring->syncfs_request[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+        int32_t error = -EIO;
+        ssize_t written = write(uring->syncfs_reply[1], &error, sizeof(error));
+        SB_ASSERT(written == (ssize_t)sizeof(error));
+    }
 }
 
 static const struct sb_io_backend_ops uring_ops = {

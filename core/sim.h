@@ -33,12 +33,13 @@ struct sb_sim_faults {
     uint32_t write_nospace_ppm;    /* WRITE/WRITEV fails with -ENOSPC, nothing written. */
     uint32_t write_short_ppm;      /* WRITE/WRITEV writes a 512-byte-aligned prefix only. */
     uint32_t read_error_ppm;       /* READ fails with -EIO. */
-    uint32_t fsync_error_ppm;      /* FSYNC/FDATASYNC fails with -EIO; nothing becomes durable. */
+    uint32_t fsync_error_ppm;      /* FSYNC/FDATASYNC/SYNCFS fails with -EIO; nothing becomes
+                                      durable. */
     uint32_t connection_reset_ppm; /* A SEND resets its connection (both ends see -ECONNRESET). */
     uint64_t disk_latency_min_ns;  /* Each disk op completes after a uniform delay in */
     uint64_t disk_latency_max_ns;  /*   [min, max]. */
-    uint64_t sync_latency_extra_ns; /* FSYNC/FDATASYNC complete this much later still (a sync
-                                       waits for the device; a buffered write does not). */
+    uint64_t sync_latency_extra_ns; /* FSYNC/FDATASYNC/SYNCFS complete this much later still (a
+                                       sync waits for the device; a buffered write does not). */
     uint64_t net_latency_min_ns;   /* Bytes sent arrive after a uniform delay in [min, max], */
     uint64_t net_latency_max_ns;   /*   never before bytes sent earlier on the same socket. */
 };
@@ -49,8 +50,10 @@ struct sb_sim_config {
 };
 
 /* One-shot fault: the `nth` (1-based) eligible op of `kind` from now on fails with `error`
- * (e.g. -EIO, -ENOSPC). Used by "fail the Nth op" loops. kind is WRITE, WRITEV, READ, FSYNC or
- * FDATASYNC (WRITE also matches WRITEV, FSYNC also matches FDATASYNC). */
+ * (e.g. -EIO, -ENOSPC). Used by "fail the Nth op" loops. kind is WRITE, WRITEV, READ, FSYNC,
+ * FDATASYNC, SYNCFS or OPENAT (WRITE also matches WRITEV, FSYNC also matches FDATASYNC; SYNCFS
+ * and OPENAT only themselves). A write-back fault is reported by the next FSYNC of its file
+ * or the next SYNCFS. */
 struct sb_sim_fault_once {
     enum sb_io_op_kind kind;
     uint32_t nth;

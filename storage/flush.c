@@ -57,6 +57,7 @@ enum writer_phase {
     WRITER_TAIL_READ,
     WRITER_DATA_WRITE,
     WRITER_SYNC_WAIT,
+    WRITER_CREATE,
 };
 
 enum flush_sync_kind {
@@ -69,6 +70,7 @@ enum flush_sync_kind {
 
 static void writer_step(struct flush_writer *writer);
 static void writer_io_done(struct sb_io_op *op);
+static void writer_create_segment(struct flush_writer *writer, int64_t base_offset);
 static void flush_manifest_begin(struct sb_store *store);
 static void flush_sync_start(struct flush_sync *sync);
 static void flush_sync_done(struct sb_io_op *op);
@@ -105,6 +107,12 @@ flush_init(struct sb_store *store)
         }
     }
     store->flush_retry_delay_ns = SB_STORE_RETRY_MIN_NS;
+    store->flush_syncfs_allowed = sb_io_syncfs_reports_errors(store->io);
+    if (!store->flush_syncfs_allowed && store->config.flush_syncfs_partitions_min != 0) {
+        sb_log_info("flush rounds fdatasync every segment: this kernel's syncfs does not "
+                    "report write-back errors (Linux < 5.8)", "partitions_min=%u",
+                    store->config.flush_syncfs_partitions_min);
+    }
     return 0;
 }
 
@@ -177,10 +185,11 @@ flush_sequence_at_committed(const struct sb_store *store)
 
 /* Queues every partition with durable batches not yet in a segment, or whose directory still
  * needs its fsync for a file created in it (a failed round let go of it in between). */
-static void
+static uint32_t
 flush_build_list(struct sb_store *store)
 {
     struct wal *wal = &store->wal;
+    uint32_t listed = 0;
     store->flush_list = NULL;
     for (uint32_t count = 0; count < wal->fifo_durable; count++) {
         struct memtable_entry *entry = wal_fifo_entry(store, (wal->fifo_head + count) %
@@ -197,10 +206,14 @@ flush_build_list(struct sb_store *store)
         partition->in_flush_list = true;
         partition->flush_next = store->flush_list;
         store->flush_list = partition;
+        listed++;
     }
+    return listed;
 }
 
 static void flush_round_maybe_end(struct sb_store *store);
+static void flush_syncfs_done(struct sb_io_op *op);
+static void flush_syncfs_let_go(struct sb_store *store, bool durable);
 
 static void
 writer_take_next(struct flush_writer *writer)
@@ -236,7 +249,12 @@ flush_maybe_start(struct sb_store *store, bool force)
     store->flush_end = wal->committed;
     store->flush_end_fifo = wal->fifo_durable;
     store->flush_end_sequence = flush_sequence_at_committed(store);
-    flush_build_list(store);
+    uint32_t listed = flush_build_list(store);
+    /* Many files: one syncfs (one device cache flush) beats one fdatasync each. */
+    store->flush_syncfs = store->flush_syncfs_allowed &&
+                          store->config.flush_syncfs_partitions_min != 0 &&
+                          listed >= store->config.flush_syncfs_partitions_min;
+    store->flush_syncfs_list = NULL;
     /* A writer may finish (or fail) its partition at once; one that failed stops the round
      * from taking more, and the last to let go ends the round (flush_round_maybe_end). */
     for (uint32_t index = 0; index < store->config.flush_concurrency && !store->flush_failed;
@@ -298,6 +316,13 @@ flush_round_maybe_end(struct sb_store *store)
         return;
     }
     SB_ASSERT(store->flush_syncs_in_flight == 0);
+    if (!store->flush_failed && store->flush_syncfs_list != NULL) {
+        store->flush_phase = FLUSH_SYNCFS;
+        sb_io_syncfs(store->io, &store->flush_syncfs_op, store->shard_dir_fd, flush_syncfs_done,
+                     store);
+        return;
+    }
+    flush_syncfs_let_go(store, false);
     if (!store->flush_failed) {
         SB_ASSERT(store->flush_list == NULL);
         flush_manifest_begin(store);
@@ -504,6 +529,33 @@ writer_hand_over(struct flush_writer *writer, enum flush_sync_kind kind)
     flush_round_maybe_end(store);
 }
 
+/* A round ending with a syncfs: the pass (or, with nothing written, only the directory entry
+ * of a new file) waits on flush_syncfs_list for it, still claimed by the round (in_flush_list)
+ * but held by nobody, and the writer takes the next partition. Nothing of the pass counts as
+ * durable (flushed_offset stays) until the syncfs succeeded (flush_syncfs_let_go). */
+static void
+writer_defer(struct flush_writer *writer)
+{
+    struct sb_store *store = writer->store;
+    struct sb_partition *partition = writer->partition;
+    SB_ASSERT(partition->in_flush_list && !partition->syncfs_pass);
+    SB_ASSERT(store->flush_active > 0);
+    bool unsynced = writer->pending_offset > partition->flushed_offset;
+    partition->syncfs_pass = true;
+    partition->syncfs_segment = unsynced ? writer->segment : NULL;
+    partition->syncfs_pending_offset = writer->pending_offset;
+    partition->syncfs_pending_end = writer->pending_end;
+    partition->syncfs_next = store->flush_syncfs_list;
+    store->flush_syncfs_list = partition;
+    store->flush_active--;
+    writer->partition = NULL;
+    writer->phase = WRITER_IDLE;
+    if (!store->flush_failed) {
+        writer_take_next(writer);
+    }
+    flush_round_maybe_end(store);
+}
+
 /* Decides the writer's next move for its partition. Batches are written chunk after chunk and
  * made durable by one fdatasync when the pass ends (nothing left, or the segment is full). */
 static void
@@ -516,12 +568,21 @@ writer_step(struct flush_writer *writer)
     bool full = entry != NULL && segment != NULL && segment->batch_count + unsynced > 0 &&
                 writer->pending_end - SB_BLOCK_BYTES + entry->batch_bytes >
                     partition->config.segment_bytes;
+    bool deferred = writer->store->flush_syncfs && !partition->dropped;
+    if (unsynced && entry == NULL && deferred) {
+        writer_defer(writer);
+        return;
+    }
     if (unsynced && (entry == NULL || full)) {
         writer_hand_over(writer, FLUSH_SYNC_DATA);
         return;
     }
     if (entry == NULL) {
         if (partition->needs_dir_sync && !partition->dropped) {
+            if (deferred) {
+                writer_defer(writer);
+                return;
+            }
             writer_hand_over(writer, FLUSH_SYNC_DIRECTORY);
             return;
         }
@@ -533,14 +594,54 @@ writer_step(struct flush_writer *writer)
         return;
     }
     if (segment == NULL || full) {
-        int result = segment_create(partition, entry->base_offset, &segment);
-        if (result < 0) {
-            writer_failed(writer, "create segment", result);
-            return;
-        }
-        writer->pending_end = segment->data_end;
-        writer->tail_in_staging = false;
+        writer_create_segment(writer, entry->base_offset);
+        return;
     }
+    writer->segment = segment;
+    writer_stage_start(writer, segment);
+}
+
+/* The partition needs a new segment: its file is created by an OPENAT op (writer_io_done
+ * goes on with writer_create_done). */
+static void
+writer_create_segment(struct flush_writer *writer, int64_t base_offset)
+{
+    struct segment *segment = NULL;
+    int result = segment_create_begin(writer->partition, base_offset, writer->path,
+                                      sizeof(writer->path), &segment);
+    if (result < 0) {
+        writer_failed(writer, "create segment", result);
+        return;
+    }
+    writer->segment = segment;
+    writer->phase = WRITER_CREATE;
+    sb_io_openat(writer->store->io, &writer->op, writer->path,
+                 O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644, writer_io_done, writer);
+}
+
+/* The new segment's file is open (or the open failed: the round fails, nothing linked). A
+ * partition dropped meanwhile gets no segment: the file just made is closed and removed, and
+ * the caller lets the partition go. */
+static void
+writer_create_done(struct flush_writer *writer, int32_t result)
+{
+    struct segment *segment = writer->segment;
+    SB_ASSERT(writer->phase == WRITER_CREATE);
+    writer->segment = NULL;
+    if (writer->partition->dropped || result < 0) {
+        segment_create_end(segment, -1);
+        if (result >= 0) {
+            sb_io_close(writer->store->io, result);
+            unlink(writer->path);
+        }
+        if (!writer->partition->dropped) {
+            writer_failed(writer, "create segment", result);
+        }
+        return;
+    }
+    segment_create_end(segment, result);
+    writer->pending_end = segment->data_end;
+    writer->tail_in_staging = false;
     writer->segment = segment;
     writer_stage_start(writer, segment);
 }
@@ -560,6 +661,14 @@ writer_io_done(struct sb_io_op *op)
 {
     struct flush_writer *writer = op->context;
     int32_t result = op->result;
+    if (writer->phase == WRITER_CREATE) {
+        bool dropped = writer->partition->dropped;
+        writer_create_done(writer, result);
+        if (dropped) {
+            writer_abandon_dropped(writer);
+        }
+        return;
+    }
     if (writer->partition->dropped) {
         writer_abandon_dropped(writer);
         return;
@@ -644,19 +753,18 @@ flush_sync_start(struct flush_sync *sync)
     sb_io_fsync(store->io, &sync->op, fd, false, flush_sync_done, sync);
 }
 
-/* The pass's writes and their fdatasync succeeded: account for every batch now durable, from
- * the memtable (the same bytes that were written). */
+/* A pass's writes and their sync (its fdatasync, or the round's syncfs) succeeded: account
+ * for every batch of the partition below `pending_offset` now durable in `segment`, from the
+ * memtable (the same bytes that were written). */
 static void
-flush_sync_data_durable(struct flush_sync *sync)
+flush_data_durable(struct sb_store *store, struct sb_partition *partition,
+                   struct segment *segment, int64_t pending_offset, uint64_t pending_end)
 {
-    struct sb_store *store = sync->store;
-    struct segment *segment = sync->segment;
-    struct sb_partition *partition = sync->partition;
     uint64_t position = segment->data_end;
     uint64_t first_block = position / SB_CACHE_BLOCK_BYTES;
     for (struct memtable_entry *entry = flush_entry_from(store, partition,
                                                          partition->flushed_offset);
-         entry != NULL && entry->base_offset < sync->pending_offset;) {
+         entry != NULL && entry->base_offset < pending_offset;) {
         const uint8_t *batch = wal_ring_at(store, entry->ring_position);
         segment_note_batch(segment, batch, position);
         struct sb_batch_header header;
@@ -667,11 +775,11 @@ flush_sync_data_durable(struct flush_sync *sync)
         store->stats.segment_bytes_written += entry->batch_bytes;
         entry = entry->next == SB_STORE_NONE ? NULL : wal_fifo_entry(store, entry->next);
     }
-    SB_ASSERT(position == sync->pending_end);
+    SB_ASSERT(position == pending_end);
     segment->header_pending = false;
     segment->durable_data_end = segment->data_end;
     segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
-    partition->flushed_offset = sync->pending_offset;
+    partition->flushed_offset = pending_offset;
     cache_invalidate(store, segment, first_block);
 }
 
@@ -766,7 +874,8 @@ flush_sync_done(struct sb_io_op *op)
         flush_release_partition(store, partition);
     } else {
         if (sync->kind == FLUSH_SYNC_DATA) {
-            flush_sync_data_durable(sync);
+            flush_data_durable(store, partition, sync->segment, sync->pending_offset,
+                               sync->pending_end);
         } else if (sync->kind == FLUSH_SYNC_FOOTER) {
             sync->segment->closed = true;
         } else {
@@ -776,6 +885,57 @@ flush_sync_done(struct sb_io_op *op)
     }
     flush_syncs_serve_waiting(store);
     flush_round_maybe_end(store);
+}
+
+/* The round lets go of every pass that waited for the syncfs. `durable` (the syncfs
+ * succeeded): each pass's batches count as flushed and its directory as synced; otherwise
+ * nothing moves and the retry rewrites them from flushed_offset. A partition dropped
+ * meanwhile has its files deleted now. */
+static void
+flush_syncfs_let_go(struct sb_store *store, bool durable)
+{
+    for (struct sb_partition *partition = store->flush_syncfs_list; partition != NULL;) {
+        struct sb_partition *next = partition->syncfs_next;
+        SB_ASSERT(partition->syncfs_pass && partition->in_flush_list);
+        partition->syncfs_pass = false;
+        partition->in_flush_list = false;
+        partition->syncfs_next = NULL;
+        if (partition->dropped) {
+            partition_delete_segments(partition);
+            store_partition_release_if_unused(partition);
+        } else if (durable) {
+            if (partition->syncfs_segment != NULL) {
+                flush_data_durable(store, partition, partition->syncfs_segment,
+                                   partition->syncfs_pending_offset,
+                                   partition->syncfs_pending_end);
+            }
+            partition->needs_dir_sync = false;
+        }
+        partition = next;
+    }
+    store->flush_syncfs_list = NULL;
+}
+
+/* The round's syncfs finished: every file it wrote is durable (or, failed, none counts as
+ * such and the round is retried: an error names no file). Then the manifest, whose own
+ * fdatasync is the round's last device cache flush before the WAL is released. */
+static void
+flush_syncfs_done(struct sb_io_op *op)
+{
+    struct sb_store *store = op->context;
+    SB_ASSERT(store->flush_phase == FLUSH_SYNCFS);
+    SB_ASSERT(store->flush_list == NULL && store->flush_active == 0);
+    if (op->result < 0) {
+        sb_log_warn("segment flush failed; will retry", "step=syncfs error=\"%s\"",
+                    sb_strerror(op->result));
+        store->flush_error = op->result;
+        flush_syncfs_let_go(store, false);
+        flush_round_failed(store);
+        return;
+    }
+    flush_syncfs_let_go(store, true);
+    store->stats.flush_syncfs++;
+    flush_manifest_begin(store);
 }
 
 /* Fills the manifest image: the checkpoint and one record per partition with segments. */

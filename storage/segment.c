@@ -95,30 +95,39 @@ segment_unlink(struct segment *segment)
     }
 }
 
-/* A new, empty open segment; its header block is written by the first flush into it. */
+/* A new, empty open segment, in two steps so that its file is created by an io op (the flush
+ * writer's OPENAT: inode allocation never blocks the shard). Begin takes the segment and names
+ * its file into `path`; nothing is linked yet. */
 int
-segment_create(struct sb_partition *partition, int64_t base_offset,
-               struct segment **segment_out)
+segment_create_begin(struct sb_partition *partition, int64_t base_offset, char *path,
+                     size_t capacity, struct segment **segment_out)
 {
-    struct sb_store *store = partition->store;
     struct segment *segment = segment_allocate(partition, base_offset);
     if (segment == NULL) {
         return -ENOSPC;
     }
-    char path[384];
-    segment_path(partition, base_offset, path, sizeof(path));
-    segment->fd = sb_io_open(store->io, path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
-    if (segment->fd < 0) {
-        int error = segment->fd;
-        sb_slab_give(&store->segment_slab, segment);
-        return error;
+    segment_path(partition, base_offset, path, capacity);
+    *segment_out = segment;
+    return 0;
+}
+
+/* The open of segment_create_begin's file returned `fd`: the segment becomes the partition's
+ * open one (its header block is written by the first flush into it), or, `fd` < 0, it is
+ * given back. */
+void
+segment_create_end(struct segment *segment, int fd)
+{
+    struct sb_partition *partition = segment->partition;
+    SB_ASSERT(segment->fd < 0);
+    if (fd < 0) {
+        sb_slab_give(&partition->store->segment_slab, segment);
+        return;
     }
+    segment->fd = fd;
     segment->header_pending = true;
     segment->last_write_ns = (int64_t)sb_clock_realtime_ns();
     partition->needs_dir_sync = true;
     segment_link(partition, segment);
-    *segment_out = segment;
-    return 0;
 }
 
 /* Fills `block` (4096 bytes) with the segment's header block. */

@@ -83,6 +83,12 @@ struct sb_store_config {
                                       buffer of about batch_bytes_max). 0: 16. */
     uint32_t flush_sync_concurrency; /* fdatasyncs a flush round keeps in flight (no buffer
                                         each, only an op). 0: 256. */
+    uint32_t flush_syncfs_partitions_min; /* A round over at least this many partitions makes
+                                             them durable with one syncfs instead of one
+                                             fdatasync each (docs/storage.md, "Flush"), if
+                                             the kernel reports syncfs errors (>= 5.8).
+                                             0: never (the broker's setting
+                                             flush_syncfs_partitions is 256). */
     uint64_t retention_check_interval_ns; /* Retention runs from sb_store_iteration_end at
                                              most this often (io clock). 0: 5 s. */
     uint32_t compaction_keys_max;  /* Distinct keys one compaction pass can map (a map of
@@ -116,6 +122,7 @@ struct sb_store_stats {
     uint64_t append_refusals;     /* Appends refused for lack of memtable space. */
     uint64_t flushes;             /* Flush rounds completed. */
     uint64_t flush_failures;      /* Flush rounds that failed and will be retried. */
+    uint64_t flush_syncfs;        /* Flush rounds made durable by one syncfs. */
     uint64_t segment_bytes_written; /* Bytes written to segments. */
     uint64_t cache_hits;          /* Block cache hits. */
     uint64_t cache_misses;        /* Block cache misses (disk reads). */

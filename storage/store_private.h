@@ -167,6 +167,12 @@ struct sb_partition {
     bool needs_dir_sync;               /* A file was created in its directory since the
                                           last flush: fsync the directory. */
     bool in_flush_list;                /* Queued for the running flush. */
+    bool syncfs_pass;                  /* Waits for the round's syncfs (on flush_syncfs_list)
+                                          with the pass below, or only its directory. */
+    struct segment *syncfs_segment;    /* That pass: its segment (NULL: directory only), */
+    int64_t syncfs_pending_offset;     /*   the offset after its last batch, */
+    uint64_t syncfs_pending_end;       /*   and the segment position after it. */
+    struct sb_partition *syncfs_next;  /* Next on flush_syncfs_list. */
     int64_t compaction_newest_base;    /* Open segment's base offset when the last finished
                                           compaction pass began (a new one: compact again). */
     int64_t compaction_due_ms;         /* Compact again from this wall-clock time (kept
@@ -258,6 +264,7 @@ struct wal {
 enum flush_phase {
     FLUSH_IDLE = 0,
     FLUSH_SEGMENTS,
+    FLUSH_SYNCFS,
     FLUSH_MANIFEST_WRITE,
     FLUSH_MANIFEST_SYNC,
     FLUSH_MANIFEST_PARENT_SYNC,
@@ -278,6 +285,7 @@ struct flush_writer {
     uint32_t phase;                 /* Writer state (flush.c). */
     uint32_t sync_kind;             /* WRITER_SYNC_WAIT: the sync it waits to hand over. */
     struct sb_io_op op;             /* I/O in flight. */
+    char path[384];                 /* WRITER_CREATE: the new segment file (op's path). */
 };
 
 /* One fdatasync (or directory fsync) of a flush round: a writer hands its partition over to
@@ -434,6 +442,10 @@ struct sb_store {
     struct flush_sync *flush_syncs;        /* flush_sync_concurrency syncs (owned). */
     struct flush_sync *flush_sync_free;    /* Syncs not in flight (linked by next_free). */
     uint32_t flush_syncs_in_flight;        /* Syncs in flight. */
+    bool flush_syncfs_allowed;             /* syncfs reports write-back errors (checked at open). */
+    bool flush_syncfs;                     /* This round ends with one syncfs (by rule). */
+    struct sb_partition *flush_syncfs_list; /* Passes written, waiting for the syncfs. */
+    struct sb_io_op flush_syncfs_op;       /* The round's syncfs. */
     uint32_t footer_bytes_max;             /* Largest segment footer (staging_bytes at open). */
     uint8_t *manifest_buffer;              /* Manifest image (owned, 4096-aligned). */
     uint64_t manifest_capacity;            /* Its size. */
@@ -495,8 +507,9 @@ void wal_replay_done(struct sb_store *store);
 uint8_t *wal_ring_at(struct sb_store *store, uint64_t position);
 
 /* segment.c */
-int segment_create(struct sb_partition *partition, int64_t base_offset,
-                   struct segment **segment_out);
+int segment_create_begin(struct sb_partition *partition, int64_t base_offset, char *path,
+                         size_t capacity, struct segment **segment_out);
+void segment_create_end(struct segment *segment, int fd);
 int segment_open_existing(struct sb_partition *partition, int64_t base_offset, bool closed,
                           uint64_t data_end_hint, struct segment **segment_out);
 void segment_index_note(struct segment *segment, int64_t base_offset, uint64_t position,

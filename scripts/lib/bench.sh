@@ -22,7 +22,7 @@ bench_broker_start() {
         bench_port=$((bench_port + 2))
         mkdir -p "$data"
         taskset -c "$bench_server_cpu" "$build/broker/streambus" --data-dir "$data" \
-            --listen "127.0.0.1:$bench_port" --cores 1 --log-level warn \
+            --listen "127.0.0.1:$bench_port" --cores 1 --log-level warn ${BENCH_BROKER_ARGS:-} \
             >>"$bench_work/broker.log" 2>&1 &
         bench_broker_pid=$!
         for _ in $(seq $((${bench_start_wait_s:-60} * 10))); do

@@ -634,6 +634,89 @@ Test(io_sim, fsync_error_leaves_writes_unsynced)
     disk_teardown(&disk);
 }
 
+static int32_t
+syncfs_wait(struct sb_sim *sim, struct sb_io *io, int fd)
+{
+    struct probe probe = {0};
+    sb_io_syncfs(io, &probe.op, fd, probe_done, &probe);
+    drain_one(sim, io);
+    cr_assert_eq(probe.calls, 1);
+    return probe.results[0];
+}
+
+/* SYNCFS through any descriptor makes every file's writes durable at once; a failed one (a
+ * one-shot SYNCFS fault, then the fsync error rate, then another file's write-back fault)
+ * makes nothing durable, and a power cut then undoes the writes. */
+Test(io_sim, syncfs_makes_every_file_durable_or_none)
+{
+    struct disk_fixture disk;
+    disk_setup(&disk, 9, NULL);
+    char other_path[300];
+    snprintf(other_path, sizeof(other_path), "%s/other", disk.dir);
+    int other = sb_io_open(disk.io, other_path, O_RDWR | O_CREAT, 0644);
+    cr_assert_geq(other, 0);
+    uint8_t first[4096];
+    uint8_t second[4096];
+    memset(first, 'a', sizeof(first));
+    memset(second, 'b', sizeof(second));
+    cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, first, sizeof(first), 0), 4096);
+    cr_assert_eq(write_wait(disk.sim, disk.io, other, first, sizeof(first), 0), 4096);
+    cr_assert_eq(syncfs_wait(disk.sim, disk.io, other), 0);
+    cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, second, sizeof(second), 4096), 4096);
+    struct sb_sim_fault_once fault = {.kind = SB_IO_OP_SYNCFS, .nth = 1, .error = -EIO};
+    cr_assert_eq(sb_sim_fault_once(disk.sim, &fault), 0);
+    cr_assert_eq(syncfs_wait(disk.sim, disk.io, other), -EIO);
+    struct sb_sim_faults faults = {.fsync_error_ppm = 1000000};
+    sb_sim_set_faults(disk.sim, &faults);
+    cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), -EIO);
+    clear_faults(disk.sim);
+    struct sb_sim_fault_once writeback = {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -ENOSPC,
+                                          .writeback = true};
+    cr_assert_eq(sb_sim_fault_once(disk.sim, &writeback), 0);
+    cr_assert_eq(write_wait(disk.sim, disk.io, other, second, sizeof(second), 4096), 4096);
+    cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), -ENOSPC, "another file's error");
+    cr_assert_eq(sb_sim_power_loss(disk.sim, SB_SIM_LOSE_UNSYNCED), 0);
+    uint8_t back[16384];
+    cr_assert_eq(file_slurp(disk.path, back, sizeof(back)), 4096, "a failed syncfs synced");
+    cr_assert_eq(memcmp(back, first, sizeof(first)), 0);
+    cr_assert_eq(file_slurp(other_path, back, sizeof(back)), 4096);
+    cr_assert_eq(memcmp(back, first, sizeof(first)), 0, "the good syncfs lost a file");
+    cr_assert_eq(sb_io_close(disk.io, other), 0);
+    disk_teardown(&disk);
+}
+
+/* OPENAT creates its file when its event fires (tracked like sb_io_open: its writes are
+ * remembered); a one-shot OPENAT fault fails it with nothing created. */
+Test(io_sim, openat_opens_at_its_event_and_faults_create_nothing)
+{
+    struct disk_fixture disk;
+    disk_setup(&disk, 10, NULL);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/created", disk.dir);
+    struct sb_sim_fault_once fault = {.kind = SB_IO_OP_OPENAT, .nth = 1, .error = -ENOSPC};
+    cr_assert_eq(sb_sim_fault_once(disk.sim, &fault), 0);
+    struct probe probe = {0};
+    sb_io_openat(disk.io, &probe.op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, probe_done, &probe);
+    drain_one(disk.sim, disk.io);
+    cr_assert_eq(probe.results[0], -ENOSPC);
+    cr_assert_neq(access(path, F_OK), 0, "a failed OPENAT created its file");
+    struct probe opened = {0};
+    sb_io_openat(disk.io, &opened.op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, probe_done,
+                 &opened);
+    cr_assert_neq(access(path, F_OK), 0, "OPENAT ran before its event");
+    drain_one(disk.sim, disk.io);
+    int fd = opened.results[0];
+    cr_assert_geq(fd, 0);
+    uint8_t bytes[4096];
+    memset(bytes, 'c', sizeof(bytes));
+    cr_assert_eq(write_wait(disk.sim, disk.io, fd, bytes, sizeof(bytes), 0), 4096);
+    cr_assert_eq(sb_sim_power_loss(disk.sim, SB_SIM_LOSE_UNSYNCED), 0);
+    uint8_t back[8192];
+    cr_assert_eq(file_slurp(path, back, sizeof(back)), 0, "an unsynced write survived");
+    cr_assert_eq(sb_io_close(disk.io, fd), 0);
+    disk_teardown(&disk);
+}
+
 /* Issues four ops of one family; returns a bitmask of those that failed with -EIO. */
 static uint32_t
 fault_once_round(struct disk_fixture *disk, enum sb_io_op_kind family)

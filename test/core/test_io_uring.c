@@ -122,6 +122,55 @@ Test(io_uring, direct_io_writev_and_fallocate)
     sb_io_destroy(io);
 }
 
+/* syncfs runs on the backend's helper thread: a file's filesystem syncs; a descriptor that is
+ * not open fails with -EBADF; ops run in order, one at a time, from one io. */
+Test(io_uring, syncfs_completes_through_the_helper_thread)
+{
+    struct sb_io *io = io_new();
+    char path[64];
+    int fd = temp_file(path, sizeof(path), 0);
+    struct sb_io_op op = {0};
+    struct completion done = {0};
+    sb_io_write(io, &op, fd, "x", 1, 0, record_completion, &done);
+    run_until(io, &done, 1);
+    sb_io_syncfs(io, &op, fd, record_completion, &done);
+    run_until(io, &done, 2);
+    cr_assert_eq(done.result, 0);
+    sb_io_syncfs(io, &op, 1000000, record_completion, &done);
+    run_until(io, &done, 3);
+    cr_assert_eq(done.result, -EBADF);
+    sb_io_syncfs(io, &op, fd, record_completion, &done);
+    run_until(io, &done, 4);
+    cr_assert_eq(done.result, 0);
+    cr_assert_eq(sb_io_in_flight(io), 0);
+    close(fd);
+    unlink(path);
+    sb_io_destroy(io);
+}
+
+/* OPENAT creates a file in a kernel worker and returns its descriptor; a missing directory
+ * comes back as -ENOENT. */
+Test(io_uring, openat_creates_a_file)
+{
+    struct sb_io *io = io_new();
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/sb-io-uring-openat-%d", (int)getpid());
+    struct sb_io_op op = {0};
+    struct completion done = {0};
+    sb_io_openat(io, &op, path, O_RDWR | O_CREAT | O_TRUNC, 0644, record_completion, &done);
+    run_until(io, &done, 1);
+    cr_assert_geq(done.result, 0);
+    cr_assert_eq(write(done.result, "y", 1), 1);
+    cr_assert_eq(sb_io_close(io, done.result), 0);
+    cr_assert_eq(access(path, F_OK), 0);
+    sb_io_openat(io, &op, "/tmp/sb-no-such-dir/x", O_RDWR | O_CREAT, 0644, record_completion,
+                 &done);
+    run_until(io, &done, 2);
+    cr_assert_eq(done.result, -ENOENT);
+    unlink(path);
+    sb_io_destroy(io);
+}
+
 Test(io_uring, errors_come_back_as_negative_errno)
 {
     struct sb_io *io = io_new();

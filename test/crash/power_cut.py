@@ -9,14 +9,16 @@ a control that garbles synced writes too, so verification must fail). Afterwards
 directory holds what a power cut at the moment of the kill could have left:
 
 1. names: newest first, every rename and every file creation that no later completed
-   fsync of its directory (both directories for a rename) covers is undone: the renamed
-   file gets its old name back and the file it replaced returns (from the hard link the
-   broker kept in LOG.d); a created file is deleted;
+   fsync of its directory (both directories for a rename) or syncfs covers is undone: the
+   renamed file gets its old name back and the file it replaced returns (from the hard link
+   the broker kept in LOG.d); a created file is deleted;
 2. sizes: a file longer than its size at its last completed fsync (its size when it was
    opened, if it never had one) is cut back to it;
 3. contents: every byte a write changed that no later completed fsync covers (a write is
    covered by an fsync of its file queued after the write completed) is overwritten with
    random bytes or zeros (MODE), including writes never completed and failed ones.
+A syncfs (S lines: one per file the broker held open) counts as an fsync of each file it
+lists, and for names as an fsync of every directory.
 
 Bytes a write left unchanged are not garbled: storage relies on overwrites with identical
 bytes being harmless (docs/storage.md, "Flush"), and the broker logs only the changed span.
@@ -36,6 +38,7 @@ class Log:
         self.first_size = {}      # inode -> size at its first open in this log
         self.creations = []       # (line, inode, path)
         self.renames = []         # (line, inode, backup, from, to)
+        self.syncfs = []          # line of each successful syncfs's queueing
         pending = {}
         with open(path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle):
@@ -53,7 +56,11 @@ class Log:
             self.writes.append(write)
             pending[fields[1]] = ("W", write)
         elif kind == "F" and len(fields) == 4:
-            pending[fields[1]] = ("F", (number, int(fields[2]), int(fields[3])))
+            pending[fields[1]] = ("F", [(number, int(fields[2]), int(fields[3]))])
+        elif kind == "S" and len(fields) == 4:
+            # A syncfs: one line per open file, all completed by the op's one C line.
+            pending.setdefault(fields[1], ("S", []))[1].append(
+                (number, int(fields[2]), int(fields[3])))
         elif kind == "C" and len(fields) == 3:
             self._completed(number, pending.pop(fields[1], None), int(fields[2]))
         elif kind == "R" and len(fields) == 5:
@@ -70,13 +77,21 @@ class Log:
         if kind == "W":
             value[3] = number if result >= 0 else None
         elif result == 0:
-            queued, inode, size = value
-            if queued > self.synced.get(inode, (-1, 0))[0]:
-                self.synced[inode] = (queued, size)
+            if kind == "S":
+                self.syncfs.append(value[0][0])
+            for queued, inode, size in value:
+                if queued > self.synced.get(inode, (-1, 0))[0]:
+                    self.synced[inode] = (queued, size)
 
     def covered(self, inode, line):
         """True if a successful fsync of `inode` was queued after log line `line`."""
         return self.synced.get(inode, (-1, 0))[0] > line
+
+    def name_covered(self, directory, line):
+        """True if a name change in `directory` at log line `line` is durable: a successful
+        fsync of the directory, or a syncfs (which writes back every directory of the
+        filesystem, open or not), was queued after it."""
+        return self.covered(directory, line) or any(queued > line for queued in self.syncfs)
 
 
 def directory_inode(path):
@@ -98,8 +113,8 @@ def undo_names(log):
     for kind, number, event in sorted(events, key=lambda item: item[1], reverse=True):
         if kind == "R":
             _, inode, backup, source, target = event
-            durable = (log.covered(directory_inode(source), number) and
-                       log.covered(directory_inode(target), number))
+            durable = (log.name_covered(directory_inode(source), number) and
+                       log.name_covered(directory_inode(target), number))
             if durable or inode_at(target) != inode:
                 continue  # Made durable, or never happened (killed before the rename).
             if backup == "!":
@@ -109,7 +124,7 @@ def undo_names(log):
                 os.rename(backup, target)
         else:
             _, inode, path = event
-            if log.covered(directory_inode(path), number) or inode_at(path) != inode:
+            if log.name_covered(directory_inode(path), number) or inode_at(path) != inode:
                 continue
             os.unlink(path)
         undone[kind] += 1

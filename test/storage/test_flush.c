@@ -11,7 +11,12 @@
  * flight than there are writers (counted by the io), never more than its
  * limit; a failed fdatasync (or directory fsync) among them fails the round
  * with that partition's flushed offset not moved, the retry completes it, and
- * a power cut after that loses nothing.
+ * a power cut after that loses nothing. The syncfs ending of a round over
+ * many partitions (flush_syncfs_partitions_min): one syncfs and no segment
+ * sync in flight; a failed syncfs (injected, or reporting a segment write's
+ * write-back error) fails the round with no flushed offset moved; a
+ * partition dropped while it waits for the syncfs is let go. A failed
+ * segment file creation (an OPENAT op) fails the round, which is retried.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -177,6 +182,8 @@ Test(flush, drop_partition_at_every_moment_with_one_sync, .timeout = 300)
 #define QUEUE_SYNCS 64u
 
 static struct sb_partition *queue_partitions[QUEUE_PARTITIONS];
+/* The store's flush_syncfs_partitions_min for queue_setup (0: fdatasync each, as before). */
+static uint32_t queue_syncfs_min;
 
 /* Partitions whose batch is in a segment (flushed_offset moved). */
 static uint32_t
@@ -219,6 +226,7 @@ queue_setup(struct fixture *fixture, uint64_t seed, uint32_t syncs)
     fixture->config.partitions_max = 1024;
     fixture->config.flush_concurrency = QUEUE_WRITERS;
     fixture->config.flush_sync_concurrency = syncs;
+    fixture->config.flush_syncfs_partitions_min = queue_syncfs_min;
     fixture->config.flush_interval_ns = 30 * SB_NS_PER_S; /* No round until queue_setup ends. */
     struct sb_sim_faults faults = {.sync_latency_extra_ns = 5 * SB_NS_PER_MS};
     fixture_set_faults(fixture, &faults);
@@ -348,4 +356,149 @@ Test(flush, a_partition_dropped_while_its_writer_waits_for_a_sync_is_let_go, .ti
     snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
     cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
     queue_power_loss_and_check(&fixture, dropped);
+}
+
+/* A round over at least flush_syncfs_partitions_min partitions writes them all and makes them
+ * durable with one syncfs: no segment fdatasync or directory fsync in flight beside the WAL's
+ * (counted by the io), every partition flushed and its directory synced, and a power cut
+ * after the checkpoint loses nothing. */
+Test(flush, a_round_over_many_partitions_ends_with_one_syncfs, .timeout = 300)
+{
+    struct fixture fixture;
+    queue_syncfs_min = QUEUE_PARTITIONS;
+    queue_setup(&fixture, 4400, QUEUE_SYNCS);
+    queue_syncfs_min = 0;
+    uint32_t before = sb_io_syncs_in_flight_max(fixture.io);
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
+    struct sb_store_stats after;
+    sb_store_stats(fixture.store, &after);
+    cr_assert_eq(after.flush_syncfs, stats.flush_syncfs + 1);
+    cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+    for (uint32_t index = 0; index < QUEUE_PARTITIONS; index++) {
+        cr_assert_not(queue_partitions[index]->needs_dir_sync);
+    }
+    cr_assert_leq(sb_io_syncs_in_flight_max(fixture.io), before > 1 ? before : 1,
+                  "segment syncs overlapped: the round did not use its syncfs");
+    queue_power_loss_and_check(&fixture, UINT32_MAX);
+}
+
+/* One fewer partition than flush_syncfs_partitions_min: the round fdatasyncs each, as before. */
+Test(flush, a_round_under_the_syncfs_threshold_syncs_each_partition, .timeout = 300)
+{
+    struct fixture fixture;
+    queue_syncfs_min = QUEUE_PARTITIONS + 1;
+    queue_setup(&fixture, 4500, QUEUE_SYNCS);
+    queue_syncfs_min = 0;
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
+    struct sb_store_stats after;
+    sb_store_stats(fixture.store, &after);
+    cr_assert_eq(after.flush_syncfs, stats.flush_syncfs);
+    cr_assert_gt(sb_io_syncs_in_flight_max(fixture.io), 4 * QUEUE_WRITERS);
+    queue_power_loss_and_check(&fixture, UINT32_MAX);
+}
+
+/* The round's syncfs fails (injected -EIO, or a segment write's write-back error that it
+ * reports): the round fails, no partition's flushed_offset has moved (nothing of the round
+ * counts as durable, so the WAL keeps it), the retry (also by syncfs) completes, and a power
+ * cut then loses nothing. */
+static void
+queue_fail_syncfs(bool writeback)
+{
+    struct fixture fixture;
+    queue_syncfs_min = QUEUE_PARTITIONS;
+    queue_setup(&fixture, 4600 + writeback, QUEUE_SYNCS);
+    queue_syncfs_min = 0;
+    struct sb_store_stats stats;
+    sb_store_stats(fixture.store, &stats);
+    struct sb_sim_fault_once fault = {.kind = SB_IO_OP_SYNCFS, .nth = 1, .error = -EIO};
+    if (writeback) {
+        fault = (struct sb_sim_fault_once){.kind = SB_IO_OP_WRITE, .nth = 100, .error = -EIO,
+                                           .writeback = true};
+    }
+    cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+    cr_assert_gt(queue_wait_stat(&fixture, true, stats.flush_failures), stats.flush_failures,
+                 "the round did not fail");
+    cr_assert_eq(sb_sim_faults_once_armed(fixture.sim), 0);
+    cr_assert_eq(sb_store_flush_error(fixture.store), -EIO);
+    struct sb_store_stats failed;
+    sb_store_stats(fixture.store, &failed);
+    cr_assert_eq(failed.flushes, stats.flushes, "a failed round checkpointed");
+    cr_assert_eq(queue_flushed_count(), 0, "a flushed_offset moved without a good syncfs");
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes,
+                 "the retry never completed");
+    sb_store_stats(fixture.store, &failed);
+    cr_assert_eq(failed.flush_syncfs, stats.flush_syncfs + 1);
+    cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+    cr_assert_eq(sb_store_flush_error(fixture.store), 0);
+    queue_power_loss_and_check(&fixture, UINT32_MAX);
+}
+
+Test(flush, failed_syncfs_fails_the_round_and_keeps_the_data, .timeout = 300)
+{
+    queue_fail_syncfs(false);
+}
+
+Test(flush, a_write_back_error_reported_by_syncfs_fails_the_round, .timeout = 300)
+{
+    queue_fail_syncfs(true);
+}
+
+/* A partition whose pass waits for the round's syncfs is dropped: the round lets it go when
+ * the syncfs completes (no failure), its files are deleted, and every other partition is
+ * flushed and survives a power cut. */
+Test(flush, a_partition_dropped_while_it_waits_for_the_syncfs_is_let_go, .timeout = 300)
+{
+    struct fixture fixture;
+    queue_syncfs_min = QUEUE_PARTITIONS;
+    queue_setup(&fixture, 4700, QUEUE_SYNCS);
+    queue_syncfs_min = 0;
+    struct sb_store *store = fixture.store;
+    /* Bounded: the first pass waits for the syncfs within the round's first writes. */
+    for (uint32_t step = 0; step < 100000 && store->flush_syncfs_list == NULL; step++) {
+        fixture_step(&fixture, SB_NS_PER_MS);
+    }
+    struct sb_partition *waiting = store->flush_syncfs_list;
+    cr_assert_not_null(waiting, "no pass ever waited for the syncfs");
+    uint32_t dropped = waiting->partition;
+    struct sb_store_stats stats;
+    sb_store_stats(store, &stats);
+    cr_assert_eq(sb_store_partition_drop(store, waiting), 0);
+    queue_partitions[dropped] = NULL;
+    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
+    sb_store_stats(store, &stats);
+    cr_assert_eq(stats.flush_failures, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
+    cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
+    queue_power_loss_and_check(&fixture, dropped);
+}
+
+/* Segment files are created by OPENAT ops: the nth of the round fails (-ENOSPC, as a full
+ * inode table would): the round fails with that partition not flushed, the retry creates it,
+ * and a power cut then loses nothing. */
+Test(flush, a_failed_segment_file_creation_fails_the_round_and_keeps_the_data, .timeout = 300)
+{
+    static const uint32_t nths[] = {1, 37, 500};
+    for (uint32_t index = 0; index < sizeof(nths) / sizeof(nths[0]); index++) {
+        struct fixture fixture;
+        queue_setup(&fixture, 4800 + index, QUEUE_SYNCS);
+        struct sb_store_stats stats;
+        sb_store_stats(fixture.store, &stats);
+        struct sb_sim_fault_once fault = {.kind = SB_IO_OP_OPENAT, .nth = nths[index],
+                                          .error = -ENOSPC};
+        cr_assert_eq(sb_sim_fault_once(fixture.sim, &fault), 0);
+        cr_assert_gt(queue_wait_stat(&fixture, true, stats.flush_failures),
+                     stats.flush_failures, "open %u: the round did not fail", nths[index]);
+        cr_assert_eq(sb_sim_faults_once_armed(fixture.sim), 0);
+        cr_assert_eq(sb_store_flush_error(fixture.store), -ENOSPC);
+        cr_assert_lt(queue_flushed_count(), QUEUE_PARTITIONS);
+        cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes,
+                     "open %u: the retry never completed", nths[index]);
+        cr_assert_eq(queue_flushed_count(), QUEUE_PARTITIONS);
+        queue_power_loss_and_check(&fixture, UINT32_MAX);
+    }
 }
