@@ -392,6 +392,11 @@ writer_start_io(struct flush_writer *writer, enum writer_phase phase)
         break;
     case WRITER_FOOTER_WRITE:
     case WRITER_DATA_WRITE:
+        if (phase == WRITER_DATA_WRITE) {
+            writer->store->stats.segment_data_writes++;
+            writer->store->stats.segment_data_write_bytes_max = sb_max_u64(
+                writer->store->stats.segment_data_write_bytes_max, length);
+        }
         memset(writer->staging + writer->staged, 0, length - writer->staged);
         sb_io_write(io, &writer->op, segment->fd, writer->staging, length,
                     writer->write_position, writer_io_done, writer);
