@@ -124,6 +124,8 @@ struct sb_store_stats {
     uint64_t flush_failures;      /* Flush rounds that failed and will be retried. */
     uint64_t flush_syncfs;        /* Flush rounds made durable by one syncfs. */
     uint64_t segment_bytes_written; /* Bytes written to segments. */
+    uint64_t segment_data_writes; /* Segment data writes issued (footers not counted). */
+    uint64_t segment_data_write_bytes_max; /* The largest of them, in bytes. */
     uint64_t cache_hits;          /* Block cache hits. */
     uint64_t cache_misses;        /* Block cache misses (disk reads). */
     uint64_t corrupt_reads;       /* Batches that failed a CRC on read (never served). */

@@ -276,7 +276,8 @@ struct flush_writer {
     struct sb_store *store;         /* Owner. */
     struct sb_partition *partition; /* Partition being flushed (NULL: idle writer). */
     struct segment *segment;        /* Segment being written. */
-    uint8_t *staging;               /* Aligned staging buffer (owned). */
+    uint8_t *staging;               /* Staging buffer (sb_pages_map, owned). */
+    uint32_t staging_mapped;        /* Its size, for sb_pages_unmap. */
     uint32_t staged;                /* Bytes staged (from a 4096 boundary). */
     int64_t pending_offset;         /* Offsets below are written in this pass (maybe unsynced). */
     uint64_t pending_end;           /* File position after the last batch written. */

@@ -162,21 +162,33 @@ stat_file(const char *directory, const char *tid, const char *text)
     fclose(file);
 }
 
-Test(sb_bench_generator, a_sample_skips_garbled_threads_and_fails_without_its_directory)
+/* The task directory of the next test; fini removes it even when an assertion fails first. */
+static char task_directory[] = "/tmp/sb-bench-task-XXXXXX";
+
+static void task_directory_remove(void)
 {
-    char directory[] = "/tmp/sb-bench-task-XXXXXX";
-    cr_assert_not_null(mkdtemp(directory));
-    stat_file(directory, "7", "7 (sb bench) S 1 1 1 0 -1 0 0 0 0 0 30 12 0 0\n");
-    stat_file(directory, "8", "8 garbage\n");
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", task_directory);
+    cr_assert_eq(system(command), 0);
+}
+
+static void task_directory_create(void)
+{
+    cr_assert_not_null(mkdtemp(task_directory));
+}
+
+Test(sb_bench_generator, a_sample_skips_garbled_threads_and_fails_without_its_directory,
+     .init = task_directory_create, .fini = task_directory_remove)
+{
+    stat_file(task_directory, "7", "7 (sb bench) S 1 1 1 0 -1 0 0 0 0 0 30 12 0 0\n");
+    stat_file(task_directory, "8", "8 garbage\n");
     struct sb_bench_cpu_sample *sample = calloc(1, sizeof(*sample));
-    cr_assert_eq(sb_bench_cpu_sample(sample, directory), 0);
+    cr_assert_eq(sb_bench_cpu_sample(sample, task_directory), 0);
     cr_assert_eq(sample->count, 1);
     cr_assert_eq(sample->threads[0].tid, 7);
     cr_assert_eq(sample->threads[0].ticks, 42);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf %s", directory);
-    cr_assert_eq(system(command), 0);
-    cr_assert_eq(sb_bench_cpu_sample(sample, directory), -ENOENT);
+    task_directory_remove();
+    cr_assert_eq(sb_bench_cpu_sample(sample, task_directory), -ENOENT);
     free(sample);
 }
 
