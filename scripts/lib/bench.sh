@@ -13,7 +13,8 @@ bench_server_cpu=${bench_server_cpu:-1}
 bench_load_cpu=${bench_load_cpu:-0}
 
 # bench_broker_start BUILD DATA_DIR: BUILD's broker with one shard on bench_server_cpu, data in
-# DATA_DIR, listening on the next port pair (bench_port: main port, bench_port+1: shard). Waits
+# DATA_DIR, listening on the next port pair (bench_port: main port, bench_port+1: shard), with
+# the settings in BENCH_BROKER_ARGS (e.g. "--wal-dsync-bytes 0", for A/B runs). Waits
 # up to bench_start_wait_s (60: recovery of a large data directory) for an answer to a raw
 # round trip; a broker that exits first (its port taken) is retried on the next pair, 10 times.
 bench_broker_start() {
@@ -22,7 +23,7 @@ bench_broker_start() {
         bench_port=$((bench_port + 2))
         mkdir -p "$data"
         taskset -c "$bench_server_cpu" "$build/broker/streambus" --data-dir "$data" \
-            --listen "127.0.0.1:$bench_port" --cores 1 --log-level warn \
+            --listen "127.0.0.1:$bench_port" --cores 1 --log-level warn ${BENCH_BROKER_ARGS:-} \
             >>"$bench_work/broker.log" 2>&1 &
         bench_broker_pid=$!
         for _ in $(seq $((${bench_start_wait_s:-60} * 10))); do
