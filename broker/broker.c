@@ -208,6 +208,9 @@ broker_open_store(struct broker_shard *self)
         .wal_prefill = config->wal_prefill,
         .memtable_bytes = config->memtable_bytes,
         .commit_delay_ns = config->commit_delay_us * SB_NS_PER_US,
+        .wal_dsync_bytes_max = config->wal_dsync_bytes == 0
+                                   ? -1
+                                   : (int64_t)sb_min_u64(config->wal_dsync_bytes, INT64_MAX),
         .batch_bytes_max = config->max_message_bytes,
         .block_cache_bytes = config->block_cache_bytes,
         .producer_expiration_ms = config->producer_expiration_ms,

@@ -59,6 +59,8 @@ static const struct setting settings[] = {
      "WAL files per shard (4)"},
     {"wal_prefill", SETTING_BOOL, FIELD(wal_prefill), "zero-fill new WAL files (true)"},
     {"memtable_bytes", SETTING_U64, FIELD(memtable_bytes), "per-shard memtable (64 MiB)"},
+    {"wal_dsync_bytes", SETTING_U64, FIELD(wal_dsync_bytes),
+     "a lone commit cycle up to this size is one RWF_DSYNC write (524288; 0: never)"},
     {"commit_delay_us", SETTING_U64, FIELD(commit_delay_us),
      "wait this long to grow a commit cycle (0)"},
     {"block_cache_bytes", SETTING_U64, FIELD(block_cache_bytes),
@@ -108,6 +110,7 @@ sb_broker_config_defaults(struct sb_broker_config *config)
     config->wal_file_bytes = 8ull << 20;
     config->wal_files = 4;
     config->wal_prefill = true;
+    config->wal_dsync_bytes = 512u << 10;
     config->memtable_bytes = 64ull << 20;
     config->block_cache_bytes = 64ull << 20;
     config->max_message_bytes = SB_WIRE_BATCH_BYTES_DEFAULT;

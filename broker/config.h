@@ -38,6 +38,8 @@ struct sb_broker_config {
     bool wal_prefill;                /* wal_prefill: zero-fill new WAL files. */
     uint64_t memtable_bytes;         /* memtable_bytes: per shard WAL ring / memtable. */
     uint64_t commit_delay_us;        /* commit_delay_us: grow commit cycles this long. */
+    uint64_t wal_dsync_bytes;        /* wal_dsync_bytes: lone cycles up to this size are one
+                                        RWF_DSYNC write (0: never). */
     uint64_t block_cache_bytes;      /* block_cache_bytes: per shard segment read cache. */
     uint64_t memory_limit_bytes;     /* memory_limit_bytes: budgets fit in this; 0 = the
                                         cgroup's limit, else physical memory (broker/memory.h). */

@@ -70,7 +70,8 @@ sb_io_syncs_in_flight_max(const struct sb_io *io)
 static bool
 io_kind_is_sync(enum sb_io_op_kind kind)
 {
-    return kind == SB_IO_OP_FSYNC || kind == SB_IO_OP_FDATASYNC || kind == SB_IO_OP_SYNCFS;
+    return kind == SB_IO_OP_FSYNC || kind == SB_IO_OP_FDATASYNC || kind == SB_IO_OP_SYNCFS ||
+           kind == SB_IO_OP_WRITE_DSYNC;
 }
 
 void
@@ -161,6 +162,17 @@ sb_io_write(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer, u
     op->length = length;
     op->offset = offset;
     io_start(io, op, SB_IO_OP_WRITE, fd, callback, context);
+}
+
+void
+sb_io_write_dsync(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer,
+                  uint32_t length, uint64_t offset, sb_io_callback callback, void *context)
+{
+    io_reset_arguments(op);
+    op->u.source = buffer;
+    op->length = length;
+    op->offset = offset;
+    io_start(io, op, SB_IO_OP_WRITE_DSYNC, fd, callback, context);
 }
 
 void

@@ -68,6 +68,7 @@ enum sb_io_op_kind {
     SB_IO_OP_SEND,
     SB_IO_OP_SENDMSG,
     SB_IO_OP_CANCEL,
+    SB_IO_OP_WRITE_DSYNC, /* A WRITE that is durable when it completes (RWF_DSYNC). */
 };
 
 enum sb_io_op_state {
@@ -88,13 +89,14 @@ struct sb_io_op {
     bool has_buffer;         /* RECV from a buffer group: buffer_id names the buffer used. */
     uint16_t buffer_group;   /* RECV from a buffer group: which group. */
     uint16_t buffer_id;      /* Set per completion when has_buffer. */
-    uint32_t length;         /* READ/WRITE/RECV/SEND bytes, WRITEV/SENDMSG vector count,
-                                OPENAT open flags. */
-    uint64_t offset;         /* READ/WRITE/WRITEV/FALLOCATE file offset, OPENAT mode. */
+    uint32_t length;         /* READ/WRITE(_DSYNC)/RECV/SEND bytes, WRITEV/SENDMSG vector
+                                count, OPENAT open flags. */
+    uint64_t offset;         /* READ/WRITE(_DSYNC)/WRITEV/FALLOCATE file offset, OPENAT mode. */
     uint64_t length_wide;    /* FALLOCATE byte count. */
     union {
         void *buffer;                /* READ, RECV: destination (borrowed). */
-        const void *source;          /* WRITE, SEND: source; OPENAT: the path (borrowed). */
+        const void *source;          /* WRITE(_DSYNC), SEND: source; OPENAT: the path
+                                        (borrowed). */
         const struct iovec *vectors; /* WRITEV (borrowed). */
         const struct msghdr *message; /* SENDMSG (borrowed). */
         struct sb_io_op *target;     /* CANCEL: the op to cancel (borrowed). */
@@ -132,8 +134,8 @@ uint64_t sb_io_now_ns(struct sb_io *io);
 int sb_io_run(struct sb_io *io, uint64_t wait_ns);
 /* Ops started and not yet finished (multishot ops count until their last completion). */
 uint32_t sb_io_in_flight(const struct sb_io *io);
-/* The most FSYNC, FDATASYNC and SYNCFS ops that were in flight at once since the io was created
- * (how tests prove that syncs overlap, by count rather than by time). */
+/* The most FSYNC, FDATASYNC, SYNCFS and WRITE_DSYNC ops that were in flight at once since the
+ * io was created (how tests prove that syncs overlap, by count rather than by time). */
 uint32_t sb_io_syncs_in_flight_max(const struct sb_io *io);
 
 /* Starting operations. Each takes the op (IDLE) and returns immediately; the result arrives in
@@ -146,6 +148,14 @@ void sb_io_write(struct sb_io *io, struct sb_io_op *op, int fd, const void *buff
 void sb_io_writev(struct sb_io *io, struct sb_io_op *op, int fd, const struct iovec *vectors,
                   uint32_t vector_count, uint64_t offset, sb_io_callback callback,
                   void *context);
+/* As sb_io_write, and durable once it succeeds (RWF_DSYNC): as if an fdatasync of the file
+ * had followed it, for these bytes (data, and the metadata needed to read them back), in one
+ * command. A failure may leave the bytes written but not durable; like fdatasync, it may also
+ * report a write-back error of an earlier write of the open file. Counts as a sync in
+ * sb_io_syncs_in_flight_max. */
+void sb_io_write_dsync(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer,
+                       uint32_t length, uint64_t offset, sb_io_callback callback,
+                       void *context);
 /* datasync: fdatasync semantics (data and the metadata needed to read it back). */
 void sb_io_fsync(struct sb_io *io, struct sb_io_op *op, int fd, bool datasync,
                  sb_io_callback callback, void *context);

@@ -141,7 +141,7 @@ durability_write_span(const struct sb_io_op *op, struct durability_span *span)
     int reader = open(path, O_RDONLY | O_CLOEXEC);
     span->first = UINT64_MAX;
     span->end = 0;
-    if (op->kind == SB_IO_OP_WRITE) {
+    if (op->kind == SB_IO_OP_WRITE || op->kind == SB_IO_OP_WRITE_DSYNC) {
         durability_compare(reader, op->u.source, op->length, op->offset, span);
     } else {
         uint64_t offset = op->offset;
@@ -189,7 +189,8 @@ sb_io_durability_queued(const struct sb_io_op *op)
         return;
     }
     struct stat status;
-    bool is_write = op->kind == SB_IO_OP_WRITE || op->kind == SB_IO_OP_WRITEV;
+    bool is_write = op->kind == SB_IO_OP_WRITE || op->kind == SB_IO_OP_WRITEV ||
+                    op->kind == SB_IO_OP_WRITE_DSYNC;
     bool is_sync = op->kind == SB_IO_OP_FSYNC || op->kind == SB_IO_OP_FDATASYNC;
     if (durability_fd < 0 || (!is_write && !is_sync) || fstat(op->fd, &status) != 0) {
         return;
@@ -203,16 +204,18 @@ sb_io_durability_queued(const struct sb_io_op *op)
     durability_write_span(op, &span);
     uint64_t first = span.end > 0 ? span.first : op->offset;
     uint64_t length = span.end > 0 ? span.end - span.first : 0;
-    durability_line("W %p %llu %llu %llu", (const void *)op, (unsigned long long)status.st_ino,
+    durability_line("%c %p %llu %llu %llu", op->kind == SB_IO_OP_WRITE_DSYNC ? 'D' : 'W',
+                    (const void *)op, (unsigned long long)status.st_ino,
                     (unsigned long long)first, (unsigned long long)length);
 }
 
 void
 sb_io_durability_completed(const struct sb_io_op *op, int32_t result)
 {
-    if (durability_fd < 0 || (op->kind != SB_IO_OP_WRITE && op->kind != SB_IO_OP_WRITEV &&
-                              op->kind != SB_IO_OP_FSYNC && op->kind != SB_IO_OP_FDATASYNC &&
-                              op->kind != SB_IO_OP_SYNCFS)) {
+    bool logged = op->kind == SB_IO_OP_WRITE || op->kind == SB_IO_OP_WRITEV ||
+                  op->kind == SB_IO_OP_WRITE_DSYNC || op->kind == SB_IO_OP_FSYNC ||
+                  op->kind == SB_IO_OP_FDATASYNC || op->kind == SB_IO_OP_SYNCFS;
+    if (durability_fd < 0 || !logged) {
         return;
     }
     durability_line("C %p %d", (const void *)op, (int)result);

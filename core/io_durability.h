@@ -18,12 +18,14 @@
  *   W OP INODE OFFSET LENGTH        a WRITE/WRITEV was queued; [OFFSET, OFFSET +
  *                                   LENGTH) is the span of bytes it changes (read
  *                                   and compared first; LENGTH 0: it changes none)
+ *   D OP INODE OFFSET LENGTH        a WRITE_DSYNC was queued: as W, and its span is
+ *                                   durable once its C line says it succeeded
  *   F OP INODE SIZE                 an FSYNC/FDATASYNC was queued (INODE may be a
  *                                   directory); SIZE is the file's size then
  *   S OP INODE SIZE                 a SYNCFS was queued: one line per regular file or
  *                                   directory the process holds open (same OP), SIZE
  *                                   as for F; its C line completes all of them
- *   C OP RESULT                     the last W, F or S of OP completed with RESULT
+ *   C OP RESULT                     the last W, D, F or S of OP completed with RESULT
  *   R INODE BACKUP FROM TO          FROM was renamed over TO; TO's previous file was
  *                                   hard-linked to BACKUP first (- if TO did not exist)
  *
@@ -43,8 +45,9 @@
 bool sb_io_durability_init(void);
 /* Records an open (path borrowed for the call); `existed`: the path existed before it. */
 void sb_io_durability_opened(int fd, const char *path, bool existed);
-/* Records a queued WRITE, WRITEV, FSYNC, FDATASYNC or SYNCFS op (borrowed for the call); others
- * are ignored. A write's changed span is found by reading the file before it is submitted. */
+/* Records a queued WRITE, WRITE_DSYNC, WRITEV, FSYNC, FDATASYNC or SYNCFS op (borrowed for the
+ * call); other kinds are ignored. A write's changed span is found by reading the file before
+ * it is submitted. */
 void sb_io_durability_queued(const struct sb_io_op *op);
 /* Records the completion of an op that sb_io_durability_queued recorded. */
 void sb_io_durability_completed(const struct sb_io_op *op, int32_t result);

@@ -571,6 +571,7 @@ sim_queue(struct sb_io *base, struct sb_io_op *op)
         break;
     case SB_IO_OP_READ:
     case SB_IO_OP_WRITE:
+    case SB_IO_OP_WRITE_DSYNC:
     case SB_IO_OP_WRITEV:
     case SB_IO_OP_FSYNC:
     case SB_IO_OP_FDATASYNC:

@@ -12,7 +12,8 @@
  * by inode, with a private O_RDWR "shadow" descriptor that outlives the
  * caller's, so a closed file's unsynced data is still lost at power loss.
  * READ, WRITE, WRITEV, FSYNC, FDATASYNC and FALLOCATE run as real syscalls on
- * the caller's descriptor when their event fires, after a seeded disk latency.
+ * the caller's descriptor when their event fires, after a seeded disk latency;
+ * WRITE_DSYNC is a WRITE and an FDATASYNC of just its bytes (disk_write_dsync).
  * SYNCFS is one fsync of every tracked file at once (the world is one
  * filesystem): all of it becomes durable, or (a fault) none of it. OPENAT
  * is sb_sim_disk_open when its event fires (after a one-shot OPENAT fault
@@ -36,7 +37,8 @@
  *
  * Fault order for one op: armed one-shot faults are counted first (the nth
  * matching op fails with its error, nothing written), then the rates:
- * write -EIO, write -ENOSPC, short write; read -EIO; fsync -EIO. A rate of 0
+ * write -EIO, write -ENOSPC, short write; read -EIO; fsync -EIO (a WRITE_DSYNC
+ * draws the write's, then, if it landed, the fsync's). A rate of 0
  * draws nothing from the generator. A one-shot write-back fault lets its write
  * land; the next fsync of the inode then fails and undoes that write
  * (disk_writeback_failed), before any other fault is drawn for it.
@@ -64,11 +66,12 @@ static_assert(SB_SIM_FAULTS_ONCE_MAX >= 16, "core/sim.h promises 16 armed one-sh
 static void file_forget_writes(struct sb_sim *sim, struct sim_file *file);
 static void file_release_if_idle(struct sim_file *file);
 
-/* One-shot faults match by family: WRITEV counts as WRITE, FDATASYNC as FSYNC. */
+/* One-shot faults match by family: WRITEV counts as WRITE, FDATASYNC as FSYNC; WRITE_DSYNC
+ * counts as a WRITE, and once it landed as an FSYNC too (disk_write_dsync). */
 static enum sb_io_op_kind
 fault_kind_fold(enum sb_io_op_kind kind)
 {
-    if (kind == SB_IO_OP_WRITEV) {
+    if (kind == SB_IO_OP_WRITEV || kind == SB_IO_OP_WRITE_DSYNC) {
         return SB_IO_OP_WRITE;
     }
     if (kind == SB_IO_OP_FDATASYNC) {
@@ -404,8 +407,13 @@ sb_sim_disk_queue(struct sim_io *io, struct sb_io_op *op)
     queue_check_direct(sim, op);
     uint64_t latency_ns = sb_sim_uniform(sim, sim->faults.disk_latency_min_ns,
                                          sim->faults.disk_latency_max_ns);
+    if (op->kind == SB_IO_OP_WRITE_DSYNC) {
+        /* A write, then the device's flush: a second disk op's latency. */
+        latency_ns += sb_sim_uniform(sim, sim->faults.disk_latency_min_ns,
+                                     sim->faults.disk_latency_max_ns);
+    }
     if (op->kind == SB_IO_OP_FSYNC || op->kind == SB_IO_OP_FDATASYNC ||
-        op->kind == SB_IO_OP_SYNCFS) {
+        op->kind == SB_IO_OP_WRITE_DSYNC || op->kind == SB_IO_OP_SYNCFS) {
         latency_ns += sim->faults.sync_latency_extra_ns;
     }
     sb_sim_event_push(io, op, sim->now_ns + latency_ns, SIM_EVENT_EXECUTE, 0);
@@ -421,7 +429,8 @@ queue_check_direct(struct sb_sim *sim, const struct sb_io_op *op)
         return;
     }
     SB_ASSERT(op->offset % SIM_SECTOR_BYTES == 0 && "O_DIRECT offset not 512-aligned");
-    if (op->kind == SB_IO_OP_READ || op->kind == SB_IO_OP_WRITE) {
+    if (op->kind == SB_IO_OP_READ || op->kind == SB_IO_OP_WRITE ||
+        op->kind == SB_IO_OP_WRITE_DSYNC) {
         SB_ASSERT(op->length % SIM_SECTOR_BYTES == 0 && "O_DIRECT length not 512-aligned");
         SB_ASSERT((uintptr_t)op->u.source % SIM_SECTOR_BYTES == 0 && "O_DIRECT buffer");
     } else if (op->kind == SB_IO_OP_WRITEV) {
@@ -437,6 +446,7 @@ queue_check_direct(struct sb_sim *sim, const struct sb_io_op *op)
 static int32_t disk_read(struct sb_sim *sim, struct sb_io_op *op);
 static int32_t disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
 static int32_t disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
+static int32_t disk_write_dsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op);
 static int32_t disk_syncfs(struct sb_sim *sim, struct sb_io_op *op);
 static int32_t disk_fault_once(struct sb_sim *sim, enum sb_io_op_kind kind,
                                int32_t *writeback_error);
@@ -466,6 +476,9 @@ sb_sim_disk_execute(struct sim_io *io, struct sb_io_op *op)
         case SB_IO_OP_WRITE:
         case SB_IO_OP_WRITEV:
             result = disk_write(sim, file, op);
+            break;
+        case SB_IO_OP_WRITE_DSYNC:
+            result = disk_write_dsync(sim, file, op);
             break;
         case SB_IO_OP_FSYNC:
         case SB_IO_OP_FDATASYNC:
@@ -532,7 +545,7 @@ static void disk_write_link(struct sb_sim *sim, struct sim_file *file, struct si
 static uint64_t
 disk_write_total(const struct sb_io_op *op)
 {
-    if (op->kind == SB_IO_OP_WRITE) {
+    if (op->kind != SB_IO_OP_WRITEV) {
         return op->length;
     }
     SB_ASSERT(op->length <= SB_SIM_VECTORS_MAX);
@@ -593,7 +606,7 @@ disk_write(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
 static void
 disk_write_gather(const struct sb_io_op *op, uint8_t *destination, uint32_t length)
 {
-    if (op->kind == SB_IO_OP_WRITE) {
+    if (op->kind != SB_IO_OP_WRITEV) {
         memcpy(destination, op->u.source, length);
         return;
     }
@@ -751,6 +764,125 @@ disk_syncfs(struct sb_sim *sim, struct sb_io_op *op)
         file_release_if_idle(file);
     }
     return 0;
+}
+
+static void file_forget_covered(struct sb_sim *sim, struct sim_file *file,
+                                struct sim_write *record);
+static void file_trim_write(struct sb_sim *sim, struct sim_write *record, uint32_t head,
+                            uint32_t tail);
+static void file_split_write(struct sb_sim *sim, struct sim_file *file,
+                             struct sim_write *record, uint64_t at);
+
+/* A write with RWF_DSYNC: the write's faults first (nothing written on a failure), then, once
+ * it landed, the sync's, as disk_fsync draws them: a write-back error pending on the file (its
+ * own included), a one-shot FSYNC fault, the fsync error rate. A failed sync leaves the write
+ * landed and unsynced (a power cut may undo it). On success the write is durable: it is
+ * forgotten, and so are its bytes in older unsynced writes of the file (a retried cycle
+ * rewriting the same bytes), and the synced size grows to its end; the rest stays unsynced. */
+static int32_t
+disk_write_dsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
+{
+    int32_t written = disk_write(sim, file, op);
+    if (written <= 0) {
+        return written;
+    }
+    struct sim_write *record = file->newest;
+    SB_ASSERT(record != NULL && record->offset == op->offset);
+    SB_ASSERT(record->length == (uint32_t)written);
+    int32_t error = disk_writeback_failed(sim, file);
+    int32_t once = disk_fault_once(sim, SB_IO_OP_FDATASYNC, NULL); /* Counted all the same. */
+    error = error != 0 ? error : once;
+    if (error == 0 && sb_sim_chance(sim, sim->faults.fsync_error_ppm)) {
+        error = -EIO;
+    }
+    if (error != 0) {
+        return error;
+    }
+    if (fdatasync(op->fd) != 0) {
+        return -errno;
+    }
+    file->synced_size = sb_max_u64(file->synced_size, record->offset + record->length);
+    file_forget_covered(sim, file, record);
+    return written;
+}
+
+/* Forgets `record` (durable now) and its bytes in every older unsynced write: one inside them
+ * is forgotten, one overlapping them is cut to what lies outside (a power cut must neither
+ * undo nor tear the durable bytes). */
+static void
+file_forget_covered(struct sb_sim *sim, struct sim_file *file, struct sim_write *record)
+{
+    uint64_t start = record->offset;
+    uint64_t end = record->offset + record->length;
+    struct sim_write *older = record->older;
+    for (uint32_t index = 0; older != NULL; index++) {
+        SB_ASSERT(index < SB_SIM_UNSYNCED_WRITES_MAX);
+        struct sim_write *next = older->older;
+        uint64_t older_end = older->offset + older->length;
+        if (older->offset >= start && older_end <= end) {
+            file_forget_write(sim, file, older);
+        } else if (older->offset < end && older_end > start) {
+            if (older->offset < start && older_end > end) {
+                file_split_write(sim, file, older, end); /* The part after `end` stays. */
+                older_end = end;
+            }
+            if (older->offset < start) {
+                file_trim_write(sim, older, 0, (uint32_t)(older_end - start));
+            } else {
+                file_trim_write(sim, older, (uint32_t)(end - older->offset), 0);
+            }
+        }
+        older = next;
+    }
+    file_forget_write(sim, file, record);
+}
+
+/* Drops `head` bytes from the front and `tail` bytes from the end of a remembered write. */
+static void
+file_trim_write(struct sb_sim *sim, struct sim_write *record, uint32_t head, uint32_t tail)
+{
+    SB_ASSERT(head + tail < record->length);
+    SB_ASSERT(sim->unsynced_bytes >= (uint64_t)head + tail);
+    record->offset += head;
+    record->before += head;
+    record->after += head;
+    record->before_bytes = record->before_bytes > head ? record->before_bytes - head : 0;
+    record->length -= head + tail;
+    record->before_bytes = (uint32_t)sb_min_u64(record->before_bytes, record->length);
+    sim->unsynced_bytes -= (uint64_t)head + tail;
+}
+
+/* Cuts a remembered write in two at file offset `at`: a new record of the same age (linked
+ * just after it) keeps the bytes from `at` on; `record` keeps those before. */
+static void
+file_split_write(struct sb_sim *sim, struct sim_file *file, struct sim_write *record,
+                 uint64_t at)
+{
+    SB_ASSERT(at > record->offset && at < record->offset + record->length);
+    uint32_t skip = (uint32_t)(at - record->offset);
+    uint32_t length = record->length - skip;
+    struct sim_write *piece = sb_alloc(sizeof(*piece) + 2 * (size_t)length);
+    SB_ASSERT(piece != NULL && "out of memory in the simulator");
+    *piece = *record;
+    piece->before = (uint8_t *)(piece + 1);
+    piece->after = piece->before + length;
+    memcpy(piece->before, record->before + skip, length);
+    memcpy(piece->after, record->after + skip, length);
+    piece->offset = at;
+    piece->length = length;
+    piece->before_bytes = record->before_bytes > skip ? record->before_bytes - skip : 0;
+    piece->older = record;
+    piece->newer = record->newer;
+    if (record->newer != NULL) {
+        record->newer->older = piece;
+    } else {
+        file->newest = piece;
+    }
+    record->newer = piece;
+    sim->unsynced_writes++;
+    sim->unsynced_bytes += length;
+    SB_ASSERT(sim->unsynced_writes <= SB_SIM_UNSYNCED_WRITES_MAX + 1);
+    file_trim_write(sim, record, 0, length);
 }
 
 /* Unlinks and frees one remembered write. */

@@ -265,6 +265,10 @@ uring_queue(struct sb_io *io, struct sb_io_op *op)
     case SB_IO_OP_WRITE:
         io_uring_prep_write(sqe, op->fd, op->u.source, op->length, op->offset);
         break;
+    case SB_IO_OP_WRITE_DSYNC:
+        io_uring_prep_write(sqe, op->fd, op->u.source, op->length, op->offset);
+        sqe->rw_flags = RWF_DSYNC; /* The kernel syncs the range before it completes. */
+        break;
     case SB_IO_OP_WRITEV:
         io_uring_prep_writev(sqe, op->fd, op->u.vectors, op->length, op->offset);
         break;

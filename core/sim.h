@@ -29,6 +29,8 @@ struct sb_sim;
 
 /* Fault rates are in parts per million of eligible operations. */
 struct sb_sim_faults {
+    /* WRITE_DSYNC draws the WRITE rates, then (once it landed) fsync_error_ppm, and takes two
+     * disk latencies plus sync_latency_extra_ns; it is durable only if it passes both. */
     uint32_t write_error_ppm;      /* WRITE/WRITEV fails with -EIO, nothing written. */
     uint32_t write_nospace_ppm;    /* WRITE/WRITEV fails with -ENOSPC, nothing written. */
     uint32_t write_short_ppm;      /* WRITE/WRITEV writes a 512-byte-aligned prefix only. */
@@ -52,8 +54,9 @@ struct sb_sim_config {
 /* One-shot fault: the `nth` (1-based) eligible op of `kind` from now on fails with `error`
  * (e.g. -EIO, -ENOSPC). Used by "fail the Nth op" loops. kind is WRITE, WRITEV, READ, FSYNC,
  * FDATASYNC, SYNCFS or OPENAT (WRITE also matches WRITEV, FSYNC also matches FDATASYNC; SYNCFS
- * and OPENAT only themselves). A write-back fault is reported by the next FSYNC of its file
- * or the next SYNCFS. */
+ * and OPENAT only themselves). A WRITE_DSYNC counts as a WRITE, and, once it landed, as an
+ * FSYNC (a failure there leaves it landed, unsynced). A write-back fault is reported by the
+ * next FSYNC of its file, the next WRITE_DSYNC of its file, or the next SYNCFS. */
 struct sb_sim_fault_once {
     enum sb_io_op_kind kind;
     uint32_t nth;

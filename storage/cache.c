@@ -223,6 +223,10 @@ cache_load_done(struct sb_io_op *op)
     } else {
         block->valid_bytes = (uint32_t)op->result;
     }
+    /* Taken before the waiters run: a read they resume may pick this block again for a
+     * read-ahead of its own, and its `ahead` must not be mistaken for this load's. */
+    struct segment *ahead = block->ahead;
+    block->ahead = NULL;
     struct sb_read *waiter = block->waiters;
     block->waiters = NULL;
     int error = op->result < 0 ? op->result : 0;
@@ -236,10 +240,9 @@ cache_load_done(struct sb_io_op *op)
         read_resume(waiter);
         waiter = next;
     }
-    struct segment *ahead = block->ahead;
     if (ahead != NULL) {
         /* Last: unpinned, the segment may go, taking its blocks (this one too) with it. */
-        block->ahead = NULL;
+        SB_ASSERT(store->cache.ahead_loading > 0);
         store->cache.ahead_loading--;
         segment_release(ahead);
     }

@@ -80,6 +80,9 @@ store_config_fill(struct sb_store_config *config)
                                                   STORE_DEFAULT_PARTITIONS);
     config->segments_max = (uint32_t)or_default(config->segments_max, STORE_DEFAULT_SEGMENTS);
     config->block_cache_bytes = or_default(config->block_cache_bytes, STORE_DEFAULT_CACHE_BYTES);
+    if (config->wal_dsync_bytes_max == 0) {
+        config->wal_dsync_bytes_max = SB_WAL_CYCLE_CHUNK_BYTES;
+    }
     if (config->readahead_bytes == 0) {
         config->readahead_bytes = SB_STORE_READAHEAD_BYTES;
     }

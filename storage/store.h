@@ -68,6 +68,10 @@ struct sb_store_config {
     uint64_t memtable_bytes;       /* The WAL ring = memtable (multiple of 4096). 0: 64 MiB. */
     uint64_t cycle_bytes_max;      /* Largest commit cycle. 0: min(4 MiB, file/4). */
     uint64_t commit_delay_ns;      /* Wait this long to grow a cycle; 0: every iteration. */
+    int64_t wal_dsync_bytes_max;   /* A lone cycle (no earlier cycle of its WAL file on disk)
+                                      of one write up to this size is that write with
+                                      RWF_DSYNC, no fdatasync. 0: 512 KiB
+                                      (SB_WAL_CYCLE_CHUNK_BYTES); negative: never. */
     uint64_t flush_interval_ns;    /* Flush a memtable holding data this old. 0: 30 s. */
     uint32_t batch_bytes_max;      /* Largest new batch accepted (<= SB_STORE_BATCH_BYTES_MAX;
                                     * stored batches are checked against that). 0: 1 MiB. */
@@ -116,6 +120,8 @@ struct sb_store_stats {
     uint64_t cycle_syncs_waited;  /* Cycles whose fdatasync waited for an earlier cycle's
                                      fdatasync of the same WAL file. */
     uint64_t wal_generations;     /* Cycles that began a WAL file's new generation. */
+    uint64_t cycles_dsync;        /* Cycles issued as one RWF_DSYNC write (no fdatasync). */
+    uint64_t cycles_behind_dsync; /* Cycles issued while an earlier dsync cycle was writing. */
     uint64_t cycles_on_disk;      /* Now: cycles whose writes or fdatasync were issued and
                                      that are not yet committed (a gauge, not a count). */
     uint64_t appends;             /* Batches appended. */

@@ -215,7 +215,8 @@ enum wal_flight_phase {
     WAL_FLIGHT_FAILED,      /* A write or the fdatasync failed, or an earlier cycle did. */
 };
 
-/* One commit cycle on disk: its writes, then its own fdatasync on its own file. */
+/* One commit cycle on disk: its writes, then its own fdatasync on its own file; or, for a
+ * lone cycle of one write (dsync), that write with RWF_DSYNC, DURABLE when it completes. */
 struct wal_flight {
     struct sb_store *store;          /* Owner (the ops' context). */
     struct sb_io_op writes[SB_WAL_CYCLE_WRITES_MAX]; /* Its writes, issued together. */
@@ -223,6 +224,7 @@ struct wal_flight {
     uint8_t *header_block;           /* 4096 bytes for a new generation's header (owned). */
     int fd;                          /* Its WAL file (the fdatasync's). */
     uint32_t writes_pending;         /* Writes not completed. */
+    bool dsync;                      /* Its one write is a WRITE_DSYNC: no fdatasync follows. */
     int error;                       /* First failure (0: none). */
     enum wal_flight_phase phase;     /* State. */
 };
@@ -246,6 +248,7 @@ struct wal {
     uint32_t flying;                   /* Cycles on disk. */
     bool failing;                      /* A cycle failed: nothing new starts until all land. */
     bool backing_off;                  /* Waiting for retry_timer to start them again. */
+    bool dsync_refused;                /* A dsync write failed -EINVAL/-EOPNOTSUPP: no more. */
     uint32_t current_file;             /* File written to. */
     struct wal_file *files;            /* wal_file_count files (owned). */
     uint64_t next_generation;          /* Next generation number. */

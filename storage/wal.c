@@ -22,6 +22,9 @@
  *                        +--- flight is landing, then --+       oldest flight DURABLE ->
  *                             retry_timer (every cycle          committed advances,
  *                             not committed is redone)          appends notified
+ * A lone cycle (wal_cycle_lone: one write, no header block, no earlier cycle of its file
+ * still on disk) is that one write with RWF_DSYNC: WRITING --dsync write ok--> DURABLE in
+ * one command, no fdatasync and no io_uring worker; a failed dsync write is FAILED as above.
  *
  * A cycle's fdatasync is issued on its own file once its own writes completed, so it proves
  * exactly that cycle durable (an fdatasync covers only writes completed before it was
@@ -589,6 +592,8 @@ wal_place_cycle(struct sb_store *store, struct wal_cycle *cycle)
 }
 
 static void wal_write_done(struct sb_io_op *op);
+static bool wal_cycle_lone(struct sb_store *store, const struct wal_cycle *cycle,
+                           uint32_t rank);
 
 /* The index in wal->flights of the k-th cycle on disk (k = 0: the oldest, sealed_first). */
 static uint32_t
@@ -656,6 +661,17 @@ wal_cycle_writes(struct sb_store *store, struct wal_flight *flight,
     flight->writes_pending = 0;
     flight->error = 0;
     flight->phase = WAL_FLIGHT_WRITING;
+    flight->dsync = wal_cycle_lone(store, cycle, wal_flight_rank(wal, flight));
+    if (flight->dsync) {
+        /* One command: durable when it completes (docs/storage.md, "Group commit"). */
+        store->stats.cycles_dsync++;
+        flight->writes_pending = 1;
+        sb_io_write_dsync(store->io, &flight->writes[0], fd,
+                          wal->ring + cycle->start % wal->ring_bytes,
+                          (uint32_t)(cycle->end - cycle->start), cycle->file_position,
+                          wal_write_done, flight);
+        return;
+    }
     if (cycle->new_generation) {
         memset(flight->header_block, 0, SB_BLOCK_BYTES);
         struct sb_wal_file_header header = {
@@ -681,6 +697,35 @@ wal_cycle_writes(struct sb_store *store, struct wal_flight *flight,
         wal_cycle_write_piece(store, flight, fd, wal->ring, bytes - first, position,
                               chunk_bytes);
     }
+}
+
+/* True if the cycle, k-th on disk (`rank`), can be one RWF_DSYNC write: one piece of the
+ * ring (no wrap) of at most wal_dsync_bytes_max and SB_WAL_CYCLE_CHUNK_BYTES, no header block
+ * (a new generation keeps write + fdatasync), and no earlier cycle of its file on disk but
+ * DURABLE ones. The last makes the dsync write's sync the next sync of the file, so it can
+ * take no earlier cycle's write-back error, and a later cycle's fdatasync waits for it (a
+ * WRITING flight is ahead in wal_syncs_start). */
+static bool
+wal_cycle_lone(struct sb_store *store, const struct wal_cycle *cycle, uint32_t rank)
+{
+    struct wal *wal = &store->wal;
+    uint64_t bytes = cycle->end - cycle->start;
+    int fd = wal->files[cycle->file_index].fd;
+    SB_ASSERT(cycle->placed && bytes % SB_BLOCK_BYTES == 0);
+    if (wal->dsync_refused || cycle->new_generation || store->config.wal_dsync_bytes_max < 0 ||
+        bytes > (uint64_t)store->config.wal_dsync_bytes_max ||
+        bytes > SB_WAL_CYCLE_CHUNK_BYTES ||
+        cycle->start % wal->ring_bytes + bytes > wal->ring_bytes) {
+        return false;
+    }
+    /* Bounded by SB_WAL_CYCLES_IN_FLIGHT_MAX. */
+    for (uint32_t earlier = 0; earlier < rank; earlier++) {
+        const struct wal_flight *other = wal_flight_at(wal, earlier);
+        if (other->fd == fd && other->phase != WAL_FLIGHT_DURABLE) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Places the cycle and stamps its entry headers, once (a retry writes the same bytes to the
@@ -722,6 +767,8 @@ wal_cycles_start(struct sb_store *store)
         }
         struct wal_flight *flight = wal_flight_at(wal, wal->flying);
         store->stats.cycles_behind += wal->flying > 0 ? 1 : 0;
+        store->stats.cycles_behind_dsync += wal->flying > 0 && wal_flight_at(wal, 0)->dsync &&
+                                            wal_flight_at(wal, 0)->phase == WAL_FLIGHT_WRITING;
         wal->flying++;
         wal_cycle_writes(store, flight, cycle);
     }
@@ -830,9 +877,18 @@ wal_write_done(struct sb_io_op *op)
         return;
     }
     if (flight->error != 0) {
-        wal_flight_failed(store, flight, "write", flight->error);
+        if (flight->dsync && (flight->error == -EINVAL || flight->error == -EOPNOTSUPP)) {
+            /* The file system refuses RWF_DSYNC here: the retry and later cycles use
+             * write + fdatasync. */
+            store->wal.dsync_refused = true;
+        }
+        wal_flight_failed(store, flight, flight->dsync ? "dsync write" : "write", flight->error);
     } else if (store->wal.failing) {
         flight->phase = WAL_FLIGHT_FAILED; /* An earlier cycle failed: this one is redone. */
+    } else if (flight->dsync) {
+        flight->phase = WAL_FLIGHT_DURABLE; /* Its write was its sync. */
+        store->stats.cycles_held += flight != wal_flight_at(&store->wal, 0) ? 1 : 0;
+        wal_syncs_start(store); /* A later cycle of the same file may wait for this one. */
     } else {
         flight->phase = WAL_FLIGHT_WRITTEN;
         wal_syncs_start(store);

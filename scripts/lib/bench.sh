@@ -13,7 +13,8 @@ bench_server_cpu=${bench_server_cpu:-1}
 bench_load_cpu=${bench_load_cpu:-0}
 
 # bench_broker_start BUILD DATA_DIR: BUILD's broker with one shard on bench_server_cpu, data in
-# DATA_DIR, listening on the next port pair (bench_port: main port, bench_port+1: shard). Waits
+# DATA_DIR, listening on the next port pair (bench_port: main port, bench_port+1: shard), with
+# the settings in BENCH_BROKER_ARGS (e.g. "--wal-dsync-bytes 0", for A/B runs). Waits
 # up to bench_start_wait_s (60: recovery of a large data directory) for an answer to a raw
 # round trip; a broker that exits first (its port taken) is retried on the next pair, 10 times.
 bench_broker_start() {

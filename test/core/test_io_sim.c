@@ -814,6 +814,74 @@ Test(io_sim, unsynced_write_limit_fails_with_enomem)
 
 /* ---- Power loss ------------------------------------------------------------------------- */
 
+static int32_t
+write_dsync_wait(struct sb_sim *sim, struct sb_io *io, int fd, const void *bytes,
+                 uint32_t length, uint64_t offset)
+{
+    struct probe probe = {0};
+    sb_io_write_dsync(io, &probe.op, fd, bytes, length, offset, probe_done, &probe);
+    drain_one(sim, io);
+    cr_assert_eq(probe.calls, 1);
+    return probe.results[0];
+}
+
+/* True if `length` bytes of `back` from `offset` all equal `value`. */
+static bool
+bytes_all(const uint8_t *back, size_t offset, size_t length, uint8_t value)
+{
+    for (size_t index = offset; index < offset + length; index++) {
+        if (back[index] != value) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A WRITE_DSYNC is durable alone once it succeeds: a power cut keeps its bytes, even over an
+ * older unsynced write (cut around it), and undoes every other unsynced write. A failed sync
+ * (one-shot FSYNC fault, or a write-back fault of its own) leaves it undone at the cut. */
+Test(io_sim, a_dsync_write_is_durable_alone_when_it_succeeds)
+{
+    for (uint32_t mode = 0; mode < 3; mode++) {
+        struct disk_fixture disk;
+        struct sb_sim_faults faults = {.disk_latency_min_ns = 1000, .disk_latency_max_ns = 9000};
+        disk_setup(&disk, 12 + mode, &faults);
+        static uint8_t bytes[16384];
+        static uint8_t back[32768];
+        memset(bytes, 'a', sizeof(bytes));
+        cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, bytes, 16384, 0), 16384);
+        cr_assert_eq(fsync_wait(disk.sim, disk.io, disk.fd, true), 0);
+        memset(bytes, 'b', sizeof(bytes));
+        cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, bytes, 12288, 0), 12288);
+        memset(bytes, 'd', sizeof(bytes));
+        cr_assert_eq(write_dsync_wait(disk.sim, disk.io, disk.fd, bytes, 4096, 4096), 4096);
+        memset(bytes, 'e', sizeof(bytes));
+        cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, bytes, 4096, 16384), 4096);
+        /* Each failure: the dsync write lands, is not durable, and fails. */
+        const struct sb_sim_fault_once failures[] = {
+            {.kind = SB_IO_OP_FDATASYNC, .nth = 1, .error = -EIO},
+            {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -EIO, .writeback = true},
+            {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -ENOSPC},
+        };
+        cr_assert_eq(sb_sim_fault_once(disk.sim, &failures[mode]), 0);
+        memset(bytes, 'f', sizeof(bytes));
+        cr_assert_eq(write_dsync_wait(disk.sim, disk.io, disk.fd, bytes, 4096, 12288),
+                     failures[mode].error);
+        cr_assert_eq(sb_sim_faults_once_armed(disk.sim), 0);
+        cr_assert_eq(sb_sim_power_loss(disk.sim, mode == 0 ? SB_SIM_LOSE_UNSYNCED
+                                                           : SB_SIM_GARBLE_UNSYNCED), 0);
+        size_t size = file_slurp(disk.path, back, sizeof(back));
+        cr_assert_geq(size, 16384, "mode %u", mode);
+        cr_assert(bytes_all(back, 4096, 4096, 'd'), "mode %u: the dsync write survives", mode);
+        if (mode == 0) {
+            cr_assert_eq(size, 16384, "the unsynced extension is cut");
+            cr_assert(bytes_all(back, 0, 4096, 'a'), "the older write is undone before it");
+            cr_assert(bytes_all(back, 8192, 8192, 'a'), "after it, and the failed dsync");
+        }
+        disk_teardown(&disk);
+    }
+}
+
 Test(io_sim, power_loss_restores_the_last_synced_state)
 {
     struct disk_fixture disk;

@@ -15,8 +15,9 @@ directory holds what a power cut at the moment of the kill could have left:
 2. sizes: a file longer than its size at its last completed fsync (its size when it was
    opened, if it never had one) is cut back to it;
 3. contents: every byte a write changed that no later completed fsync covers (a write is
-   covered by an fsync of its file queued after the write completed) is overwritten with
-   random bytes or zeros (MODE), including writes never completed and failed ones.
+   covered by an fsync of its file queued after the write completed, and a D write, RWF_DSYNC,
+   by its own success) is overwritten with random bytes or zeros (MODE), including writes
+   never completed and failed ones.
 A syncfs (S lines: one per file the broker held open) counts as an fsync of each file it
 lists, and for names as an fsync of every directory.
 
@@ -33,9 +34,10 @@ class Log:
     """The parsed durability log: writes, successful fsyncs, creations and renames."""
 
     def __init__(self, path):
-        self.writes = []          # [inode, offset, length, completed_line or None]
+        self.writes = []          # [inode, offset, length, completed_line or None, dsync]
         self.synced = {}          # inode -> (line of the last successful fsync's queueing, size)
         self.first_size = {}      # inode -> size at its first open in this log
+        self.dsync_end = {}       # inode -> end of the furthest successful D write's span
         self.creations = []       # (line, inode, path)
         self.renames = []         # (line, inode, backup, from, to)
         self.syncfs = []          # line of each successful syncfs's queueing
@@ -51,8 +53,8 @@ class Log:
             self.first_size.setdefault(inode, int(fields[3]))
             if fields[4] == "1":
                 self.creations.append((number, inode, fields[5]))
-        elif kind == "W" and len(fields) == 5:
-            write = [int(fields[2]), int(fields[3]), int(fields[4]), None]
+        elif kind in ("W", "D") and len(fields) == 5:
+            write = [int(fields[2]), int(fields[3]), int(fields[4]), None, kind == "D"]
             self.writes.append(write)
             pending[fields[1]] = ("W", write)
         elif kind == "F" and len(fields) == 4:
@@ -76,6 +78,9 @@ class Log:
         kind, value = record
         if kind == "W":
             value[3] = number if result >= 0 else None
+            if value[4] and result >= 0:
+                self.dsync_end[value[0]] = max(self.dsync_end.get(value[0], 0),
+                                               value[1] + value[2])
         elif result == 0:
             if kind == "S":
                 self.syncfs.append(value[0][0])
@@ -147,6 +152,8 @@ def cut_sizes(log, files):
     cut = 0
     for inode, path in files.items():
         size = log.synced[inode][1] if inode in log.synced else log.first_size.get(inode)
+        if inode in log.dsync_end:
+            size = max(size or 0, log.dsync_end[inode])
         if size is not None and os.path.getsize(path) > size:
             os.truncate(path, size)
             cut += 1
@@ -158,10 +165,11 @@ def garble(log, files, mode, generator):
     count = 0
     garbled_bytes = 0
     handles = {}
-    for inode, offset, length, completed in log.writes:
+    for inode, offset, length, completed, dsync in log.writes:
         if length == 0 or inode not in files:
             continue
-        if completed is not None and log.covered(inode, completed) and mode != "everything":
+        durable = dsync or log.covered(inode, completed) if completed is not None else False
+        if durable and mode != "everything":
             continue
         path = files[inode]
         end = min(offset + length, os.path.getsize(path))

@@ -17,6 +17,10 @@
  *  - a write-back error (the simulator's one-shot write-back fault: reported
  *    to the next fdatasync of the file, whoever issued it) is never taken by a
  *    later cycle's fdatasync alone while the earlier cycle is acknowledged;
+ *  - a lone cycle written as one RWF_DSYNC write (cycles_dsync) is acknowledged only
+ *    once durable, a failed one (write, its sync, its write-back, or a file system
+ *    refusing RWF_DSYNC) acknowledges nothing until its retry, and acknowledgements stay
+ *    in log order when a normal cycle is issued behind a dsync one (cycles_behind_dsync);
  *  - the BEHIND flag of [WAL-ENTRY] round-trips, and bad values are corrupt.
  * Replay one seed: SB_TEST_SEED=<seed> test_storage --filter 'wal/<name>' (SB_TEST_SEEDS=<n>
  * runs n seeds instead of SEEDS, from SB_TEST_FIRST_SEED or 1).
@@ -366,6 +370,141 @@ Test(wal, power_loss_with_two_cycles_on_disk_keeps_acknowledged_appends, .timeou
     if (getenv("SB_TEST_SEED") == NULL) {
         cr_assert_gt(cuts_same_file, 0, "no cut with a later cycle held");
         cr_assert_gt(cuts_new_file, 0, "no cut with a later cycle held in a new WAL file");
+    }
+}
+
+/* Appends one batch and steps (short steps) until it is acknowledged. */
+static void
+wal_append_until_acknowledged(struct fixture *fixture, struct model *model, uint32_t index)
+{
+    uint64_t acknowledged = model->acknowledged_total;
+    cr_assert_eq(model_append(model, index % PARTITIONS, 2, model->seed * 10000 + index), 0);
+    /* Bounded by STEPS_MAX. */
+    for (uint32_t step = 0; step < STEPS_MAX && model->acknowledged_total == acknowledged;
+         step++) {
+        fixture_step(fixture, STEP_NS / 10);
+    }
+    cr_assert_eq(model->acknowledged_total, acknowledged + 1, "seed %llu: batch %u",
+                 (unsigned long long)model->seed, index);
+}
+
+/* A cycle with nothing else of its WAL file on disk is one RWF_DSYNC write, acknowledged when
+ * that write completes: a power cut right at the acknowledgement keeps it, whatever the cut
+ * does to unsynced writes. (The first cycle begins a WAL generation, with a header block:
+ * write + fdatasync; the ones after it are lone.) */
+Test(wal, a_lone_dsync_cycle_is_acknowledged_only_once_durable, .timeout = 300)
+{
+    sb_log_set_level(SB_LOG_ERROR);
+    struct fixture *fixture = &fixture_state;
+    struct model *model = &model_state;
+    const enum sb_sim_power_loss_mode modes[] = {SB_SIM_LOSE_UNSYNCED, SB_SIM_TEAR_UNSYNCED,
+                                                 SB_SIM_GARBLE_UNSYNCED};
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        for (uint32_t mode = 0; mode < 3; mode++) {
+            wal_setup(fixture, model, seed, 256 << 10);
+            uint32_t batches = 1 + (uint32_t)(seed % 4);
+            for (uint32_t index = 0; index < batches; index++) {
+                wal_append_until_acknowledged(fixture, model, index);
+            }
+            struct sb_store_stats stats = wal_stats(fixture);
+            cr_assert_eq(stats.cycles_dsync, batches - 1, "seed %llu: %llu dsync cycles",
+                         (unsigned long long)seed, (unsigned long long)stats.cycles_dsync);
+            cr_assert_eq(stats.cycles, batches);
+            fixture_power_loss(fixture, modes[mode]);
+            model_reopen_and_check(model); /* Every acknowledged batch is there. */
+            fixture_close(fixture);
+            fixture_destroy(fixture);
+        }
+    }
+}
+
+/* One failure of a lone cycle's dsync write: nothing is acknowledged until the cycle is
+ * written again (a refused RWF_DSYNC: as write + fdatasync), and a power cut at that
+ * acknowledgement keeps everything acknowledged. */
+static void
+wal_dsync_fault_run(uint64_t seed, const struct sb_sim_fault_once *fault)
+{
+    struct fixture *fixture = &fixture_state;
+    struct model *model = &model_state;
+    wal_setup(fixture, model, seed, 256 << 10);
+    wal_append_until_acknowledged(fixture, model, 0);
+    wal_append_until_acknowledged(fixture, model, 1);
+    cr_assert_eq(sb_sim_fault_once(fixture->sim, fault), 0);
+    struct sb_store_stats before = wal_stats(fixture);
+    cr_assert_eq(model_append(model, 2, 3, seed * 10000 + 2), 0);
+    /* Bounded by STEPS_MAX: until the fault fired and the failed cycle left the disk. */
+    for (uint32_t step = 0; step < STEPS_MAX && (sb_sim_faults_once_armed(fixture->sim) > 0 ||
+                                                 wal_stats(fixture).cycles_on_disk > 0);
+         step++) {
+        fixture_step(fixture, STEP_NS / 10);
+    }
+    struct sb_store_stats failed = wal_stats(fixture);
+    cr_assert_eq(failed.cycles_dsync, before.cycles_dsync + 1, "the fault hit a dsync write");
+    cr_assert_eq(model->acknowledged_total, 2, "acknowledged before the failed cycle's retry");
+    cr_assert_eq(failed.cycles, before.cycles);
+    uint64_t acknowledged = model->acknowledged_total;
+    /* Bounded by STEPS_MAX: the retry after its back-off. */
+    for (uint32_t step = 0; step < STEPS_MAX && model->acknowledged_total == acknowledged;
+         step++) {
+        fixture_step(fixture, STEP_NS);
+    }
+    struct sb_store_stats after = wal_stats(fixture);
+    cr_assert_eq(model->acknowledged_total, 3);
+    cr_assert_eq(after.cycle_retries, before.cycle_retries + 1);
+    bool refused = fault->error == -EOPNOTSUPP;
+    cr_assert_eq(after.cycles_dsync, failed.cycles_dsync + (refused ? 0 : 1));
+    fixture_power_loss(fixture, SB_SIM_GARBLE_UNSYNCED);
+    model_reopen_and_check(model);
+    fixture_close(fixture);
+    fixture_destroy(fixture);
+}
+
+Test(wal, a_failed_dsync_write_acknowledges_nothing_until_its_retry, .timeout = 300)
+{
+    sb_log_set_level(SB_LOG_ERROR);
+    const struct sb_sim_fault_once faults[] = {
+        {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -EIO},        /* Nothing written. */
+        {.kind = SB_IO_OP_FDATASYNC, .nth = 1, .error = -EIO},    /* Written, not durable. */
+        {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -EIO, .writeback = true},
+        {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -EOPNOTSUPP}, /* No RWF_DSYNC here. */
+    };
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        for (uint32_t index = 0; index < sizeof(faults) / sizeof(faults[0]); index++) {
+            wal_dsync_fault_run(seed, &faults[index]);
+        }
+    }
+}
+
+/* A dsync cycle writing while a later cycle is issued behind it (in its file: that one's
+ * fdatasync waits for the dsync write; in a new file: it may be durable first and is held):
+ * acknowledgements stay in log order, and a power cut at such a moment loses nothing
+ * acknowledged. */
+Test(wal, acknowledgements_follow_log_order_across_dsync_and_normal_cycles, .timeout = 300)
+{
+    sb_log_set_level(SB_LOG_ERROR);
+    struct fixture *fixture = &fixture_state;
+    struct model *model = &model_state;
+    uint64_t behind_dsync = 0;
+    uint64_t first = wal_test_first_seed();
+    for (uint64_t seed = first; seed < first + wal_test_seed_count(); seed++) {
+        wal_setup(fixture, model, seed, seed % 2 == 0 ? 64 << 10 : 256 << 10);
+        fixture->faults.disk_latency_max_ns = 1000 * 1000;
+        fixture_set_faults(fixture, NULL);
+        struct wal_cut cut = {.at_held = seed % 3 == 0 ? 1 + (uint32_t)(seed % 4) : 0};
+        bool cut_short = wal_workload(fixture, model, &cut);
+        cr_assert_eq(model->acknowledged_out_of_order, 0, "seed %llu: out of log order",
+                     (unsigned long long)seed);
+        if (!cut_short) {
+            cr_assert_eq(model->acknowledged_total, model->appended_total);
+        }
+        behind_dsync += wal_stats(fixture).cycles_behind_dsync;
+        fixture_power_loss(fixture, SB_SIM_TEAR_UNSYNCED);
+        model_reopen_and_check(model);
+        fixture_close(fixture);
+        fixture_destroy(fixture);
+    }
+    if (getenv("SB_TEST_SEED") == NULL) {
+        cr_assert_gt(behind_dsync, 0, "no cycle was issued behind a dsync cycle");
     }
 }
 
