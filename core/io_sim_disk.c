@@ -676,10 +676,10 @@ disk_write_link(struct sb_sim *sim, struct sim_file *file, struct sim_write *rec
 static void file_forget_write(struct sb_sim *sim, struct sim_file *file,
                               struct sim_write *record);
 
-/* The first fsync after write-back faults: each faulted write's old bytes go back on disk and
- * it is forgotten; returns the first fault's error, or 0 if there was none. */
+/* Write-back faults come due: each faulted write's old bytes go back on disk and it is
+ * forgotten; returns the first fault's error, or 0 if there was none. */
 static int32_t
-disk_writeback_failed(struct sb_sim *sim, struct sim_file *file)
+disk_writeback_undo(struct sb_sim *sim, struct sim_file *file)
 {
     int32_t error = 0;
     struct sim_write *record = file->oldest;
@@ -701,6 +701,22 @@ disk_writeback_failed(struct sb_sim *sim, struct sim_file *file)
         }
         record = newer;
     }
+    return error;
+}
+
+/* The file's own fsync (or RWF_DSYNC write) after write-back faults: their error, or one a
+ * SYNCFS already reported, which the file reports once too. The next SYNCFS reports a new one
+ * as well. */
+static int32_t
+disk_writeback_failed(struct sb_sim *sim, struct sim_file *file)
+{
+    int32_t error = disk_writeback_undo(sim, file);
+    if (error != 0) {
+        sim->syncfs_error_unreported = error;
+    } else {
+        error = file->error_unreported;
+    }
+    file->error_unreported = 0;
     return error;
 }
 
@@ -732,15 +748,20 @@ disk_fsync(struct sb_sim *sim, struct sim_file *file, struct sb_io_op *op)
 
 /* Every tracked file at once. A write-back fault of any file fails it (as the superblock's
  * errseq reports any file's error) and undoes the faulted writes, as the fsync of that file
- * would; then one-shot SYNCFS faults and the fsync error rate. On success every remembered
- * write of every file becomes durable; on failure none does. */
+ * would, and that file's next fsync still reports it; so does an error a file's own fsync
+ * reported since the last SYNCFS; then one-shot SYNCFS faults and the fsync error rate. On
+ * success every remembered write of every file becomes durable; on failure none does. */
 static int32_t
 disk_syncfs(struct sb_sim *sim, struct sb_io_op *op)
 {
-    int32_t error = 0;
+    int32_t error = sim->syncfs_error_unreported;
+    sim->syncfs_error_unreported = 0;
     for (uint32_t index = 0; index < SB_SIM_FILES_MAX; index++) {
         struct sim_file *file = &sim->files[index];
-        int32_t file_error = file->used ? disk_writeback_failed(sim, file) : 0;
+        int32_t file_error = file->used ? disk_writeback_undo(sim, file) : 0;
+        if (file_error != 0) {
+            file->error_unreported = file_error; /* Its own next fsync reports it too. */
+        }
         error = error != 0 ? error : file_error;
     }
     int32_t once = disk_fault_once(sim, op->kind, NULL); /* Counted even after a failure. */

@@ -88,6 +88,9 @@ struct sim_file {
     uint64_t synced_size;     /* Size at the last successful fsync (or at first open). */
     struct sim_write *oldest; /* Unsynced writes, oldest first (owned). */
     struct sim_write *newest; /* The newest unsynced write (owned, same list). */
+    int32_t error_unreported; /* A write-back error a SYNCFS reported first: the file's own
+                                 next fsync reports it too (Linux keeps an error sequence per
+                                 file and one per filesystem), then 0. */
 };
 
 /* A caller's descriptor on a tracked file. */
@@ -123,6 +126,8 @@ struct sb_sim {
     uint32_t io_count;                       /* Entries used in `ios`. */
     struct sim_fd fds[SB_SIM_FILES_MAX];     /* Caller descriptors of tracked files. */
     struct sim_file files[SB_SIM_FILES_MAX]; /* Tracked inodes. */
+    int32_t syncfs_error_unreported;         /* A write-back error a file's fsync reported
+                                                first: the next SYNCFS reports it too. */
     uint32_t unsynced_writes;    /* sim_write records alive in all files. */
     uint64_t unsynced_bytes;     /* Sum of their lengths. */
     struct sim_net *net;         /* The simulated network (owned, io_sim_net.c). */

@@ -685,6 +685,36 @@ Test(io_sim, syncfs_makes_every_file_durable_or_none)
     disk_teardown(&disk);
 }
 
+/* Linux keeps a write-back error sequence per file and one per filesystem: an error is
+ * reported once to the file's own fsync and once to a SYNCFS, whichever comes first. */
+Test(io_sim, a_write_back_error_reaches_both_the_syncfs_and_the_files_own_fsync)
+{
+    struct disk_fixture disk;
+    disk_setup(&disk, 11, NULL);
+    uint8_t bytes[4096];
+    memset(bytes, 'a', sizeof(bytes));
+    for (uint32_t syncfs_first = 0; syncfs_first < 2; syncfs_first++) {
+        struct sb_sim_fault_once writeback = {.kind = SB_IO_OP_WRITE, .nth = 1, .error = -EIO,
+                                              .writeback = true};
+        cr_assert_eq(sb_sim_fault_once(disk.sim, &writeback), 0);
+        cr_assert_eq(write_wait(disk.sim, disk.io, disk.fd, bytes, sizeof(bytes), 0), 4096);
+        if (syncfs_first) {
+            cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), -EIO);
+            cr_assert_eq(fsync_wait(disk.sim, disk.io, disk.fd, true), -EIO,
+                         "the file's fsync missed the error a syncfs reported");
+            cr_assert_eq(fsync_wait(disk.sim, disk.io, disk.fd, true), 0);
+            cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), 0);
+        } else {
+            cr_assert_eq(fsync_wait(disk.sim, disk.io, disk.fd, true), -EIO);
+            cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), -EIO,
+                         "the syncfs missed the error the file's fsync reported");
+            cr_assert_eq(syncfs_wait(disk.sim, disk.io, disk.fd), 0);
+            cr_assert_eq(fsync_wait(disk.sim, disk.io, disk.fd, true), 0);
+        }
+    }
+    disk_teardown(&disk);
+}
+
 /* OPENAT creates its file when its event fires (tracked like sb_io_open: its writes are
  * remembered); a one-shot OPENAT fault fails it with nothing created. */
 Test(io_sim, openat_opens_at_its_event_and_faults_create_nothing)
