@@ -1021,7 +1021,9 @@ wal_landing(const struct sb_store *store)
     return false;
 }
 
-/* A flush is due when the ring is half full, or the next WAL file is still needed. */
+/* A flush is due when the ring is half full, or as soon as the WAL writes in its last free
+ * file (the next one still holds unflushed batches): the round then has a whole file of
+ * appends to finish in before appends must wait for it. */
 bool
 wal_needs_flush(const struct sb_store *store)
 {
@@ -1034,10 +1036,7 @@ wal_needs_flush(const struct sb_store *store)
         return true;
     }
     uint32_t next = (wal->current_file + 1) % store->config.wal_file_count;
-    const struct wal_file *file = &wal->files[wal->current_file];
-    return !wal_file_free(store, &wal->files[next]) &&
-           file->write_position + store->config.cycle_bytes_max * 2 >
-               store->config.wal_file_bytes;
+    return !wal_file_free(store, &wal->files[next]);
 }
 
 void

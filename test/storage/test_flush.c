@@ -547,3 +547,57 @@ Test(flush, a_partition_is_written_in_pieces_of_about_one_mebibyte, .timeout = 3
     fixture_close(&fixture);
     fixture_destroy(&fixture);
 }
+
+/* A round starts as soon as the WAL writes in its last free file, not when that file is
+ * nearly full: it then has a whole file of appends to finish in (at 250 MB/s, 32 ms with
+ * 8 MiB files instead of the last two cycles' 16 ms). */
+Test(flush, a_round_starts_when_the_wal_enters_its_last_free_file, .timeout = 300)
+{
+    struct fixture fixture;
+    fixture_init(&fixture, 78);
+    fixture.config.flush_interval_ns = 30 * SB_NS_PER_S; /* Only the WAL starts a round. */
+    fixture.config.memtable_bytes = 64u << 20;            /* The ring is never half full. */
+    fixture.config.batch_bytes_max = 64u << 10;           /* Cycles of 256 KiB at most. */
+    cr_assert_eq(fixture_open(&fixture), 0);
+    uint32_t files = fixture.config.wal_file_count;
+    uint64_t file_bytes = fixture.config.wal_file_bytes;
+    struct sb_partition_config config;
+    sb_partition_config_default(&config);
+    struct sb_partition *partition = NULL;
+    cr_assert_eq(sb_store_partition_open(fixture.store, TOPIC, 0, &config, &partition), 0);
+    struct sb_store_stats stats = {0};
+    sb_store_stats(fixture.store, &stats);
+    uint64_t rounds_at_open = stats.flushes; /* Opening ends with a round of its own. */
+    uint32_t last_free = UINT32_MAX; /* Known once the first batch chose its file. */
+    int64_t records = 0;
+    /* Bounded: each batch adds tens of KiB; the last file is entered after files - 1 of them. */
+    while (fixture.store->wal.current_file != last_free) {
+        uint32_t bytes = fixture_batch(batch_buffer, sizeof(batch_buffer), 1000,
+                                       (uint64_t)records, 1000);
+        cr_assert_geq(fixture_append_durable(&fixture, partition, batch_buffer, bytes), 0);
+        records += 1000;
+        if (last_free == UINT32_MAX) {
+            last_free = (fixture.store->wal.current_file + files - 1) % files;
+        }
+        sb_store_stats(fixture.store, &stats);
+        cr_assert_eq(stats.flushes, rounds_at_open, "a round before the last free file");
+        if (fixture.store->wal.current_file != last_free) {
+            cr_assert(flush_idle(fixture.store), "a round before the last free file");
+        }
+        cr_assert_lt((uint64_t)records, 1000u * 1000u);
+    }
+    cr_assert_lt(fixture.store->wal.files[last_free].write_position, file_bytes / 2);
+    /* Bounded: a round, if due, starts at the end of the next loop iteration. */
+    for (uint32_t step = 0; step < 100 && flush_idle(fixture.store); step++) {
+        fixture_step(&fixture, SB_NS_PER_MS);
+    }
+    sb_store_stats(fixture.store, &stats);
+    cr_assert(!flush_idle(fixture.store) || stats.flushes > rounds_at_open,
+              "no round with the WAL in its last free file");
+    fixture_settle(&fixture);
+    sb_store_stats(fixture.store, &stats);
+    cr_assert_gt(stats.flushes, rounds_at_open, "no round with the WAL in its last free file");
+    check_partition(&fixture, partition, records);
+    fixture_close(&fixture);
+    fixture_destroy(&fixture);
+}
