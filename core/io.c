@@ -153,26 +153,31 @@ sb_io_read(struct sb_io *io, struct sb_io_op *op, int fd, void *buffer, uint32_t
     io_start(io, op, SB_IO_OP_READ, fd, callback, context);
 }
 
-void
-sb_io_write(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer, uint32_t length,
-            uint64_t offset, sb_io_callback callback, void *context)
+/* WRITE and WRITE_DSYNC take the same arguments. */
+static void
+io_write_start(struct sb_io *io, struct sb_io_op *op, enum sb_io_op_kind kind, int fd,
+               const void *buffer, uint32_t length, uint64_t offset, sb_io_callback callback,
+               void *context)
 {
     io_reset_arguments(op);
     op->u.source = buffer;
     op->length = length;
     op->offset = offset;
-    io_start(io, op, SB_IO_OP_WRITE, fd, callback, context);
+    io_start(io, op, kind, fd, callback, context);
+}
+
+void
+sb_io_write(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer, uint32_t length,
+            uint64_t offset, sb_io_callback callback, void *context)
+{
+    io_write_start(io, op, SB_IO_OP_WRITE, fd, buffer, length, offset, callback, context);
 }
 
 void
 sb_io_write_dsync(struct sb_io *io, struct sb_io_op *op, int fd, const void *buffer,
                   uint32_t length, uint64_t offset, sb_io_callback callback, void *context)
 {
-    io_reset_arguments(op);
-    op->u.source = buffer;
-    op->length = length;
-    op->offset = offset;
-    io_start(io, op, SB_IO_OP_WRITE_DSYNC, fd, callback, context);
+    io_write_start(io, op, SB_IO_OP_WRITE_DSYNC, fd, buffer, length, offset, callback, context);
 }
 
 void

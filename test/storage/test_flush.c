@@ -264,6 +264,26 @@ queue_wait_stat(struct fixture *fixture, bool failures, uint64_t than)
     return failures ? stats.flush_failures : stats.flushes;
 }
 
+/* Drops `waiting` (held by the round), waits for the round to end without a failure, checks
+ * its files are gone, then cuts the power and checks every other partition. */
+static void
+queue_drop_and_check(struct fixture *fixture, struct sb_partition *waiting)
+{
+    struct sb_store *store = fixture->store;
+    uint32_t dropped = waiting->partition;
+    struct sb_store_stats stats;
+    sb_store_stats(store, &stats);
+    cr_assert_eq(sb_store_partition_drop(store, waiting), 0);
+    queue_partitions[dropped] = NULL;
+    cr_assert_gt(queue_wait_stat(fixture, false, stats.flushes), stats.flushes);
+    sb_store_stats(store, &stats);
+    cr_assert_eq(stats.flush_failures, 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture->data_dir, QUEUE_TOPIC, dropped);
+    cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
+    queue_power_loss_and_check(fixture, dropped);
+}
+
 Test(flush, a_round_keeps_more_syncs_in_flight_than_writers, .timeout = 300)
 {
     struct fixture fixture;
@@ -345,18 +365,7 @@ Test(flush, a_partition_dropped_while_its_writer_waits_for_a_sync_is_let_go, .ti
         }
     }
     cr_assert_not_null(waiting, "no writer ever waited for a sync");
-    uint32_t dropped = waiting->partition;
-    struct sb_store_stats stats;
-    sb_store_stats(store, &stats);
-    cr_assert_eq(sb_store_partition_drop(store, waiting), 0);
-    queue_partitions[dropped] = NULL;
-    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
-    sb_store_stats(store, &stats);
-    cr_assert_eq(stats.flush_failures, 0);
-    char path[256];
-    snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
-    cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
-    queue_power_loss_and_check(&fixture, dropped);
+    queue_drop_and_check(&fixture, waiting);
 }
 
 /* A round over at least flush_syncfs_partitions_min partitions writes them all and makes them
@@ -464,18 +473,7 @@ Test(flush, a_partition_dropped_while_it_waits_for_the_syncfs_is_let_go, .timeou
     }
     struct sb_partition *waiting = store->flush_syncfs_list;
     cr_assert_not_null(waiting, "no pass ever waited for the syncfs");
-    uint32_t dropped = waiting->partition;
-    struct sb_store_stats stats;
-    sb_store_stats(store, &stats);
-    cr_assert_eq(sb_store_partition_drop(store, waiting), 0);
-    queue_partitions[dropped] = NULL;
-    cr_assert_gt(queue_wait_stat(&fixture, false, stats.flushes), stats.flushes);
-    sb_store_stats(store, &stats);
-    cr_assert_eq(stats.flush_failures, 0);
-    char path[256];
-    snprintf(path, sizeof(path), "%s/partitions/%u-%u", fixture.data_dir, QUEUE_TOPIC, dropped);
-    cr_assert_neq(access(path, F_OK), 0, "the dropped partition's files are left");
-    queue_power_loss_and_check(&fixture, dropped);
+    queue_drop_and_check(&fixture, waiting);
 }
 
 /* Segment files are created by OPENAT ops: the nth of the round fails (-ENOSPC, as a full
