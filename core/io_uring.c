@@ -66,6 +66,8 @@ struct uring_io {
     int syncfs_reply[2];                 /*   ...the thread writes back its int32 result. */
     int32_t syncfs_result;               /* Target of the pending reply read. */
     struct sb_io_op *syncfs_op;          /* The SYNCFS in flight (at most one), or NULL. */
+    bool syncfs_running;                 /* The thread and pipes exist (the first SYNCFS). */
+    int32_t syncfs_start_error;          /* Why the last start failed (its op's result). */
     struct uring_buffer_group groups[SB_IO_BUFFER_GROUPS_MAX]; /* By group id. */
 };
 
@@ -165,13 +167,6 @@ sb_io_uring_create(const struct sb_io_config *config, struct sb_io **io_out)
         sb_free(uring);
         return result;
     }
-    result = uring_syncfs_start(uring);
-    if (result < 0) {
-        close(uring->event_fd);
-        io_uring_queue_exit(&uring->ring);
-        sb_free(uring);
-        return result;
-    }
     io_uring_register_ring_fd(&uring->ring); /* Optional speed-up; failure is harmless. */
     /* [bounded, unbounded]: fsync of a regular file is bounded work; 0 keeps the unbounded
      * limit. Before Linux 5.15 this fails and the kernel's default (4 x CPUs) stays. */
@@ -201,7 +196,9 @@ uring_destroy(struct sb_io *io)
     }
     io_uring_queue_exit(&uring->ring);
     close(uring->event_fd);
-    uring_syncfs_stop(uring);
+    if (uring->syncfs_running) {
+        uring_syncfs_stop(uring);
+    }
     sb_free(uring);
 }
 
@@ -327,8 +324,12 @@ uring_dispatch(struct uring_io *uring, uint64_t user_data, int32_t result, uint3
         /* The reply read's result is its byte count; the syncfs result is what it read. */
         SB_ASSERT(uring->syncfs_op == op);
         uring->syncfs_op = NULL;
-        result = result == (int32_t)sizeof(int32_t) ? uring->syncfs_result
-                                                    : (result < 0 ? result : -EIO);
+        if (!uring->syncfs_running) {
+            result = uring->syncfs_start_error; /* A NOP stood in for the reply read. */
+        } else {
+            result = result == (int32_t)sizeof(int32_t) ? uring->syncfs_result
+                                                        : (result < 0 ? result : -EIO);
+        }
     }
     if (SB_UNLIKELY(uring->durability_log) && !more) {
         sb_io_durability_completed(op, result); /* Before the callback can tell anyone. */
@@ -573,9 +574,10 @@ uring_wake(struct sb_io *self, struct sb_io *target, enum sb_io_doorbell doorbel
  * io_uring has no syncfs op, so one thread per io runs them: it reads an fd from the request
  * pipe, calls syncfs(2), and writes the int32 result (0 or -errno) to the reply pipe, where
  * an IORING_OP_READ queued with the SYNCFS op (user_data = the op) completes it. One SYNCFS
- * at a time per io, so replies cannot be matched to the wrong op. The thread's loop ends when
- * the request pipe closes (uring_syncfs_stop); it is bounded by the io's lifetime, like the
- * shard's reactor. */
+ * at a time per io, so replies cannot be matched to the wrong op. The thread and its pipes
+ * are made by the first SYNCFS (most ios never run one); if that fails, the op completes with
+ * the error and the next SYNCFS tries again. The thread's loop ends when the request pipe
+ * closes (uring_syncfs_stop); it is bounded by the io's lifetime, like the shard's reactor. */
 static void *
 uring_syncfs_thread(void *context)
 {
@@ -602,15 +604,16 @@ uring_syncfs_start(struct uring_io *uring)
         close(uring->syncfs_request[1]);
         return error;
     }
-    uring->syncfs_op = NULL;
     int error = -pthread_create(&uring->syncfs_thread, NULL, uring_syncfs_thread, uring);
     if (error != 0) {
         close(uring->syncfs_request[0]);
         close(uring->syncfs_request[1]);
         close(uring->syncfs_reply[0]);
         close(uring->syncfs_reply[1]);
+        return error;
     }
-    return error;
+    uring->syncfs_running = true;
+    return 0;
 }
 
 /* Closing the request pipe ends the thread once it has answered what it was given (a SYNCFS
@@ -637,6 +640,14 @@ uring_syncfs_queue(struct uring_io *uring, struct io_uring_sqe *sqe, struct sb_i
     op->state = SB_IO_OP_IN_FLIGHT;
     if (SB_UNLIKELY(uring->durability_log)) {
         sb_io_durability_queued(op);
+    }
+    if (!uring->syncfs_running) {
+        uring->syncfs_start_error = uring_syncfs_start(uring);
+        if (!uring->syncfs_running) {
+            io_uring_prep_nop(sqe); /* Completes the op with syncfs_start_error. */
+            io_uring_sqe_set_data(sqe, op);
+            return;
+        }
     }
     io_uring_prep_read(sqe, uring->syncfs_reply[0], &uring->syncfs_result,
                        sizeof(uring->syncfs_result), (uint64_t)-1); /* A pipe: no offset. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -117,6 +118,48 @@ Test(io_uring, direct_io_writev_and_fallocate)
     cr_assert_eq(blocks[0], 'a');
     cr_assert_eq(blocks[8191], 'b');
     sb_free(blocks);
+    close(fd);
+    unlink(path);
+    sb_io_destroy(io);
+}
+
+#define FILLER_FDS_MAX 4096u
+
+/* The helper thread is made by the first SYNCFS: with no descriptor left for its pipes that
+ * SYNCFS fails with -EMFILE (nothing else breaks), and the next one, with descriptors again,
+ * starts the thread and syncs. */
+Test(io_uring, a_syncfs_without_descriptors_for_its_thread_fails_and_the_next_starts_it)
+{
+    struct sb_io *io = io_new();
+    char path[64];
+    int fd = temp_file(path, sizeof(path), 0);
+    struct rlimit saved;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    struct rlimit tight = saved;
+    tight.rlim_cur = (rlim_t)fcntl(fd, F_DUPFD, 0); /* Its own dup is closed below. */
+    close((int)tight.rlim_cur);
+    tight.rlim_cur += 64;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    static int fillers[FILLER_FDS_MAX];
+    uint32_t filled = 0;
+    /* Bounded: the limit leaves at most 64 descriptors (plus holes below it) to take. */
+    while (filled < FILLER_FDS_MAX && (fillers[filled] = dup(fd)) >= 0) {
+        filled++;
+    }
+    cr_assert_eq(errno, EMFILE);
+    struct sb_io_op op = {0};
+    struct completion done = {0};
+    sb_io_syncfs(io, &op, fd, record_completion, &done);
+    run_until(io, &done, 1);
+    cr_assert_eq(done.result, -EMFILE);
+    for (uint32_t index = 0; index < filled; index++) {
+        close(fillers[index]);
+    }
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    sb_io_syncfs(io, &op, fd, record_completion, &done);
+    run_until(io, &done, 2);
+    cr_assert_eq(done.result, 0);
+    cr_assert_eq(sb_io_in_flight(io), 0);
     close(fd);
     unlink(path);
     sb_io_destroy(io);
