@@ -163,8 +163,9 @@ void sb_io_fsync(struct sb_io *io, struct sb_io_op *op, int fd, bool datasync,
  * and the device cache flushed, in one call. The result reports write-back errors of any file
  * of that filesystem since `fd` was opened (Linux >= 5.8: the superblock's errseq; older
  * kernels may return 0 after a lost write, so callers check sb_io_syncfs_reports_errors).
- * io_uring has no syncfs op: the backend runs it on a helper thread of its own. At most one
- * SYNCFS per io may be in flight (asserted). */
+ * io_uring has no syncfs op: the backend runs it on a helper thread of its own, started by the
+ * first SYNCFS (a failed start fails that op). At most one SYNCFS per io may be in flight
+ * (asserted). */
 void sb_io_syncfs(struct sb_io *io, struct sb_io_op *op, int fd, sb_io_callback callback,
                   void *context);
 /* True if this kernel's syncfs(2) reports write-back errors (Linux >= 5.8), or under the
